@@ -1,0 +1,259 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// export streams a dataset as CSV or renders it as PDF. Once the status line is sent, a failure can
+// no longer become an error response: the stream just ends without its trailers, which is how a
+// client tells a truncated export from a complete one.
+func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	q, err := parseExportQuery(r.URL.RawQuery)
+	if err != nil {
+		if q.format == "csv" || q.format == "pdf" {
+			s.m.exports.WithLabelValues(q.format, "client_error").Inc()
+		}
+		return badRequest("invalid_query", err.Error())
+	}
+	f := q.format
+	name, sc, cols, err := s.exportTarget(r, q)
+	if err != nil {
+		s.m.exports.WithLabelValues(f, "client_error").Inc()
+		return err
+	}
+	slot := s.exports[f]
+	if !slot.tryAcquire() {
+		s.m.rejected.WithLabelValues("saturated").Inc()
+		retryAfter(w.Header(), time.Second)
+		return &apiError{http.StatusServiceUnavailable, "saturated",
+			fmt.Sprintf("all %d %s export slots are busy; retry after the Retry-After seconds", cap(slot), f), 0}
+	}
+	defer slot.release()
+	s.m.inFlight.WithLabelValues(f).Inc()
+	defer s.m.inFlight.WithLabelValues(f).Dec()
+
+	x := &exportRun{w: w, ctx: r.Context(), q: q, name: name, schema: sc, cols: cols, started: start,
+		onFirst: func() { s.m.firstByte.WithLabelValues(f).Observe(time.Since(start).Seconds()) }}
+	if f == "csv" {
+		err = s.store.View(name, func(snap Snapshot) error { return x.csv(snap, s.cfg.WriteTimeout) })
+	} else {
+		err = s.store.View(name, func(snap Snapshot) error { return x.pdf(snap, s.cfg.WriteTimeout, s.cfg.PDFMaxRows) })
+	}
+	outcome := "ok"
+	var ae *apiError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae) && ae.Status < 500:
+		outcome = "client_error"
+		if ae.Status == http.StatusRequestEntityTooLarge {
+			s.m.rejected.WithLabelValues("too_large").Inc()
+		}
+	case errors.Is(err, errClientGone) || errors.Is(err, context.Canceled) || r.Context().Err() != nil:
+		outcome = "aborted"
+	default:
+		outcome = "server_error"
+	}
+	s.m.exports.WithLabelValues(f, outcome).Inc()
+	s.m.exportDuration.WithLabelValues(f).Observe(time.Since(start).Seconds())
+	info(r).rows = x.rows
+	if outcome == "ok" {
+		s.m.exportRows.WithLabelValues(f).Add(float64(x.rows))
+		s.m.exportBytes.WithLabelValues(f).Add(float64(x.bytes))
+	}
+	if x.sent {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) // the connection may serve more requests
+		if err != nil {
+			info(r).err = err.Error()
+			if outcome == "server_error" {
+				s.log.Error("export failed after the response started", "path", r.URL.Path, "err", err.Error())
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+// exportTarget resolves the dataset and columns of an export.
+func (s *Server) exportTarget(r *http.Request, q exportQuery) (string, Schema, []int, error) {
+	name, err := s.datasetName(r)
+	if err != nil {
+		return "", Schema{}, nil, err
+	}
+	sc, err := s.store.Schema(name)
+	if errors.Is(err, ErrNotFound) {
+		return "", Schema{}, nil, &apiError{http.StatusNotFound, "dataset_not_found", "no dataset " + name, 0}
+	} else if err != nil {
+		return "", Schema{}, nil, err
+	}
+	cols, err := resolveColumns(sc, q.columns)
+	if err != nil {
+		return "", Schema{}, nil, badRequest("invalid_query", err.Error())
+	}
+	return name, sc, cols, nil
+}
+
+// exportRun is one export in progress.
+type exportRun struct {
+	w       http.ResponseWriter
+	ctx     context.Context
+	q       exportQuery
+	name    string
+	schema  Schema
+	cols    []int
+	started time.Time
+	onFirst func()
+
+	sent  bool // the status line has gone out
+	rows  int64
+	bytes int64
+}
+
+func (x *exportRun) header() []string {
+	h := make([]string, 0, len(x.cols)+1)
+	h = append(h, "id")
+	for _, c := range x.cols {
+		h = append(h, x.schema.Columns[c].Name)
+	}
+	return h
+}
+
+// scan walks the selected rows of snap, honouring after and limit, and hands each row's selected
+// cells to fn. It stops early when the client has gone.
+func (x *exportRun) scan(snap Snapshot, fn func(id uint64, cells [][]byte) error) error {
+	all := make([][]byte, 0, len(x.schema.Columns))
+	sel := make([][]byte, len(x.cols))
+	var n int64
+	return snap.Scan(x.q.after, func(id uint64, v []byte) error {
+		if x.q.limit >= 0 && n >= x.q.limit {
+			return errStopScan
+		}
+		var err error
+		if all, err = decodeCells(all, v, len(x.schema.Columns)); err != nil {
+			return fmt.Errorf("record %d: %w", id, err)
+		}
+		for i, c := range x.cols {
+			sel[i] = all[c]
+		}
+		if err := fn(id, sel); err != nil {
+			return err
+		}
+		if n++; n&1023 == 0 && x.ctx.Err() != nil {
+			return errors.Join(errClientGone, x.ctx.Err())
+		}
+		return nil
+	})
+}
+
+func (x *exportRun) setHeaders(contentType, ext string) {
+	h := x.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, x.name, ext))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+func (x *exportRun) csv(snap Snapshot, timeout time.Duration) error {
+	x.setHeaders("text/csv; charset=utf-8", "csv")
+	x.w.Header().Set("Trailer", "Content-Digest, Export-Rows")
+	x.w.WriteHeader(http.StatusOK)
+	x.sent = true
+	sw := newStreamWriter(x.w, timeout, x.onFirst)
+	defer func() { x.bytes = sw.n }()
+	strCols := make([]bool, len(x.cols))
+	for i, c := range x.cols {
+		strCols[i] = x.schema.Columns[c].Type == TypeString
+	}
+	if err := writeCSVHeader(sw, x.header(), x.q.bom); err != nil {
+		return err
+	}
+	err := x.scan(snap, func(id uint64, cells [][]byte) error {
+		if err := sw.writeCSVRow(strCols, id, cells); err != nil {
+			return err
+		}
+		x.rows++
+		return nil
+	})
+	if err == nil {
+		err = sw.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	x.w.Header().Set("Content-Digest", sw.digest())
+	x.w.Header().Set("Export-Rows", strconv.FormatInt(x.rows, 10))
+	return nil
+}
+
+// pdfRows counts the rows a PDF export would hold, stopping once past the cap.
+func (x *exportRun) pdfRows(snap Snapshot, maxRows int) (int64, error) {
+	if x.q.after == 0 {
+		n := int64(snap.Rows())
+		if x.q.limit >= 0 {
+			n = min(n, x.q.limit)
+		}
+		return n, nil
+	}
+	capRows := int64(maxRows) + 1
+	if x.q.limit >= 0 {
+		capRows = min(capRows, x.q.limit)
+	}
+	var n int64
+	err := snap.Scan(x.q.after, func(uint64, []byte) error {
+		if n >= capRows {
+			return errStopScan
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+func (x *exportRun) pdf(snap Snapshot, timeout time.Duration, maxRows int) error {
+	n, err := x.pdfRows(snap, maxRows)
+	if err != nil {
+		return err
+	}
+	if n > int64(maxRows) {
+		return &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(
+			"a PDF export holds at most %d rows and this one has more; use format=csv for the whole dataset, or narrow it with after= and limit=", maxRows), 0}
+	}
+	types := make([]Type, len(x.cols))
+	for i, c := range x.cols {
+		types[i] = x.schema.Columns[c].Type
+	}
+	title := fmt.Sprintf("%s — %d rows — exported %s", x.name, n, x.started.UTC().Format(time.RFC3339))
+	var buf bytes.Buffer
+	rows, err := renderPDF(&buf, pdfTable{title: title, header: x.header(), types: types, created: x.started}, func(row func(uint64, [][]byte) error) error {
+		return x.scan(snap, row)
+	})
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	x.setHeaders("application/pdf", "pdf")
+	h := x.w.Header()
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+	h.Set("Export-Rows", strconv.FormatInt(rows, 10))
+	x.w.WriteHeader(http.StatusOK)
+	x.sent = true
+	sw := newStreamWriter(x.w, timeout, x.onFirst)
+	_, err = sw.Write(buf.Bytes())
+	if err == nil {
+		err = sw.Flush()
+	}
+	x.bytes = sw.n
+	if err == nil {
+		x.rows = rows
+	}
+	return err
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package exporter
+
+import bolt "go.etcd.io/bbolt"
+
+func releaseMapped(*bolt.Tx) {}

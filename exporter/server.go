@@ -1,0 +1,430 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is the exporter's HTTP handler.
+type Server struct {
+	cfg      Config
+	store    Store
+	log      *slog.Logger
+	m        *metrics
+	reg      *prometheus.Registry
+	tokens   *tokens // nil: auth off
+	limiter  *clientLimiter
+	exports  map[string]slots
+	mux      *http.ServeMux
+	draining atomic.Bool
+}
+
+// NewServer builds the handler over store. cfg must be valid.
+func NewServer(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		log:     logger,
+		reg:     prometheus.NewRegistry(),
+		limiter: newClientLimiter(cfg.Rate, cfg.Burst),
+		exports: map[string]slots{"csv": make(slots, cfg.MaxCSVExports), "pdf": make(slots, cfg.MaxPDFExports)},
+		mux:     http.NewServeMux(),
+	}
+	if cfg.TokensFile != "" {
+		t, err := loadTokens(cfg.TokensFile)
+		if err != nil {
+			return nil, err
+		}
+		s.tokens = t
+	}
+	s.m = newMetrics(s.reg)
+	counts, err := store.Counts()
+	if err != nil {
+		return nil, fmt.Errorf("read store: %w", err)
+	}
+	for name, n := range counts {
+		s.m.storeRecords.WithLabelValues(name).Set(float64(n))
+	}
+	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.HandleFunc("/readyz", s.readyz)
+	s.mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.mux.Handle("/v1/datasets/{name}", s.api(scopeWrite, http.MethodPut, s.putDataset))
+	s.mux.Handle("/v1/datasets/{name}/records", s.api(scopeWrite, http.MethodPost, s.postRecords))
+	s.mux.Handle("/v1/datasets/{name}/export", s.api(scopeRead, http.MethodGet, s.export))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{http.StatusNotFound, "not_found", "no such endpoint: " + r.URL.Path, 0})
+	})
+	return s, nil
+}
+
+// Drain makes the server refuse new API requests and report not ready, ahead of a shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// reqInfo carries what a handler learned to the request log line.
+type reqInfo struct {
+	rows int64
+	err  string
+}
+
+type reqInfoKey struct{}
+
+func info(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// statusWriter records the status and body bytes for the log; Unwrap keeps http.ResponseController
+// (flush, write deadlines) working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP logs one line per request (never bodies, record contents or tokens) and turns a panic
+// into a 500 that is logged as such.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ri := &reqInfo{}
+	sw := &statusWriter{ResponseWriter: w}
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+			if sw.status == 0 {
+				writeError(sw, &apiError{http.StatusInternalServerError, "internal", "internal error", 0})
+			}
+		}
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Int64("rows", ri.rows), slog.Int64("bytes", sw.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("remote", r.RemoteAddr)}
+		if ri.err != "" {
+			attrs = append(attrs, slog.String("error", ri.err))
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	}()
+	s.mux.ServeHTTP(sw, r)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.draining.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+	case !s.store.Ready():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store closed"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+// api wraps an API handler with the method check, draining, auth and the per-client rate limit.
+func (s *Server) api(need scope, method string, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := s.guard(w, r, need, method)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				s.log.Error("request failed", "path", r.URL.Path, "err", err.Error())
+				ae = &apiError{http.StatusInternalServerError, "internal", "internal error", 0}
+			}
+			info(r).err = ae.Message
+			writeError(w, ae)
+		}
+	})
+}
+
+func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, method string) error {
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		return &apiError{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not allowed here; use " + method, 0}
+	}
+	if s.draining.Load() {
+		w.Header().Set("Connection", "close")
+		retryAfter(w.Header(), time.Second)
+		return &apiError{http.StatusServiceUnavailable, "shutting_down", "the server is shutting down", 0}
+	}
+	client := clientAddr(r)
+	if s.tokens != nil {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		scopes, found := s.tokens.lookup(strings.TrimSpace(tok))
+		if !ok || !found {
+			s.m.rejected.WithLabelValues("unauthorized").Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="exporter"`)
+			return &apiError{http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", 0}
+		}
+		if scopes&need == 0 {
+			s.m.rejected.WithLabelValues("unauthorized").Inc()
+			return &apiError{http.StatusForbidden, "forbidden", "this token lacks the " + need.String() + " scope", 0}
+		}
+		client = "token:" + tok
+	}
+	if s.limiter != nil {
+		ok, remaining, wait := s.limiter.take(client, time.Now())
+		s.limiter.setHeaders(w.Header(), remaining, wait)
+		if !ok {
+			s.m.rejected.WithLabelValues("rate_limited").Inc()
+			retryAfter(w.Header(), wait)
+			return &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests: slow down and retry after the Retry-After seconds", 0}
+		}
+	}
+	return nil
+}
+
+func (sc scope) String() string {
+	if sc == scopeWrite {
+		return "write"
+	}
+	return "read"
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+const maxSchemaBytes = 1 << 20
+
+func (s *Server) datasetName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	if !validDatasetName(name) {
+		return "", &apiError{http.StatusBadRequest, "invalid_name", fmt.Sprintf("dataset name %q must match %s", truncate([]byte(name)), datasetNameRE), 0}
+	}
+	return name, nil
+}
+
+func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) error {
+	name, err := s.datasetName(r)
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r, maxSchemaBytes)
+	if err != nil {
+		return err
+	}
+	if !utf8.Valid(body) {
+		return badRequest("invalid_json", "the body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var sc Schema
+	if err := dec.Decode(&sc); err != nil {
+		return badRequest("invalid_json", "schema: "+err.Error())
+	}
+	if dec.More() {
+		return badRequest("invalid_json", "schema: unexpected data after the JSON object")
+	}
+	if err := sc.Validate(); err != nil {
+		return badRequest("invalid_schema", err.Error())
+	}
+	created, err := s.store.PutSchema(name, sc)
+	if errors.Is(err, ErrSchemaConflict) {
+		return &apiError{http.StatusConflict, "schema_conflict", "dataset " + name + " exists with a different schema", 0}
+	}
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		s.m.storeRecords.WithLabelValues(name).Set(0)
+	}
+	writeJSON(w, status, map[string]any{"dataset": name, "columns": sc.Columns})
+	return nil
+}
+
+// readBody reads a size-limited body; too large is 413 and counted.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		s.m.rejected.WithLabelValues("too_large").Inc()
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit), 0}
+	}
+	if err != nil {
+		return nil, badRequest("bad_body", "reading the body: "+err.Error())
+	}
+	return body, nil
+}
+
+func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) error {
+	name, err := s.datasetName(r)
+	if err != nil {
+		return err
+	}
+	batch := false
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil:
+			return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "malformed Content-Type", 0}
+		case mt == "application/x-ndjson":
+			batch = true
+		case mt == "application/json":
+		default:
+			return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type",
+				"Content-Type must be application/json (one record) or application/x-ndjson (a batch)", 0}
+		}
+	}
+	mode := "single"
+	if batch {
+		mode = "batch"
+	}
+	sc, err := s.store.Schema(name)
+	if errors.Is(err, ErrNotFound) {
+		return &apiError{http.StatusNotFound, "dataset_not_found", "no dataset " + name + ": create it with PUT first", 0}
+	} else if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	recs, err := parseRecords(sc, body, batch)
+	if err != nil {
+		s.m.ingested.WithLabelValues(mode, "client_error").Add(float64(max(countLines(body), 1)))
+		return err
+	}
+	count, err := s.store.Upsert(name, recs, !batch)
+	if err != nil {
+		s.m.ingested.WithLabelValues(mode, "server_error").Add(float64(len(recs)))
+		return err
+	}
+	s.m.ingested.WithLabelValues(mode, "ok").Add(float64(len(recs)))
+	s.m.storeRecords.WithLabelValues(name).Set(float64(count))
+	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(recs)})
+	return nil
+}
+
+// parseRecords parses one JSON object, or NDJSON lines (blank lines skipped), into stored records.
+// The first bad line rejects them all. Stored values share one arena.
+func parseRecords(sc Schema, body []byte, batch bool) ([]Record, error) {
+	p := newRecordParser(sc)
+	if !batch {
+		id, v, err := p.parse(nil, body)
+		if err != nil {
+			return nil, badRequest("invalid_record", err.Error())
+		}
+		return []Record{{ID: id, Value: v}}, nil
+	}
+	arena := make([]byte, 0, len(body))
+	type span struct {
+		id         uint64
+		start, end int
+	}
+	var spans []span
+	for line, rest, n := body, body, 0; len(rest) > 0; {
+		n++
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			line, rest = rest, nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		start := len(arena)
+		id, out, err := p.parse(arena, line)
+		if err != nil {
+			return nil, &apiError{http.StatusBadRequest, "invalid_record", fmt.Sprintf("line %d: %s; nothing was written", n, err), n}
+		}
+		arena = out
+		spans = append(spans, span{id, start, len(arena)})
+	}
+	if len(spans) == 0 {
+		return nil, badRequest("invalid_record", "the batch has no records")
+	}
+	recs := make([]Record, len(spans))
+	for i, sp := range spans {
+		recs[i] = Record{ID: sp.id, Value: arena[sp.start:sp.end]}
+	}
+	return recs, nil
+}
+
+func countLines(b []byte) int {
+	n := bytes.Count(b, []byte{'\n'})
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// apiError is an error with its HTTP status, a stable code and a message for the client.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Line    int    `json:"line,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func badRequest(code, msg string) error { return &apiError{http.StatusBadRequest, code, msg, 0} }
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, map[string]*apiError{"error": e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"encoding the response"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

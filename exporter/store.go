@@ -1,0 +1,252 @@
+package exporter
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Store is where datasets live. The HTTP layer knows only this interface, so another source (a
+// shared PostgreSQL, say) can stand behind the same API.
+type Store interface {
+	// PutSchema creates a dataset; created is false when the same schema already exists, and the
+	// error is ErrSchemaConflict when a different one does.
+	PutSchema(name string, s Schema) (created bool, err error)
+	// Schema returns a dataset's schema, or ErrNotFound.
+	Schema(name string) (Schema, error)
+	// Counts returns the number of records of every dataset.
+	Counts() (map[string]uint64, error)
+	// Upsert writes records atomically, replacing those with the same id, and returns the
+	// dataset's record count afterwards. With group set, concurrent calls share one commit.
+	Upsert(name string, recs []Record, group bool) (count uint64, err error)
+	// View runs fn on one consistent snapshot of a dataset.
+	View(name string, fn func(Snapshot) error) error
+	// Ready reports whether the store is open.
+	Ready() bool
+	Close() error
+}
+
+// Snapshot is a consistent read view of one dataset.
+type Snapshot interface {
+	Schema() Schema
+	Rows() uint64
+	// Scan calls fn for every record with an id greater than after, in ascending id order, until fn
+	// returns an error (errStopScan ends it cleanly). The value is only valid during the call.
+	Scan(after uint64, fn func(id uint64, value []byte) error) error
+}
+
+// Record is one record in stored form: its id and its cells (see recordParser.parse).
+type Record struct {
+	ID    uint64
+	Value []byte
+}
+
+// Errors of the store, mapped to HTTP statuses at the edge.
+var (
+	ErrNotFound       = errors.New("dataset not found")
+	ErrSchemaConflict = errors.New("dataset exists with a different schema")
+	errStopScan       = errors.New("stop scan")
+)
+
+var (
+	bucketSchemas = []byte("schemas")
+	bucketCounts  = []byte("counts")
+)
+
+func dataBucket(name string) []byte { return []byte("d/" + name) }
+
+// boltStore keeps each dataset in its own bucket keyed by the big-endian id, so a cursor walks
+// records in export order.
+type boltStore struct {
+	db      *bolt.DB
+	schemas sync.Map // name → Schema; schemas never change once created
+	mu      sync.RWMutex
+	closed  bool
+}
+
+// OpenBolt opens (creating if needed) the store in dir.
+func OpenBolt(dir string) (Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "exporter.db"), 0o600, &bolt.Options{
+		Timeout:        5 * time.Second, // another process holding the file lock
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// Single-record ingest under concurrency: commit whatever arrived within a millisecond together.
+	db.MaxBatchDelay = time.Millisecond
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketSchemas); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(bucketCounts)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init store: %w", err)
+	}
+	return &boltStore{db: db}, nil
+}
+
+func (s *boltStore) PutSchema(name string, sc Schema) (bool, error) {
+	created := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSchemas)
+		if old := b.Get([]byte(name)); old != nil {
+			var prev Schema
+			if err := json.Unmarshal(old, &prev); err != nil {
+				return err
+			}
+			if !prev.equal(sc) {
+				return ErrSchemaConflict
+			}
+			return nil
+		}
+		raw, err := json.Marshal(sc)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(dataBucket(name)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketCounts).Put([]byte(name), binary.BigEndian.AppendUint64(nil, 0)); err != nil {
+			return err
+		}
+		created = true
+		return b.Put([]byte(name), raw)
+	})
+	return created, err
+}
+
+func (s *boltStore) Schema(name string) (Schema, error) {
+	if v, ok := s.schemas.Load(name); ok {
+		return v.(Schema), nil
+	}
+	var sc Schema
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketSchemas).Get([]byte(name))
+		if raw == nil {
+			return ErrNotFound
+		}
+		return json.Unmarshal(raw, &sc)
+	})
+	if err == nil {
+		s.schemas.Store(name, sc)
+	}
+	return sc, err
+}
+
+func (s *boltStore) Counts() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCounts).ForEach(func(k, v []byte) error {
+			out[string(k)] = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *boltStore) Upsert(name string, recs []Record, group bool) (uint64, error) {
+	var count uint64
+	fn := func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket(name))
+		if b == nil {
+			return ErrNotFound
+		}
+		counts := tx.Bucket(bucketCounts)
+		count = binary.BigEndian.Uint64(counts.Get([]byte(name)))
+		var key [8]byte
+		for _, r := range recs {
+			binary.BigEndian.PutUint64(key[:], r.ID)
+			if b.Get(key[:]) == nil {
+				count++
+			}
+			if err := b.Put(key[:], r.Value); err != nil {
+				return err
+			}
+		}
+		return counts.Put([]byte(name), binary.BigEndian.AppendUint64(nil, count))
+	}
+	if group {
+		return count, s.db.Batch(fn)
+	}
+	return count, s.db.Update(fn)
+}
+
+func (s *boltStore) View(name string, fn func(Snapshot) error) error {
+	sc, err := s.Schema(name)
+	if err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(dataBucket(name))
+		if b == nil {
+			return ErrNotFound
+		}
+		rows := binary.BigEndian.Uint64(tx.Bucket(bucketCounts).Get([]byte(name)))
+		return fn(&boltSnapshot{tx: tx, b: b, schema: sc, rows: rows})
+	})
+}
+
+func (s *boltStore) Ready() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return !s.closed
+}
+
+func (s *boltStore) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return s.db.Close()
+}
+
+type boltSnapshot struct {
+	tx     *bolt.Tx
+	b      *bolt.Bucket
+	schema Schema
+	rows   uint64
+}
+
+func (s *boltSnapshot) Schema() Schema { return s.schema }
+func (s *boltSnapshot) Rows() uint64   { return s.rows }
+
+// releaseEvery is how many bytes of records a scan reads between returning the pages of the mapped
+// file it has read to the kernel. The pages stay in the page cache; only the process's resident set
+// stops growing with the size of the dataset.
+const releaseEvery = 16 << 20
+
+func (s *boltSnapshot) Scan(after uint64, fn func(id uint64, value []byte) error) error {
+	c := s.b.Cursor()
+	var key [8]byte
+	binary.BigEndian.PutUint64(key[:], after+1)
+	var read int
+	for k, v := c.Seek(key[:]); k != nil; k, v = c.Next() {
+		if len(k) != 8 {
+			return errCorrupt
+		}
+		if err := fn(binary.BigEndian.Uint64(k), v); err != nil {
+			if err == errStopScan {
+				return nil
+			}
+			return err
+		}
+		if read += len(v) + 48; read >= releaseEvery {
+			read = 0
+			releaseMapped(s.tx)
+		}
+	}
+	return nil
+}
