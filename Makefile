@@ -14,8 +14,9 @@ image: build
 	rm -rf $(BIN)/image && mkdir -p $(BIN)/image/data && cp $(BIN)/exporter $(BIN)/image/
 	docker build -t $(IMAGE) -f exporter/Dockerfile $(BIN)/image
 
-# Unit tests, then each fuzz target briefly on its seed corpus plus a few seconds of new inputs.
-test: unit fuzz
+# Every test: unit tests (exporter, evidence, harness self-tests, dashboards), the fuzz targets
+# briefly, the alert rule tests and the metrics contract against a live exporter.
+test: unit fuzz test-observability
 
 unit:
 	$(GO) test -count=1 ./...
@@ -25,9 +26,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNDJSON$$' -fuzztime $(FUZZTIME) ./exporter/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseExportQuery$$' -fuzztime $(FUZZTIME) ./exporter/
 
+# End-to-end benchmarks of the exporter binary over loopback (see exporter/bench); sqlite3 is the
+# CSV baseline.
+BENCHTIME ?= 3x
 bench:
-	./exporter/bench/run.sh
+	@command -v sqlite3 >/dev/null || (apt-get update && apt-get install -y --no-install-recommends sqlite3)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./exporter/bench/
 
-lint:
+lint: lint-observability
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+include mk/observability.mk

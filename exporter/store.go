@@ -77,9 +77,10 @@ func OpenBolt(dir string) (Store, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	db, err := bolt.Open(filepath.Join(dir, "exporter.db"), 0o600, &bolt.Options{
-		Timeout:        5 * time.Second, // another process holding the file lock
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:      5 * time.Second, // another process holding the file lock
+		FreelistType: bolt.FreelistMapType,
+		// The freelist stays synced: without it, opening the store walks every page to rebuild it,
+		// and the resident set starts at the size of the whole file.
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

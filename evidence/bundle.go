@@ -1,0 +1,224 @@
+package evidence
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// The fixed files of an evidence bundle.
+const (
+	FileMarkdown = "EVIDENCE.md"
+	FileJSON     = "evidence.json"
+	FileJUnit    = "junit.xml"
+	FileSums     = "SHA256SUMS"
+)
+
+// ErrTampered is returned (wrapped) by VerifyBundle when a bundle's files do not match SHA256SUMS
+// or its report contradicts itself.
+var ErrTampered = errors.New("evidence bundle does not verify")
+
+// HashFile returns the SHA-256 and size of the file at path, recorded under path (slash-separated).
+// The suite uses it for the monitoring files a run was checked against.
+func HashFile(path string) (Artifact, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Artifact{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Artifact{}, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return Artifact{Path: filepath.ToSlash(path), SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}, nil
+}
+
+// WriteBundle writes the evidence bundle of r into dir (created if needed) and returns r as written.
+//
+// Files are written in an order that lets each list the ones before it: first the extra files
+// (name → content, in name order; names are slash-separated paths inside dir, e.g.
+// "metrics-before.txt" or "logs/exporter.log"), then junit.xml, evidence.json, EVIDENCE.md, and last
+// SHA256SUMS (sha256sum format), which covers every other file. r.Artifacts is replaced by the files
+// written, in that order; the returned report lists them all.
+//
+// An empty verdict is decided from the checks. A report that fails Validate (a verdict that does
+// not follow from its checks, a measure that escaped its threshold…) is refused before anything is
+// written: the bundle never records a verdict its own data contradicts.
+func WriteBundle(dir string, r Report, extra map[string][]byte) (Report, error) {
+	r.SchemaVersion = SchemaVersion
+	if r.Verdict == "" {
+		r.Verdict = Decide(r.Checks, r.Required)
+	}
+	if err := r.Validate(); err != nil {
+		return r, fmt.Errorf("refusing to write evidence: %w", err)
+	}
+	names := make([]string, 0, len(extra))
+	for name := range extra {
+		if err := checkExtraName(name); err != nil {
+			return r, err
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r, err
+	}
+
+	r.Artifacts = nil
+	write := func(name string, b []byte) error {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		r.Artifacts = append(r.Artifacts, Artifact{Path: name, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(b))})
+		return nil
+	}
+	for _, name := range names {
+		if err := write(name, extra[name]); err != nil {
+			return r, err
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		render func(io.Writer, Report) error
+	}{
+		{FileJUnit, RenderJUnit},
+		{FileJSON, RenderJSON},
+		{FileMarkdown, RenderMarkdown},
+	} {
+		var b bytes.Buffer
+		if err := f.render(&b, r); err != nil {
+			return r, fmt.Errorf("render %s: %w", f.name, err)
+		}
+		if err := write(f.name, b.Bytes()); err != nil {
+			return r, err
+		}
+	}
+	var sums bytes.Buffer
+	for _, a := range r.Artifacts {
+		fmt.Fprintf(&sums, "%s  %s\n", a.SHA256, a.Path)
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileSums), sums.Bytes(), 0o644); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// checkExtraName accepts a slash-separated path inside the bundle that sha256sum can list verbatim
+// and that does not collide with the bundle's own files.
+func checkExtraName(name string) error {
+	switch {
+	case name == FileMarkdown || name == FileJSON || name == FileJUnit || name == FileSums:
+		return fmt.Errorf("extra file %q collides with a bundle file", name)
+	case name == "." || !filepath.IsLocal(filepath.FromSlash(name)) || strings.Contains(name, `\`) || name != filepath.ToSlash(filepath.Clean(name)):
+		return fmt.Errorf("extra file %q: not a clean relative path inside the bundle", name)
+	case strings.ContainsAny(name, "\n\r"):
+		return fmt.Errorf("extra file %q: line break in name", name)
+	}
+	return nil
+}
+
+// sumEntry is one line of SHA256SUMS.
+type sumEntry struct{ sum, path string }
+
+// parseSums reads sha256sum output ("<hex>  <path>" or "<hex> *<path>").
+func parseSums(r io.Reader) ([]sumEntry, error) {
+	var out []sumEntry
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		sum, rest, ok := strings.Cut(line, " ")
+		if !ok || len(sum) != sha256.Size*2 || len(rest) < 2 || (rest[0] != ' ' && rest[0] != '*') {
+			return nil, fmt.Errorf("%s line %d: not a sha256sum line", FileSums, n)
+		}
+		if _, err := hex.DecodeString(sum); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", FileSums, n, err)
+		}
+		out = append(out, sumEntry{strings.ToLower(sum), rest[1:]})
+	}
+	return out, sc.Err()
+}
+
+// VerifyBundle checks the bundle in dir and returns its report. It re-hashes every file listed in
+// SHA256SUMS, requires the bundle's own files to be listed, checks that the artifacts recorded in
+// evidence.json agree with SHA256SUMS, and validates the report (Validate), so a verdict edited by
+// hand does not verify. A bundle that fails any of this yields an error wrapping ErrTampered; one
+// that cannot be read at all yields the read error.
+func VerifyBundle(dir string) (Report, error) {
+	f, err := os.Open(filepath.Join(dir, FileSums))
+	if err != nil {
+		return Report{}, err
+	}
+	entries, err := parseSums(f)
+	f.Close()
+	if err != nil {
+		return Report{}, fmt.Errorf("%w: %w", ErrTampered, err)
+	}
+
+	var problems []string
+	listed := map[string]string{}
+	for _, e := range entries {
+		if _, dup := listed[e.path]; dup {
+			problems = append(problems, fmt.Sprintf("%s: listed twice", e.path))
+			continue
+		}
+		listed[e.path] = e.sum
+		if checkExtraName(e.path) != nil && !slices.Contains([]string{FileMarkdown, FileJSON, FileJUnit}, e.path) {
+			problems = append(problems, fmt.Sprintf("%s: not a path inside the bundle", e.path))
+			continue
+		}
+		a, err := HashFile(filepath.Join(dir, filepath.FromSlash(e.path)))
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v", e.path, err))
+		case a.SHA256 != e.sum:
+			problems = append(problems, fmt.Sprintf("%s: SHA-256 %s, SHA256SUMS says %s", e.path, a.SHA256, e.sum))
+		}
+	}
+	for _, name := range []string{FileJSON, FileMarkdown, FileJUnit} {
+		if _, ok := listed[name]; !ok {
+			problems = append(problems, fmt.Sprintf("%s: not listed in %s", name, FileSums))
+		}
+	}
+
+	var r Report
+	b, err := os.ReadFile(filepath.Join(dir, FileJSON))
+	if err != nil {
+		return Report{}, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Report{}, fmt.Errorf("%w: %s: %w", ErrTampered, FileJSON, err)
+	}
+	for _, a := range r.Artifacts {
+		if sum, ok := listed[a.Path]; !ok || sum != a.SHA256 {
+			problems = append(problems, fmt.Sprintf("%s: recorded in %s with SHA-256 %s, which %s does not list", a.Path, FileJSON, a.SHA256, FileSums))
+		}
+	}
+	if err := r.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			problems = append(problems, FileJSON+": "+line)
+		}
+	}
+	if len(problems) > 0 {
+		return r, fmt.Errorf("%w:\n  %s", ErrTampered, strings.Join(problems, "\n  "))
+	}
+	return r, nil
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exportatscale/exportatscale/evidence"
+)
+
+// bundle writes an evidence bundle whose checks all pass, except that edit may change them.
+func bundle(t *testing.T, edit func(checks []evidence.Check) []evidence.Check) string {
+	t.Helper()
+	rules, err := evidence.LoadThresholds("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []evidence.Check
+	for _, id := range evidence.DefaultRequired() {
+		checks = append(checks, evidence.NewCheck(id, "", nil, nil))
+	}
+	checks[3].Measures = []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 0, "")}
+	if edit != nil {
+		checks = edit(checks)
+	}
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r := evidence.Report{
+		RunID: "run-7", Started: start, Finished: start.Add(time.Minute),
+		Environment: evidence.Environment{Target: "process"},
+		Thresholds:  rules, Required: evidence.DefaultRequired(), Checks: checks,
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if _, err := evidence.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// runCLI runs the command in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	code = exitCode(err, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestVerify(t *testing.T) {
+	red := func(c []evidence.Check) []evidence.Check {
+		rules, _ := evidence.LoadThresholds("")
+		c[3] = evidence.NewCheck("A1", "complete", []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 3, "")}, nil)
+		return c
+	}
+	notRun := func(c []evidence.Check) []evidence.Check {
+		c[8].Status = evidence.StatusSkipped
+		return c
+	}
+	tampered := bundle(t, nil)
+	if err := os.WriteFile(filepath.Join(tampered, "exporter.log"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir  string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"green", bundle(t, nil), 0, "verdict: GREEN", ""},
+		{"red", bundle(t, red), 1, "verdict: RED", "verdict RED"},
+		{"not run", bundle(t, notRun), 2, "verdict: NOT RUN", "verdict NOT RUN"},
+		{"tampered", tampered, 3, "", "exporter.log: SHA-256"},
+		{"missing", filepath.Join(t.TempDir(), "absent"), 3, "", "SHA256SUMS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "verify", tc.dir)
+			if code != tc.wantCode || !strings.Contains(stdout, tc.wantStdout) || !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("verify: exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.wantCode, stdout, stderr)
+			}
+			if tc.wantCode == 3 && strings.Contains(stdout, "verdict:") {
+				t.Error("an unverifiable bundle still printed a verdict")
+			}
+		})
+	}
+}
+
+func TestShow(t *testing.T) {
+	dir := bundle(t, nil)
+	code, stdout, stderr := runCLI(t, "show", dir)
+	want, _ := os.ReadFile(filepath.Join(dir, evidence.FileMarkdown))
+	if code != 0 || stdout != string(want) || stderr != "" {
+		t.Errorf("show: exit %d, stderr %q, stdout matches file: %t", code, stderr, stdout == string(want))
+	}
+	if !strings.HasPrefix(stdout, "# Verdict: GREEN") {
+		t.Errorf("show printed %q", stdout[:min(40, len(stdout))])
+	}
+	if code, _, _ := runCLI(t, "show", t.TempDir()); code != 3 {
+		t.Errorf("show of an empty directory: exit %d, want 3", code)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		wantCode int
+	}{
+		{nil, 4},
+		{[]string{"verify"}, 4},
+		{[]string{"verify", "a", "b"}, 4},
+		{[]string{"frobnicate", "dir"}, 4},
+		{[]string{"-h"}, 0},
+		{[]string{"help"}, 0},
+	} {
+		code, stdout, stderr := runCLI(t, tc.args...)
+		if code != tc.wantCode || !strings.Contains(stdout+stderr, "usage:") {
+			t.Errorf("%q: exit %d, want %d\nstdout: %s\nstderr: %s", tc.args, code, tc.wantCode, stdout, stderr)
+		}
+	}
+}

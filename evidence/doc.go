@@ -1,0 +1,36 @@
+// Package evidence turns the measurements of an acceptance run into a verdict and a bundle of
+// evidence that can be checked afterwards.
+//
+// The package keeps measuring, judging and rendering apart. The harness measures and hands over
+// plain numbers; Judge compares each one with a threshold looked up by name and records that rule
+// inside the resulting Measure; NewCheck groups measures into a Check; Decide computes the run's
+// Verdict from the checks alone. Nothing is GREEN because someone wrote GREEN.
+//
+// # Thresholds
+//
+// Thresholds are data: thresholds.json, embedded as the defaults, maps measure names such as
+// "a3.csv_p95_seconds" to a Rule {op, value, unit}. LoadThresholds overlays an optional file on
+// them. The rules a run was judged by are recorded in Report.Thresholds and next to every measure.
+// A measure is judged with exact comparison; a NaN fails every rule, and a measure whose unit
+// differs from its rule's unit fails with a note, so a value in the wrong unit cannot pass.
+//
+// # Verdict
+//
+// GREEN needs every required check present and passed. RED needs evidence of a defect: a measure
+// that breaks its rule, or a failure line on a check that ran; RED wins over NOT RUN, because a
+// real defect must be reported even when the run was incomplete. Everything else — a required check
+// skipped, pending, interrupted, absent, or marked failed with nothing to show for it, an empty
+// list of required checks — is NOT RUN. Decide documents the exact precedence. ExitCode maps the
+// verdicts to 0, 1 and 2.
+//
+// # Rendering and the bundle
+//
+// RenderMarkdown (EVIDENCE.md), RenderJSON (evidence.json) and RenderJUnit (junit.xml) are plain
+// func(io.Writer, Report) error. They read no clock and no environment: the same Report always
+// renders to the same bytes, which the golden tests in testdata/ hold them to.
+//
+// WriteBundle writes all three plus any extra files of the run (metric scrapes, Ginkgo's report,
+// logs) and a SHA256SUMS covering every file. VerifyBundle, and the evidence command built on it
+// (cmd/evidence), re-hash the bundle and re-decide its verdict, so a bundle edited after the run
+// does not verify.
+package evidence

@@ -1,0 +1,241 @@
+package evidence
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+)
+
+// normalize fills what a renderer must never print empty: the schema version, the verdict (decided
+// from the checks when the caller left it unset) and empty rather than null collections.
+func normalize(r Report) Report {
+	r.SchemaVersion = SchemaVersion
+	if r.Verdict == "" {
+		r.Verdict = Decide(r.Checks, r.Required)
+	}
+	if r.Thresholds == nil {
+		r.Thresholds = map[string]Rule{}
+	}
+	if r.Required == nil {
+		r.Required = []string{}
+	}
+	for _, s := range []*[]Artifact{&r.Monitoring, &r.Artifacts} {
+		if *s == nil {
+			*s = []Artifact{}
+		}
+	}
+	if r.Checks == nil {
+		r.Checks = []Check{}
+	}
+	return r
+}
+
+// displayChecks is every check of the report followed by a not_run placeholder for each required
+// ID the run never produced, so a missing check is shown rather than silently absent.
+func displayChecks(r Report) []Check {
+	out := slices.Clone(r.Checks)
+	for _, id := range r.Required {
+		if !slices.ContainsFunc(out, func(c Check) bool { return c.ID == id }) {
+			out = append(out, Check{ID: id, Status: StatusNotRun, Failures: []string{"absent from the run"}})
+		}
+	}
+	return out
+}
+
+// statusText is how a check reads in the reports: its outcome, which may differ from the status it
+// was recorded with (see classify).
+func statusText(c Check) string {
+	switch classify(c) {
+	case outPassed:
+		return "passed"
+	case outFailed:
+		return "FAILED"
+	}
+	if c.Status == StatusFailed {
+		return "not run (failed without evidence)"
+	}
+	if c.Status == "" || c.Status == StatusNotRun {
+		return "not run"
+	}
+	return "not run (" + string(c.Status) + ")"
+}
+
+// checkName is "A1 complete", or just the ID when the title adds nothing.
+func checkName(c Check) string {
+	if c.Title == "" || c.Title == c.ID {
+		return c.ID
+	}
+	return c.ID + " " + c.Title
+}
+
+// RenderJSON writes the report as indented JSON (evidence.json), with the schema version set.
+func RenderJSON(w io.Writer, r Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // keep "<=" readable
+	return enc.Encode(normalize(r))
+}
+
+// RenderMarkdown writes EVIDENCE.md: the verdict first, a one-line summary, a table of every check
+// and measure with its threshold and result, failures and reasons for checks that did not run, the
+// environment, the thresholds used, and the monitoring files and artifacts with their SHA-256.
+func RenderMarkdown(w io.Writer, r Report) error {
+	r = normalize(r)
+	d := decide(r.Checks, r.Required)
+	var b bytes.Buffer
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	p("# Verdict: %s\n\n", r.Verdict)
+	p("%s\n\n", d.summary())
+	if r.Verdict != d.verdict {
+		p("> **Warning:** the recorded verdict %s does not follow from the checks below, which give %s.\n\n", r.Verdict, d.verdict)
+	}
+
+	checks := displayChecks(r)
+	p("## Checks\n\n")
+	p("| Check | Status | Time | Measure | Value | Threshold | Result |\n")
+	p("|---|---|---|---|---|---|---|\n")
+	for _, c := range checks {
+		name := checkName(c)
+		if !slices.Contains(r.Required, c.ID) {
+			name += " (not required)"
+		}
+		lead := fmt.Sprintf("| %s | %s | %s ", mdCell(name), statusText(c), formatDuration(c.Duration))
+		if len(c.Measures) == 0 {
+			p("%s| — | — | — | — |\n", lead)
+			continue
+		}
+		for i, m := range c.Measures {
+			if i > 0 {
+				lead = "| | | "
+			}
+			value := withUnit(m.Value, m.Unit)
+			if m.Unit == "bytes" {
+				value = humanBytes(m.Value)
+			}
+			threshold, result := "none (informational)", "info"
+			if m.Rule != nil {
+				threshold, result = m.Rule.String(), "PASS"
+				if pass, note := judge(m); !pass {
+					result = "**FAIL**"
+					if note != "" {
+						result += ": " + note
+					}
+				}
+			}
+			p("%s| %s | %s | %s | %s |\n", lead, mdCell(m.Name), mdCell(value), mdCell(threshold), mdCell(result))
+		}
+	}
+	p("\n")
+
+	var failed, notRun []Check
+	for _, c := range checks {
+		switch classify(c) {
+		case outFailed:
+			failed = append(failed, c)
+		case outNotRun:
+			if slices.Contains(r.Required, c.ID) || len(c.Failures) > 0 {
+				notRun = append(notRun, c)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		p("## Failures\n\n")
+		for _, c := range failed {
+			for _, m := range c.Measures {
+				if pass, _ := judge(m); !pass {
+					p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(describe(m)))
+				}
+			}
+			for _, f := range c.Failures {
+				p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(f))
+			}
+		}
+		p("\n")
+	}
+	if len(notRun) > 0 {
+		p("## Not run\n\n")
+		for _, c := range notRun {
+			reasons := c.Failures
+			if len(reasons) == 0 {
+				reasons = []string{statusText(c)}
+			}
+			for _, f := range reasons {
+				p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(f))
+			}
+		}
+		p("\n")
+	}
+
+	e := r.Environment
+	commit := e.GitCommit
+	if commit == "" {
+		commit = "unknown"
+	}
+	if e.GitDirty {
+		commit += " (dirty: uncommitted changes)"
+	}
+	duration := "—"
+	if !r.Started.IsZero() && !r.Finished.IsZero() {
+		duration = r.Finished.Sub(r.Started).String()
+	}
+	p("## Environment\n\n")
+	p("| | |\n|---|---|\n")
+	for _, row := range [][2]string{
+		{"Run ID", r.RunID},
+		{"Target", e.Target},
+		{"Target URL", e.TargetURL},
+		{"Image digest", e.ImageDigest},
+		{"Git commit", commit},
+		{"Go", e.GoVersion},
+		{"Docker", e.DockerVersion},
+		{"Machine", e.Machine},
+		{"Started", formatTime(r.Started)},
+		{"Finished", formatTime(r.Finished)},
+		{"Duration", duration},
+		{"Note", e.Note},
+	} {
+		p("| %s | %s |\n", row[0], mdCell(row[1]))
+	}
+	p("\n")
+
+	p("## Thresholds\n\n")
+	if len(r.Thresholds) == 0 {
+		p("None recorded.\n\n")
+	} else {
+		p("| Measure | Rule |\n|---|---|\n")
+		names := make([]string, 0, len(r.Thresholds))
+		for name := range r.Thresholds {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			p("| %s | %s |\n", mdCell(name), mdCell(r.Thresholds[name].String()))
+		}
+		p("\n")
+	}
+
+	p("## Monitoring files checked against\n\n")
+	writeArtifactTable(&b, r.Monitoring)
+	p("## Artifacts\n\n")
+	writeArtifactTable(&b, r.Artifacts)
+	p("Every file of the bundle, this one included, is listed in `SHA256SUMS`; check it with `evidence verify <dir>`.\n")
+
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func writeArtifactTable(b *bytes.Buffer, as []Artifact) {
+	if len(as) == 0 {
+		b.WriteString("None recorded.\n\n")
+		return
+	}
+	b.WriteString("| File | SHA-256 | Bytes |\n|---|---|---|\n")
+	for _, a := range as {
+		fmt.Fprintf(b, "| %s | `%s` | %d |\n", mdCell(a.Path), a.SHA256, a.Bytes)
+	}
+	b.WriteString("\n")
+}

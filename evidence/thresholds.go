@@ -1,0 +1,91 @@
+package evidence
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+)
+
+// defaultThresholds is the rule set a run is judged by unless a thresholds file says otherwise.
+// It is data, not code, so that a change of threshold is a reviewable one-line diff and the rules
+// can be recorded verbatim in every report.
+//
+//go:embed thresholds.json
+var defaultThresholds []byte
+
+// LoadThresholds returns the rules to judge a run by: the embedded defaults (thresholds.json),
+// overridden and extended by the JSON file at path when path is not empty. The file maps measure
+// names to rules, e.g. {"a3.csv_p95_seconds": {"op": "<=", "value": 1.5, "unit": "s"}}; a rule
+// with an unknown operator, a missing op or value, or an unknown field is an error, so a typo
+// cannot silently loosen a threshold.
+func LoadThresholds(path string) (map[string]Rule, error) {
+	rules, err := parseThresholds(defaultThresholds)
+	if err != nil {
+		return nil, fmt.Errorf("embedded thresholds: %w", err)
+	}
+	if path == "" {
+		return rules, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read thresholds: %w", err)
+	}
+	override, err := parseThresholds(b)
+	if err != nil {
+		return nil, fmt.Errorf("thresholds %s: %w", path, err)
+	}
+	maps.Copy(rules, override)
+	return rules, nil
+}
+
+// parseThresholds decodes and validates one thresholds document.
+func parseThresholds(b []byte) (map[string]Rule, error) {
+	// Pointers tell a missing op or value apart from a zero one.
+	var raw map[string]struct {
+		Op    *string  `json:"op"`
+		Value *float64 `json:"value"`
+		Unit  string   `json:"unit"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("trailing data after the thresholds object")
+	}
+	if raw == nil {
+		return nil, errors.New("thresholds must be a JSON object")
+	}
+	rules := make(map[string]Rule, len(raw))
+	for name, r := range raw {
+		switch {
+		case name == "":
+			return nil, errors.New("empty measure name")
+		case r.Op == nil:
+			return nil, fmt.Errorf("%s: missing op", name)
+		case !validOp(*r.Op):
+			return nil, fmt.Errorf("%s: unknown op %q (want one of <=, >=, ==, <, >)", name, *r.Op)
+		case r.Value == nil:
+			return nil, fmt.Errorf("%s: missing value", name)
+		case math.IsNaN(*r.Value) || math.IsInf(*r.Value, 0):
+			return nil, fmt.Errorf("%s: value is not finite", name)
+		}
+		rules[name] = Rule{Op: *r.Op, Value: *r.Value, Unit: r.Unit}
+	}
+	return rules, nil
+}
+
+func validOp(op string) bool {
+	switch op {
+	case "<=", ">=", "==", "<", ">":
+		return true
+	}
+	return false
+}

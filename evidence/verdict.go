@@ -1,0 +1,197 @@
+package evidence
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// DefaultRequired returns the IDs of the checks a full acceptance run must pass: the three suite
+// steps and the six assertions. A fresh slice each call, so callers may append to it.
+func DefaultRequired() []string {
+	return []string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5", "A6"}
+}
+
+// Judge judges one measured value against the rule named name in thresholds and records that rule
+// in the result. A name with no rule is informational: Rule is nil and Pass is true.
+//
+// An empty unit adopts the rule's unit. A unit that differs from the rule's fails the measure, with
+// a Note saying so: a latency in milliseconds must never pass a threshold written in seconds.
+func Judge(thresholds map[string]Rule, name string, value float64, unit string) Measure {
+	m := Measure{Name: name, Value: value, Unit: unit, Pass: true}
+	rule, ok := thresholds[name]
+	if !ok {
+		return m
+	}
+	if m.Unit == "" {
+		m.Unit = rule.Unit
+	}
+	m.Rule = &rule
+	m.Pass, m.Note = judge(m)
+	return m
+}
+
+// judge re-derives whether m passes its recorded rule, and if not for a reason other than its value,
+// why. It is the single place a measure is judged, so Judge and Decide cannot disagree.
+func judge(m Measure) (pass bool, note string) {
+	switch {
+	case m.Rule == nil:
+		return true, ""
+	case !validOp(m.Rule.Op):
+		return false, fmt.Sprintf("unknown operator %q", m.Rule.Op)
+	case m.Rule.Unit != "" && m.Unit != m.Rule.Unit:
+		return false, fmt.Sprintf("unit %q does not match the threshold's unit %q", m.Unit, m.Rule.Unit)
+	}
+	return m.Rule.Holds(m.Value), ""
+}
+
+// NewCheck builds a check from what was measured: failed if any measure fails its rule or any
+// failure was recorded, otherwise passed. A check that did not run is built by hand with
+// StatusSkipped or StatusNotRun instead.
+func NewCheck(id, title string, measures []Measure, failures []string) Check {
+	c := Check{ID: id, Title: title, Status: StatusPassed, Measures: measures, Failures: failures}
+	if len(failures) > 0 || slices.ContainsFunc(measures, func(m Measure) bool { p, _ := judge(m); return !p }) {
+		c.Status = StatusFailed
+	}
+	return c
+}
+
+// StatusFromGinkgo maps the final state of a Ginkgo spec to a check status. Only a spec that ran
+// and failed counts as failed; one that was skipped, pending, interrupted, aborted or invalid did
+// not run to completion and counts as skipped — never as passed.
+func StatusFromGinkgo(state types.SpecState) Status {
+	switch state {
+	case types.SpecStatePassed:
+		return StatusPassed
+	case types.SpecStateFailed, types.SpecStatePanicked, types.SpecStateTimedout:
+		return StatusFailed
+	}
+	return StatusSkipped
+}
+
+// outcome is what a check amounts to for the verdict, whatever its recorded Status claims.
+type outcome int
+
+const (
+	outPassed outcome = iota
+	outFailed
+	outNotRun
+)
+
+// classify derives a check's outcome from its evidence rather than trusting its Status:
+//
+//   - A measure that breaks its rule (re-judged, not read from Pass) makes the check failed, whatever
+//     its Status: a failed measurement is a fact even in a check that was interrupted afterwards.
+//   - Failure lines make a failed or passed check failed. On a skipped or not_run check they are the
+//     reason it did not run, not evidence of a defect.
+//   - A check marked failed with no failing measure and no failure line is a claim without evidence:
+//     it counts as not run, so it can never be GREEN, but it cannot prove RED either.
+//   - Otherwise passed is passed, and every other status (skipped, not_run, unknown) is not run.
+func classify(c Check) outcome {
+	for _, m := range c.Measures {
+		if pass, _ := judge(m); !pass {
+			return outFailed
+		}
+	}
+	switch {
+	case (c.Status == StatusFailed || c.Status == StatusPassed) && len(c.Failures) > 0:
+		return outFailed
+	case c.Status == StatusPassed:
+		return outPassed
+	}
+	return outNotRun
+}
+
+// Decide computes the verdict of a run from its checks. Precedence:
+//
+//  1. RED if any check — required or not — failed on evidence: a measure that breaks its rule, or a
+//     failure line on a check that ran. A real defect is reported even when other checks did not
+//     run; a check marked failed without such evidence does not make RED (see classify).
+//  2. NOT RUN if required is empty, a required ID is absent from checks, or any check with a
+//     required ID did not pass (skipped, pending, interrupted, not_run, or marked failed without
+//     evidence).
+//  3. GREEN otherwise: every required check is present and passed.
+//
+// Checks outside required that were skipped do not affect the verdict.
+func Decide(checks []Check, required []string) Verdict {
+	return decide(checks, required).verdict
+}
+
+// decision is a verdict with the check IDs that led to it, for the renderers' summary line.
+type decision struct {
+	verdict  Verdict
+	required int
+	passed   []string // required IDs that passed
+	failed   []string // IDs (required or not) that failed on evidence
+	notRun   []string // required IDs absent or not run
+}
+
+func decide(checks []Check, required []string) decision {
+	d := decision{}
+	byID := map[string][]outcome{}
+	for _, c := range checks {
+		o := classify(c)
+		byID[c.ID] = append(byID[c.ID], o)
+		if o == outFailed && !slices.Contains(d.failed, c.ID) {
+			d.failed = append(d.failed, c.ID)
+		}
+	}
+	seen := map[string]bool{}
+	for _, id := range required {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		d.required++
+		outs := byID[id]
+		switch {
+		case slices.Contains(outs, outFailed):
+		case len(outs) == 0 || slices.Contains(outs, outNotRun):
+			d.notRun = append(d.notRun, id)
+		default:
+			d.passed = append(d.passed, id)
+		}
+	}
+	switch {
+	case len(d.failed) > 0:
+		d.verdict = Red
+	case d.required == 0 || len(d.notRun) > 0:
+		d.verdict = NotRun
+	default:
+		d.verdict = Green
+	}
+	return d
+}
+
+// summary is the one-line explanation of the decision printed under the verdict.
+func (d decision) summary() string {
+	if d.required == 0 {
+		s := "No required checks were declared, so nothing was proven."
+		if len(d.failed) > 0 {
+			s += " Failed: " + strings.Join(d.failed, ", ") + "."
+		}
+		return s
+	}
+	s := fmt.Sprintf("%d of %d required checks passed", len(d.passed), d.required)
+	if len(d.failed) > 0 {
+		s += fmt.Sprintf("; %d failed (%s)", len(d.failed), strings.Join(d.failed, ", "))
+	}
+	if len(d.notRun) > 0 {
+		s += fmt.Sprintf("; %d did not run (%s)", len(d.notRun), strings.Join(d.notRun, ", "))
+	}
+	return s + "."
+}
+
+// ExitCode is the process exit code for a verdict: 0 GREEN, 1 RED, 2 NOT RUN. Anything else is
+// not a pass either and maps to 2.
+func ExitCode(v Verdict) int {
+	switch v {
+	case Green:
+		return 0
+	case Red:
+		return 1
+	}
+	return 2
+}

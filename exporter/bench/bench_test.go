@@ -1,0 +1,359 @@
+// Package bench measures the exporter end to end: the real binary as a separate process, driven
+// over loopback HTTP, with its memory read from /proc. Run it with `make bench`.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const schema = `{"columns":[
+ {"name":"trade_ts","type":"timestamp"},{"name":"account","type":"string"},{"name":"symbol","type":"string"},
+ {"name":"side","type":"string"},{"name":"quantity","type":"int"},{"name":"price","type":"decimal"},
+ {"name":"notional","type":"decimal"},{"name":"currency","type":"string"},{"name":"status","type":"string"},
+ {"name":"is_amended","type":"bool"},{"name":"note","type":"string"}]}`
+
+var notes = []string{"", "settled, T+2", `client said "urgent"`, "line one\nline two", "=HYPERLINK(\"x\")",
+	"Zürich desk ✓", "-0.5 adj", "@risk review", "partial fill; remainder cancelled", "東京 close"}
+var symbols = []string{"ACME", "GLOBX", "INITECH", "UMBRELLA", "HOOLI", "VANDELAY", "STARK", "WAYNE"}
+
+// trade appends one NDJSON record shaped like the harness's trades.
+func trade(b []byte, r *rand.Rand, id int64) []byte {
+	qty := r.IntN(10000) - 500
+	price := r.IntN(5_000_000)
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(id) * 1237 * time.Millisecond)
+	b = fmt.Appendf(b, `{"id":%d,"trade_ts":"%s","account":"ACC-%06d","symbol":"%s","side":"%s","quantity":%d,`+
+		`"price":"%d.%04d","notional":"%d.%02d","currency":"%s","status":"%s","is_amended":%t,"note":%q}`+"\n",
+		id, ts.Format(time.RFC3339Nano), r.IntN(50000), symbols[r.IntN(len(symbols))], []string{"BUY", "SELL"}[r.IntN(2)],
+		qty, price/10000, price%10000, qty*price/10000, r.IntN(100), []string{"USD", "EUR", "CHF", "JPY"}[r.IntN(4)],
+		[]string{"NEW", "FILLED", "PARTIAL", "CANCELLED"}[r.IntN(4)], r.IntN(10) == 0, notes[r.IntN(len(notes))])
+	return b
+}
+
+// server is the exporter binary running as a child process.
+type server struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "exporter-bench")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "exporter")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/exporter")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func freeAddr(tb testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs the exporter on dataDir with rate limiting off (the benchmark is one client).
+func start(tb testing.TB, dataDir string, extra ...string) *server {
+	tb.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := freeAddr(tb)
+	args := append([]string{"--listen", addr, "--data-dir", dataDir, "--rate", "0", "--log-level", "warn",
+		"--max-body-bytes", strconv.Itoa(256 << 20)}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	s := &server{cmd: cmd, base: "http://" + addr}
+	tb.Cleanup(s.stop)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(s.base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal("exporter did not become ready")
+		}
+	}
+}
+
+func (s *server) stop() {
+	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		s.cmd.Process.Signal(os.Interrupt)
+		s.cmd.Wait()
+	}
+}
+
+// vmHWM is the server's peak resident set in bytes, from /proc.
+func (s *server) vmHWM(tb testing.TB) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb * 1024
+		}
+	}
+	tb.Fatal("no VmHWM")
+	return 0
+}
+
+func (s *server) do(tb testing.TB, method, path, ctype string, body []byte) []byte {
+	tb.Helper()
+	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		tb.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+// seed creates dataset t and loads n trades in NDJSON chunks; it returns the wall time of the loads.
+func (s *server) seed(tb testing.TB, n, chunk int) time.Duration {
+	tb.Helper()
+	s.do(tb, "PUT", "/v1/datasets/t", "", []byte(schema))
+	r := rand.New(rand.NewPCG(1, 2))
+	var body []byte
+	var took time.Duration
+	for id := int64(1); id <= int64(n); {
+		body = body[:0]
+		for k := 0; k < chunk && id <= int64(n); k++ {
+			body = trade(body, r, id)
+			id++
+		}
+		t0 := time.Now()
+		s.do(tb, "POST", "/v1/datasets/t/records", "application/x-ndjson", body)
+		took += time.Since(t0)
+	}
+	return took
+}
+
+// export fetches an export, counting body bytes and lines, and checks the trailers arrived.
+func (s *server) export(tb testing.TB, query string) (rows int, bytes int64) {
+	tb.Helper()
+	resp, err := http.Get(s.base + "/v1/datasets/t/export?" + query)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		tb.Fatalf("export: %d %s", resp.StatusCode, b)
+	}
+	br := bufio.NewReaderSize(resp.Body, 1<<20)
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := br.Read(buf)
+		bytes += int64(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	rows, _ = strconv.Atoi(resp.Header.Get("Export-Rows"))
+	if resp.Header.Get("Export-Rows") == "" {
+		rows, _ = strconv.Atoi(resp.Trailer.Get("Export-Rows"))
+		if resp.Trailer.Get("Content-Digest") == "" {
+			tb.Fatal("CSV export ended without its trailers")
+		}
+	}
+	return rows, bytes
+}
+
+const csvRows = 1_000_000
+
+// BenchmarkExportCSV streams 1,000,000 rows as CSV over loopback HTTP from a freshly started exporter
+// (so its peak RSS is the export's, not the seeding's) and, in the same run, times Debian's sqlite3
+// exporting the same rows with -csv.
+func BenchmarkExportCSV(b *testing.B) {
+	dir := b.TempDir()
+	s := start(b, dir)
+	s.seed(b, csvRows, 50_000)
+	s.stop()
+	s = start(b, dir)
+	b.Logf("RSS after start: %.1f MiB", s.vmHWM(b)/(1<<20))
+	b.ResetTimer()
+	var rows int
+	var n int64
+	for b.Loop() {
+		rows, n = s.export(b, "format=csv")
+	}
+	b.StopTimer()
+	if rows != csvRows {
+		b.Fatalf("exported %d rows, want %d", rows, csvRows)
+	}
+	perOp := b.Elapsed().Seconds() / float64(b.N)
+	ours := float64(rows) / perOp
+	b.ReportMetric(ours, "rows/s")
+	b.ReportMetric(float64(n)/perOp/1e6, "MB/s")
+	b.ReportMetric(s.vmHWM(b)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(0, "ns/op")
+	if sq, err := sqliteRowsPerSec(b, s, dir); err != nil {
+		b.Logf("sqlite3 comparison not run: %v", err)
+	} else {
+		b.ReportMetric(sq, "sqlite3-rows/s")
+		b.ReportMetric(ours/sq, "x-sqlite3")
+	}
+}
+
+// sqliteRowsPerSec loads the exporter's own CSV into an SQLite table and times `sqlite3 -csv`
+// writing all rows in id order to /dev/null (best of three).
+func sqliteRowsPerSec(b *testing.B, s *server, dir string) (float64, error) {
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		return 0, err
+	}
+	csvPath := filepath.Join(dir, "t.csv")
+	resp, err := http.Get(s.base + "/v1/datasets/t/export?format=csv")
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.Create(csvPath)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(f, resp.Body)
+	resp.Body.Close()
+	f.Close()
+	if err != nil {
+		return 0, err
+	}
+	db := filepath.Join(dir, "t.sqlite")
+	load := exec.Command("sqlite3", db)
+	load.Stdin = strings.NewReader(".mode csv\n.import " + csvPath + " t\n")
+	if out, err := load.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("sqlite3 import: %v: %s", err, out)
+	}
+	best := time.Duration(1 << 62)
+	for range 3 {
+		cmd := exec.CommandContext(context.Background(), "sqlite3", "-csv", "-header", db, "SELECT * FROM t ORDER BY rowid")
+		devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		cmd.Stdout = devnull
+		t0 := time.Now()
+		err := cmd.Run()
+		took := time.Since(t0)
+		devnull.Close()
+		if err != nil {
+			return 0, err
+		}
+		best = min(best, took)
+	}
+	return float64(csvRows) / best.Seconds(), nil
+}
+
+// BenchmarkExportPDF renders 10,000 rows as PDF per op, then reports the peak RSS of one export at
+// the row cap.
+func BenchmarkExportPDF(b *testing.B) {
+	const rowCap = 20000
+	dir := b.TempDir()
+	s := start(b, dir, "--pdf-max-rows", strconv.Itoa(rowCap))
+	s.seed(b, rowCap, 20000)
+	s.stop()
+	s = start(b, dir, "--pdf-max-rows", strconv.Itoa(rowCap))
+	b.ResetTimer()
+	for b.Loop() {
+		if rows, _ := s.export(b, "format=pdf&limit=10000"); rows != 10000 {
+			b.Fatalf("exported %d rows", rows)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1000, "ms/export")
+	b.ReportMetric(0, "ns/op")
+	s.export(b, "format=pdf")
+	b.ReportMetric(s.vmHWM(b)/(1<<20), "peak-RSS-MiB-at-cap")
+}
+
+// BenchmarkIngestBatch loads NDJSON batches of 10,000 records.
+func BenchmarkIngestBatch(b *testing.B) {
+	const n = 200_000
+	s := start(b, b.TempDir())
+	var took time.Duration
+	for b.Loop() {
+		s.stop()
+		s = start(b, b.TempDir())
+		took = s.seed(b, n, 10_000)
+	}
+	b.ReportMetric(n/took.Seconds(), "records/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkIngestSingle16 posts one record per request from 16 concurrent clients.
+func BenchmarkIngestSingle16(b *testing.B) {
+	const clients, perClient = 16, 1000
+	s := start(b, b.TempDir())
+	s.do(b, "PUT", "/v1/datasets/t", "", []byte(schema))
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	client := &http.Client{Transport: tr}
+	var next atomic.Int64
+	var failed atomic.Int64
+	var took time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		for c := range clients {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(c), 9))
+				var body []byte
+				for range perClient {
+					body = trade(body[:0], r, next.Add(1))
+					resp, err := client.Post(s.base+"/v1/datasets/t/records", "application/json", bytes.NewReader(body))
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						failed.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		took = time.Since(t0)
+	}
+	if failed.Load() > 0 {
+		b.Fatalf("%d requests failed", failed.Load())
+	}
+	b.ReportMetric(clients*perClient/took.Seconds(), "records/s")
+	b.ReportMetric(0, "ns/op")
+}
