@@ -21,6 +21,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		if q.format == "csv" || q.format == "pdf" {
 			s.m.exports.WithLabelValues(q.format, "client_error").Inc()
+			s.m.exportDuration.WithLabelValues(q.format).Observe(time.Since(start).Seconds())
 		}
 		return badRequest("invalid_query", err.Error())
 	}
@@ -28,6 +29,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	name, sc, cols, err := s.exportTarget(r, q)
 	if err != nil {
 		s.m.exports.WithLabelValues(f, "client_error").Inc()
+		s.m.exportDuration.WithLabelValues(f).Observe(time.Since(start).Seconds())
 		return err
 	}
 	slot := s.exports[f]

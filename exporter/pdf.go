@@ -119,12 +119,13 @@ func renderPDF(w io.Writer, t pdfTable, scan func(row func(id uint64, cells [][]
 	return rows, pdf.Output(w)
 }
 
-// cellLine returns a cell as one line of text: CR, LF and tab become spaces, invalid UTF-8 is
-// replaced. It allocates only when it has to change something.
+// cellLine returns a cell as one line of text: CR, LF and tab become spaces, invalid UTF-8 and runes
+// past U+FFFF (emoji, say) become U+FFFD: fpdf's UTF-8 fonts cover the BMP only and panic past it.
+// It allocates only when it has to change something.
 func cellLine(c []byte) string {
 	clean := utf8.Valid(c)
 	for _, b := range c {
-		if b == '\n' || b == '\r' || b == '\t' {
+		if b == '\n' || b == '\r' || b == '\t' || b >= 0xF0 { // 0xF0: the first byte of a rune past U+FFFF
 			clean = false
 			break
 		}
@@ -133,9 +134,11 @@ func cellLine(c []byte) string {
 		return string(c)
 	}
 	return strings.Map(func(r rune) rune {
-		switch r {
-		case '\n', '\r', '\t':
+		switch {
+		case r == '\n', r == '\r', r == '\t':
 			return ' '
+		case r > 0xFFFF:
+			return utf8.RuneError
 		}
 		return r
 	}, strings.ToValidUTF8(string(c), "\uFFFD"))

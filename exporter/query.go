@@ -24,6 +24,9 @@ func parseExportQuery(raw string) (exportQuery, error) {
 	if err != nil {
 		return q, fmt.Errorf("malformed query string: %w", err)
 	}
+	if f := vals["format"]; len(f) == 1 {
+		q.format = f[0] // known before the other checks, so that a refused export counts under its format
+	}
 	for k, v := range vals {
 		if len(v) != 1 {
 			return q, fmt.Errorf("query parameter %q given %d times", truncate([]byte(k)), len(v))
@@ -34,7 +37,7 @@ func parseExportQuery(raw string) (exportQuery, error) {
 			return q, fmt.Errorf("unknown query parameter %q (known: format, columns, after, limit, bom)", truncate([]byte(k)))
 		}
 	}
-	switch q.format = vals.Get("format"); q.format {
+	switch q.format {
 	case "csv", "pdf":
 	case "":
 		return q, fmt.Errorf("query parameter format is required: csv or pdf")

@@ -124,7 +124,11 @@ func cellText(dst []byte, t Type, v jsonValue) ([]byte, error) {
 		if err != nil {
 			return dst, fmt.Errorf("want an RFC 3339 timestamp, got %q", truncate(v.text))
 		}
-		return ts.UTC().AppendFormat(dst, time.RFC3339Nano), nil
+		// In UTC the year must still have four digits, or the text out would not be RFC 3339.
+		if ts = ts.UTC(); ts.Year() < 0 || ts.Year() > 9999 {
+			return dst, fmt.Errorf("timestamp %q is outside years 0000-9999 in UTC", truncate(v.text))
+		}
+		return ts.AppendFormat(dst, time.RFC3339Nano), nil
 	case TypeBool:
 		if v.kind != kindBool {
 			return dst, fmt.Errorf("want true or false, got %s", v.kind)

@@ -196,8 +196,8 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, metho
 	}
 	client := clientAddr(r)
 	if s.tokens != nil {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		scopes, found := s.tokens.lookup(strings.TrimSpace(tok))
+		tok, ok := bearerToken(r.Header.Get("Authorization"))
+		scopes, found := s.tokens.lookup(tok)
 		if !ok || !found {
 			s.m.rejected.WithLabelValues("unauthorized").Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="exporter"`)
@@ -219,6 +219,15 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, metho
 		}
 	}
 	return nil
+}
+
+// bearerToken takes the token from an Authorization field; the scheme is case-insensitive (RFC 9110).
+func bearerToken(field string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(field), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
 }
 
 func (sc scope) String() string {

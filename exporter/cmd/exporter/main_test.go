@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var allFlags = []string{"listen", "data-dir", "tokens-file", "insecure-no-auth", "rate", "burst", "max-csv-exports",
+	"max-pdf-exports", "pdf-max-rows", "max-body-bytes", "write-timeout", "shutdown-grace", "log-level"}
+
+func noEnv(string) string { return "" }
+
+func TestRunHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{arg}, noEnv, &stdout, &stderr)
+		if !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("run(%s) = %v, want flag.ErrHelp", arg, err)
+		}
+		usage := stderr.String()
+		if !strings.HasPrefix(usage, "Usage: exporter") {
+			t.Errorf("usage starts %q", usage[:min(40, len(usage))])
+		}
+		for _, f := range allFlags {
+			if !strings.Contains(usage, "-"+f+" ") && !strings.Contains(usage, "-"+f+"\n") {
+				t.Errorf("usage does not mention --%s:\n%s", f, usage)
+			}
+			env := "EXPORTER_" + strings.ToUpper(strings.ReplaceAll(f, "-", "_"))
+			if !strings.Contains(usage, env) {
+				t.Errorf("usage does not mention %s", env)
+			}
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("help wrote to stdout: %q", stdout.String())
+		}
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{"unknown flag", []string{"--nope"}, nil, "flag provided but not defined: -nope"},
+		{"bad value", []string{"--rate", "fast"}, nil, `invalid value "fast" for flag -rate`},
+		{"bad duration", []string{"--write-timeout", "10"}, nil, "-write-timeout"},
+		{"positional argument", []string{"serve"}, nil, "unexpected arguments"},
+		{"non-loopback without tokens", []string{"--listen", "0.0.0.0:0", "--data-dir", "DIR"}, nil,
+			"refusing to serve without auth on non-loopback address 0.0.0.0:0: give --tokens-file, or --insecure-no-auth to accept that"},
+		{"non-loopback from env", []string{"--data-dir", "DIR"}, map[string]string{"EXPORTER_LISTEN": ":0"},
+			"refusing to serve without auth"},
+		{"malformed env", []string{"--data-dir", "DIR"}, map[string]string{"EXPORTER_BURST": "many"}, `EXPORTER_BURST="many"`},
+		{"invalid config", []string{"--data-dir", "DIR", "--max-pdf-exports", "0"}, nil, "--max-pdf-exports must be >= 1"},
+		{"missing tokens file", []string{"--data-dir", "DIR", "--tokens-file", "/nonexistent/tokens"}, nil, "tokens file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := make([]string, len(tt.args))
+			for i, a := range tt.args {
+				args[i] = strings.ReplaceAll(a, "DIR", dir)
+			}
+			var stdout, stderr bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := run(ctx, args, func(k string) string { return tt.env[k] }, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run(%q) = %v, want an error with %q", args, err, tt.wantErr)
+			}
+			if errors.Is(err, flag.ErrHelp) {
+				t.Errorf("a refusal reads as a help request")
+			}
+		})
+	}
+}
+
+func TestRunServesUntilCancelled(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "debug"}, noEnv, &stdout, &stderr)
+	}()
+	// The store file appears once the exporter is up.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "exporter.db")); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v; stderr %s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exporter did not open its store")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run = %v after cancel, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	// Logs are JSON lines on stdout.
+	for _, msg := range []string{`"msg":"listening"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
+		if !strings.Contains(stdout.String(), msg) {
+			t.Errorf("log lacks %s:\n%s", msg, stdout.String())
+		}
+	}
+}
