@@ -1,0 +1,138 @@
+package target
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// exporterPkg is the exporter's main package, relative to the repository root.
+const exporterPkg = "./exporter/cmd/exporter"
+
+// BuildBinary builds the exporter as a static binary (CGO_ENABLED=0, -trimpath) from the
+// module at repoRoot into outDir/exporter and returns that path.
+func BuildBinary(ctx context.Context, repoRoot, outDir string) (string, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", fmt.Errorf("build exporter: %w", err)
+	}
+	out, err := filepath.Abs(filepath.Join(outDir, "exporter"))
+	if err != nil {
+		return "", fmt.Errorf("build exporter: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, exporterPkg)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build %s in %s: %w\n%s", exporterPkg, repoRoot, err, strings.TrimSpace(buf.String()))
+	}
+	return out, nil
+}
+
+// findRepoRoot returns the nearest directory upward from dir holding a go.mod.
+func findRepoRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory; set Options.RepoRoot")
+		}
+		dir = parent
+	}
+}
+
+// repoRoot returns o.RepoRoot or the module root above the working directory.
+func (o Options) repoRoot() (string, error) {
+	if o.RepoRoot != "" {
+		return o.RepoRoot, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return findRepoRoot(wd)
+}
+
+// prepareImageContext fills dir with what exporter/Dockerfile expects: the Dockerfile, the
+// static binary named exporter, and an empty directory data.
+func prepareImageContext(repoRoot, binary, dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(repoRoot, "exporter", "Dockerfile"), filepath.Join(dir, "Dockerfile"), 0o644); err != nil {
+		return err
+	}
+	return copyFile(binary, filepath.Join(dir, "exporter"), 0o755)
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// workspace is the directory a target writes into, and whether Stop removes it.
+type workspace struct {
+	dir       string
+	temporary bool
+}
+
+func newWorkspace(o Options) (workspace, error) {
+	if o.WorkDir != "" {
+		if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+			return workspace{}, err
+		}
+		return workspace{dir: o.WorkDir}, nil
+	}
+	dir, err := os.MkdirTemp("", "exporter-target-")
+	if err != nil {
+		return workspace{}, err
+	}
+	return workspace{dir: dir, temporary: true}, nil
+}
+
+func (w workspace) remove() error {
+	if !w.temporary {
+		return nil
+	}
+	return os.RemoveAll(w.dir)
+}
+
+// binary returns o.BinaryPath or builds the exporter into the workspace.
+func (w workspace) binary(ctx context.Context, o Options) (string, error) {
+	if o.BinaryPath != "" {
+		if _, err := os.Stat(o.BinaryPath); err != nil {
+			return "", fmt.Errorf("exporter binary: %w", err)
+		}
+		return filepath.Abs(o.BinaryPath)
+	}
+	root, err := o.repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return BuildBinary(ctx, root, filepath.Join(w.dir, "bin"))
+}

@@ -1,0 +1,376 @@
+package target
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+const (
+	// containerPort is where the image's exporter listens (EXPORTER_LISTEN=0.0.0.0:8080).
+	containerPort = "8080/tcp"
+	// containerTokens is where the tokens file is copied; root of a FROM scratch image.
+	containerTokens = "/tokens.txt"
+	// imageRepo names the images Start builds; each start tags its own.
+	imageRepo = "exportatscale/exporter-under-test"
+	// defaultStopGrace is how long docker stop waits after SIGTERM before SIGKILL when the
+	// Stop context has no deadline. It exceeds the exporter's default --shutdown-grace.
+	defaultStopGrace = 40 * time.Second
+)
+
+// containerTarget is the exporter in a FROM scratch container started by testcontainers.
+type containerTarget struct {
+	info     Info
+	token    string
+	ctr      *testcontainers.DockerContainer
+	provider *testcontainers.DockerProvider // for engine calls testcontainers does not wrap
+	mem      *sampler
+	ws       workspace
+
+	mu        sync.Mutex
+	stopped   bool
+	finalLogs []byte
+	final     RunState
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// tcLogger adapts an io.Writer to testcontainers' logger.
+type tcLogger struct{ w io.Writer }
+
+func (l tcLogger) Printf(format string, v ...any) {
+	fmt.Fprintln(l.w, strings.TrimRight(fmt.Sprintf(format, v...), "\n"))
+}
+
+func startContainer(ctx context.Context, o Options, sel selection) (_ Target, err error) {
+	prepareTestcontainers()
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	ws, err := newWorkspace(o)
+	if err != nil {
+		return nil, fmt.Errorf("container target: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			ws.remove()
+		}
+	}()
+
+	t0 := time.Now()
+	bin, err := ws.binary(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("container target: %w", err)
+	}
+	var binaryBuild time.Duration
+	if o.BinaryPath == "" {
+		binaryBuild = time.Since(t0)
+	}
+	root, err := o.repoRoot()
+	if err != nil {
+		return nil, fmt.Errorf("container target: %w", err)
+	}
+	buildDir := filepath.Join(ws.dir, "image")
+	if err := prepareImageContext(root, bin, buildDir); err != nil {
+		return nil, fmt.Errorf("container target: image context: %w", err)
+	}
+
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	tag, err := randomHex(6) // one image per start
+	if err != nil {
+		return nil, err
+	}
+	provider, err := newProvider()
+	if err != nil {
+		if o.RequireKind {
+			err = fmt.Errorf("%w: %w", ErrTargetUnavailable, err)
+		}
+		return nil, fmt.Errorf("container target: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			provider.Close()
+		}
+	}()
+
+	var buildStart, buildEnd time.Time
+	req := testcontainers.GenericContainerRequest{
+		Started: true,
+		Logger:  tcLogger{logw},
+		ContainerRequest: testcontainers.ContainerRequest{
+			FromDockerfile: testcontainers.FromDockerfile{
+				Context:        buildDir,
+				Dockerfile:     "Dockerfile",
+				Repo:           imageRepo,
+				Tag:            tag,
+				BuildLogWriter: logw,
+				// Kept from testcontainers' Terminate, which would otherwise also add four
+				// LABEL steps (3 s with the classic builder); Stop removes the image itself.
+				KeepImage: true,
+			},
+			Env:          o.Env,
+			Cmd:          append([]string{"--tokens-file", containerTokens}, o.Args...),
+			ExposedPorts: []string{containerPort},
+			Files: []testcontainers.ContainerFile{{
+				Reader:            bytes.NewReader(tokensFile(token)),
+				ContainerFilePath: containerTokens,
+				FileMode:          0o444,
+			}},
+			HostConfigModifier: func(hc *container.HostConfig) {
+				// Publish on loopback only; the engine picks the host port.
+				hc.PortBindings = network.PortMap{
+					network.MustParsePort(containerPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
+				}
+			},
+			WaitingFor: wait.ForHTTP("/readyz").
+				WithPort(containerPort).
+				WithHeaders(map[string]string{"Authorization": "Bearer " + token}).
+				WithStartupTimeout(o.startTimeout()).
+				WithPollInterval(100 * time.Millisecond),
+			LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
+				PreBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
+					buildStart = time.Now()
+					return nil
+				}},
+				PostBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
+					buildEnd = time.Now()
+					return nil
+				}},
+			}},
+		},
+	}
+
+	generic, err := testcontainers.GenericContainer(ctx, req)
+	ready := time.Now()
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Leave nothing behind: the container (and its volume), then the image.
+		cctx := context.WithoutCancel(ctx)
+		if generic != nil {
+			if terr := generic.Terminate(cctx); terr != nil {
+				err = fmt.Errorf("%w\nterminate: %v", err, terr)
+			}
+		}
+		if !buildEnd.IsZero() {
+			if rerr := removeImage(cctx, provider, imageRepo+":"+tag); rerr != nil {
+				err = fmt.Errorf("%w\n%v", err, rerr)
+			}
+		}
+	}()
+	if err != nil {
+		if generic != nil {
+			if logs, lerr := readLogs(ctx, generic); lerr == nil && len(logs) > 0 {
+				err = fmt.Errorf("%w\nexporter output:\n%s", err, tail(logs, 40))
+			}
+		}
+		return nil, fmt.Errorf("container target: %w", err)
+	}
+	ctr := generic.(*testcontainers.DockerContainer)
+
+	inspect, err := ctr.Inspect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("container target: inspect: %w", err)
+	}
+	port, err := ctr.MappedPort(ctx, containerPort)
+	if err != nil {
+		return nil, fmt.Errorf("container target: mapped port: %w", err)
+	}
+
+	c := &containerTarget{
+		token:    token,
+		ctr:      ctr,
+		provider: provider,
+		ws:       ws,
+		info: Info{
+			Kind:         KindContainer,
+			BaseURL:      fmt.Sprintf("http://127.0.0.1:%d", port.Num()),
+			Note:         sel.note,
+			Engine:       sel.engine,
+			BinaryPath:   bin,
+			Image:        ctr.Image,
+			ImageID:      inspect.Image,
+			BinaryBuild:  binaryBuild,
+			MemoryMethod: methodDocker,
+		},
+	}
+	if !buildStart.IsZero() && !buildEnd.IsZero() {
+		c.info.ImageBuild = buildEnd.Sub(buildStart)
+		c.info.Startup = ready.Sub(buildEnd)
+	}
+	c.mem = newSampler(methodDocker, c.readMemory, nil)
+	return c, nil
+}
+
+func removeImage(ctx context.Context, p *testcontainers.DockerProvider, id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := p.Client().ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+		return fmt.Errorf("remove image: %w", err)
+	}
+	return nil
+}
+
+func (c *containerTarget) Kind() Kind                 { return KindContainer }
+func (c *containerTarget) BaseURL() string            { return c.info.BaseURL }
+func (c *containerTarget) Token() string              { return c.token }
+func (c *containerTarget) ImageDigest() string        { return c.info.ImageID }
+func (c *containerTarget) Info() Info                 { return c.info }
+func (c *containerTarget) Peak() (MemoryWindow, bool) { return c.mem.peak() }
+func (c *containerTarget) ResetPeak() (MemoryWindow, bool) {
+	return c.mem.reset()
+}
+
+func (c *containerTarget) StartSampling(interval time.Duration) error {
+	return c.mem.start(interval)
+}
+
+// readMemory takes one container stats sample (one-shot: no wait for a second CPU sample).
+func (c *containerTarget) readMemory(ctx context.Context) (reading, error) {
+	res, err := c.provider.Client().ContainerStats(ctx, c.ctr.GetContainerID(), client.ContainerStatsOptions{})
+	if err != nil {
+		return reading{}, fmt.Errorf("container stats: %w", err)
+	}
+	defer res.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		return reading{}, fmt.Errorf("container stats: %w", err)
+	}
+	n, err := containerMemory(st.MemoryStats)
+	if err != nil {
+		return reading{}, err
+	}
+	return reading{current: n}, nil
+}
+
+func (c *containerTarget) Logs(ctx context.Context) ([]byte, error) {
+	c.mu.Lock()
+	if c.stopped {
+		defer c.mu.Unlock()
+		return bytes.Clone(c.finalLogs), nil
+	}
+	c.mu.Unlock()
+	return readLogs(ctx, c.ctr)
+}
+
+func readLogs(ctx context.Context, ctr testcontainers.Container) ([]byte, error) {
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("container logs: %w", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return b, fmt.Errorf("container logs: %w", err)
+	}
+	return b, nil
+}
+
+func (c *containerTarget) Restarts(ctx context.Context) (RunState, error) {
+	c.mu.Lock()
+	if c.stopped {
+		defer c.mu.Unlock()
+		return c.final, nil
+	}
+	c.mu.Unlock()
+	return c.state(ctx)
+}
+
+func (c *containerTarget) state(ctx context.Context) (RunState, error) {
+	in, err := c.ctr.Inspect(ctx)
+	if err != nil {
+		return RunState{}, fmt.Errorf("container inspect: %w", err)
+	}
+	return runStateOf(in), nil
+}
+
+// runStateOf reads a RunState from container inspect.
+func runStateOf(in *container.InspectResponse) RunState {
+	rs := RunState{RestartCount: in.RestartCount, Status: "unknown"}
+	if s := in.State; s != nil {
+		rs.Status = string(s.Status)
+		rs.OOMKilled = s.OOMKilled
+		rs.ExitCode = s.ExitCode
+		rs.Exited = !s.Running && !s.Restarting
+		if rs.Exited {
+			rs.Status = fmt.Sprintf("%s (%d)", s.Status, s.ExitCode)
+		}
+	}
+	return rs
+}
+
+func (c *containerTarget) Stop(ctx context.Context) error {
+	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
+	return c.stopErr
+}
+
+func (c *containerTarget) stop(ctx context.Context) error {
+	c.mem.stop()
+	defer c.ws.remove()
+	defer c.provider.Close()
+
+	var errs []error
+	before, err := c.state(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if before.Exited {
+		errs = append(errs, fmt.Errorf("exporter container had already exited with code %d", before.ExitCode))
+	}
+
+	grace := defaultStopGrace
+	if d, ok := ctx.Deadline(); ok {
+		grace = max(time.Until(d)-2*time.Second, time.Second)
+	}
+	if !before.Exited {
+		// docker stop: SIGTERM, then SIGKILL after grace.
+		if err := c.ctr.Stop(ctx, &grace); err != nil {
+			errs = append(errs, fmt.Errorf("stop: %w", err))
+		} else if after, err := c.state(ctx); err != nil {
+			errs = append(errs, err)
+		} else if after.ExitCode != 0 {
+			errs = append(errs, fmt.Errorf("exporter exited with code %d after SIGTERM", after.ExitCode))
+		}
+	}
+	logs, err := readLogs(ctx, c.ctr)
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	c.mu.Lock()
+	c.stopped = true
+	c.finalLogs = logs
+	c.final = before
+	c.mu.Unlock()
+
+	// Removes the container and its /data volume, then the image built for it.
+	ctx = context.WithoutCancel(ctx)
+	if err := c.ctr.Terminate(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("terminate: %w", err))
+	}
+	if err := removeImage(ctx, c.provider, c.info.ImageID); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,182 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	standinOnce sync.Once
+	standinPath string
+	standinErr  error
+	standinDir  string // built binaries; removed by TestMain
+
+	exporterOnce sync.Once
+	exporterPath string
+	exporterErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if standinDir != "" {
+		os.RemoveAll(standinDir)
+	}
+	os.Exit(code)
+}
+
+var tempOnce sync.Once
+
+// standinDirOrTemp is this test binary's directory for built binaries, removed by TestMain.
+func standinDirOrTemp() string {
+	tempOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "target-test-")
+		if err != nil {
+			panic(err)
+		}
+		standinDir = dir
+	})
+	return standinDir
+}
+
+// standin builds testdata/standin once per test binary: a static stand-in that serves
+// /readyz and can be told to use memory or exit (see its doc comment).
+func standin(t *testing.T) string {
+	t.Helper()
+	standinOnce.Do(func() {
+		standinPath = filepath.Join(standinDirOrTemp(), "exporter")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", standinPath, "./testdata/standin")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			standinErr = fmt.Errorf("build standin: %v\n%s", err, out)
+		}
+	})
+	if standinErr != nil {
+		t.Fatal(standinErr)
+	}
+	return standinPath
+}
+
+// exporterBinary builds the real exporter from this repository once per test binary.
+func exporterBinary(t *testing.T) string {
+	t.Helper()
+	exporterOnce.Do(func() {
+		root, err := findRepoRoot(".")
+		if err != nil {
+			exporterErr = err
+			return
+		}
+		t0 := time.Now()
+		exporterPath, exporterErr = BuildBinary(context.Background(), root, filepath.Join(standinDirOrTemp(), "real"))
+		t.Logf("exporter binary build: %v", time.Since(t0))
+	})
+	if exporterErr != nil {
+		t.Fatal(exporterErr)
+	}
+	return exporterPath
+}
+
+// startTarget starts a target and stops it when the test ends.
+func startTarget(t *testing.T, o Options) Target {
+	t.Helper()
+	if o.Log == nil {
+		o.Log = testWriter{t}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tg, err := Start(ctx, o)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		tg.Stop(ctx)
+	})
+	return tg
+}
+
+// get requests path on the target with its token and returns the status and body.
+func get(t *testing.T, tg Target, path string, auth bool) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, tg.BaseURL()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+tg.Token())
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// logsContain waits briefly for text to show up in the target's logs.
+func logsContain(t *testing.T, tg Target, text string) {
+	t.Helper()
+	var logs []byte
+	for range 50 {
+		var err error
+		logs, err = tg.Logs(context.Background())
+		if err != nil {
+			t.Fatalf("Logs: %v", err)
+		}
+		if strings.Contains(string(logs), text) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("logs lack %q:\n%s", text, logs)
+}
+
+// checkMemoryWindows has the exporter hold mb MiB for hold during the second of two windows
+// and checks the peaks measured from outside tell the windows apart.
+func checkMemoryWindows(t *testing.T, tg Target, mb int, hold time.Duration) {
+	t.Helper()
+	if err := tg.StartSampling(50 * time.Millisecond); err != nil {
+		t.Fatalf("StartSampling: %v", err)
+	}
+	time.Sleep(hold)
+	idle, ok := tg.ResetPeak()
+	if !ok {
+		t.Fatalf("idle window not measured: %+v", idle)
+	}
+	if code, body := get(t, tg, fmt.Sprintf("/alloc?mb=%d&hold=%s", mb, hold), true); code != http.StatusOK {
+		t.Fatalf("alloc: %d %s", code, body)
+	}
+	busy, ok := tg.ResetPeak()
+	if !ok {
+		t.Fatalf("busy window not measured: %+v", busy)
+	}
+	t.Logf("idle window: peak %d KiB over %d samples; busy window: peak %d KiB over %d samples (%s)",
+		idle.PeakBytes>>10, idle.Samples, busy.PeakBytes>>10, busy.Samples, busy.Method)
+	if grew := int64(busy.PeakBytes) - int64(idle.PeakBytes); grew < int64(mb)<<20*3/4 {
+		t.Errorf("busy peak exceeds idle peak by %d KiB, want about %d MiB", grew>>10, mb)
+	}
+	if busy.Errors > 0 {
+		t.Errorf("sampling errors: %d, last %s", busy.Errors, busy.LastError)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

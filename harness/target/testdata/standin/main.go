@@ -1,0 +1,125 @@
+// Command standin plays the exporter for this package's tests: it takes the exporter's
+// target-owned flags and environment defaults, serves /healthz and /readyz, and offers
+// endpoints that make it use memory or exit, so the target's outside observations can be
+// checked against something known. It is not an exporter.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	env := func(k, def string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	listen := flag.String("listen", env("EXPORTER_LISTEN", "127.0.0.1:8080"), "")
+	dataDir := flag.String("data-dir", env("EXPORTER_DATA_DIR", "./data"), "")
+	tokensFile := flag.String("tokens-file", env("EXPORTER_TOKENS_FILE", ""), "")
+	exitCode := flag.Int("exit-on-term", 0, "exit code after SIGTERM")
+	flag.Parse()
+
+	fmt.Println("standin: stdout line")
+	log.SetFlags(0)
+	if err := run(*listen, *dataDir, *tokensFile, *exitCode); err != nil {
+		log.Printf("standin: %v", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen, dataDir, tokensFile string, exitCode int) error {
+	if err := os.WriteFile(filepath.Join(dataDir, "standin.txt"), []byte("ok\n"), 0o644); err != nil {
+		return fmt.Errorf("data dir not writable: %w", err)
+	}
+	var token string
+	if tokensFile != "" {
+		b, err := os.ReadFile(tokensFile)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+				token = f[0]
+			}
+		}
+	}
+	host, _, _ := net.SplitHostPort(listen)
+	if token == "" && !net.ParseIP(host).IsLoopback() {
+		return errors.New("non-loopback listen address needs --tokens-file")
+	}
+
+	authed := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }
+	mux.HandleFunc("/healthz", ok)
+	mux.HandleFunc("/readyz", ok)
+	// /alloc?mb=N&hold=D touches N MiB, holds them for D, then returns them to the OS.
+	mux.HandleFunc("/alloc", authed(func(w http.ResponseWriter, r *http.Request) {
+		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+		hold, _ := time.ParseDuration(r.URL.Query().Get("hold"))
+		b := make([]byte, mb<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		time.Sleep(hold)
+		runtime.KeepAlive(b)
+		b = nil
+		debug.FreeOSMemory()
+		fmt.Fprintln(w, "freed")
+	}))
+	// /exit?code=N exits at once, as a crash would.
+	mux.HandleFunc("/exit", authed(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
+		log.Printf("standin: exiting with %d on request", code)
+		os.Exit(code)
+	}))
+
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	log.Printf("standin: listening on %s", l.Addr())
+	srv := &http.Server{Handler: mux}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		log.Printf("standin: shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Printf("standin: stopped")
+	if exitCode != 0 {
+		os.Exit(exitCode)
+	}
+	return nil
+}
