@@ -1,0 +1,310 @@
+// Package assert holds the six acceptance assertions A1–A6 (DESIGN §7) as plain functions: each
+// takes what the harness measured and the thresholds (data, see evidence.LoadThresholds) and
+// returns an evidence.Check with every measured value and the rule it was judged by.
+//
+// A check that had nothing to judge (no export verified, no memory sampled) is NOT RUN, never
+// passed; a defect found without a dedicated measure (ids out of order, a series that cannot be
+// reconciled) is a failure line, which fails the check.
+package assert
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/load"
+	"github.com/exportatscale/exportatscale/harness/metrics"
+	"github.com/exportatscale/exportatscale/harness/seed"
+)
+
+// Thresholds maps measure names to rules, as evidence.LoadThresholds returns them.
+type Thresholds = map[string]evidence.Rule
+
+// maxDetails bounds the explanation lines of one kind a failed check carries.
+const maxDetails = 12
+
+// builder collects one check's measures, hard failures and explanations.
+type builder struct {
+	th       Thresholds
+	measures []evidence.Measure
+	failures []string // each fails the check
+	details  []string // explain a failed measure; attached only when the check failed
+	notRun   string   // why the check could not be judged
+}
+
+func (b *builder) measure(name string, v float64, unit string) {
+	b.measures = append(b.measures, evidence.Judge(b.th, name, v, unit))
+}
+
+func (b *builder) fail(format string, args ...any) {
+	b.failures = append(b.failures, fmt.Sprintf(format, args...))
+}
+
+// explain adds up to maxDetails lines of one kind of explanation.
+func (b *builder) explain(lines ...string) {
+	b.details = append(b.details, lines[:min(len(lines), maxDetails)]...)
+}
+
+func (b *builder) check(id, title string) evidence.Check {
+	c := evidence.NewCheck(id, title, b.measures, b.failures)
+	if c.Status == evidence.StatusFailed {
+		c.Failures = append(c.Failures, b.details...)
+		if len(c.Failures) == 0 {
+			for _, m := range c.Measures {
+				if !m.Pass && m.Rule != nil {
+					c.Failures = append(c.Failures, fmt.Sprintf("%s = %v %s breaks %s %v", m.Name, m.Value, m.Unit, m.Rule.Op, m.Rule.Value))
+				}
+			}
+		}
+		return c
+	}
+	if b.notRun != "" {
+		c.Status = evidence.StatusNotRun
+		c.Failures = append(c.Failures, b.notRun)
+	}
+	return c
+}
+
+// A1 judges completeness: every seeded record exactly once in the CSV exports, every field equal to
+// the seed (formula guard inverted, and applied exactly), and Content-Digest and Export-Rows
+// present and right on every CSV and PDF export.
+func A1(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Check {
+	b := &builder{th: th}
+	b.measure("a1.missing_rows", float64(csv.Missing), "rows")
+	b.measure("a1.duplicate_rows", float64(csv.Duplicates), "rows")
+	b.measure("a1.mismatched_fields", float64(csv.Mismatched), "fields")
+	b.measure("a1.trailer_mismatches", float64(csv.TrailerMismatches+pdf.HeaderMismatches), "exports")
+	b.measure("a1.csv_exports", float64(csv.Exports), "exports")
+	if csv.Unexpected > 0 {
+		b.fail("%d CSV rows carry an id that was never seeded", csv.Unexpected)
+	}
+	if csv.OutOfOrder > 0 {
+		b.fail("%d CSV rows are out of ascending id order", csv.OutOfOrder)
+	}
+	if csv.Exports == 0 {
+		b.notRun = "no CSV export was received to judge"
+	}
+	b.explain(csv.Examples...)
+	b.explain(pdf.Examples...)
+	return b.check("A1", "complete")
+}
+
+// A2 judges well-formedness: CSV parses as strict RFC 4180 with the declared header and CRLF line
+// ends; PDFs validate, have the expected pages with a right "Page N of M" footer each, the header
+// on every page, and every id once in ascending order.
+func A2(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Check {
+	b := &builder{th: th}
+	b.measure("a2.csv_parse_errors", float64(csv.ParseErrors), "errors")
+	b.measure("a2.pdf_invalid", float64(pdf.Invalid), "documents")
+	b.measure("a2.pdf_page_mismatch", float64(pdf.PageMismatch), "documents")
+	b.measure("a2.pdf_missing_ids", float64(pdf.MissingIDs), "ids")
+	b.measure("a2.pdf_header_missing_pages", float64(pdf.HeaderMissingPages), "pages")
+	b.measure("a2.pdf_exports", float64(pdf.Exports), "documents")
+	switch {
+	case csv.Exports == 0 && pdf.Exports == 0:
+		b.notRun = "no CSV or PDF export was received to judge"
+	case csv.Exports == 0:
+		b.notRun = "no CSV export was received to judge"
+	case pdf.Exports == 0:
+		b.notRun = "no PDF export was received to judge"
+	}
+	b.explain(csv.Examples...)
+	b.explain(pdf.Examples...)
+	return b.check("A2", "well-formed")
+}
+
+// A3 judges speed under the load run: CSV and PDF p95 latency, CSV rows per second, and zero
+// failed exports. Other percentiles and throughputs are recorded as information.
+func A3(th Thresholds, r load.Result) evidence.Check {
+	b := &builder{th: th}
+	b.measure("a3.csv_p95_seconds", r.CSV.Latency.P95.Seconds(), "s")
+	b.measure("a3.pdf_p95_seconds", r.PDF.Latency.P95.Seconds(), "s")
+	b.measure("a3.csv_rows_per_second", r.CSVRowsPerSecond, "rows/s")
+	b.measure("a3.failed_exports", float64(r.Failed), "exports")
+	for _, f := range []struct {
+		name string
+		l    load.Latencies
+	}{{"csv", r.CSV.Latency}, {"pdf", r.PDF.Latency}} {
+		for _, p := range []struct {
+			name string
+			d    time.Duration
+		}{{"p50", f.l.P50}, {"p90", f.l.P90}, {"p99", f.l.P99}, {"max", f.l.Max}} {
+			b.measure("a3."+f.name+"_"+p.name+"_seconds", p.d.Seconds(), "s")
+		}
+	}
+	b.measure("a3.rows_per_second", r.RowsPerSecond, "rows/s")
+	b.measure("a3.mb_per_second", r.MBPerSecond, "MiB/s")
+	b.measure("a3.requests", float64(r.Requests), "exports")
+	switch {
+	case r.CSV.OK == 0:
+		b.notRun = "no CSV export of the load run succeeded, so there is no CSV latency to judge"
+	case r.PDF.OK == 0:
+		b.notRun = "no PDF export of the load run succeeded, so there is no PDF latency to judge"
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+		b.explain(fmt.Sprintf("%d failed exports: %s", r.Errors[k], k))
+	}
+	b.explain(r.Examples...)
+	return b.check("A3", "fast")
+}
+
+// Memory is what the target's sampler measured, in bytes.
+type Memory struct {
+	PeakExternal    float64 // highest sample from outside the exporter (container stats, /proc) during the load
+	PeakDuringSmall float64 // peak while a small CSV export ran
+	PeakDuringLarge float64 // peak while a large CSV export ran
+	ProcessResident float64 // process_resident_memory_bytes from /metrics around the peak
+}
+
+// A4 judges boundedness: peak memory within budget, no growth in proportion to the export size
+// (large-export peak over small-export peak), and the outside measurement agreeing with the
+// process's own (the larger over the smaller).
+func A4(th Thresholds, m Memory) evidence.Check {
+	b := &builder{th: th}
+	switch {
+	case m.PeakExternal > 0:
+		b.measure("a4.peak_memory_bytes", m.PeakExternal, "bytes")
+	case m.ProcessResident > 0:
+		b.measure("a4.peak_memory_bytes", m.ProcessResident, "bytes")
+	}
+	if m.PeakDuringSmall > 0 && m.PeakDuringLarge > 0 {
+		b.measure("a4.memory_growth_ratio", m.PeakDuringLarge/m.PeakDuringSmall, "ratio")
+	}
+	if m.PeakExternal > 0 && m.ProcessResident > 0 {
+		b.measure("a4.rss_crosscheck_ratio", max(m.PeakExternal, m.ProcessResident)/min(m.PeakExternal, m.ProcessResident), "ratio")
+	}
+	switch {
+	case m.PeakExternal == 0:
+		b.notRun = "no memory measured from outside the exporter (the target does not allow it)"
+	case m.ProcessResident == 0:
+		b.notRun = "no process_resident_memory_bytes to cross-check the outside measurement"
+	case m.PeakDuringSmall == 0 || m.PeakDuringLarge == 0:
+		b.notRun = "no memory peaks for the small and the large export"
+	}
+	return b.check("A4", "bounded")
+}
+
+// Protection is what A5 judges.
+type Protection struct {
+	Counts   export.Counts    // every export answer of the run, the burst and saturation probes' included
+	Burst    load.BurstResult // for the RateLimit and RateLimit-Policy headers of its 429s
+	Restarts int              // exporter restarts seen by the target
+	Panics   []string         // log lines that show a panic
+}
+
+// A5 judges protection: over-limit and over-capacity requests answered 429 and 503 with
+// Retry-After (the 429s also with RateLimit and RateLimit-Policy), and both actually happened;
+// zero other 5xx; no restart; no panic in the logs.
+func A5(th Thresholds, p Protection) evidence.Check {
+	b := &builder{th: th}
+	c := p.Counts
+	b.measure("a5.rate_limited_without_retry_after", float64(c.NoRetryAfter[http.StatusTooManyRequests]), "responses")
+	b.measure("a5.saturated_without_retry_after", float64(c.NoRetryAfter[http.StatusServiceUnavailable]), "responses")
+	b.measure("a5.rate_limited_responses", float64(c.Status[http.StatusTooManyRequests]), "responses")
+	b.measure("a5.saturated_responses", float64(c.Status[http.StatusServiceUnavailable]), "responses")
+	b.measure("a5.server_errors", float64(c.ServerErrors()), "responses")
+	b.measure("a5.restarts", float64(p.Restarts), "restarts")
+	b.measure("a5.panics_in_logs", float64(len(p.Panics)), "lines")
+	if n := p.Burst.RateLimited - p.Burst.WithRateLimit; n > 0 {
+		b.fail("%d of the burst's 429 answers lack the RateLimit header", n)
+	}
+	if n := p.Burst.RateLimited - p.Burst.WithRateLimitPolicy; n > 0 {
+		b.fail("%d of the burst's 429 answers lack the RateLimit-Policy header", n)
+	}
+	for _, s := range slices.Sorted(maps.Keys(c.Status)) {
+		if s >= 500 && s != http.StatusServiceUnavailable {
+			b.explain(fmt.Sprintf("%d answers HTTP %d", c.Status[s], s))
+		}
+	}
+	b.explain(p.Panics...)
+	return b.check("A5", "protected")
+}
+
+// Observability is what A6 judges: two scrapes around the run and what the harness itself did
+// between them.
+type Observability struct {
+	Before, After metrics.Snapshot // After taken once no export is in flight (metrics.WaitIdle)
+	Counts        export.Counts    // every export request between the scrapes
+	Manifests     []seed.Manifest  // every seeding between the scrapes (records confirmed, 429s met)
+}
+
+// A6 judges observability: the nine metrics exposed with HELP and TYPE (and their label sets
+// initialised), a lint-clean exposition, and metric deltas that reconcile with what the harness
+// counted. Where the harness cut exports short, the exporter may have written rows and bytes it
+// never received, so rows and bytes are then only checked as lower bounds; so are rows when a
+// received body could not be parsed to count them.
+func A6(th Thresholds, o Observability) evidence.Check {
+	b := &builder{th: th}
+	missing := metrics.Missing(o.After)
+	b.measure("a6.missing_metrics", float64(len(missing)), "metrics")
+	b.explain(missing...)
+	lint, err := metrics.Lint(o.After.Raw)
+	if err != nil {
+		b.fail("%v", err)
+	}
+	b.measure("a6.lint_problems", float64(len(lint)), "problems")
+	b.explain(lint...)
+	unreconciled := Reconcile(o)
+	b.measure("a6.unreconciled", float64(len(unreconciled)), "values")
+	b.explain(unreconciled...)
+	if len(o.After.Samples) == 0 {
+		b.notRun = "no metrics scrape after the run"
+	}
+	return b.check("A6", "observable")
+}
+
+// Reconcile compares the metric deltas between o.Before and o.After with what the harness counted;
+// one line per disagreement, naming the series, its delta and the harness's count.
+func Reconcile(o Observability) []string {
+	d := metrics.Delta(o.Before, o.After)
+	c := o.Counts
+	var out []string
+	cmp := func(name string, labels []string, want float64, lowerBound bool) {
+		got, ok := d.Get(name, labels...)
+		key := metrics.Series(name, pairMap(labels))
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s: series missing, harness counted %v", key, want))
+		case lowerBound && got < want:
+			out = append(out, fmt.Sprintf("%s: delta %v, harness received at least %v", key, got, want))
+		case !lowerBound && got != want:
+			out = append(out, fmt.Sprintf("%s: delta %v, harness counted %v", key, got, want))
+		}
+	}
+	for _, f := range []string{export.CSV, export.PDF} {
+		cut := c.Cut[f] > 0
+		cmp("exporter_exports_total", []string{"format", f, "outcome", "ok"}, float64(c.Completed[f]), false)
+		cmp("exporter_exports_total", []string{"format", f, "outcome", "aborted"}, float64(c.Cut[f]), false)
+		cmp("exporter_export_rows_total", []string{"format", f}, float64(c.Rows[f]), cut || c.Uncounted[f] > 0)
+		cmp("exporter_export_bytes_total", []string{"format", f}, float64(c.Bytes[f]), cut)
+		cmp("exporter_export_duration_seconds_count", []string{"format", f}, float64(c.Started[f]), false)
+		cmp("exporter_export_first_byte_seconds_count", []string{"format", f}, float64(c.Started[f]), false)
+		if v, ok := o.After.Samples.Get("exporter_exports_in_flight", "format", f); ok && v != 0 {
+			out = append(out, fmt.Sprintf("exporter_exports_in_flight{format=%q}: %v after the run, want 0", f, v))
+		}
+	}
+	ingested, ingest429 := map[seed.Mode]int{}, 0
+	for _, m := range o.Manifests {
+		ingested[m.Mode] += m.Rows
+		ingest429 += m.RateLimited
+	}
+	cmp("exporter_requests_rejected_total", []string{"reason", "rate_limited"},
+		float64(c.Status[http.StatusTooManyRequests]+ingest429), false)
+	cmp("exporter_requests_rejected_total", []string{"reason", "saturated"}, float64(c.Status[http.StatusServiceUnavailable]), false)
+	for _, m := range []seed.Mode{seed.ModeSingle, seed.ModeBatch} {
+		cmp("exporter_ingest_records_total", []string{"mode", string(m), "outcome", "ok"}, float64(ingested[m]), false)
+	}
+	return out
+}
+
+func pairMap(labels []string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		m[labels[i]] = labels[i+1]
+	}
+	return m
+}

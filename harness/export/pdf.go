@@ -1,0 +1,223 @@
+package export
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+)
+
+// PDFReport is the full verification of one PDF export.
+type PDFReport struct {
+	Fetch
+	Integrity
+
+	Valid   bool   // pdfcpu read and validated the document
+	Invalid string // pdfcpu's complaint when not Valid
+
+	Pages         int  // pages in the document
+	ExpectedPages int  // pages the rows need at the document's own rows per page
+	RowsPerPage   int  // the most rows any page carries
+	Footers       int  // pages with exactly one "Page N of M" footer that names that page and the page count
+	PageMismatch  bool // ExpectedPages, Footers or a footer's M disagree with Pages
+
+	HeaderMissingPages int // pages without the header row
+
+	IDs        int // data rows found
+	Missing    int // expected ids absent
+	Duplicates int // ids found more than once
+	Unexpected int // ids found that were not expected
+	OutOfOrder int // ids not greater than the one before, across pages
+
+	Examples []string
+	Text     []Page `json:"-"` // the extracted text, for diagnostics
+}
+
+// Failure classifies the export like CSVReport.Failure; "parse_error" here means an invalid
+// document or one whose pages, footers or header are wrong.
+func (r PDFReport) Failure() string {
+	return failure(r.Fetch, r.Integrity, !r.Valid || r.PageMismatch || r.HeaderMissingPages > 0,
+		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder > 0)
+}
+
+// PDF fetches exp as a PDF and verifies it completely.
+func (c *Client) PDF(ctx context.Context, exp *Expected) PDFReport {
+	return c.Open(ctx, PDF, exp).PDF()
+}
+
+// PDF reads the body of a PDF export and verifies it completely.
+func (p *Pending) PDF() PDFReport {
+	if p.resp == nil {
+		return PDFReport{Fetch: p.fetch}
+	}
+	var doc []byte
+	sum := p.consume(func(r io.Reader) { doc, _ = io.ReadAll(r) })
+	r := PDFReport{Fetch: p.fetch}
+	if !p.fetch.Complete {
+		r.Integrity = checkIntegrity(merged(p.fetch), sum, 0)
+		r.Examples = append(r.Examples, "body cut short: "+p.fetch.Err)
+		r.Invalid, r.Missing = "body cut short", p.exp.Rows()
+		return r
+	}
+	r.verify(doc, p.exp)
+	r.Integrity = checkIntegrity(merged(p.fetch), sum, r.IDs)
+	for _, s := range r.Integrity.Problems {
+		r.Examples = limitedList(r.Examples, maxExamples, s)
+	}
+	return r
+}
+
+// VerifyPDF checks a PDF document (already received) against exp: validity, pages, footers,
+// header on every page and every id once in order. Fetch and Integrity are left empty.
+func VerifyPDF(doc []byte, exp *Expected) PDFReport {
+	var r PDFReport
+	r.verify(doc, exp)
+	return r
+}
+
+var footerRE = regexp.MustCompile(`^Page (\d+) of (\d+)$`)
+
+func (r *PDFReport) problem(format string, args ...any) {
+	r.Examples = limitedList(r.Examples, maxExamples, fmt.Sprintf(format, args...))
+}
+
+// pdfcpu keeps its configuration in a directory unless told not to; the harness wants no files.
+var disableConfigDir = sync.OnceFunc(api.DisableConfigDir)
+
+func (r *PDFReport) verify(doc []byte, exp *Expected) {
+	disableConfigDir()
+	conf := model.NewDefaultConfiguration()
+	conf.Cmd = model.VALIDATE
+	ctx, err := api.ReadContext(bytes.NewReader(doc), conf)
+	if err == nil {
+		err = api.ValidateContext(ctx)
+	}
+	if err != nil {
+		r.Invalid = err.Error()
+		r.problem("invalid PDF: %v", err)
+		r.PageMismatch = true
+		r.Missing = exp.Rows()
+		return
+	}
+	r.Valid = true
+	r.Pages = ctx.PageCount
+	pages, err := extractText(ctx)
+	if err != nil {
+		r.problem("text extraction: %v", err)
+		r.PageMismatch = true
+		r.Missing = exp.Rows()
+		return
+	}
+	r.Text = pages
+
+	seen := make([]int, len(exp.IDs))
+	last := int64(-1 << 63)
+	firstPageRows := 0
+	for n, page := range pages {
+		footers, wrongFooters, rows := 0, 0, 0
+		headerAt := slices.IndexFunc(page.Lines, func(l []string) bool { return headerLine(l, exp.Header) })
+		for k, line := range page.Lines {
+			if len(line) == 0 || k <= headerAt {
+				continue // rows sit below the header; above it is the title
+			}
+			if m := footerRE.FindStringSubmatch(strings.TrimSpace(strings.Join(line, " "))); m != nil {
+				if m[1] == strconv.Itoa(n+1) && m[2] == strconv.Itoa(r.Pages) {
+					footers++
+				} else {
+					wrongFooters++
+					r.problem("page %d of %d has footer %q", n+1, r.Pages, m[0])
+				}
+				continue
+			}
+			id, ok := leadingID(line[0])
+			if !ok {
+				continue // text that is not a row
+			}
+			rows++
+			r.IDs++
+			if i, known := exp.index[id]; !known {
+				r.Unexpected++
+				r.problem("page %d: unexpected id %d", n+1, id)
+			} else if seen[i]++; seen[i] == 2 {
+				r.Duplicates++
+				r.problem("page %d: id %d repeated", n+1, id)
+			}
+			if id <= last {
+				r.OutOfOrder++
+				r.problem("page %d: id %d after %d", n+1, id, last)
+			}
+			last = id
+		}
+		if footers == 1 && wrongFooters == 0 {
+			r.Footers++
+		} else if footers+wrongFooters == 0 {
+			r.problem("page %d has no \"Page N of M\" footer", n+1)
+		}
+		if headerAt < 0 {
+			r.HeaderMissingPages++
+			r.problem("page %d has no header row", n+1)
+		}
+		if n == 0 {
+			firstPageRows = rows
+		}
+		r.RowsPerPage = max(r.RowsPerPage, rows)
+	}
+	for i, k := range seen {
+		if k == 0 {
+			r.Missing++
+			r.problem("id %d missing", exp.IDs[i])
+		}
+	}
+	// Pages the rows need: the first page may hold fewer rows (it carries the title), every later
+	// page but the last is full.
+	r.ExpectedPages = 1
+	if rest := exp.Rows() - firstPageRows; rest > 0 && r.RowsPerPage > 0 {
+		r.ExpectedPages += (rest + r.RowsPerPage - 1) / r.RowsPerPage
+	}
+	if r.ExpectedPages != r.Pages || r.Footers != r.Pages {
+		r.PageMismatch = true
+		r.problem("%d pages, %d with a right footer, %d expected for %d rows at %d per page",
+			r.Pages, r.Footers, r.ExpectedPages, exp.Rows(), r.RowsPerPage)
+	}
+}
+
+// headerLine reports whether a line is the header row: one cell per column name, each the name or
+// the name cut short with "…".
+func headerLine(line, header []string) bool {
+	if len(line) != len(header) {
+		return false
+	}
+	for i, cell := range line {
+		cell = strings.TrimSpace(cell)
+		if cell == header[i] {
+			continue
+		}
+		cut, ok := strings.CutSuffix(cell, "…")
+		if !ok || !strings.HasPrefix(header[i], cut) {
+			return false
+		}
+	}
+	return true
+}
+
+// leadingID reads a row's id from its first cell: digits only, or digits then a space when the
+// exporter wrote the whole row as one text run.
+func leadingID(cell string) (int64, bool) {
+	cell = strings.TrimSpace(cell)
+	if i := strings.IndexByte(cell, ' '); i > 0 {
+		cell = cell[:i]
+	}
+	if cell == "" || strings.Trim(cell, "0123456789") != "" {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(cell, 10, 64)
+	return id, err == nil
+}

@@ -1,0 +1,217 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/exportatscale/exportatscale/harness/export"
+)
+
+// BurstConfig is a burst over the rate limit: more requests, faster, than the bucket holds.
+type BurstConfig struct {
+	Client      *export.Client
+	Expected    *export.Expected // a cheap CSV export (e.g. Limit 1); each 200 is verified and counted
+	Requests    int              // requests to fire, more than the burst (0: 150)
+	Concurrency int              // in flight (0: 16)
+	Timeout     time.Duration    // for the whole burst (0: 30 s)
+}
+
+// BurstResult is what the burst met.
+type BurstResult struct {
+	Sent                int
+	OK                  int // 200 and verified
+	RateLimited         int // 429 answers
+	WithRetryAfter      int // 429s carrying Retry-After
+	WithRateLimit       int // 429s carrying RateLimit
+	WithRateLimitPolicy int // 429s carrying RateLimit-Policy
+	MaxRetryAfter       time.Duration
+	Elapsed             time.Duration
+	Example             http.Header // the header of the first 429
+	Counts              export.Counts
+	CSVTotals           export.CSVTotals
+}
+
+// Burst fires cfg.Requests cheap exports as fast as cfg.Concurrency allows. The client's bucket is
+// empty afterwards: wait MaxRetryAfter before the next step with the same client.
+func Burst(ctx context.Context, cfg BurstConfig) BurstResult {
+	n, conc, timeout := cfg.Requests, cfg.Concurrency, cfg.Timeout
+	if n <= 0 {
+		n = 150
+	}
+	if conc <= 0 {
+		conc = 16
+	}
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		res BurstResult
+		wg  sync.WaitGroup
+	)
+	jobs := make(chan struct{})
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for range jobs {
+				r := cfg.Client.CSV(ctx, cfg.Expected)
+				mu.Lock()
+				res.Sent++
+				res.Counts.AddCSV(r)
+				res.CSVTotals.Add(r)
+				switch {
+				case r.Status == http.StatusTooManyRequests:
+					res.RateLimited++
+					h := r.Header
+					if res.Example == nil {
+						res.Example = h.Clone()
+					}
+					if v := h.Get("Retry-After"); v != "" {
+						res.WithRetryAfter++
+						if d, ok := retryAfter(v); ok {
+							res.MaxRetryAfter = max(res.MaxRetryAfter, d)
+						}
+					}
+					if h.Get("RateLimit") != "" {
+						res.WithRateLimit++
+					}
+					if h.Get("RateLimit-Policy") != "" {
+						res.WithRateLimitPolicy++
+					}
+				case r.Failure() == "":
+					res.OK++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for range n {
+		select {
+		case jobs <- struct{}{}:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// SaturationConfig is a probe over one format's export capacity.
+type SaturationConfig struct {
+	Client   *export.Client
+	Expected *export.Expected // a large export, so a held one cannot finish into socket buffers
+	Format   string           // export.CSV or export.PDF
+	Hold     int              // exports opened and then not read, more than the capacity
+	Extra    int              // further requests fired while those are held (0: 3)
+	Timeout  time.Duration    // for the whole probe (0: 60 s)
+}
+
+// SaturationResult is what the probe met.
+type SaturationResult struct {
+	Held           int         // exports that started (200) and were held unread
+	Saturated      int         // 503 answers
+	WithRetryAfter int         // 503s carrying Retry-After
+	ServerErrors   int         // 5xx answers other than 503
+	Statuses       map[int]int // every answer, by status
+	Failures       []string    // released exports that were not complete and right
+	Elapsed        time.Duration
+	Counts         export.Counts
+	CSVTotals      export.CSVTotals
+	PDFTotals      export.PDFTotals
+}
+
+// Saturate opens cfg.Hold exports and holds them unread after their header arrived, fires
+// cfg.Extra more requests while they are held, then releases the held ones by reading them to the
+// end (so every export the exporter started is one the harness counted as finished or cut), and
+// verifies them.
+func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, error) {
+	if cfg.Format != export.CSV && cfg.Format != export.PDF {
+		return SaturationResult{}, fmt.Errorf("saturate: format %q", cfg.Format)
+	}
+	extra, timeout := cfg.Extra, cfg.Timeout
+	if extra <= 0 {
+		extra = 3
+	}
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	res := SaturationResult{Statuses: map[int]int{}}
+	finish := func(p *export.Pending) {
+		if cfg.Format == export.PDF {
+			r := p.PDF()
+			res.Counts.AddPDF(r)
+			res.PDFTotals.Add(r)
+			res.note(r.Fetch, r.Failure())
+		} else {
+			r := p.CSV()
+			res.Counts.AddCSV(r)
+			res.CSVTotals.Add(r)
+			res.note(r.Fetch, r.Failure())
+		}
+	}
+
+	pending := make([]*export.Pending, cfg.Hold)
+	var wg sync.WaitGroup
+	for i := range pending {
+		wg.Go(func() { pending[i] = cfg.Client.Open(ctx, cfg.Format, cfg.Expected) })
+	}
+	wg.Wait()
+	var held []*export.Pending
+	for _, p := range pending {
+		if p.Fetch().Started() {
+			held = append(held, p)
+			res.Held++
+		} else {
+			finish(p) // an answer other than 200 has nothing to hold
+		}
+	}
+	for range extra {
+		finish(cfg.Client.Open(ctx, cfg.Format, cfg.Expected))
+	}
+	for _, p := range held {
+		finish(p)
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func (r *SaturationResult) note(f export.Fetch, failure string) {
+	if f.Status != 0 {
+		r.Statuses[f.Status]++
+	}
+	switch {
+	case f.Status == http.StatusServiceUnavailable:
+		r.Saturated++
+		if f.Header.Get("Retry-After") != "" {
+			r.WithRetryAfter++
+		}
+	case f.Status >= 500:
+		r.ServerErrors++
+	}
+	if f.Started() && failure != "" {
+		r.Failures = append(r.Failures, fmt.Sprintf("held %s export: %s", f.Format, failure))
+	}
+}
+
+// retryAfter parses Retry-After as delay-seconds or an HTTP date.
+func retryAfter(v string) (time.Duration, bool) {
+	var secs int
+	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}

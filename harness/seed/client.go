@@ -1,0 +1,364 @@
+package seed
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Mode is how records travel: NDJSON batches or one JSON object per request.
+type Mode string
+
+// The two ingest modes of the API; they are also the mode label of exporter_ingest_records_total.
+const (
+	ModeBatch  Mode = "batch"
+	ModeSingle Mode = "single"
+)
+
+// Client talks to one exporter's dataset and ingest API. The zero value is not usable: BaseURL is
+// required. A Client is safe for concurrent use.
+type Client struct {
+	BaseURL string       // e.g. http://127.0.0.1:8080
+	Token   string       // bearer token; empty sends no Authorization header
+	HTTP    *http.Client // nil: a client with a 60 s timeout and enough idle connections for Seed
+
+	// MaxRetries bounds how often one request is retried after a 429 (0: 8). MaxRetryWait caps a
+	// single Retry-After wait (0: 10 s), so a silly header cannot stall a run.
+	MaxRetries   int
+	MaxRetryWait time.Duration
+
+	// Progress, when set, is called at most every 100 ms while Seed runs and once at the end.
+	Progress func(Progress)
+}
+
+// Job is one seeding run.
+type Job struct {
+	Dataset     string
+	Schema      Schema
+	Seed        uint64 // recorded in the manifest; the records themselves are in Records
+	Records     []Record
+	Mode        Mode
+	ChunkSize   int // batch mode: records per request (0: 1000)
+	Concurrency int // requests in flight (0: 1 in batch mode, 8 in single mode)
+}
+
+// Progress is a snapshot of a running Seed.
+type Progress struct {
+	Done, Total      int
+	Elapsed          time.Duration
+	RecordsPerSecond float64
+	ETA              time.Duration
+}
+
+// Manifest records what a Seed sent and the exporter accepted.
+type Manifest struct {
+	Dataset          string        `json:"dataset"`
+	Mode             Mode          `json:"mode"`
+	Seed             uint64        `json:"seed"`
+	Rows             int           `json:"rows"` // records the exporter confirmed
+	FirstID          int64         `json:"first_id"`
+	LastID           int64         `json:"last_id"`
+	SHA256           string        `json:"sha256"` // hex SHA-256 of the NDJSON of all records, one line each, in the given order
+	Requests         int           `json:"requests"`
+	RateLimited      int           `json:"rate_limited"` // 429 responses received (and retried)
+	Started          time.Time     `json:"started"`
+	Duration         time.Duration `json:"duration_ns"`
+	RecordsPerSecond float64       `json:"records_per_second"`
+}
+
+// APIError is a non-success answer of the exporter, with its JSON error body when it had one.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+	return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message)
+}
+
+// ErrRateLimited is wrapped by the error of a request that was still refused with 429 after every
+// retry.
+var ErrRateLimited = errors.New("rate limited")
+
+// CreateDataset declares dataset with schema. It reports whether the dataset was created (201) or
+// already existed with the same schema (200); a different existing schema is an *APIError (409).
+func (c *Client) CreateDataset(ctx context.Context, dataset string, schema Schema) (created bool, err error) {
+	body, err := json.Marshal(map[string]Schema{"columns": schema})
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.do(ctx, http.MethodPut, c.datasetURL(dataset), "application/json", body)
+	if err != nil {
+		return false, fmt.Errorf("create dataset %s: %w", dataset, err)
+	}
+	switch resp.status {
+	case http.StatusCreated:
+		return true, nil
+	case http.StatusOK:
+		return false, nil
+	}
+	return false, fmt.Errorf("create dataset %s: %w", dataset, resp.apiError())
+}
+
+// Seed sends job.Records to the exporter and returns the manifest. On error the manifest still
+// counts what the exporter confirmed before the failure, so a caller's bookkeeping stays honest.
+func (c *Client) Seed(ctx context.Context, job Job) (Manifest, error) {
+	m := Manifest{Dataset: job.Dataset, Mode: job.Mode, Seed: job.Seed, Started: time.Now()}
+	if len(job.Records) > 0 {
+		m.FirstID, m.LastID = job.Records[0].ID, job.Records[len(job.Records)-1].ID
+	}
+	lines := make([][]byte, len(job.Records))
+	sum := sha256.New()
+	for i, rec := range job.Records {
+		b, err := job.Schema.MarshalRecord(rec)
+		if err != nil {
+			return m, err
+		}
+		lines[i] = b
+		sum.Write(b)
+		sum.Write([]byte{'\n'})
+	}
+	m.SHA256 = hex.EncodeToString(sum.Sum(nil))
+
+	var units [][][]byte // each unit is the records of one request
+	conc := job.Concurrency
+	switch job.Mode {
+	case ModeBatch:
+		size := job.ChunkSize
+		if size <= 0 {
+			size = 1000
+		}
+		for i := 0; i < len(lines); i += size {
+			units = append(units, lines[i:min(i+size, len(lines))])
+		}
+		if conc <= 0 {
+			conc = 1
+		}
+	case ModeSingle:
+		for i := range lines {
+			units = append(units, lines[i:i+1])
+		}
+		if conc <= 0 {
+			conc = 8
+		}
+	default:
+		return m, fmt.Errorf("unknown mode %q (want %q or %q)", job.Mode, ModeSingle, ModeBatch)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu       sync.Mutex
+		lastCall time.Time
+	)
+	report := func(final bool) { // called with mu held
+		if c.Progress == nil || (!final && time.Since(lastCall) < 100*time.Millisecond) {
+			return
+		}
+		lastCall = time.Now()
+		c.Progress(progressOf(m.Rows, len(lines), time.Since(m.Started)))
+	}
+	work := make(chan [][]byte)
+	var wg sync.WaitGroup
+	for range min(conc, max(len(units), 1)) {
+		wg.Go(func() {
+			for unit := range work {
+				limited, err := c.post(ctx, job.Dataset, job.Mode, unit)
+				mu.Lock()
+				m.Requests++
+				m.RateLimited += limited
+				if err == nil {
+					m.Rows += len(unit)
+				}
+				report(false)
+				mu.Unlock()
+				if err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for _, u := range units {
+		select {
+		case work <- u:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	m.Duration = time.Since(m.Started)
+	if s := m.Duration.Seconds(); s > 0 {
+		m.RecordsPerSecond = float64(m.Rows) / s
+	}
+	report(true)
+	if err := context.Cause(ctx); err != nil {
+		return m, fmt.Errorf("seed %s (%s): %w", job.Dataset, job.Mode, err)
+	}
+	return m, nil
+}
+
+func progressOf(done, total int, elapsed time.Duration) Progress {
+	p := Progress{Done: done, Total: total, Elapsed: elapsed}
+	if s := elapsed.Seconds(); s > 0 && done > 0 {
+		p.RecordsPerSecond = float64(done) / s
+		p.ETA = time.Duration(float64(total-done) / p.RecordsPerSecond * float64(time.Second))
+	}
+	return p
+}
+
+// post sends one request's records, retrying after 429 as Retry-After says. It returns how many
+// 429s it saw.
+func (c *Client) post(ctx context.Context, dataset string, mode Mode, unit [][]byte) (limited int, err error) {
+	contentType := "application/json"
+	body := unit[0]
+	if mode == ModeBatch {
+		contentType = "application/x-ndjson"
+		body = bytes.Join(unit, []byte{'\n'})
+		body = append(body, '\n')
+	}
+	retries := c.MaxRetries
+	if retries <= 0 {
+		retries = 8
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := c.do(ctx, http.MethodPost, c.datasetURL(dataset)+"/records", contentType, body)
+		if err != nil {
+			return limited, err
+		}
+		if resp.status == http.StatusTooManyRequests {
+			limited++
+			if attempt >= retries {
+				return limited, fmt.Errorf("%w: still 429 after %d retries", ErrRateLimited, retries)
+			}
+			if err := sleep(ctx, c.retryWait(resp.header)); err != nil {
+				return limited, err
+			}
+			continue
+		}
+		if resp.status != http.StatusOK {
+			return limited, resp.apiError()
+		}
+		var ok struct {
+			Accepted *int `json:"accepted"`
+		}
+		if err := json.Unmarshal(resp.body, &ok); err != nil || ok.Accepted == nil {
+			return limited, fmt.Errorf("ingest answer %q is not {\"accepted\":N}", truncate(resp.body))
+		}
+		if *ok.Accepted != len(unit) {
+			return limited, fmt.Errorf("exporter accepted %d of %d records", *ok.Accepted, len(unit))
+		}
+		return limited, nil
+	}
+}
+
+// retryWait reads Retry-After (delay-seconds or an HTTP date), defaulting to one second, capped.
+func (c *Client) retryWait(h http.Header) time.Duration {
+	limit := c.MaxRetryWait
+	if limit <= 0 {
+		limit = 10 * time.Second
+	}
+	d := time.Second
+	if v := h.Get("Retry-After"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			d = time.Duration(n) * time.Second
+		} else if t, err := http.ParseTime(v); err == nil {
+			d = time.Until(t)
+		}
+	}
+	return min(max(d, 0), limit)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (c *Client) datasetURL(dataset string) string {
+	return c.BaseURL + "/v1/datasets/" + url.PathEscape(dataset)
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// apiError decodes the contract's {"error":{"code","message"}} body if there is one.
+func (r response) apiError() *APIError {
+	e := &APIError{Status: r.status}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(r.body, &body) == nil {
+		e.Code, e.Message = body.Error.Code, body.Error.Message
+	}
+	if e.Code == "" && len(r.body) > 0 {
+		e.Code, e.Message = "unparsed_body", truncate(r.body)
+	}
+	return e
+}
+
+func truncate(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "…"
+	}
+	return string(b)
+}
+
+// defaultHTTP keeps enough idle connections for concurrent single-record seeding, so the run does
+// not churn through ephemeral ports.
+var defaultHTTP = sync.OnceValue(func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Timeout: 60 * time.Second, Transport: t}
+})
+
+func (c *Client) do(ctx context.Context, method, url, contentType string, body []byte) (response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP()
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return response{}, fmt.Errorf("read answer: %w", err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
