@@ -6,7 +6,17 @@ BIN := bin
 IMAGE ?= exportatscale/exporter:dev
 export CGO_ENABLED := 0
 
-.PHONY: build test unit fuzz bench image lint verify tools
+.PHONY: build test unit fuzz bench image lint verify acceptance tools
+
+# The acceptance run. REQUIRE_TARGET=container (or process, url) makes that target mandatory: a run
+# that cannot get it is NOT RUN. Other options: VERIFY_ARGS="--load-requests 200 ..." or the
+# VERIFY_* environment variables (README). The verdict decides the exit status: make prints it and
+# fails unless GREEN; `go run ./scenarios/cmd/verify` itself exits 0 GREEN, 1 RED, 2 NOT RUN.
+REQUIRE_TARGET ?=
+VERIFY_ARGS ?=
+verify:
+	$(GO) run ./scenarios/cmd/verify $(if $(REQUIRE_TARGET),--target $(REQUIRE_TARGET) --require-target) $(VERIFY_ARGS)
+
 build:
 	$(GO) build -trimpath -o $(BIN)/exporter ./exporter/cmd/exporter
 
@@ -16,10 +26,15 @@ image: build
 
 # Every test: unit tests (exporter, evidence, harness self-tests, dashboards), the fuzz targets
 # briefly, the alert rule tests and the metrics contract against a live exporter.
-test: unit fuzz test-observability
+test: unit fuzz test-observability acceptance
 
+# The scenarios package is the acceptance suite; it runs through verify (acceptance), not here.
 unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/scenarios$$')
+
+# The acceptance suite in container mode, required: no engine means NOT RUN and a failed make test.
+acceptance:
+	$(GO) run ./scenarios/cmd/verify --target container --require-target
 
 FUZZTIME ?= 5s
 fuzz:
