@@ -205,4 +205,3 @@ func assertA6(ctx SpecContext) {
 	run.require("the metric scrape after the run", run.afterTaken)
 	run.record(assert.A6(run.thresholds, assert.Observability{Before: run.before, After: run.after, Counts: run.counts, Manifests: run.manifests}))
 }
-
