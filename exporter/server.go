@@ -245,7 +245,10 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-const maxSchemaBytes = 1 << 20
+const (
+	maxSchemaBytes  = 1 << 20
+	bodyReadTimeout = 2 * time.Minute
+)
 
 func (s *Server) datasetName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
@@ -297,6 +300,8 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) error {
 
 // readBody reads a size-limited body; too large is 413 and counted.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	// The server has no global ReadTimeout (exports are long); a body gets its own deadline.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

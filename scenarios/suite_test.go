@@ -196,6 +196,22 @@ func checksFrom(report Report) []evidence.Check {
 		}
 		checks = append(checks, c)
 	}
+	// A failed BeforeSuite leaves no spec reports: say for each required check why it did not run.
+	for _, sr := range report.SpecReports {
+		if sr.LeafNodeType != types.NodeTypeBeforeSuite || sr.State == types.SpecStatePassed {
+			continue
+		}
+		have := map[string]bool{}
+		for _, c := range checks {
+			have[c.ID] = true
+		}
+		for _, id := range evidence.DefaultRequired() {
+			if !have[id] {
+				checks = append(checks, evidence.Check{ID: id, Status: evidence.StatusNotRun,
+					Failures: []string{"not run: the suite's setup " + sr.State.String() + ": " + firstLines(sr.Failure.Message, 3)}})
+			}
+		}
+	}
 	return checks
 }
 
