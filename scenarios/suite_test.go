@@ -53,7 +53,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		opts.RunID = run.started.Format("20060102T150405Z")
 	}
 	var err error
-	run.root, err = repoRoot()
+	run.root, err = options.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
 	if opts.Thresholds != "" && !filepath.IsAbs(opts.Thresholds) {
 		opts.Thresholds = filepath.Join(run.root, opts.Thresholds)
@@ -156,7 +156,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		extras["ginkgo-report.json"] = raw
 	}
 	if run.root == "" {
-		run.root, _ = repoRoot()
+		run.root, _ = options.RepoRoot()
 	}
 	out := opts.OutDir
 	if !filepath.IsAbs(out) {
@@ -242,21 +242,4 @@ func environment(ctx context.Context, root string) evidence.Environment {
 	host, _ := os.Hostname()
 	env.Machine = fmt.Sprintf("%s/%s, %d CPUs, %s, host %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), mem, host)
 	return env
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -144,5 +146,24 @@ func (o Options) Args() []string {
 		"--pdf-share=" + strconv.FormatFloat(o.PDFShare, 'g', -1, 64), "--large-rows=" + strconv.Itoa(o.LargeRows),
 		"--thresholds=" + o.Thresholds, "--out=" + o.OutDir, "--run-id=" + o.RunID,
 		"--seed=" + strconv.FormatUint(o.Seed, 10), "--timeout=" + o.Timeout.String(),
+	}
+}
+
+// RepoRoot is the nearest directory at or above the working directory that holds go.mod: the
+// project root, against which relative paths of a run are resolved.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the project: no go.mod above the working directory")
+		}
+		dir = parent
 	}
 }

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := opts.Validate(); err != nil {
 		return evidence.NotRun, err
 	}
-	root, err := repoRoot()
+	root, err := options.RepoRoot()
 	if err != nil {
 		return evidence.NotRun, err
 	}
@@ -96,22 +96,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "\nverdict: %s\nevidence: %s\n", report.Verdict, filepath.Join(dir, evidence.FileMarkdown))
 	return report.Verdict, nil
-}
-
-// repoRoot is the nearest directory upwards holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the project: no go.mod found")
-		}
-		dir = parent
-	}
 }
