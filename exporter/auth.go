@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"io"
@@ -18,7 +19,7 @@ const (
 )
 
 type tokenEntry struct {
-	token  []byte
+	sum    [sha256.Size]byte // of the token: equal length for every comparison
 	scopes scope
 }
 
@@ -69,7 +70,7 @@ func parseTokens(r io.Reader) (*tokens, error) {
 				return nil, fmt.Errorf("line %d: scope %q is not read or write", n, s)
 			}
 		}
-		t.entries = append(t.entries, tokenEntry{[]byte(fields[0]), sc})
+		t.entries = append(t.entries, tokenEntry{sha256.Sum256([]byte(fields[0])), sc})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -80,14 +81,14 @@ func parseTokens(r io.Reader) (*tokens, error) {
 	return t, nil
 }
 
-// lookup compares the presented token with every entry in constant time per entry, so the time taken
-// does not tell how much of a token matched or which entry did.
+// lookup compares the SHA-256 of the presented token with that of every entry in constant time, so
+// the time taken tells neither how much of a token matched, nor its length, nor which entry did.
 func (t *tokens) lookup(presented string) (scope, bool) {
 	var found scope
 	ok := 0
-	p := []byte(presented)
+	p := sha256.Sum256([]byte(presented))
 	for _, e := range t.entries {
-		m := subtle.ConstantTimeCompare(p, e.token)
+		m := subtle.ConstantTimeCompare(p[:], e.sum[:])
 		found |= scope(subtle.ConstantTimeSelect(m, int(e.scopes), 0))
 		ok |= m
 	}

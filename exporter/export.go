@@ -71,17 +71,26 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 		s.m.exportRows.WithLabelValues(f).Add(float64(x.rows))
 		s.m.exportBytes.WithLabelValues(f).Add(float64(x.bytes))
 	}
-	if x.sent {
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{}) // the connection may serve more requests
-		if err != nil {
-			info(r).err = err.Error()
-			if outcome == "server_error" {
-				s.log.Error("export failed after the response started", "path", r.URL.Path, "err", err.Error())
-			}
-		}
-		return nil
+	switch {
+	case !x.sent && outcome == "aborted":
+		info(r).err = "client gone before the response"
+		return nil // nobody is left to answer
+	case !x.sent:
+		return err
 	}
-	return err
+	// What net/http still writes (the last chunk, the trailers) stays under a deadline too; the
+	// server's idle hook clears it before the connection serves another request.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if err != nil {
+		info(r).err = outcome
+		if outcome == "server_error" {
+			s.log.Error("export failed after the response started", "path", r.URL.Path, "err", err.Error())
+		}
+		// Reset the connection instead of ending the body cleanly: a cut export must never look
+		// like a whole one, even to a client that ignores the trailers.
+		panic(http.ErrAbortHandler)
+	}
+	return nil
 }
 
 // exportTarget resolves the dataset and columns of an export.

@@ -17,8 +17,9 @@ type clientLimiter struct {
 	rate  rate.Limit
 	burst int
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
 }
 
 type bucket struct {
@@ -43,7 +44,7 @@ func (c *clientLimiter) take(key string, now time.Time) (ok bool, remaining int,
 	b := c.buckets[key]
 	if b == nil {
 		if len(c.buckets) >= maxBuckets {
-			c.sweep(now)
+			c.evict(now)
 		}
 		b = &bucket{lim: rate.NewLimiter(c.rate, c.burst)}
 		c.buckets[key] = b
@@ -59,12 +60,25 @@ func (c *clientLimiter) take(key string, now time.Time) (ok bool, remaining int,
 	return true, int(math.Floor(tokens)), full
 }
 
-func (c *clientLimiter) sweep(now time.Time) {
-	full := time.Duration(float64(c.burst) / float64(c.rate) * float64(time.Second))
-	for k, b := range c.buckets {
-		if now.Sub(b.last) > full {
-			delete(c.buckets, k)
+// evict makes room for a new bucket. At most once a second it drops every bucket idle long enough
+// to be full again (forgetting it changes nothing); if the map is still full, it drops arbitrary
+// buckets, which only hands those clients a fresh burst. Either way the map stays bounded and a
+// stream of new clients costs amortised constant time.
+func (c *clientLimiter) evict(now time.Time) {
+	if now.Sub(c.lastSweep) >= time.Second {
+		c.lastSweep = now
+		full := time.Duration(float64(c.burst) / float64(c.rate) * float64(time.Second))
+		for k, b := range c.buckets {
+			if now.Sub(b.last) > full {
+				delete(c.buckets, k)
+			}
 		}
+	}
+	for k := range c.buckets {
+		if len(c.buckets) < maxBuckets*9/10 {
+			break
+		}
+		delete(c.buckets, k)
 	}
 }
 

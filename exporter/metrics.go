@@ -27,10 +27,9 @@ type metrics struct {
 	inFlight       *prometheus.GaugeVec
 	rejected       *prometheus.CounterVec
 	ingested       *prometheus.CounterVec
-	storeRecords   *prometheus.GaugeVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, store Store) *metrics {
 	m := &metrics{
 		exports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "exporter_exports_total",
@@ -66,13 +65,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "exporter_ingest_records_total",
 			Help: "Records received for ingest, by mode (single, batch) and outcome (ok, client_error, server_error).",
 		}, []string{"mode", "outcome"}),
-		storeRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "exporter_store_records",
-			Help: "Records stored, by dataset.",
-		}, []string{"dataset"}),
 	}
 	reg.MustRegister(m.exports, m.exportRows, m.exportBytes, m.exportDuration, m.firstByte,
-		m.inFlight, m.rejected, m.ingested, m.storeRecords,
+		m.inFlight, m.rejected, m.ingested, storeCollector{store},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, f := range formats {
 		for _, o := range exportOutcomes {
@@ -93,4 +88,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}
 	}
 	return m
+}
+
+var storeRecordsDesc = prometheus.NewDesc("exporter_store_records", "Records stored, by dataset.", []string{"dataset"}, nil)
+
+// storeCollector reads the record counts from the store at scrape time, so the gauge is exact
+// however ingests interleave, and every dataset has its series from the start.
+type storeCollector struct{ store Store }
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- storeRecordsDesc }
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	counts, err := c.store.Counts()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(storeRecordsDesc, err)
+		return
+	}
+	for name, n := range counts {
+		ch <- prometheus.MustNewConstMetric(storeRecordsDesc, prometheus.GaugeValue, float64(n), name)
+	}
 }

@@ -105,7 +105,7 @@ func cellText(dst []byte, t Type, v jsonValue) ([]byte, error) {
 		}
 		n, err := strconv.ParseInt(string(v.text), 10, 64)
 		if err != nil {
-			return dst, fmt.Errorf("want a 64-bit integer, got %s", v.text)
+			return dst, fmt.Errorf("want a 64-bit integer, got %s", truncate(v.text))
 		}
 		return strconv.AppendInt(dst, n, 10), nil
 	case TypeDecimal:

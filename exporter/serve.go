@@ -38,6 +38,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, listening func(ad
 		MaxHeaderBytes:    64 << 10,
 		// No WriteTimeout: exports may run for minutes; each chunk gets its own deadline instead.
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ConnState: func(c net.Conn, state http.ConnState) {
+			if state == http.StateIdle {
+				_ = c.SetWriteDeadline(time.Time{}) // an export's deadline must not outlive it
+			}
+		},
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "auth", srv.tokens != nil, "data_dir", cfg.DataDir)
 	if listening != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Server is the exporter's HTTP handler.
@@ -53,14 +54,10 @@ func NewServer(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		}
 		s.tokens = t
 	}
-	s.m = newMetrics(s.reg)
-	counts, err := store.Counts()
-	if err != nil {
+	if _, err := store.Counts(); err != nil {
 		return nil, fmt.Errorf("read store: %w", err)
 	}
-	for name, n := range counts {
-		s.m.storeRecords.WithLabelValues(name).Set(float64(n))
-	}
+	s.m = newMetrics(s.reg, store)
 	s.mux.HandleFunc("/healthz", s.healthz)
 	s.mux.HandleFunc("/readyz", s.readyz)
 	s.mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
@@ -125,10 +122,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 	defer func() {
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
+		p := recover()
+		if p == http.ErrAbortHandler {
+			defer panic(p) // after the log line: net/http then drops the connection
+		} else if p != nil {
 			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
 			if sw.status == 0 {
 				writeError(sw, &apiError{http.StatusInternalServerError, "internal", "internal error", 0})
@@ -174,11 +171,19 @@ func (s *Server) api(need scope, method string, h func(http.ResponseWriter, *htt
 		}
 		if err != nil {
 			var ae *apiError
-			if !errors.As(err, &ae) {
+			switch {
+			case errors.As(err, &ae):
+			case errors.Is(err, bolt.ErrDatabaseNotOpen):
+				retryAfter(w.Header(), time.Second)
+				ae = &apiError{http.StatusServiceUnavailable, "shutting_down", "the server is shutting down", 0}
+			default:
 				s.log.Error("request failed", "path", r.URL.Path, "err", err.Error())
 				ae = &apiError{http.StatusInternalServerError, "internal", "internal error", 0}
 			}
-			info(r).err = ae.Message
+			info(r).err = ae.Code // the message may quote record contents, which never reach the log
+			if ae.Line > 0 {
+				info(r).err += fmt.Sprintf(" (line %d)", ae.Line)
+			}
 			writeError(w, ae)
 		}
 	})
@@ -199,6 +204,10 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, metho
 		tok, ok := bearerToken(r.Header.Get("Authorization"))
 		scopes, found := s.tokens.lookup(tok)
 		if !ok || !found {
+			// A failed attempt spends its address's bucket, so guessing tokens is rate limited too.
+			if err := s.limit(w, "addr:"+client); err != nil {
+				return err
+			}
 			s.m.rejected.WithLabelValues("unauthorized").Inc()
 			w.Header().Set("WWW-Authenticate", `Bearer realm="exporter"`)
 			return &apiError{http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", 0}
@@ -209,14 +218,21 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, metho
 		}
 		client = "token:" + tok
 	}
-	if s.limiter != nil {
-		ok, remaining, wait := s.limiter.take(client, time.Now())
-		s.limiter.setHeaders(w.Header(), remaining, wait)
-		if !ok {
-			s.m.rejected.WithLabelValues("rate_limited").Inc()
-			retryAfter(w.Header(), wait)
-			return &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests: slow down and retry after the Retry-After seconds", 0}
-		}
+	return s.limit(w, client)
+}
+
+// limit takes one token from the client's bucket, setting the RateLimit headers; an empty bucket
+// is a 429 with Retry-After.
+func (s *Server) limit(w http.ResponseWriter, client string) error {
+	if s.limiter == nil {
+		return nil
+	}
+	ok, remaining, wait := s.limiter.take(client, time.Now())
+	s.limiter.setHeaders(w.Header(), remaining, wait)
+	if !ok {
+		s.m.rejected.WithLabelValues("rate_limited").Inc()
+		retryAfter(w.Header(), wait)
+		return &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests: slow down and retry after the Retry-After seconds", 0}
 	}
 	return nil
 }
@@ -292,7 +308,6 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) error {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		s.m.storeRecords.WithLabelValues(name).Set(0)
 	}
 	writeJSON(w, status, map[string]any{"dataset": name, "columns": sc.Columns})
 	return nil
@@ -303,6 +318,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	// The server has no global ReadTimeout (exports are long); a body gets its own deadline.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{}) // the body is in; the handler may take its time
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		s.m.rejected.WithLabelValues("too_large").Inc()
@@ -352,13 +368,11 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) error {
 		s.m.ingested.WithLabelValues(mode, "client_error").Add(float64(max(countLines(body), 1)))
 		return err
 	}
-	count, err := s.store.Upsert(name, recs, !batch)
-	if err != nil {
+	if _, err := s.store.Upsert(name, recs, !batch); err != nil {
 		s.m.ingested.WithLabelValues(mode, "server_error").Add(float64(len(recs)))
 		return err
 	}
 	s.m.ingested.WithLabelValues(mode, "ok").Add(float64(len(recs)))
-	s.m.storeRecords.WithLabelValues(name).Set(float64(count))
 	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(recs)})
 	return nil
 }

@@ -79,6 +79,9 @@ func OpenBolt(dir string) (Store, error) {
 	db, err := bolt.Open(filepath.Join(dir, "exporter.db"), 0o600, &bolt.Options{
 		Timeout:      5 * time.Second, // another process holding the file lock
 		FreelistType: bolt.FreelistMapType,
+		// Growing the mapping waits for every open read transaction, and an export holds one for
+		// its whole stream: reserve address space (not memory) so writes rarely need to remap.
+		InitialMmapSize: 1 << 30,
 		// The freelist stays synced: without it, opening the store walks every page to rebuild it,
 		// and the resident set starts at the size of the whole file.
 	})
