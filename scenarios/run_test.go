@@ -71,10 +71,11 @@ func (r *runState) connect(baseURL, token string) {
 	r.schema = seed.Trades()
 }
 
+// require skips the spec when an earlier step did not produce what it judges: not run, never passed.
 func (r *runState) require(what string, ok bool) {
 	GinkgoHelper()
 	if !ok {
-		Fail(what + " is missing: an earlier step did not complete, so this cannot be judged")
+		Skip(what + " is missing: an earlier step did not complete, so this cannot be judged")
 	}
 }
 

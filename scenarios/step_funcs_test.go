@@ -147,6 +147,9 @@ func stepLoad(ctx SpecContext) {
 			failures = append(failures, rep.what+": "+rep.f)
 		}
 	}
+	for _, f := range sat.Failures {
+		failures = append(failures, "saturation probe: "+f)
+	}
 	r.record(evidence.NewCheck("load", "10k rows exported concurrently, burst and saturation probes", []evidence.Measure{
 		info("load.exports", float64(res.Requests), "exports"),
 		info("load.wall_seconds", res.Wall.Seconds(), "s"),

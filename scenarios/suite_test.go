@@ -128,6 +128,7 @@ var _ = ReportAfterEach(func(r SpecReport) {
 // The evidence is written from this run's results only, whatever happened: a run that never got
 // its target still leaves a NOT RUN bundle saying why.
 var _ = ReportAfterSuite("evidence", func(report Report) {
+	required := append(evidence.DefaultRequired(), evidence.SuiteCheckID)
 	rep := evidence.Report{
 		SchemaVersion: evidence.SchemaVersion,
 		RunID:         opts.RunID,
@@ -135,8 +136,8 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		Finished:      time.Now().UTC(),
 		Environment:   run.env,
 		Thresholds:    run.thresholds,
-		Required:      evidence.DefaultRequired(),
-		Checks:        checksFrom(report),
+		Required:      required,
+		Checks:        evidence.ChecksFromGinkgo(report, run.checks, required),
 	}
 	if rep.RunID == "" {
 		rep.RunID = rep.Finished.Format("20060102T150405Z")
@@ -167,61 +168,6 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 	Expect(err).NotTo(HaveOccurred(), "writing the evidence bundle")
 	fmt.Printf("\nverdict: %s\nevidence: %s\n", written.Verdict, filepath.Join(dir, evidence.FileMarkdown))
 })
-
-// checksFrom turns the specs of the run into checks: the measurements a spec recorded, and the
-// status Ginkgo gave it. A spec that did not pass cannot yield a passed check.
-func checksFrom(report Report) []evidence.Check {
-	var checks []evidence.Check
-	for _, sr := range report.SpecReports {
-		if sr.LeafNodeType != types.NodeTypeIt {
-			continue
-		}
-		id := strings.Fields(sr.LeafNodeText)[0]
-		c, ok := run.checks[id]
-		if !ok {
-			c = evidence.Check{ID: id, Title: strings.TrimPrefix(sr.LeafNodeText, id+" ")}
-		}
-		c.Duration = sr.RunTime
-		switch status := evidence.StatusFromGinkgo(sr.State); {
-		case status != evidence.StatusPassed:
-			c.Status = status
-			if msg := strings.TrimSpace(sr.Failure.Message); msg != "" {
-				c.Failures = append(c.Failures, fmt.Sprintf("%s: %s", sr.State, firstLines(msg, 6)))
-			} else {
-				c.Failures = append(c.Failures, fmt.Sprintf("spec %s", sr.State))
-			}
-		case !ok:
-			c.Status = evidence.StatusNotRun
-			c.Failures = append(c.Failures, "the spec passed without recording its measurements")
-		}
-		checks = append(checks, c)
-	}
-	// A failed BeforeSuite leaves no spec reports: say for each required check why it did not run.
-	for _, sr := range report.SpecReports {
-		if sr.LeafNodeType != types.NodeTypeBeforeSuite || sr.State == types.SpecStatePassed {
-			continue
-		}
-		have := map[string]bool{}
-		for _, c := range checks {
-			have[c.ID] = true
-		}
-		for _, id := range evidence.DefaultRequired() {
-			if !have[id] {
-				checks = append(checks, evidence.Check{ID: id, Status: evidence.StatusNotRun,
-					Failures: []string{"not run: the suite's setup " + sr.State.String() + ": " + firstLines(sr.Failure.Message, 3)}})
-			}
-		}
-	}
-	return checks
-}
-
-func firstLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = append(lines[:n], "…")
-	}
-	return strings.Join(lines, " ")
-}
 
 // environment records where the run happens; what cannot be read is said, not guessed.
 func environment(ctx context.Context, root string) evidence.Environment {

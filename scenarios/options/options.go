@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -97,6 +98,9 @@ func (o *Options) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// runIDRE keeps a run id a plain directory name, short enough to suffix dataset names.
+var runIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
+
 // Validate reports every problem with o.
 func (o Options) Validate() error {
 	var errs []error
@@ -126,6 +130,9 @@ func (o Options) Validate() error {
 	}
 	if o.PDFShare < 0 || o.PDFShare > 1 {
 		errs = append(errs, errors.New("--pdf-share must be within [0, 1]"))
+	}
+	if o.RunID != "" && (!runIDRE.MatchString(o.RunID) || o.RunID == "." || o.RunID == "..") {
+		errs = append(errs, fmt.Errorf("--run-id %q must match %s", o.RunID, runIDRE))
 	}
 	if o.OutDir == "" {
 		errs = append(errs, errors.New("--out is required"))

@@ -72,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	dir := filepath.Join(opts.OutDir, opts.RunID)
+	// A bundle already there could be mistaken for this run's: every run writes a new directory.
+	if _, err := os.Stat(dir); err == nil {
+		return evidence.NotRun, fmt.Errorf("%s exists: give a new --run-id", dir)
+	}
 
 	// The suite is a Ginkgo test binary; its own exit status is only a hint, the bundle decides.
 	testArgs := append([]string{"test", "./scenarios/", "-count=1", "-timeout", (opts.Timeout + 2*time.Minute).String(),
@@ -94,6 +98,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "\nverdict: %s (no valid evidence in %s)\n", evidence.NotRun, dir)
 		return evidence.NotRun, err
 	}
-	fmt.Fprintf(stdout, "\nverdict: %s\nevidence: %s\n", report.Verdict, filepath.Join(dir, evidence.FileMarkdown))
-	return report.Verdict, nil
+	verdict := report.Verdict
+	switch {
+	case report.RunID != opts.RunID:
+		verdict, err = evidence.NotRun, fmt.Errorf("the bundle in %s is of run %q, not %q", dir, report.RunID, opts.RunID)
+	case verdict == evidence.Green && runErr != nil:
+		// The bundle cannot be GREEN while the suite itself failed: something it did not judge broke.
+		verdict, err = evidence.NotRun, fmt.Errorf("the suite failed (%v) although its evidence says GREEN", runErr)
+	}
+	fmt.Fprintf(stdout, "\nverdict: %s\nevidence: %s\n", verdict, filepath.Join(dir, evidence.FileMarkdown))
+	return verdict, err
 }
