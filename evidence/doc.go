@@ -10,7 +10,8 @@
 //
 // Thresholds are data: thresholds.json, embedded as the defaults, maps measure names such as
 // "a3.csv_p95_seconds" to a Rule {op, value, unit}. LoadThresholds overlays an optional file on
-// them. The rules a run was judged by are recorded in Report.Thresholds and next to every measure.
+// them. The rules a run was judged by are recorded in Report.Thresholds and next to every measure;
+// EVIDENCE.md shows the default beside every rule a file changed, and marks a rule it added.
 // A measure is judged with exact comparison; a NaN fails every rule, and a measure whose unit
 // differs from its rule's unit fails with a note, so a value in the wrong unit cannot pass.
 //

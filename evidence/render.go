@@ -81,7 +81,8 @@ func RenderJSON(w io.Writer, r Report) error {
 
 // RenderMarkdown writes EVIDENCE.md: the verdict first, a one-line summary, a table of every check
 // and measure with its threshold and result, failures and reasons for checks that did not run, the
-// environment, the thresholds used, and the monitoring files and artifacts with their SHA-256.
+// environment, the thresholds used (each that differs from the embedded default followed by the
+// default, or marked "not a default"), and the monitoring files and artifacts with their SHA-256.
 func RenderMarkdown(w io.Writer, r Report) error {
 	r = normalize(r)
 	d := decide(r.Checks, r.Required)
@@ -212,8 +213,16 @@ func RenderMarkdown(w io.Writer, r Report) error {
 			names = append(names, name)
 		}
 		sort.Strings(names)
+		defaults, _ := defaultRules() // unparsable defaults fail every run long before a render
 		for _, name := range names {
-			p("| %s | %s |\n", mdCell(name), mdCell(r.Thresholds[name].String()))
+			rule := r.Thresholds[name].String()
+			switch d, ok := defaults[name]; {
+			case !ok:
+				rule += " (not a default)"
+			case d != r.Thresholds[name]:
+				rule += " (default " + d.String() + ")"
+			}
+			p("| %s | %s |\n", mdCell(name), mdCell(rule))
 		}
 		p("\n")
 	}

@@ -36,7 +36,7 @@ func greenReport(t *testing.T) Report {
 		NewCheck("A1", "complete", []Measure{j("a1.missing_rows", 0), j("a1.duplicate_rows", 0), j("a1.mismatched_fields", 0), j("a1.trailer_mismatches", 0)}, nil),
 		NewCheck("A2", "well-formed", []Measure{j("a2.csv_parse_errors", 0), j("a2.pdf_invalid", 0), j("a2.pdf_page_mismatch", 0), j("a2.pdf_missing_ids", 0), j("a2.pdf_header_missing_pages", 0)}, nil),
 		NewCheck("A3", "fast", []Measure{j("a3.csv_p95_seconds", 0.412), j("a3.pdf_p95_seconds", 3.25), j("a3.csv_rows_per_second", 187500.5), j("a3.failed_exports", 0)}, nil),
-		NewCheck("A4", "bounded", []Measure{j("a4.peak_memory_bytes", 41943040), j("a4.memory_growth_ratio", 1.0625), j("a4.rss_crosscheck_ratio", 1.01)}, nil),
+		NewCheck("A4", "bounded", []Measure{j("a4.peak_memory_bytes", 41943040), j("a4.memory_growth_ratio", 0.0625), j("a4.rss_crosscheck_ratio", 1.01)}, nil),
 		NewCheck("A5", "protected", []Measure{j("a5.rate_limited_without_retry_after", 0), j("a5.saturated_without_retry_after", 0), j("a5.rate_limited_responses", 37), j("a5.saturated_responses", 4), j("a5.server_errors", 0), j("a5.restarts", 0), j("a5.panics_in_logs", 0)}, nil),
 		NewCheck("A6", "observable", []Measure{j("a6.missing_metrics", 0), j("a6.lint_problems", 0), j("a6.unreconciled", 0)}, nil),
 	}
@@ -74,10 +74,13 @@ func greenReport(t *testing.T) Report {
 
 // redReport is a run with a bit of everything: a failed threshold, a failure line with characters
 // that need escaping, a measure that could not be taken (NaN), a unit mismatch, an informational
-// measure, an interrupted check, a required check that never ran, and a dirty tree.
+// measure, an interrupted check, a required check that never ran, a dirty tree, and thresholds
+// overridden and added by a file.
 func redReport(t *testing.T) Report {
 	t.Helper()
 	r := greenReport(t)
+	r.Thresholds["a4.rss_crosscheck_ratio"] = Rule{Op: "<=", Value: 4, Unit: "ratio"}
+	r.Thresholds["x.custom_ratio"] = Rule{Op: "<", Value: 0.25}
 	j := func(name string, v float64, unit string) Measure { return Judge(r.Thresholds, name, v, unit) }
 	r.Environment.GitDirty = true
 	r.Environment.Target = "process"
@@ -160,6 +163,22 @@ func TestRenderMarkdownVerdictFirst(t *testing.T) {
 		want := "# Verdict: " + string(Decide(r.Checks, r.Required)) + "\n"
 		if !strings.HasPrefix(b.String(), want) {
 			t.Errorf("EVIDENCE.md starts %q, want %q", b.String()[:40], want)
+		}
+	}
+}
+
+func TestRenderMarkdownMarksOverrides(t *testing.T) {
+	var b bytes.Buffer
+	if err := RenderMarkdown(&b, redReport(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| a4.rss_crosscheck_ratio | <= 4 ratio (default <= 3 ratio) |",
+		"| x.custom_ratio | < 0.25 (not a default) |",
+		"| a4.memory_growth_ratio | <= 0.5 ratio |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"sync"
 )
 
 // defaultThresholds is the rule set a run is judged by unless a thresholds file says otherwise.
@@ -25,10 +26,11 @@ var defaultThresholds []byte
 // with an unknown operator, a missing op or value, or an unknown field is an error, so a typo
 // cannot silently loosen a threshold.
 func LoadThresholds(path string) (map[string]Rule, error) {
-	rules, err := parseThresholds(defaultThresholds)
+	rules, err := defaultRules()
 	if err != nil {
-		return nil, fmt.Errorf("embedded thresholds: %w", err)
+		return nil, err
 	}
+	rules = maps.Clone(rules)
 	if path == "" {
 		return rules, nil
 	}
@@ -43,6 +45,15 @@ func LoadThresholds(path string) (map[string]Rule, error) {
 	maps.Copy(rules, override)
 	return rules, nil
 }
+
+// defaultRules parses the embedded defaults once; callers must not modify the map.
+var defaultRules = sync.OnceValues(func() (map[string]Rule, error) {
+	rules, err := parseThresholds(defaultThresholds)
+	if err != nil {
+		return nil, fmt.Errorf("embedded thresholds: %w", err)
+	}
+	return rules, nil
+})
 
 // parseThresholds decodes and validates one thresholds document.
 func parseThresholds(b []byte) (map[string]Rule, error) {

@@ -28,7 +28,11 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	f := q.format
 	name, sc, cols, err := s.exportTarget(r, q)
 	if err != nil {
-		s.m.exports.WithLabelValues(f, "client_error").Inc()
+		outcome := "client_error"
+		if ae := (*apiError)(nil); !errors.As(err, &ae) {
+			outcome = "server_error" // the store failed, not the request
+		}
+		s.m.exports.WithLabelValues(f, outcome).Inc()
 		s.m.exportDuration.WithLabelValues(f).Observe(time.Since(start).Seconds())
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // reader, so a few per second are enough.
 var lastRelease atomic.Int64
 
-const minReleaseGap = 50 * time.Millisecond
+const minReleaseGap = 5 * time.Millisecond
 
 // releaseMapped drops the pages of the store's read-only shared mapping from this process's resident
 // set (MADV_DONTNEED). The mapping cannot move while tx, a read transaction, is open; pages fault back

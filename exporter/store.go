@@ -230,7 +230,7 @@ func (s *boltSnapshot) Rows() uint64   { return s.rows }
 // releaseEvery is how many bytes of records a scan reads between returning the pages of the mapped
 // file it has read to the kernel. The pages stay in the page cache; only the process's resident set
 // stops growing with the size of the dataset.
-const releaseEvery = 4 << 20
+const releaseEvery = 1 << 20
 
 func (s *boltSnapshot) Scan(after uint64, fn func(id uint64, value []byte) error) error {
 	c := s.b.Cursor()

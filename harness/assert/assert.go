@@ -4,7 +4,9 @@
 //
 // A check that had nothing to judge (no export verified, no memory sampled) is NOT RUN, never
 // passed; a defect found without a dedicated measure (ids out of order, a series that cannot be
-// reconciled) is a failure line, which fails the check.
+// reconciled) is a failure line, which fails the check. A judged measure whose rule is missing
+// from the thresholds fails its check too, so a typo or a dropped rule can never pass silently;
+// only informational measures (other percentiles, throughputs, counts) may go without a rule.
 package assert
 
 import (
@@ -12,6 +14,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
@@ -36,7 +39,16 @@ type builder struct {
 	notRun   string   // why the check could not be judged
 }
 
+// measure records a judged measure; without a rule for name the check fails.
 func (b *builder) measure(name string, v float64, unit string) {
+	if _, ok := b.th[name]; !ok {
+		b.fail("no threshold for %s", name)
+	}
+	b.measures = append(b.measures, evidence.Judge(b.th, name, v, unit))
+}
+
+// info records an informational measure, judged only if the thresholds happen to hold a rule for it.
+func (b *builder) info(name string, v float64, unit string) {
 	b.measures = append(b.measures, evidence.Judge(b.th, name, v, unit))
 }
 
@@ -78,7 +90,7 @@ func A1(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Chec
 	b.measure("a1.duplicate_rows", float64(csv.Duplicates), "rows")
 	b.measure("a1.mismatched_fields", float64(csv.Mismatched), "fields")
 	b.measure("a1.trailer_mismatches", float64(csv.TrailerMismatches+pdf.HeaderMismatches), "exports")
-	b.measure("a1.csv_exports", float64(csv.Exports), "exports")
+	b.info("a1.csv_exports", float64(csv.Exports), "exports")
 	if csv.Unexpected > 0 {
 		b.fail("%d CSV rows carry an id that was never seeded", csv.Unexpected)
 	}
@@ -103,7 +115,7 @@ func A2(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Chec
 	b.measure("a2.pdf_page_mismatch", float64(pdf.PageMismatch), "documents")
 	b.measure("a2.pdf_missing_ids", float64(pdf.MissingIDs), "ids")
 	b.measure("a2.pdf_header_missing_pages", float64(pdf.HeaderMissingPages), "pages")
-	b.measure("a2.pdf_exports", float64(pdf.Exports), "documents")
+	b.info("a2.pdf_exports", float64(pdf.Exports), "documents")
 	switch {
 	case csv.Exports == 0 && pdf.Exports == 0:
 		b.notRun = "no CSV or PDF export was received to judge"
@@ -133,12 +145,12 @@ func A3(th Thresholds, r load.Result) evidence.Check {
 			name string
 			d    time.Duration
 		}{{"p50", f.l.P50}, {"p90", f.l.P90}, {"p99", f.l.P99}, {"max", f.l.Max}} {
-			b.measure("a3."+f.name+"_"+p.name+"_seconds", p.d.Seconds(), "s")
+			b.info("a3."+f.name+"_"+p.name+"_seconds", p.d.Seconds(), "s")
 		}
 	}
-	b.measure("a3.rows_per_second", r.RowsPerSecond, "rows/s")
-	b.measure("a3.mb_per_second", r.MBPerSecond, "MiB/s")
-	b.measure("a3.requests", float64(r.Requests), "exports")
+	b.info("a3.rows_per_second", r.RowsPerSecond, "rows/s")
+	b.info("a3.mb_per_second", r.MBPerSecond, "MiB/s")
+	b.info("a3.requests", float64(r.Requests), "exports")
 	switch {
 	case r.CSV.OK == 0:
 		b.notRun = "no CSV export of the load run succeeded, so there is no CSV latency to judge"
@@ -157,12 +169,19 @@ type Memory struct {
 	PeakExternal    float64 // highest sample from outside the exporter (container stats, /proc) during the load
 	PeakDuringSmall float64 // peak while a small CSV export ran
 	PeakDuringLarge float64 // peak while a large CSV export ran
+	// SmallBytes and LargeBytes are the body sizes of one small and one large export: the growth
+	// between the two peaks is judged per byte of extra export, so a baseline of a few MiB (a
+	// container's anonymous memory) or a few dozen (a process's RSS) does not change the verdict.
+	SmallBytes, LargeBytes float64
 	ProcessResident float64 // process_resident_memory_bytes from /metrics around the peak
+	// SmallSamples and LargeSamples are the samples taken in the small and the large export's
+	// window (target.MemoryWindow.Samples): a peak of fewer than two is stale or a single point.
+	SmallSamples, LargeSamples int
 }
 
 // A4 judges boundedness: peak memory within budget, no growth in proportion to the export size
-// (large-export peak over small-export peak), and the outside measurement agreeing with the
-// process's own (the larger over the smaller).
+// (large-export peak over small-export peak, judged only on windows of two samples or more), and
+// the outside measurement agreeing with the process's own (the larger over the smaller).
 func A4(th Thresholds, m Memory) evidence.Check {
 	b := &builder{th: th}
 	switch {
@@ -171,9 +190,15 @@ func A4(th Thresholds, m Memory) evidence.Check {
 	case m.ProcessResident > 0:
 		b.measure("a4.peak_memory_bytes", m.ProcessResident, "bytes")
 	}
-	if m.PeakDuringSmall > 0 && m.PeakDuringLarge > 0 {
-		b.measure("a4.memory_growth_ratio", m.PeakDuringLarge/m.PeakDuringSmall, "ratio")
+	enoughSamples := m.SmallSamples >= 2 && m.LargeSamples >= 2
+	sized := m.LargeBytes > m.SmallBytes && m.SmallBytes >= 0
+	if m.PeakDuringSmall > 0 && m.PeakDuringLarge > 0 && enoughSamples && sized {
+		// Extra peak memory per extra byte exported: about 0 when streaming, 1 or more when the
+		// export is held in memory.
+		b.measure("a4.memory_growth_ratio", max(0, m.PeakDuringLarge-m.PeakDuringSmall)/(m.LargeBytes-m.SmallBytes), "ratio")
 	}
+	b.info("a4.small_window_samples", float64(m.SmallSamples), "samples")
+	b.info("a4.large_window_samples", float64(m.LargeSamples), "samples")
 	if m.PeakExternal > 0 && m.ProcessResident > 0 {
 		b.measure("a4.rss_crosscheck_ratio", max(m.PeakExternal, m.ProcessResident)/min(m.PeakExternal, m.ProcessResident), "ratio")
 	}
@@ -184,6 +209,11 @@ func A4(th Thresholds, m Memory) evidence.Check {
 		b.notRun = "no process_resident_memory_bytes to cross-check the outside measurement"
 	case m.PeakDuringSmall == 0 || m.PeakDuringLarge == 0:
 		b.notRun = "no memory peaks for the small and the large export"
+	case !sized:
+		b.notRun = "no export sizes for the small and the large export (the large must be the bigger)"
+	case !enoughSamples:
+		b.notRun = fmt.Sprintf("too few samples in the memory window (small export: %d, large export: %d; want 2 or more each)",
+			m.SmallSamples, m.LargeSamples)
 	}
 	return b.check("A4", "bounded")
 }
@@ -194,11 +224,14 @@ type Protection struct {
 	Burst    load.BurstResult // for the RateLimit and RateLimit-Policy headers of its 429s
 	Restarts int              // exporter restarts seen by the target
 	Panics   []string         // log lines that show a panic
+	// RestartsObservable and LogsObservable say whether the target could report restarts and
+	// logs at all; without them Restarts and Panics are not measured zeros, and A5 is NOT RUN.
+	RestartsObservable, LogsObservable bool
 }
 
-// A5 judges protection: over-limit and over-capacity requests answered 429 and 503 with
-// Retry-After (the 429s also with RateLimit and RateLimit-Policy), and both actually happened;
-// zero other 5xx; no restart; no panic in the logs.
+// A5 judges protection: over-limit and over-capacity requests answered 429 and 503 with a valid
+// Retry-After (the 429s also with RateLimit and RateLimit-Policy of the documented shape), and
+// both actually happened; zero other 5xx; no restart; no panic in the logs.
 func A5(th Thresholds, p Protection) evidence.Check {
 	b := &builder{th: th}
 	c := p.Counts
@@ -207,13 +240,32 @@ func A5(th Thresholds, p Protection) evidence.Check {
 	b.measure("a5.rate_limited_responses", float64(c.Status[http.StatusTooManyRequests]), "responses")
 	b.measure("a5.saturated_responses", float64(c.Status[http.StatusServiceUnavailable]), "responses")
 	b.measure("a5.server_errors", float64(c.ServerErrors()), "responses")
-	b.measure("a5.restarts", float64(p.Restarts), "restarts")
-	b.measure("a5.panics_in_logs", float64(len(p.Panics)), "lines")
+	var unobservable []string
+	if p.RestartsObservable {
+		b.measure("a5.restarts", float64(p.Restarts), "restarts")
+	} else {
+		unobservable = append(unobservable, "restarts")
+	}
+	if p.LogsObservable {
+		b.measure("a5.panics_in_logs", float64(len(p.Panics)), "lines")
+	} else {
+		unobservable = append(unobservable, "logs")
+	}
+	if len(unobservable) > 0 {
+		b.notRun = "the target does not let the harness observe the exporter's " + strings.Join(unobservable, " or ")
+	}
+	bad := false
 	if n := p.Burst.RateLimited - p.Burst.WithRateLimit; n > 0 {
-		b.fail("%d of the burst's 429 answers lack the RateLimit header", n)
+		b.fail(`%d of the burst's 429 answers lack a valid RateLimit header ("<name>";r=<int>;t=<int>)`, n)
+		bad = true
 	}
 	if n := p.Burst.RateLimited - p.Burst.WithRateLimitPolicy; n > 0 {
-		b.fail("%d of the burst's 429 answers lack the RateLimit-Policy header", n)
+		b.fail(`%d of the burst's 429 answers lack a valid RateLimit-Policy header ("<name>";q=<int>;w=<int>)`, n)
+		bad = true
+	}
+	if h := p.Burst.Example; h != nil && (bad || c.NoRetryAfter[http.StatusTooManyRequests] > 0) {
+		b.explain(fmt.Sprintf("first 429 of the burst: Retry-After: %q, RateLimit: %q, RateLimit-Policy: %q",
+			h.Get("Retry-After"), h.Get("RateLimit"), h.Get("RateLimit-Policy")))
 	}
 	for _, s := range slices.Sorted(maps.Keys(c.Status)) {
 		if s >= 500 && s != http.StatusServiceUnavailable {
@@ -230,6 +282,9 @@ type Observability struct {
 	Before, After metrics.Snapshot // After taken once no export is in flight (metrics.WaitIdle)
 	Counts        export.Counts    // every export request between the scrapes
 	Manifests     []seed.Manifest  // every seeding between the scrapes (records confirmed, 429s met)
+	// Stored maps each seeded dataset to the records it must hold after the run (distinct ids),
+	// checked exactly against exporter_store_records in After.
+	Stored map[string]int
 }
 
 // A6 judges observability: the nine metrics exposed with HELP and TYPE (and their label sets
@@ -257,8 +312,10 @@ func A6(th Thresholds, o Observability) evidence.Check {
 	return b.check("A6", "observable")
 }
 
-// Reconcile compares the metric deltas between o.Before and o.After with what the harness counted;
-// one line per disagreement, naming the series, its delta and the harness's count.
+// Reconcile compares the metric deltas between o.Before and o.After with what the harness counted
+// (exports by format and outcome, rows, bytes, histogram counts, rejections by reason, ingested
+// records), and the stored records in o.After with o.Stored; one line per disagreement, naming
+// the series, its value and the harness's count.
 func Reconcile(o Observability) []string {
 	d := metrics.Delta(o.Before, o.After)
 	c := o.Counts
@@ -279,9 +336,13 @@ func Reconcile(o Observability) []string {
 		cut := c.Cut[f] > 0
 		cmp("exporter_exports_total", []string{"format", f, "outcome", "ok"}, float64(c.Completed[f]), false)
 		cmp("exporter_exports_total", []string{"format", f, "outcome", "aborted"}, float64(c.Cut[f]), false)
+		cmp("exporter_exports_total", []string{"format", f, "outcome", "client_error"}, float64(c.ClientError[f]), false)
+		cmp("exporter_exports_total", []string{"format", f, "outcome", "server_error"}, float64(c.ServerError[f]), false)
 		cmp("exporter_export_rows_total", []string{"format", f}, float64(c.Rows[f]), cut || c.Uncounted[f] > 0)
 		cmp("exporter_export_bytes_total", []string{"format", f}, float64(c.Bytes[f]), cut)
-		cmp("exporter_export_duration_seconds_count", []string{"format", f}, float64(c.Started[f]), false)
+		// Every export is timed, whatever its outcome; only a started one has a first byte.
+		cmp("exporter_export_duration_seconds_count", []string{"format", f},
+			float64(c.Started[f]+c.ClientError[f]+c.ServerError[f]), false)
 		cmp("exporter_export_first_byte_seconds_count", []string{"format", f}, float64(c.Started[f]), false)
 		if v, ok := o.After.Samples.Get("exporter_exports_in_flight", "format", f); ok && v != 0 {
 			out = append(out, fmt.Sprintf("exporter_exports_in_flight{format=%q}: %v after the run, want 0", f, v))
@@ -295,8 +356,29 @@ func Reconcile(o Observability) []string {
 	cmp("exporter_requests_rejected_total", []string{"reason", "rate_limited"},
 		float64(c.Status[http.StatusTooManyRequests]+ingest429), false)
 	cmp("exporter_requests_rejected_total", []string{"reason", "saturated"}, float64(c.Status[http.StatusServiceUnavailable]), false)
+	cmp("exporter_requests_rejected_total", []string{"reason", "too_large"}, float64(c.Status[http.StatusRequestEntityTooLarge]), false)
+	cmp("exporter_requests_rejected_total", []string{"reason", "unauthorized"},
+		float64(c.Status[http.StatusUnauthorized]+c.Status[http.StatusForbidden]), false)
 	for _, m := range []seed.Mode{seed.ModeSingle, seed.ModeBatch} {
 		cmp("exporter_ingest_records_total", []string{"mode", string(m), "outcome", "ok"}, float64(ingested[m]), false)
+	}
+	uncounted := map[string]bool{}
+	for _, m := range o.Manifests {
+		if _, ok := o.Stored[m.Dataset]; !ok && !uncounted[m.Dataset] {
+			uncounted[m.Dataset] = true
+			out = append(out, metrics.Series("exporter_store_records", map[string]string{"dataset": m.Dataset})+
+				": seeded, but the harness passed no record count to check")
+		}
+	}
+	for _, ds := range slices.Sorted(maps.Keys(o.Stored)) {
+		want := float64(o.Stored[ds])
+		key := metrics.Series("exporter_store_records", map[string]string{"dataset": ds})
+		switch got, ok := o.After.Samples.Get("exporter_store_records", "dataset", ds); {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s: series missing after the run, harness seeded %v records", key, want))
+		case got != want:
+			out = append(out, fmt.Sprintf("%s: %v after the run, harness seeded %v records", key, got, want))
+		}
 	}
 	return out
 }

@@ -1,12 +1,15 @@
 package assert_test
 
 import (
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/assert"
 	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/load"
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
@@ -44,9 +47,28 @@ func TestA1(t *testing.T) {
 	}
 }
 
+// TestMissingThreshold drops one rule: the judged measure must fail its check, not turn
+// informational, while informational measures need no rule.
+func TestMissingThreshold(t *testing.T) {
+	th := thresholds(t)
+	delete(th, "a3.csv_p95_seconds")
+	r := load.Result{CSVRowsPerSecond: 1e6, CSV: load.FormatResult{OK: 1}, PDF: load.FormatResult{OK: 1}}
+	c := assert.A3(th, r)
+	if c.Status != evidence.StatusFailed || !slices.Contains(c.Failures, "no threshold for a3.csv_p95_seconds") {
+		t.Errorf("check %+v", c)
+	}
+	if _, ok := thresholds(t)["a3.csv_p50_seconds"]; ok {
+		t.Fatal("a3.csv_p50_seconds has a default rule; pick another informational measure")
+	}
+	if c := assert.A3(thresholds(t), r); c.Status != evidence.StatusPassed || !hasMeasure(c, "a3.csv_p50_seconds") {
+		t.Errorf("with every rule: %+v", c)
+	}
+}
+
 func TestA4(t *testing.T) {
 	th := thresholds(t)
-	ok := assert.Memory{PeakExternal: 50e6, PeakDuringSmall: 40e6, PeakDuringLarge: 45e6, ProcessResident: 48e6}
+	ok := assert.Memory{PeakExternal: 50e6, PeakDuringSmall: 40e6, PeakDuringLarge: 42e6, ProcessResident: 48e6,
+		SmallSamples: 3, LargeSamples: 20, SmallBytes: 1e5, LargeBytes: 1e7}
 	if c := assert.A4(th, ok); c.Status != evidence.StatusPassed {
 		t.Errorf("healthy: %+v", c)
 	}
@@ -57,6 +79,69 @@ func TestA4(t *testing.T) {
 	big.PeakExternal = 400e6
 	if c := assert.A4(th, big); c.Status != evidence.StatusFailed {
 		t.Errorf("over budget and disagreeing: %+v", c)
+	}
+	buffered := ok
+	buffered.PeakDuringLarge = 40e6 + 1e7 // the whole export held in memory
+	if c := assert.A4(th, buffered); c.Status != evidence.StatusFailed {
+		t.Errorf("memory growing with the export: %+v", c)
+	}
+	unsized := ok
+	unsized.LargeBytes = 0
+	if c := assert.A4(th, unsized); c.Status != evidence.StatusNotRun || hasMeasure(c, "a4.memory_growth_ratio") {
+		t.Errorf("no export sizes: %+v", c)
+	}
+	for _, few := range [][2]int{{1, 20}, {3, 1}, {0, 0}} {
+		m := ok
+		m.SmallSamples, m.LargeSamples = few[0], few[1]
+		m.PeakDuringLarge = 400e6 // a growth that a single, stale sample must not be judged on
+		c := assert.A4(th, m)
+		if c.Status != evidence.StatusNotRun || !strings.Contains(strings.Join(c.Failures, "\n"), "too few samples in the memory window") ||
+			hasMeasure(c, "a4.memory_growth_ratio") {
+			t.Errorf("samples %v: %+v", few, c)
+		}
+		m.PeakExternal = 400e6
+		if c := assert.A4(th, m); c.Status != evidence.StatusFailed {
+			t.Errorf("samples %v, over budget: %+v", few, c)
+		}
+	}
+}
+
+func TestA5(t *testing.T) {
+	th := thresholds(t)
+	var healthy export.Counts
+	ok := http.Header{"Retry-After": {"1"}}
+	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok}, 0, true)
+	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusServiceUnavailable, Header: ok}, 0, true)
+	burst := load.BurstResult{RateLimited: 1, WithRetryAfter: 1, WithRateLimit: 1, WithRateLimitPolicy: 1}
+	observed := assert.Protection{Counts: healthy, Burst: burst, RestartsObservable: true, LogsObservable: true}
+	if c := assert.A5(th, observed); c.Status != evidence.StatusPassed || !hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
+		t.Errorf("healthy: %+v", c)
+	}
+
+	blind := observed
+	blind.RestartsObservable, blind.LogsObservable = false, false
+	c := assert.A5(th, blind)
+	if c.Status != evidence.StatusNotRun || hasMeasure(c, "a5.restarts") || hasMeasure(c, "a5.panics_in_logs") ||
+		!strings.Contains(strings.Join(c.Failures, "\n"), "restarts or logs") {
+		t.Errorf("nothing observable: %+v", c)
+	}
+	blind.LogsObservable = true
+	if c := assert.A5(th, blind); c.Status != evidence.StatusNotRun || hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
+		t.Errorf("restarts not observable: %+v", c)
+	}
+	blind.Counts.Add(export.Fetch{Format: export.CSV, Status: http.StatusInternalServerError}, 0, true)
+	if c := assert.A5(th, blind); c.Status != evidence.StatusFailed {
+		t.Errorf("not observable, but a 500: %+v", c)
+	}
+
+	shapeless := observed
+	shapeless.Burst.WithRateLimit, shapeless.Burst.WithRateLimitPolicy = 0, 0
+	shapeless.Burst.Example = http.Header{"Ratelimit": {"limit=10, remaining=0"}}
+	c = assert.A5(th, shapeless)
+	lines := strings.Join(c.Failures, "\n")
+	if c.Status != evidence.StatusFailed || !strings.Contains(lines, "valid RateLimit header") ||
+		!strings.Contains(lines, "valid RateLimit-Policy header") || !strings.Contains(lines, `RateLimit: "limit=10, remaining=0"`) {
+		t.Errorf("invalid RateLimit fields: %+v", c)
 	}
 }
 
@@ -95,6 +180,65 @@ exporter_ingest_records_total{mode="batch",outcome="ok"} 5
 	if c := assert.A6(th, o); c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "series missing") {
 		t.Errorf("check %+v", c)
 	}
+}
+
+// TestReconcileErrorsAndRejections covers error outcomes, rejections and stored records.
+func TestReconcileErrorsAndRejections(t *testing.T) {
+	before := parse(t, `exporter_exports_total{format="csv",outcome="client_error"} 0
+exporter_exports_total{format="pdf",outcome="client_error"} 0
+exporter_exports_total{format="pdf",outcome="server_error"} 0
+exporter_export_duration_seconds_count{format="pdf"} 0
+exporter_requests_rejected_total{reason="too_large"} 0
+exporter_requests_rejected_total{reason="unauthorized"} 0
+`)
+	after := parse(t, `exporter_exports_total{format="csv",outcome="client_error"} 1
+exporter_exports_total{format="pdf",outcome="client_error"} 1
+exporter_exports_total{format="pdf",outcome="server_error"} 0
+exporter_export_duration_seconds_count{format="pdf"} 2
+exporter_requests_rejected_total{reason="too_large"} 1
+exporter_requests_rejected_total{reason="unauthorized"} 1
+exporter_store_records{dataset="trades"} 11
+exporter_store_records{dataset="bulk"} 4
+`)
+	var counts export.Counts
+	for _, f := range []export.Fetch{
+		{Format: export.CSV, Status: http.StatusNotFound},
+		{Format: export.PDF, Status: http.StatusRequestEntityTooLarge},
+		{Format: export.PDF, Status: http.StatusInternalServerError},
+		{Format: export.CSV, Status: http.StatusUnauthorized},
+		{Format: export.CSV, Status: http.StatusForbidden},
+	} {
+		counts.Add(f, 0, true)
+	}
+	o := assert.Observability{Before: before, After: after, Counts: counts,
+		Manifests: []seed.Manifest{{Dataset: "trades"}, {Dataset: "bulk"}, {Dataset: "extra"}, {Dataset: "extra"}},
+		Stored:    map[string]int{"trades": 10, "bulk": 4, "gone": 1}}
+	got := assert.Reconcile(o)
+	lines := strings.Join(got, "\n")
+	for _, want := range []string{
+		`exporter_exports_total{format="pdf",outcome="server_error"}: delta 0, harness counted 1`,
+		`exporter_requests_rejected_total{reason="unauthorized"}: delta 1, harness counted 2`,
+		`exporter_store_records{dataset="trades"}: 11 after the run, harness seeded 10 records`,
+		`exporter_store_records{dataset="gone"}: series missing after the run`,
+		`exporter_store_records{dataset="extra"}: seeded, but the harness passed no record count to check`,
+	} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("no %q in\n%s", want, lines)
+		}
+	}
+	for _, unwanted := range []string{`{format="csv",outcome="client_error"}`, `{format="pdf",outcome="client_error"}`,
+		`duration_seconds_count{format="pdf"}`, `reason="too_large"`, `dataset="bulk"`} {
+		if strings.Contains(lines, unwanted) {
+			t.Errorf("%q reported in\n%s", unwanted, lines)
+		}
+	}
+	if n := strings.Count(lines, `dataset="extra"`); n != 1 {
+		t.Errorf("%d lines for the uncounted dataset, want 1", n)
+	}
+}
+
+func hasMeasure(c evidence.Check, name string) bool {
+	return slices.ContainsFunc(c.Measures, func(m evidence.Measure) bool { return m.Name == name })
 }
 
 func parse(t *testing.T, text string) metrics.Snapshot {

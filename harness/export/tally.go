@@ -3,6 +3,8 @@ package export
 import (
 	"maps"
 	"net/http"
+
+	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
 // Counts is what the harness saw of the exports it asked for, in the terms the exporter's metrics
@@ -18,7 +20,14 @@ type Counts struct {
 	Uncounted map[string]int   `json:"uncounted"`
 	Bytes     map[string]int64 `json:"bytes"` // bytes of completed bodies, by format
 
-	// NoRetryAfter counts 429 and 503 answers without a Retry-After header, by status.
+	// ClientError and ServerError count the error answers the exporter counts as exports with
+	// outcome client_error and server_error, by format: every 4xx but 401, 403 (unauthorized) and
+	// 429 (rate limited), a 413 included; every 5xx but 503 (saturated).
+	ClientError map[string]int `json:"client_error"`
+	ServerError map[string]int `json:"server_error"`
+
+	// NoRetryAfter counts 429 and 503 answers without a valid Retry-After (see
+	// ratelimit.RetryAfter), by status.
 	NoRetryAfter map[int]int `json:"no_retry_after"`
 }
 
@@ -27,14 +36,23 @@ type Counts struct {
 func (c *Counts) Add(f Fetch, rows int, counted bool) {
 	if c.Status == nil {
 		*c = Counts{Status: map[int]int{}, Started: map[string]int{}, Completed: map[string]int{}, Cut: map[string]int{},
-			Rows: map[string]int64{}, Uncounted: map[string]int{}, Bytes: map[string]int64{}, NoRetryAfter: map[int]int{}}
+			Rows: map[string]int64{}, Uncounted: map[string]int{}, Bytes: map[string]int64{},
+			ClientError: map[string]int{}, ServerError: map[string]int{}, NoRetryAfter: map[int]int{}}
 	}
 	if f.Status == 0 {
 		return // no answer: nothing for the exporter to have counted either
 	}
 	c.Status[f.Status]++
-	if (f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable) && f.Header.Get("Retry-After") == "" {
-		c.NoRetryAfter[f.Status]++
+	switch s := f.Status; {
+	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
+		if _, ok := ratelimit.RetryAfter(f.Header.Get("Retry-After")); !ok {
+			c.NoRetryAfter[s]++
+		}
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+	case s >= 400 && s < 500:
+		c.ClientError[f.Format]++
+	case s >= 500:
+		c.ServerError[f.Format]++
 	}
 	if !f.Started() {
 		return
@@ -70,6 +88,8 @@ func (c *Counts) Merge(o Counts) {
 	addAll(c.Rows, o.Rows)
 	addAll(c.Uncounted, o.Uncounted)
 	addAll(c.Bytes, o.Bytes)
+	addAll(c.ClientError, o.ClientError)
+	addAll(c.ServerError, o.ServerError)
 	addAll(c.NoRetryAfter, o.NoRetryAfter)
 }
 
@@ -83,10 +103,8 @@ func addAll[K comparable, V int | int64](dst, src map[K]V) {
 // on its own, with its Retry-After).
 func (c Counts) ServerErrors() int {
 	n := 0
-	for s, k := range c.Status {
-		if s >= 500 && s != http.StatusServiceUnavailable {
-			n += k
-		}
+	for _, k := range c.ServerError {
+		n += k
 	}
 	return n
 }

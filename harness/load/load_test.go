@@ -2,6 +2,8 @@ package load_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -98,21 +100,53 @@ func TestRun(t *testing.T) {
 
 func TestBurst(t *testing.T) {
 	recs := seed.Generate(5, 20, 1)
-	for _, noRetryAfter := range []bool{false, true} {
-		c := start(t, fake.Config{Rate: 5, Burst: 10, Faults: fake.Faults{NoRetryAfter: noRetryAfter}}, "trades", seed.Trades(), recs)
-		c.Token = "burst" // the seeding used another bucket
-		res := load.Burst(context.Background(), load.BurstConfig{
-			Client: c, Requests: 40, Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
-		if res.Sent != 40 || res.OK < 10 || res.RateLimited < 20 || res.OK+res.RateLimited != 40 ||
-			res.WithRateLimit != res.RateLimited || res.WithRateLimitPolicy != res.RateLimited {
-			t.Errorf("result %+v", res)
-		}
-		if want := map[bool]int{false: res.RateLimited, true: 0}[noRetryAfter]; res.WithRetryAfter != want {
-			t.Errorf("%d with Retry-After, want %d", res.WithRetryAfter, want)
-		}
-		if res.Counts.Status[429] != res.RateLimited || res.Counts.Rows[export.CSV] != int64(res.OK) {
-			t.Errorf("counts %+v", res.Counts)
-		}
+	for _, tt := range []struct {
+		name       string
+		faults     fake.Faults
+		retryAfter bool // the 429s carry a valid Retry-After
+	}{
+		{"healthy", fake.Faults{}, true},
+		{"no Retry-After", fake.Faults{NoRetryAfter: true}, false},
+		{"Retry-After: 5abc", fake.Faults{RetryAfter: "5abc"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t, fake.Config{Rate: 5, Burst: 10, Faults: tt.faults}, "trades", seed.Trades(), recs)
+			c.Token = "burst" // the seeding used another bucket
+			res := load.Burst(context.Background(), load.BurstConfig{
+				Client: c, Requests: 40, Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
+			if res.Sent != 40 || res.OK < 10 || res.RateLimited < 20 || res.OK+res.RateLimited != 40 ||
+				res.WithRateLimit != res.RateLimited || res.WithRateLimitPolicy != res.RateLimited {
+				t.Errorf("result %+v", res)
+			}
+			want, wantMissing := res.RateLimited, 0
+			if !tt.retryAfter {
+				want, wantMissing = 0, res.RateLimited
+			}
+			if res.WithRetryAfter != want || res.Counts.NoRetryAfter[429] != wantMissing {
+				t.Errorf("%d with a valid Retry-After, %d counted without; want %d", res.WithRetryAfter, res.Counts.NoRetryAfter[429], want)
+			}
+			if res.Counts.Status[429] != res.RateLimited || res.Counts.Rows[export.CSV] != int64(res.OK) {
+				t.Errorf("counts %+v", res.Counts)
+			}
+		})
+	}
+}
+
+// TestBurstRateLimitShape answers every request 429 with RateLimit fields of an older draft's
+// shape: present, but not the documented structured fields.
+func TestBurstRateLimitShape(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("RateLimit", "limit=10, remaining=0, reset=1")
+		w.Header().Set("RateLimit-Policy", "10;w=1")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	recs := seed.Generate(5, 1, 1)
+	res := load.Burst(context.Background(), load.BurstConfig{Client: &export.Client{BaseURL: srv.URL}, Requests: 5,
+		Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
+	if res.RateLimited != 5 || res.WithRetryAfter != 5 || res.WithRateLimit != 0 || res.WithRateLimitPolicy != 0 {
+		t.Errorf("result %+v", res)
 	}
 }
 
@@ -139,5 +173,29 @@ func TestSaturate(t *testing.T) {
 	}
 	if res.Counts.Completed[export.CSV] != 2 || res.Counts.Rows[export.CSV] != 4000 || res.CSVTotals.Missing != 0 {
 		t.Errorf("counts %+v totals %+v", res.Counts, res.CSVTotals)
+	}
+}
+
+// TestSaturateReleasesTogether holds exports under a write timeout of one and a half times what one
+// export takes to read on this machine: read one after another, the third and fourth would stall
+// past it and be cut off; read together, none is.
+func TestSaturateReleasesTogether(t *testing.T) {
+	schema, recs := bulky(2000)
+	exp := expect(t, "bulk", schema, recs, export.Options{})
+	probe := start(t, fake.Config{}, "bulk", schema, recs)
+	began := time.Now()
+	if r := probe.CSV(context.Background(), exp); r.Failure() != "" {
+		t.Fatal(r.Failure())
+	}
+	timeout := time.Since(began) * 3 / 2
+
+	c := start(t, fake.Config{MaxCSV: 4, WriteTimeout: timeout}, "bulk", schema, recs)
+	res, err := load.Saturate(context.Background(), load.SaturationConfig{
+		Client: c, Format: export.CSV, Hold: 4, Extra: 1, Expected: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Held != 4 || res.Saturated != 1 || len(res.Failures) != 0 || res.Counts.Completed[export.CSV] != 4 {
+		t.Errorf("write timeout %s: result %+v", timeout, res)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
 // BurstConfig is a burst over the rate limit: more requests, faster, than the bucket holds.
@@ -24,9 +25,9 @@ type BurstResult struct {
 	Sent                int
 	OK                  int // 200 and verified
 	RateLimited         int // 429 answers
-	WithRetryAfter      int // 429s carrying Retry-After
-	WithRateLimit       int // 429s carrying RateLimit
-	WithRateLimitPolicy int // 429s carrying RateLimit-Policy
+	WithRetryAfter      int // 429s carrying a valid Retry-After (ratelimit.RetryAfter)
+	WithRateLimit       int // 429s carrying a valid RateLimit (ratelimit.ValidRateLimit)
+	WithRateLimitPolicy int // 429s carrying a valid RateLimit-Policy (ratelimit.ValidPolicy)
 	MaxRetryAfter       time.Duration
 	Elapsed             time.Duration
 	Example             http.Header // the header of the first 429
@@ -71,16 +72,14 @@ func Burst(ctx context.Context, cfg BurstConfig) BurstResult {
 					if res.Example == nil {
 						res.Example = h.Clone()
 					}
-					if v := h.Get("Retry-After"); v != "" {
+					if d, ok := ratelimit.RetryAfter(h.Get("Retry-After")); ok {
 						res.WithRetryAfter++
-						if d, ok := retryAfter(v); ok {
-							res.MaxRetryAfter = max(res.MaxRetryAfter, d)
-						}
+						res.MaxRetryAfter = max(res.MaxRetryAfter, d)
 					}
-					if h.Get("RateLimit") != "" {
+					if ratelimit.ValidRateLimit(h.Get("RateLimit")) {
 						res.WithRateLimit++
 					}
-					if h.Get("RateLimit-Policy") != "" {
+					if ratelimit.ValidPolicy(h.Get("RateLimit-Policy")) {
 						res.WithRateLimitPolicy++
 					}
 				case r.Failure() == "":
@@ -118,7 +117,7 @@ type SaturationConfig struct {
 type SaturationResult struct {
 	Held           int         // exports that started (200) and were held unread
 	Saturated      int         // 503 answers
-	WithRetryAfter int         // 503s carrying Retry-After
+	WithRetryAfter int         // 503s carrying a valid Retry-After (ratelimit.RetryAfter)
 	ServerErrors   int         // 5xx answers other than 503
 	Statuses       map[int]int // every answer, by status
 	Failures       []string    // released exports that were not complete and right
@@ -129,9 +128,9 @@ type SaturationResult struct {
 }
 
 // Saturate opens cfg.Hold exports and holds them unread after their header arrived, fires
-// cfg.Extra more requests while they are held, then releases the held ones by reading them to the
-// end (so every export the exporter started is one the harness counted as finished or cut), and
-// verifies them.
+// cfg.Extra more requests while they are held, then releases the held ones all at once by reading
+// them to the end (so every export the exporter started is one the harness counted as finished or
+// cut), and verifies them.
 func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, error) {
 	if cfg.Format != export.CSV && cfg.Format != export.PDF {
 		return SaturationResult{}, fmt.Errorf("saturate: format %q", cfg.Format)
@@ -147,14 +146,19 @@ func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, erro
 	defer cancel()
 	start := time.Now()
 	res := SaturationResult{Statuses: map[int]int{}}
+	var mu sync.Mutex // guards res while held exports are released concurrently
 	finish := func(p *export.Pending) {
 		if cfg.Format == export.PDF {
 			r := p.PDF()
+			mu.Lock()
+			defer mu.Unlock()
 			res.Counts.AddPDF(r)
 			res.PDFTotals.Add(r)
 			res.note(r.Fetch, r.Failure())
 		} else {
 			r := p.CSV()
+			mu.Lock()
+			defer mu.Unlock()
 			res.Counts.AddCSV(r)
 			res.CSVTotals.Add(r)
 			res.note(r.Fetch, r.Failure())
@@ -179,9 +183,12 @@ func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, erro
 	for range extra {
 		finish(cfg.Client.Open(ctx, cfg.Format, cfg.Expected))
 	}
+	// Released all at once: each is a large export under the exporter's write timeout, which the
+	// last of them could outlast if they were read one after another.
 	for _, p := range held {
-		finish(p)
+		wg.Go(func() { finish(p) })
 	}
+	wg.Wait()
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
@@ -193,7 +200,7 @@ func (r *SaturationResult) note(f export.Fetch, failure string) {
 	switch {
 	case f.Status == http.StatusServiceUnavailable:
 		r.Saturated++
-		if f.Header.Get("Retry-After") != "" {
+		if _, ok := ratelimit.RetryAfter(f.Header.Get("Retry-After")); ok {
 			r.WithRetryAfter++
 		}
 	case f.Status >= 500:
@@ -202,16 +209,4 @@ func (r *SaturationResult) note(f export.Fetch, failure string) {
 	if f.Started() && failure != "" {
 		r.Failures = append(r.Failures, fmt.Sprintf("held %s export: %s", f.Format, failure))
 	}
-}
-
-// retryAfter parses Retry-After as delay-seconds or an HTTP date.
-func retryAfter(v string) (time.Duration, bool) {
-	var secs int
-	if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }

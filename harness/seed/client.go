@@ -11,9 +11,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
 // Mode is how records travel: NDJSON batches or one JSON object per request.
@@ -267,21 +268,18 @@ func (c *Client) post(ctx context.Context, dataset string, mode Mode, unit [][]b
 	}
 }
 
-// retryWait reads Retry-After (delay-seconds or an HTTP date), defaulting to one second, capped.
+// retryWait reads Retry-After (delay-seconds or an HTTP date); a missing or invalid one means one
+// second. The wait is capped.
 func (c *Client) retryWait(h http.Header) time.Duration {
 	limit := c.MaxRetryWait
 	if limit <= 0 {
 		limit = 10 * time.Second
 	}
-	d := time.Second
-	if v := h.Get("Retry-After"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			d = time.Duration(n) * time.Second
-		} else if t, err := http.ParseTime(v); err == nil {
-			d = time.Until(t)
-		}
+	d, ok := ratelimit.RetryAfter(h.Get("Retry-After"))
+	if !ok {
+		d = time.Second
 	}
-	return min(max(d, 0), limit)
+	return min(d, limit)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -18,12 +18,13 @@ import (
 )
 
 // healthyMemory is what a sampler would report for a streaming exporter.
-var healthyMemory = assert.Memory{PeakExternal: 60e6, PeakDuringSmall: 50e6, PeakDuringLarge: 55e6, ProcessResident: 58e6}
+var healthyMemory = assert.Memory{PeakExternal: 60e6, PeakDuringSmall: 50e6, PeakDuringLarge: 52e6, ProcessResident: 58e6,
+	SmallSamples: 5, LargeSamples: 12, SmallBytes: 120e3, LargeBytes: 12e6}
 
 // limits are the fake's protections in every run: small enough that the probes trip them, large
 // enough that seeding and load do not.
 func limits(f fake.Faults) fake.Config {
-	return fake.Config{Rate: 20, Burst: 60, MaxCSV: 3, MaxPDF: 2, Faults: f}
+	return fake.Config{Rate: 20, Burst: 60, MaxCSV: 3, MaxPDF: 2, PDFMaxRows: 500, Faults: f}
 }
 
 // pipeline runs the whole acceptance measurement against a fake exporter and returns the six
@@ -96,6 +97,10 @@ func measure(t *testing.T, url string, mem assert.Memory) map[string]evidence.Ch
 	counts.AddPDF(pdfReport)
 	csvTotals.Add(csvReport)
 	pdfTotals.Add(pdfReport)
+	// client errors the exporter must count as exports: an unknown dataset (404), a PDF over the
+	// row cap (413, also a rejection).
+	counts.AddCSV(client("smoke").CSV(ctx, expect("nope", seed.Trades(), nil, export.Options{})))
+	counts.AddPDF(client("smoke").PDF(ctx, expect("bulk", bulkSchema, bulk, export.Options{})))
 
 	// load, burst, saturation.
 	res, err := load.Run(ctx, load.Config{Client: client("load"), CSV: full, PDF: full, Requests: 16, Concurrency: 2, PDFShare: 0.25, PDFConcurrency: 1})
@@ -127,8 +132,10 @@ func measure(t *testing.T, url string, mem assert.Memory) map[string]evidence.Ch
 		assert.A2(th, csvTotals, pdfTotals),
 		assert.A3(th, res),
 		assert.A4(th, mem),
-		assert.A5(th, assert.Protection{Counts: counts, Burst: burst}),
-		assert.A6(th, assert.Observability{Before: before, After: after, Counts: counts, Manifests: manifests}),
+		// An in-process fake cannot restart unseen, and it logs nothing that could show a panic.
+		assert.A5(th, assert.Protection{Counts: counts, Burst: burst, RestartsObservable: true, LogsObservable: true}),
+		assert.A6(th, assert.Observability{Before: before, After: after, Counts: counts, Manifests: manifests,
+			Stored: map[string]int{"trades": len(all), "bulk": len(bulk)}}),
 	} {
 		checks[c.ID] = c
 	}
@@ -167,8 +174,10 @@ func TestPipeline(t *testing.T) {
 		{name: "unreconciled metric", faults: fake.Faults{RowsSkew: 1}, red: []string{"A6"}},
 		{name: "500s under load", faults: fake.Faults{ErrorEvery: 7}, red: []string{"A3", "A5"}, mayFail: []string{"A1", "A2"}},
 		{name: "429 without Retry-After", faults: fake.Faults{NoRetryAfter: true}, red: []string{"A5"}},
-		{name: "memory grows with export size", memory: &assert.Memory{PeakExternal: 200e6, PeakDuringSmall: 40e6,
-			PeakDuringLarge: 190e6, ProcessResident: 190e6}, red: []string{"A4"}},
+		{name: "429 with Retry-After: soon", faults: fake.Faults{RetryAfter: "soon"}, red: []string{"A5"}},
+		{name: "store records skewed", faults: fake.Faults{StoreSkew: 1}, red: []string{"A6"}},
+		{name: "memory grows with export size", memory: &assert.Memory{PeakExternal: 70e6, PeakDuringSmall: 40e6,
+			PeakDuringLarge: 64e6, ProcessResident: 66e6, SmallSamples: 5, LargeSamples: 12, SmallBytes: 120e3, LargeBytes: 12e6}, red: []string{"A4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

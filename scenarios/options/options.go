@@ -41,7 +41,7 @@ func Defaults() Options {
 		LoadConcurrency: 6, // below the CSV capacity the suite gives its own targets (10)
 		LoadRequests:    120,
 		PDFShare:        0.25,
-		LargeRows:       100000,
+		LargeRows:       300000,
 		OutDir:          "evidence/out",
 		Seed:            20261127,
 		Timeout:         10 * time.Minute,

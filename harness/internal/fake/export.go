@@ -101,13 +101,22 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.RUnlock()
-	format := q.format
-	switch {
-	case d == nil:
-		writeError(w, http.StatusNotFound, "not_found", "no dataset "+name)
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
+	format := r.URL.Query().Get("format")
+	// An export with a known format counts from here on, whatever its outcome; refusals by auth,
+	// rate limit and capacity do not.
+	counted := func(outcome string) {
+		s.metrics.exports.WithLabelValues(format, outcome).Inc()
+		s.metrics.duration.WithLabelValues(format).Observe(time.Since(start).Seconds())
+	}
+	if d == nil || err != nil {
+		if format == "csv" || format == "pdf" {
+			counted("client_error")
+		}
+		if d == nil {
+			writeError(w, http.StatusNotFound, "not_found", "no dataset "+name)
+		} else {
+			writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
+		}
 		return
 	}
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.id, b.id) })
@@ -119,7 +128,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		sem = s.pdfSem
 		if len(rows) > s.cfg.PDFMaxRows {
 			s.metrics.rejected.WithLabelValues("too_large").Inc()
-			s.metrics.exports.WithLabelValues(format, "client_error").Inc()
+			counted("client_error")
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large",
 				fmt.Sprintf("%d rows is over the PDF limit of %d; use format=csv", len(rows), s.cfg.PDFMaxRows))
 			return
@@ -137,7 +146,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if n := s.cfg.Faults.ErrorEvery; n > 0 && s.exports.Add(1)%int64(n) == 0 {
-		s.metrics.exports.WithLabelValues(format, "server_error").Inc()
+		counted("server_error")
 		writeError(w, http.StatusInternalServerError, "internal", "injected failure")
 		return
 	}
@@ -163,10 +172,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		outcome = "aborted"
 	}
-	s.metrics.exports.WithLabelValues(format, outcome).Inc()
+	counted(outcome)
 	s.metrics.rows.WithLabelValues(format).Add(float64(written + s.cfg.Faults.RowsSkew))
 	s.metrics.bytes.WithLabelValues(format).Add(float64(out.n))
-	s.metrics.duration.WithLabelValues(format).Observe(time.Since(start).Seconds())
 }
 
 // counter is the response body: it hashes and counts what reached the client and puts a write

@@ -47,6 +47,8 @@ type Faults struct {
 	RowsSkew      int    // exporter_export_rows_total counts this many rows too many per export
 	ErrorEvery    int    // every Nth export answers 500
 	NoRetryAfter  bool   // 429 without Retry-After
+	RetryAfter    string // 429 with this Retry-After instead of the delay in seconds, e.g. "soon"
+	StoreSkew     int    // exporter_store_records reports this many records too many per dataset
 }
 
 // Server is the fake exporter, an http.Handler.
@@ -155,7 +157,11 @@ func (s *Server) allow(w http.ResponseWriter, client string) bool {
 	h := w.Header()
 	h.Set("RateLimit-Policy", `"client";q=`+strconv.Itoa(s.cfg.Burst)+`;w=`+strconv.Itoa(window))
 	h.Set("RateLimit", `"client";r=0;t=`+strconv.Itoa(secs))
-	if !s.cfg.Faults.NoRetryAfter {
+	switch {
+	case s.cfg.Faults.NoRetryAfter:
+	case s.cfg.Faults.RetryAfter != "":
+		h.Set("Retry-After", s.cfg.Faults.RetryAfter)
+	default:
 		h.Set("Retry-After", strconv.Itoa(secs))
 	}
 	return false

@@ -71,7 +71,7 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK
 	} else {
 		s.datasets[name] = &dataset{columns: body.Columns, rows: map[int64][]string{}}
-		s.metrics.storeRecords.WithLabelValues(name).Set(0)
+		s.metrics.storeRecords.WithLabelValues(name).Set(float64(s.cfg.Faults.StoreSkew))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -129,7 +129,7 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	n := len(d.rows)
 	s.mu.Unlock()
-	s.metrics.storeRecords.WithLabelValues(name).Set(float64(n))
+	s.metrics.storeRecords.WithLabelValues(name).Set(float64(n + s.cfg.Faults.StoreSkew))
 	s.metrics.ingest.WithLabelValues(mode, "ok").Add(float64(len(recs)))
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]int{"accepted": len(recs)})
