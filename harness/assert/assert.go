@@ -173,7 +173,7 @@ type Memory struct {
 	// between the two peaks is judged per byte of extra export, so a baseline of a few MiB (a
 	// container's anonymous memory) or a few dozen (a process's RSS) does not change the verdict.
 	SmallBytes, LargeBytes float64
-	ProcessResident float64 // process_resident_memory_bytes from /metrics around the peak
+	ProcessResident        float64 // process_resident_memory_bytes from /metrics around the peak
 	// SmallSamples and LargeSamples are the samples taken in the small and the large export's
 	// window (target.MemoryWindow.Samples): a peak of fewer than two is stale or a single point.
 	SmallSamples, LargeSamples int
