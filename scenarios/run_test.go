@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -141,40 +140,6 @@ func (r *runState) verifyPDF(ctx context.Context, exp *export.Expected) export.P
 	r.counts.AddPDF(rep)
 	r.pdf.Add(rep)
 	return rep
-}
-
-// sampleResident polls process_resident_memory_bytes until stop is closed and returns the highest.
-func (r *runState) sampleResident(ctx context.Context, stop <-chan struct{}) func() float64 {
-	var mu sync.Mutex
-	var peak float64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if snap, err := metrics.Scrape(ctx, r.http, r.exports.BaseURL, r.exports.Token); err == nil {
-				if v, ok := snap.Samples[metrics.Series("process_resident_memory_bytes", nil)]; ok {
-					mu.Lock()
-					peak = max(peak, v)
-					mu.Unlock()
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() float64 {
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return peak
-	}
 }
 
 // record keeps a step's or an assertion's check for the evidence, shows its measures in the

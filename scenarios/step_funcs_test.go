@@ -14,6 +14,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/assert"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/load"
+	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/target"
 )
@@ -80,17 +81,27 @@ func stepLoad(ctx SpecContext) {
 	ld, small, large := r.datasets["load"], r.datasets["smoke"], r.datasets["large"]
 	r.require("the seeded datasets", ld != nil && small != nil && large != nil)
 	observable := r.target.StartSampling(200*time.Millisecond) == nil
-	stop := make(chan struct{})
-	resident := r.sampleResident(ctx, stop)
+	resident := memory.Resident(ctx, r.http, r.exports.BaseURL, r.exports.Token, 250*time.Millisecond)
 
 	By("memory, from idle: small CSV exports, then large ones, each kind repeated through its own sampling window")
-	sc, wSmall, okSmall := r.memoryWindow(ctx, small.csv, 50*time.Millisecond, observable)
-	lc, wLarge, okLarge := r.memoryWindow(ctx, large.csv, 0, observable)
-	if okSmall && okLarge && observable {
-		r.memory.PeakDuringSmall, r.memory.PeakDuringLarge = float64(wSmall.PeakBytes), float64(wLarge.PeakBytes)
-		r.memory.SmallSamples, r.memory.LargeSamples = wSmall.Samples, wLarge.Samples
-		r.memory.SmallBytes, r.memory.LargeBytes = float64(sc.Bytes), float64(lc.Bytes)
-		r.memory.PeakExternal = max(r.memory.PeakExternal, r.memory.PeakDuringSmall, r.memory.PeakDuringLarge)
+	var sc, lc export.CSVReport
+	verified := func(exp *export.Expected, last *export.CSVReport) memory.Export {
+		return func(ctx context.Context) (int64, bool) {
+			*last = r.verifyCSV(ctx, exp)
+			return last.Bytes, last.Failure() == ""
+		}
+	}
+	if observable {
+		g, err := memory.Measure(ctx, r.target, memory.Probe{Export: verified(small.csv, &sc), Pause: 50 * time.Millisecond},
+			memory.Probe{Export: verified(large.csv, &lc)}, memory.Procedure{})
+		Expect(err).NotTo(HaveOccurred())
+		m := g.Memory()
+		m.PeakExternal = max(m.PeakDuringSmall, m.PeakDuringLarge)
+		r.memory = m
+		r.extras["memory-windows.json"] = jsonArtifact(g)
+	} else { // nothing to sample: still one verified export of each
+		verified(small.csv, &sc)(ctx)
+		verified(large.csv, &lc)(ctx)
 	}
 
 	By(fmt.Sprintf("load: %d exports of %d rows, %d at a time, %.0f%% PDF", opts.LoadRequests, len(ld.records), opts.LoadConcurrency, opts.PDFShare*100))
@@ -135,7 +146,6 @@ func stepLoad(ctx SpecContext) {
 	if w, ok := r.target.ResetPeak(); ok && observable { // the burst and the held exports count too
 		r.memory.PeakExternal = max(r.memory.PeakExternal, float64(w.PeakBytes))
 	}
-	close(stop)
 	r.memory.ProcessResident = resident()
 	r.memoryOK = true
 
@@ -225,30 +235,3 @@ func assertA6(ctx SpecContext) {
 	run.record(assert.A6(run.thresholds, assert.Observability{Before: run.before, After: run.after,
 		Counts: run.counts, Manifests: run.manifests, Stored: stored}))
 }
-
-// memoryWindow repeats one verified CSV export, pausing between them, through a fresh sampling
-// window until the window holds at least minWindowSamples samples (bounded in count and time), so
-// the window's peak is measured while that export runs rather than guessed from one stale sample.
-func (r *runState) memoryWindow(ctx context.Context, exp *export.Expected, pause time.Duration, observable bool) (export.CSVReport, target.MemoryWindow, bool) {
-	if !observable {
-		return r.verifyCSV(ctx, exp), target.MemoryWindow{}, false
-	}
-	r.target.ResetPeak() // close whatever ran before
-	deadline := time.Now().Add(15 * time.Second)
-	var last export.CSVReport
-	for range 500 {
-		last = r.verifyCSV(ctx, exp)
-		if last.Failure() != "" || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		if w, ok := r.target.Peak(); ok && w.Samples >= minWindowSamples {
-			break
-		}
-		time.Sleep(pause)
-	}
-	w, ok := r.target.ResetPeak()
-	return last, w, ok
-}
-
-// minWindowSamples is how many memory samples a window needs before its peak is judged.
-const minWindowSamples = 3

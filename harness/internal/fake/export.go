@@ -3,13 +3,13 @@ package fake
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"net/http"
 	"slices"
 	"strconv"
@@ -80,6 +80,35 @@ type row struct {
 	cells []string // all dataset columns
 }
 
+// pageRows is how many rows an export reads from the store at a time.
+const pageRows = 1024
+
+// rowsOf yields the first n rows of d with ids greater than after, in id order. It reads the
+// store a page at a time, under its lock, so an export holds one page rather than the dataset.
+func (s *Server) rowsOf(d *dataset, after int64, n int) iter.Seq[row] {
+	return func(yield func(row) bool) {
+		page := make([]row, 0, min(n, pageRows))
+		for n > 0 {
+			page = page[:0]
+			s.mu.RLock()
+			for i := d.firstAfter(after); i < len(d.ids) && len(page) < min(n, pageRows); i++ {
+				page = append(page, row{d.ids[i], d.rows[d.ids[i]]})
+			}
+			s.mu.RUnlock()
+			if len(page) == 0 {
+				return
+			}
+			for _, r := range page {
+				if !yield(r) {
+					return
+				}
+			}
+			n -= len(page)
+			after = page[len(page)-1].id
+		}
+	}
+}
+
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("name")
@@ -92,13 +121,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	if d != nil {
 		q, err = d.parseQuery(r)
 	}
-	var rows []row
+	n := 0 // rows to export
 	if d != nil && err == nil {
-		for id, cells := range d.rows {
-			if id > q.after {
-				rows = append(rows, row{id, cells})
-			}
-		}
+		n = len(d.ids) - d.firstAfter(q.after)
 	}
 	s.mu.RUnlock()
 	format := r.URL.Query().Get("format")
@@ -119,18 +144,17 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.id, b.id) })
-	if q.limit >= 0 && len(rows) > q.limit {
-		rows = rows[:q.limit]
+	if q.limit >= 0 && n > q.limit {
+		n = q.limit
 	}
 	sem := s.csvSem
 	if format == "pdf" {
 		sem = s.pdfSem
-		if len(rows) > s.cfg.PDFMaxRows {
+		if n > s.cfg.PDFMaxRows {
 			s.metrics.rejected.WithLabelValues("too_large").Inc()
 			counted("client_error")
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large",
-				fmt.Sprintf("%d rows is over the PDF limit of %d; use format=csv", len(rows), s.cfg.PDFMaxRows))
+				fmt.Sprintf("%d rows is over the PDF limit of %d; use format=csv", n, s.cfg.PDFMaxRows))
 			return
 		}
 	}
@@ -161,9 +185,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		onFirst: func() { s.metrics.firstByte.WithLabelValues(format).Observe(time.Since(start).Seconds()) }}
 	var written int
 	if format == "csv" {
-		written, err = s.writeCSV(w, out, d, q, header, rows)
+		written, err = s.writeCSV(w, out, d, q, header, n)
 	} else {
-		written, err = s.writePDF(w, out, d, q, name, header, rows)
+		written, err = s.writePDF(w, out, d, q, name, header, n)
 	}
 	outcome := "ok"
 	switch {
@@ -203,54 +227,83 @@ func (c *counter) digest() string {
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(c.sum.Sum(nil)) + ":"
 }
 
-func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, header []string, rows []row) (int, error) {
+func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, header []string, n int) (int, error) {
 	f := s.cfg.Faults
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Trailer", "Content-Digest, Export-Rows")
-	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(out, 32<<10)
+	// put takes the body's text. Healthy, it streams to the client as rows are rendered. With
+	// BufferExports it keeps every line, as a naive exporter would, and the response starts only
+	// once the whole body has been joined in memory.
+	var held []string
+	put := func(text []byte) error {
+		_, err := bw.Write(text)
+		return err
+	}
+	if f.BufferExports {
+		put = func(text []byte) error {
+			held = append(held, string(text))
+			return nil
+		}
+	} else {
+		w.WriteHeader(http.StatusOK)
+	}
+	finish := func() error {
+		if f.BufferExports {
+			w.WriteHeader(http.StatusOK)
+			if _, err := bw.WriteString(strings.Join(held, "")); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	}
+	var line []byte // one rendered record, reused
 	if q.bom {
-		_, _ = bw.WriteString("\uFEFF")
+		line = append(line, "\uFEFF"...)
 	}
-	line := make([]string, len(header))
 	for i, h := range header {
-		line[i] = csvField(h, false, false)
+		if i > 0 {
+			line = append(line, ',')
+		}
+		line = appendField(line, h, false, false)
 	}
-	_, _ = bw.WriteString(strings.Join(line, ",") + "\r\n")
-	if err := bw.Flush(); err != nil {
-		return 0, err
+	_ = put(append(line, "\r\n"...))
+	if !f.BufferExports {
+		if err := bw.Flush(); err != nil {
+			return 0, err
+		}
+		_ = out.rc.Flush()
 	}
-	_ = out.rc.Flush()
 	written := 0
-	for _, r := range rows {
+	for r := range s.rowsOf(d, q.after, n) {
 		if f.TruncateAfter > 0 && written == f.TruncateAfter {
-			return written, bw.Flush() // no trailers: the client must see a cut-short export
+			return written, finish() // no trailers: the client must see a cut-short export
 		}
 		if r.id == f.DropID {
 			continue
 		}
-		line[0] = strconv.FormatInt(r.id, 10)
+		line = strconv.AppendInt(line[:0], r.id, 10)
 		for j, ci := range q.columns {
 			cell := r.cells[ci]
 			if r.id == f.WrongValueID && j == len(q.columns)-1 {
 				cell += "x"
 			}
 			str := d.columns[ci].Type == "string"
-			line[j+1] = csvField(cell, str && !f.NoGuard, r.id == f.MisquoteID)
+			line = appendField(append(line, ','), cell, str && !f.NoGuard, r.id == f.MisquoteID)
 		}
-		text := strings.Join(line, ",") + "\r\n"
+		line = append(line, "\r\n"...)
 		times := 1
 		if r.id == f.DuplicateID {
 			times = 2
 		}
 		for range times {
-			if _, err := bw.WriteString(text); err != nil {
+			if err := put(line); err != nil {
 				return written, err
 			}
 			written++
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	if err := finish(); err != nil {
 		return written, err
 	}
 	w.Header().Set("Content-Digest", out.digest())
@@ -258,30 +311,46 @@ func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exp
 	return written, nil
 }
 
-// csvField guards (for string cells) and quotes one field per RFC 4180. misquote skips quoting.
-func csvField(cell string, guard, misquote bool) string {
-	if guard && cell != "" && strings.ContainsRune("=+-@\t\r'", rune(cell[0])) {
-		cell = "'" + cell
+// appendField appends one field, guarded (for string cells) and quoted per RFC 4180, to b.
+// misquote skips quoting.
+func appendField(b []byte, cell string, guard, misquote bool) []byte {
+	guarded := guard && cell != "" && strings.ContainsRune("=+-@\t\r'", rune(cell[0]))
+	quote := !misquote && strings.ContainsAny(cell, ",\"\r\n")
+	if quote {
+		b = append(b, '"')
 	}
-	if misquote || !strings.ContainsAny(cell, ",\"\r\n") {
-		return cell
+	if guarded {
+		b = append(b, '\'')
 	}
-	return `"` + strings.ReplaceAll(cell, `"`, `""`) + `"`
+	if !quote {
+		return append(b, cell...)
+	}
+	for len(cell) > 0 {
+		i := strings.IndexByte(cell, '"')
+		if i < 0 {
+			b = append(b, cell...)
+			break
+		}
+		b = append(b, cell[:i+1]...)
+		b = append(b, '"')
+		cell = cell[i+1:]
+	}
+	return append(b, '"')
 }
 
-func (s *Server) writePDF(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, name string, header []string, rows []row) (int, error) {
+func (s *Server) writePDF(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, name string, header []string, n int) (int, error) {
 	table := Table{
-		Title:    fmt.Sprintf("%s — %d rows — exported %s", name, len(rows), time.Now().UTC().Format(time.RFC3339)),
 		Header:   header,
 		DropPage: s.cfg.Faults.PDFDropPage,
 	}
-	for _, r := range rows {
+	for r := range s.rowsOf(d, q.after, n) {
 		cells := []string{strconv.FormatInt(r.id, 10)}
 		for _, ci := range q.columns {
 			cells = append(cells, r.cells[ci])
 		}
 		table.Rows = append(table.Rows, cells)
 	}
+	table.Title = fmt.Sprintf("%s — %d rows — exported %s", name, len(table.Rows), time.Now().UTC().Format(time.RFC3339))
 	var buf bytes.Buffer
 	if err := WritePDF(&buf, table); err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
@@ -291,8 +360,8 @@ func (s *Server) writePDF(w http.ResponseWriter, out *counter, d *dataset, q exp
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.Header().Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
-	w.Header().Set("Export-Rows", strconv.Itoa(len(rows)))
+	w.Header().Set("Export-Rows", strconv.Itoa(len(table.Rows)))
 	w.WriteHeader(http.StatusOK)
 	_, err := out.Write(buf.Bytes())
-	return len(rows), err
+	return len(table.Rows), err
 }

@@ -49,6 +49,7 @@ type Faults struct {
 	NoRetryAfter  bool   // 429 without Retry-After
 	RetryAfter    string // 429 with this Retry-After instead of the delay in seconds, e.g. "soon"
 	StoreSkew     int    // exporter_store_records reports this many records too many per dataset
+	BufferExports bool   // CSV: build the whole body in memory before sending any of it (correct, but not bounded)
 }
 
 // Server is the fake exporter, an http.Handler.

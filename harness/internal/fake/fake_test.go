@@ -2,6 +2,7 @@ package fake_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -63,5 +64,46 @@ func TestIngestContract(t *testing.T) {
 	var e struct{ Error struct{ Code string } }
 	if code != 400 || json.Unmarshal([]byte(body), &e) != nil || e.Error.Code != "invalid_query" {
 		t.Errorf("unknown parameter: %d %s", code, body)
+	}
+}
+
+// TestBufferExportsIsCorrect checks the BufferExports defect breaks memory only: its CSV exports
+// carry the same body and trailers as a healthy fake's, whatever the query.
+func TestBufferExportsIsCorrect(t *testing.T) {
+	healthy := fake.Start(t, fake.Config{})
+	buffered := fake.Start(t, fake.Config{Faults: fake.Faults{BufferExports: true}})
+	var batch strings.Builder
+	for i := 1; i <= 3000; i++ {
+		note, _ := json.Marshal(fmt.Sprintf("=note %d, \"quoted\"\r\nline", i))
+		fmt.Fprintf(&batch, `{"id":%d,"q":%d,"note":%s}`+"\n", 3001-i, i, note) // out of order
+	}
+	for _, srv := range []string{healthy.URL, buffered.URL} {
+		ds := srv + "/v1/datasets/d"
+		if code, body := do(t, http.MethodPut, ds, "application/json", `{"columns":[{"name":"q","type":"int"},{"name":"note","type":"string"}]}`); code != 201 {
+			t.Fatalf("create: %d %s", code, body)
+		}
+		if code, body := do(t, http.MethodPost, ds+"/records", "application/x-ndjson", batch.String()); code != 200 {
+			t.Fatalf("seed: %d %s", code, body)
+		}
+	}
+	for _, query := range []string{"", "&bom=1", "&after=1000&limit=1500", "&columns=note", "&after=3000"} {
+		var bodies [2]string
+		var trailers [2]http.Header
+		for i, srv := range []string{healthy.URL, buffered.URL} {
+			resp, err := http.Get(srv + "/v1/datasets/d/export?format=csv" + query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%s: %d %v", query, resp.StatusCode, err)
+			}
+			bodies[i], trailers[i] = string(b), resp.Trailer
+		}
+		if bodies[0] != bodies[1] || trailers[0].Get("Content-Digest") != trailers[1].Get("Content-Digest") ||
+			trailers[0].Get("Export-Rows") != trailers[1].Get("Export-Rows") || trailers[0].Get("Export-Rows") == "" {
+			t.Errorf("%q: buffered export differs: %d vs %d bytes, trailers %v vs %v", query, len(bodies[0]), len(bodies[1]), trailers[0], trailers[1])
+		}
 	}
 }

@@ -27,10 +27,34 @@ type column struct {
 	Type string `json:"type"`
 }
 
-// dataset keeps every record as its finished cell text (id excluded), keyed by id.
+// dataset keeps every record as its finished cell text (id excluded), keyed by id, and the ids
+// in ascending order, so an export can read it a page at a time.
 type dataset struct {
 	columns []column
 	rows    map[int64][]string
+	ids     []int64 // ascending
+}
+
+// put stores a record, replacing one with the same id.
+func (d *dataset) put(id int64, cells []string) {
+	if _, ok := d.rows[id]; !ok {
+		if n := len(d.ids); n == 0 || d.ids[n-1] < id {
+			d.ids = append(d.ids, id)
+		} else {
+			i, _ := slices.BinarySearch(d.ids, id)
+			d.ids = slices.Insert(d.ids, i, id)
+		}
+	}
+	d.rows[id] = cells
+}
+
+// firstAfter returns the index in ids of the first id greater than after.
+func (d *dataset) firstAfter(after int64) int {
+	i, found := slices.BinarySearch(d.ids, after)
+	if found {
+		i++
+	}
+	return i
 }
 
 func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +149,7 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	for _, p := range recs {
-		d.rows[p.id] = p.cells
+		d.put(p.id, p.cells)
 	}
 	n := len(d.rows)
 	s.mu.Unlock()

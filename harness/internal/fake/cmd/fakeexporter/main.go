@@ -1,0 +1,191 @@
+// Command fakeexporter serves the harness's fake exporter (package fake) as a process, so the
+// harness can start it through its process target and measure it from outside, as it measures
+// the real exporter. It takes the flags the target passes (--listen, --data-dir, --tokens-file,
+// --insecure-no-auth) and the exporter's limit flags, plus --fault to break one promise:
+//
+//	fakeexporter --listen 127.0.0.1:8080 --tokens-file tokens.txt --fault buffer-exports
+//
+// It keeps its records in memory; --data-dir must exist but is not written. It stops gracefully
+// on SIGTERM or an interrupt, exiting 0.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/exportatscale/exportatscale/harness/internal/fake"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "fakeexporter:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// faults are the --fault values and the defect each one switches on.
+var faults = map[string]func(*fake.Faults){
+	"buffer-exports": func(f *fake.Faults) { f.BufferExports = true },
+}
+
+// config is the command line.
+type config struct {
+	Listen         string
+	DataDir        string
+	TokensFile     string
+	InsecureNoAuth bool
+	Rate           float64
+	Burst          int
+	MaxCSV         int
+	MaxPDF         int
+	PDFMaxRows     int
+	WriteTimeout   time.Duration
+	ShutdownGrace  time.Duration
+	Faults         []string
+}
+
+// Validate reports the first unusable setting.
+func (c config) Validate() error {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	switch {
+	case !loopback && c.TokensFile == "" && !c.InsecureNoAuth:
+		return fmt.Errorf("--listen %s is not loopback: give --tokens-file or --insecure-no-auth", c.Listen)
+	case c.Rate < 0 || c.Burst < 0 || c.MaxCSV < 0 || c.MaxPDF < 0 || c.PDFMaxRows < 0:
+		return errors.New("--rate, --burst, --max-csv-exports, --max-pdf-exports and --pdf-max-rows must not be negative")
+	case c.WriteTimeout < 0 || c.ShutdownGrace < 0:
+		return errors.New("--write-timeout and --shutdown-grace must not be negative")
+	}
+	for _, f := range c.Faults {
+		if faults[f] == nil {
+			return fmt.Errorf("unknown --fault %q (known: %s)", f, strings.Join(slices.Sorted(maps.Keys(faults)), ", "))
+		}
+	}
+	if c.DataDir != "" {
+		if fi, err := os.Stat(c.DataDir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("--data-dir %q is not a directory", c.DataDir)
+		}
+	}
+	return nil
+}
+
+// parseFlags fills a config from args.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	c := config{}
+	fs := flag.NewFlagSet("fakeexporter", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve on")
+	fs.StringVar(&c.DataDir, "data-dir", "", "accepted for the target's sake; the fake keeps records in memory")
+	fs.StringVar(&c.TokensFile, "tokens-file", "", "tokens file: `<token> <scopes>` per line, # starts a comment")
+	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "serve without auth on a non-loopback address")
+	fs.Float64Var(&c.Rate, "rate", 0, "per-client requests per second (0: no rate limit)")
+	fs.IntVar(&c.Burst, "burst", 0, "per-client bucket size")
+	fs.IntVar(&c.MaxCSV, "max-csv-exports", 0, "concurrent CSV exports; more get 503 (0: unlimited)")
+	fs.IntVar(&c.MaxPDF, "max-pdf-exports", 0, "concurrent PDF exports; more get 503 (0: unlimited)")
+	fs.IntVar(&c.PDFMaxRows, "pdf-max-rows", 0, "larger PDF exports get 413 (0: 20000)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 0, "a reader that stalls this long is cut off (0: 30s)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "time in-flight requests get to finish after SIGTERM")
+	fs.Func("fault", "a defect to switch on (repeatable): buffer-exports", func(s string) error {
+		c.Faults = append(c.Faults, s)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return c, c.Validate()
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	fc := fake.Config{Rate: c.Rate, Burst: c.Burst, MaxCSV: c.MaxCSV, MaxPDF: c.MaxPDF,
+		PDFMaxRows: c.PDFMaxRows, WriteTimeout: c.WriteTimeout}
+	for _, f := range c.Faults {
+		faults[f](&fc.Faults)
+	}
+	if c.TokensFile != "" {
+		f, err := os.Open(c.TokensFile)
+		if err != nil {
+			return err
+		}
+		fc.Tokens, err = readTokens(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.TokensFile, err)
+		}
+	}
+
+	l, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: fake.New(fc), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	fmt.Fprintf(stdout, "fakeexporter: listening on %s (faults: %v)\n", l.Addr(), c.Faults)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	fmt.Fprintln(stdout, "fakeexporter: stopped")
+	return nil
+}
+
+// readTokens reads a tokens file: one `<token> <scopes>` per line, scopes read, write or
+// read,write; # starts a comment. The fake grants every known token both scopes.
+func readTokens(r io.Reader) ([]string, error) {
+	var tokens []string
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		text, _, _ := strings.Cut(sc.Text(), "#")
+		f := strings.Fields(text)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 2 || !slices.Contains([]string{"read", "write", "read,write", "write,read"}, f[1]) {
+			return nil, fmt.Errorf("line %d: want `<token> <scopes>` with scopes read, write or read,write", n)
+		}
+		tokens = append(tokens, f[0])
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("no token")
+	}
+	return tokens, nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestReadTokens(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+		err      string
+	}{
+		{name: "scopes", in: "# tokens\nt1 read,write\n\n  t2 read # reader\nt3 write\n", want: []string{"t1", "t2", "t3"}},
+		{name: "no scopes", in: "t1\n", err: "line 1"},
+		{name: "unknown scope", in: "t1 read\nt2 admin\n", err: "line 2"},
+		{name: "empty", in: "# nothing\n", err: "no token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readTokens(strings.NewReader(tt.in))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlags(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		err  string // "" for valid
+	}{
+		{args: []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--rate=100", "--burst=50", "--max-csv-exports=10", "--fault", "buffer-exports"}},
+		{args: []string{"--fault=leak"}, err: `unknown --fault "leak"`},
+		{args: []string{"--listen", "0.0.0.0:8080"}, err: "not loopback"},
+		{args: []string{"--listen", "0.0.0.0:8080", "--insecure-no-auth"}},
+		{args: []string{"--data-dir", filepath.Join(dir, "missing")}, err: "not a directory"},
+		{args: []string{"--rate=-1"}, err: "negative"},
+		{args: []string{"--nope"}, err: "not defined"},
+		{args: []string{"extra"}, err: "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		_, err := parseFlags(tt.args, io.Discard)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%q: err = %v, want one mentioning %q", tt.args, err, tt.err)
+		}
+	}
+	// The suite's own flags and a fault, as the process target passes them.
+	c, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", "t.txt",
+		"--rate=100", "--burst=50", "--max-csv-exports=10", "--max-pdf-exports=2", "--fault=buffer-exports"}, io.Discard)
+	want := config{Listen: "127.0.0.1:0", DataDir: dir, TokensFile: "t.txt", Rate: 100, Burst: 50, MaxCSV: 10, MaxPDF: 2,
+		ShutdownGrace: 30 * time.Second, Faults: []string{"buffer-exports"}}
+	if err != nil || !reflect.DeepEqual(c, want) {
+		t.Errorf("parsed %+v, %v; want %+v", c, err, want)
+	}
+	if _, err := parseFlags([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestRun serves the fake as the process target would start it, and stops it as on SIGTERM.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens.txt")
+	if err := os.WriteFile(tokens, []byte("tok read,write\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", tokens,
+			"--fault=buffer-exports"}, out, io.Discard)
+	}()
+	base := ""
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); {
+		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.String()); m != nil {
+			base = "http://" + m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if base == "" {
+		t.Fatalf("no listening line: %q", out.String())
+	}
+
+	do := func(method, path, token, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tt := range []struct {
+		method, path, token, body string
+		code                      int
+		contains                  string
+	}{
+		{method: "GET", path: "/readyz", code: 200},
+		{method: "GET", path: "/healthz", code: 200},
+		{method: "GET", path: "/metrics", code: 200, contains: "process_resident_memory_bytes"},
+		{method: "PUT", path: "/v1/datasets/d", token: "wrong", body: `{"columns":[{"name":"n","type":"string"}]}`, code: 401},
+		{method: "PUT", path: "/v1/datasets/d", token: "tok", body: `{"columns":[{"name":"n","type":"string"}]}`, code: 201},
+		{method: "POST", path: "/v1/datasets/d/records", token: "tok", body: `{"id":1,"n":"a,b"}`, code: 200},
+		{method: "GET", path: "/v1/datasets/d/export?format=csv", token: "tok", code: 200, contains: "id,n\r\n1,\"a,b\"\r\n"},
+	} {
+		if code, body := do(tt.method, tt.path, tt.token, tt.body); code != tt.code || !strings.Contains(body, tt.contains) {
+			t.Errorf("%s %s: %d %q, want %d containing %q", tt.method, tt.path, code, body, tt.code, tt.contains)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if !strings.Contains(out.String(), "stopped") {
+		t.Errorf("output %q lacks the stop line", out.String())
+	}
+}
+
+// syncBuffer is stdout for a run in another goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
