@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // exporterPkg is the exporter's main package, relative to the repository root.
@@ -123,16 +124,19 @@ func (w workspace) remove() error {
 }
 
 // binary returns o.BinaryPath or builds the exporter into the workspace.
-func (w workspace) binary(ctx context.Context, o Options) (string, error) {
+func (w workspace) binary(ctx context.Context, o Options) (path string, built time.Duration, err error) {
 	if o.BinaryPath != "" {
 		if _, err := os.Stat(o.BinaryPath); err != nil {
-			return "", fmt.Errorf("exporter binary: %w", err)
+			return "", 0, fmt.Errorf("exporter binary: %w", err)
 		}
-		return filepath.Abs(o.BinaryPath)
+		path, err = filepath.Abs(o.BinaryPath)
+		return path, 0, err
 	}
 	root, err := o.repoRoot()
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return BuildBinary(ctx, root, filepath.Join(w.dir, "bin"))
+	t0 := time.Now()
+	path, err = BuildBinary(ctx, root, filepath.Join(w.dir, "bin"))
+	return path, time.Since(t0), err
 }

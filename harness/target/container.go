@@ -73,14 +73,9 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 		}
 	}()
 
-	t0 := time.Now()
-	bin, err := ws.binary(ctx, o)
+	bin, binaryBuild, err := ws.binary(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("container target: %w", err)
-	}
-	var binaryBuild time.Duration
-	if o.BinaryPath == "" {
-		binaryBuild = time.Since(t0)
 	}
 	root, err := o.repoRoot()
 	if err != nil {

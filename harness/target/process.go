@@ -47,14 +47,9 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 			ws.remove()
 		}
 	}()
-	t0 := time.Now()
-	bin, err := ws.binary(ctx, o)
+	bin, binaryBuild, err := ws.binary(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("process target: %w", err)
-	}
-	var binaryBuild time.Duration
-	if o.BinaryPath == "" {
-		binaryBuild = time.Since(t0)
 	}
 
 	token, err := newToken()
