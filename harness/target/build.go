@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/project"
 )
 
 // exporterPkg is the exporter's main package, relative to the repository root.
@@ -39,20 +41,11 @@ func BuildBinary(ctx context.Context, repoRoot, outDir string) (string, error) {
 
 // findRepoRoot returns the nearest directory upward from dir holding a go.mod.
 func findRepoRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
+	root, err := project.Root(dir)
+	if errors.Is(err, project.ErrNoRoot) {
+		return "", errors.New("no go.mod above the working directory; set Options.RepoRoot")
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; set Options.RepoRoot")
-		}
-		dir = parent
-	}
+	return root, err
 }
 
 // repoRoot returns o.RepoRoot or the module root above the working directory.

@@ -7,10 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/project"
 )
 
 // Options are the settings of one acceptance run. Flags fill them; a VERIFY_* environment variable
@@ -163,14 +164,9 @@ func RepoRoot() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the project: no go.mod above the working directory")
-		}
-		dir = parent
+	root, err := project.Root(dir)
+	if errors.Is(err, project.ErrNoRoot) {
+		return "", errors.New("not inside the project: no go.mod above the working directory")
 	}
+	return root, err
 }
