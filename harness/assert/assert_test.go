@@ -52,43 +52,80 @@ func TestA1(t *testing.T) {
 func TestMissingThreshold(t *testing.T) {
 	th := thresholds(t)
 	delete(th, "a3.csv_p95_seconds")
-	r := load.Result{CSVRowsPerSecond: 1e6, CSV: load.FormatResult{OK: 1}, PDF: load.FormatResult{OK: 1}}
+	r := load.Result{CSVRowsPerSecond: 1e6, CSV: load.FormatResult{OK: 1, StreamRate: load.Distribution{Count: 1, P50: 100 << 20}},
+		PDF: load.FormatResult{OK: 1}}
 	c := assert.A3(th, r)
 	if c.Status != evidence.StatusFailed || !slices.Contains(c.Failures, "no threshold for a3.csv_p95_seconds") {
 		t.Errorf("check %+v", c)
 	}
-	if _, ok := thresholds(t)["a3.csv_p50_seconds"]; ok {
-		t.Fatal("a3.csv_p50_seconds has a default rule; pick another informational measure")
+	if _, ok := thresholds(t)["a3.csv_latency_p50_seconds"]; ok {
+		t.Fatal("a3.csv_latency_p50_seconds has a default rule; pick another informational measure")
 	}
-	if c := assert.A3(thresholds(t), r); c.Status != evidence.StatusPassed || !hasMeasure(c, "a3.csv_p50_seconds") {
+	if c := assert.A3(thresholds(t), r); c.Status != evidence.StatusPassed || !hasMeasure(c, "a3.csv_latency_p50_seconds") {
 		t.Errorf("with every rule: %+v", c)
 	}
 }
 
 func TestA4(t *testing.T) {
 	th := thresholds(t)
-	ok := assert.Memory{PeakExternal: 50e6, PeakDuringSmall: 40e6, PeakDuringLarge: 42e6, ProcessResident: 48e6,
+	// A streaming exporter: 50 MB anonymous, 30 MB of file pages, its own RSS their sum.
+	ok := assert.Memory{PeakExternal: 50e6, PeakExternalFile: 30e6, PeakDuringSmall: 40e6, PeakDuringLarge: 42e6, ProcessResident: 78e6,
 		SmallSamples: 3, LargeSamples: 20, SmallBytes: 1e5, LargeBytes: 1e7}
-	if c := assert.A4(th, ok); c.Status != evidence.StatusPassed {
-		t.Errorf("healthy: %+v", c)
+	with := func(f func(*assert.Memory)) assert.Memory {
+		m := ok
+		f(&m)
+		return m
 	}
-	if c := assert.A4(th, assert.Memory{ProcessResident: 48e6}); c.Status != evidence.StatusNotRun {
-		t.Errorf("no outside measurement: %+v", c)
-	}
-	big := ok
-	big.PeakExternal = 400e6
-	if c := assert.A4(th, big); c.Status != evidence.StatusFailed {
-		t.Errorf("over budget and disagreeing: %+v", c)
-	}
-	buffered := ok
-	buffered.PeakDuringLarge = 40e6 + 1e7 // the whole export held in memory
-	if c := assert.A4(th, buffered); c.Status != evidence.StatusFailed {
-		t.Errorf("memory growing with the export: %+v", c)
-	}
-	unsized := ok
-	unsized.LargeBytes = 0
-	if c := assert.A4(th, unsized); c.Status != evidence.StatusNotRun || hasMeasure(c, "a4.memory_growth_ratio") {
-		t.Errorf("no export sizes: %+v", c)
+	for _, tt := range []struct {
+		name   string
+		m      assert.Memory
+		status evidence.Status
+		line   string             // in the failures
+		values map[string]float64 // measures that must be there, with their values
+		absent []string           // measures that must not be there
+	}{
+		{name: "healthy", m: ok, status: evidence.StatusPassed,
+			values: map[string]float64{"a4.peak_memory_bytes": 50e6, "a4.rss_crosscheck_ratio": 1, "a4.peak_file_bytes": 30e6, "a4.process_resident_bytes": 78e6}},
+		{name: "healthy, file pages not measured", m: with(func(m *assert.Memory) { m.PeakExternalFile, m.ProcessResident = 0, 58e6 }),
+			status: evidence.StatusPassed, values: map[string]float64{"a4.rss_crosscheck_ratio": 1}, absent: []string{"a4.peak_file_bytes"}},
+		// A store mapped into memory makes RSS large; the anonymous memory A4 judges is not.
+		{name: "file pages beyond the budget", m: with(func(m *assert.Memory) { m.PeakExternalFile, m.ProcessResident = 600e6, 640e6 }),
+			status: evidence.StatusPassed, values: map[string]float64{"a4.peak_memory_bytes": 50e6, "a4.rss_crosscheck_ratio": 1}},
+		{name: "peaks sampled at other moments", m: with(func(m *assert.Memory) { m.ProcessResident = 40e6 }),
+			status: evidence.StatusPassed, values: map[string]float64{"a4.rss_crosscheck_ratio": 1.25}},
+		{name: "url target: resident memory only", m: assert.Memory{ProcessResident: 480e6}, status: evidence.StatusNotRun,
+			line: "no memory measured from outside", values: map[string]float64{"a4.process_resident_bytes": 480e6},
+			absent: []string{"a4.peak_memory_bytes", "a4.rss_crosscheck_ratio"}},
+		{name: "over budget", m: with(func(m *assert.Memory) { m.PeakExternal, m.ProcessResident = 400e6, 430e6 }),
+			status: evidence.StatusFailed, line: "a4.peak_memory_bytes = 4e+08 bytes breaks <="},
+		{name: "buffered", m: with(func(m *assert.Memory) { m.PeakDuringLarge = 40e6 + 1e7 }), // the whole export held in memory
+			status: evidence.StatusFailed, line: "a4.memory_growth_ratio"},
+		// More anonymous memory than the process has resident: another process's, or a unit slip.
+		{name: "outside figure above the resident one", m: with(func(m *assert.Memory) { m.PeakExternal, m.ProcessResident = 200e6, 50e6 }),
+			status: evidence.StatusFailed, line: "a4.rss_crosscheck_ratio = 4 ratio breaks <= 3", values: map[string]float64{"a4.rss_crosscheck_ratio": 4}},
+		// Far less than the process has resident, file pages included: something was missed.
+		{name: "outside figure below the resident one", m: with(func(m *assert.Memory) { m.PeakExternal, m.PeakExternalFile, m.ProcessResident = 10e6, 10e6, 100e6 }),
+			status: evidence.StatusFailed, line: "a4.rss_crosscheck_ratio = 5 ratio breaks <= 3"},
+		{name: "no export sizes", m: with(func(m *assert.Memory) { m.LargeBytes = 0 }), status: evidence.StatusNotRun,
+			line: "no export sizes", absent: []string{"a4.memory_growth_ratio"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := assert.A4(th, tt.m)
+			if c.ID != "A4" || c.Status != tt.status || !strings.Contains(strings.Join(c.Failures, "\n"), tt.line) {
+				t.Errorf("check %+v", c)
+			}
+			for name, want := range tt.values {
+				i := slices.IndexFunc(c.Measures, func(m evidence.Measure) bool { return m.Name == name })
+				if i < 0 || c.Measures[i].Value != want {
+					t.Errorf("%s: want %v in %+v", name, want, c.Measures)
+				}
+			}
+			for _, name := range tt.absent {
+				if hasMeasure(c, name) {
+					t.Errorf("%s measured: %+v", name, c.Measures)
+				}
+			}
+		})
 	}
 	for _, few := range [][2]int{{1, 20}, {3, 1}, {0, 0}} {
 		m := ok
@@ -99,7 +136,7 @@ func TestA4(t *testing.T) {
 			hasMeasure(c, "a4.memory_growth_ratio") {
 			t.Errorf("samples %v: %+v", few, c)
 		}
-		m.PeakExternal = 400e6
+		m.PeakExternal, m.ProcessResident = 400e6, 430e6
 		if c := assert.A4(th, m); c.Status != evidence.StatusFailed {
 			t.Errorf("samples %v, over budget: %+v", few, c)
 		}
@@ -151,15 +188,15 @@ func TestA6Reconciliation(t *testing.T) {
 exporter_export_bytes_total{format="csv"} 100
 exporter_exports_total{format="csv",outcome="ok"} 1
 `)
-	after := parse(t, `exporter_export_rows_total{format="csv"} 25
-exporter_export_bytes_total{format="csv"} 300
+	after := parse(t, `exporter_export_rows_total{format="csv"} 20
+exporter_export_bytes_total{format="csv"} 250
 exporter_exports_total{format="csv",outcome="ok"} 2
 exporter_exports_total{format="csv",outcome="aborted"} 1
 exporter_ingest_records_total{mode="batch",outcome="ok"} 5
 `)
 	var counts export.Counts
 	counts.Add(export.Fetch{Format: export.CSV, Status: 200, Complete: true, Bytes: 150}, 10, true)
-	counts.Add(export.Fetch{Format: export.CSV, Status: 200}, 0, true) // cut: rows and bytes become lower bounds
+	counts.Add(export.Fetch{Format: export.CSV, Status: 200}, 0, true) // cut: none of its rows or bytes may be counted
 	o := assert.Observability{Before: before, After: after, Counts: counts,
 		Manifests: []seed.Manifest{{Mode: seed.ModeBatch, Rows: 5}}}
 	lines := strings.Join(assert.Reconcile(o), "\n")
@@ -179,6 +216,23 @@ exporter_ingest_records_total{mode="batch",outcome="ok"} 5
 	}
 	if c := assert.A6(th, o); c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "series missing") {
 		t.Errorf("check %+v", c)
+	}
+
+	// An exporter that counts the rows and bytes of the export it cut short is caught exactly.
+	o.After = parse(t, `exporter_export_rows_total{format="csv"} 25
+exporter_export_bytes_total{format="csv"} 300
+`)
+	lines = strings.Join(assert.Reconcile(o), "\n")
+	for _, want := range []string{`exporter_export_rows_total{format="csv"}: delta 15, harness counted 10`,
+		`exporter_export_bytes_total{format="csv"}: delta 200, harness counted 150`} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("no %q in\n%s", want, lines)
+		}
+	}
+	// Left out, that reconciliation no longer sees it.
+	o.Omit = []string{"exporter_export_rows_total"}
+	if lines := strings.Join(assert.Reconcile(o), "\n"); strings.Contains(lines, "exporter_export_rows_total") {
+		t.Errorf("omitted series reported:\n%s", lines)
 	}
 }
 

@@ -4,8 +4,8 @@
 // is the memory used while that export ran, not one stale sample taken before it started.
 //
 // Measure runs the small window and then the large one and yields the fields of assert.Memory
-// that A4 turns into a4.memory_growth_ratio: about 0 for an exporter that streams, 1 or more for
-// one that holds an export in memory.
+// that A4 turns into a4.memory_growth_ratio, on anonymous memory (target.MemoryWindow.PeakBytes):
+// about 0 for an exporter that streams, 1 or more for one that holds an export in memory.
 package memory
 
 import (
@@ -150,28 +150,31 @@ func Measure(ctx context.Context, w Windows, small, large Probe, p Procedure) (G
 	return g, nil
 }
 
-// Memory returns the fields of assert.Memory that g measured: the peaks, samples and export
-// sizes of both windows. They are all zero, so A4 does not judge growth, unless both windows
-// were measured and every export in them succeeded. The caller adds PeakExternal and
-// ProcessResident.
+// Memory returns the fields of assert.Memory that g measured: the anonymous peaks, samples and
+// export sizes of both windows, and the highest anonymous and file-backed figures of the two as
+// the outside peaks so far. They are all zero, so A4 does not judge growth, unless both windows
+// were measured and every export in them succeeded. A caller that measures more windows raises
+// PeakExternal and PeakExternalFile with theirs; it adds ProcessResident.
 func (g Growth) Memory() assert.Memory {
 	if !g.Small.Measured || !g.Large.Measured || g.Small.Failed || g.Large.Failed {
 		return assert.Memory{}
 	}
 	return assert.Memory{
-		PeakDuringSmall: float64(g.Small.Window.PeakBytes),
-		PeakDuringLarge: float64(g.Large.Window.PeakBytes),
-		SmallSamples:    g.Small.Window.Samples,
-		LargeSamples:    g.Large.Window.Samples,
-		SmallBytes:      float64(g.Small.Bytes),
-		LargeBytes:      float64(g.Large.Bytes),
+		PeakExternal:     float64(max(g.Small.Window.PeakBytes, g.Large.Window.PeakBytes)),
+		PeakExternalFile: float64(max(g.Small.Window.PeakFileBytes, g.Large.Window.PeakFileBytes)),
+		PeakDuringSmall:  float64(g.Small.Window.PeakBytes),
+		PeakDuringLarge:  float64(g.Large.Window.PeakBytes),
+		SmallSamples:     g.Small.Window.Samples,
+		LargeSamples:     g.Large.Window.Samples,
+		SmallBytes:       float64(g.Small.Bytes),
+		LargeBytes:       float64(g.Large.Bytes),
 	}
 }
 
 // Resident polls the exporter's own process_resident_memory_bytes every interval (0: 250 ms)
 // until the returned function is called, which returns the highest value seen (0 if none).
-// Scrape failures are skipped: the value is the cross-check of an outside measurement, not a
-// measurement of its own.
+// Scrape failures are skipped: the value, which counts file pages too, is the cross-check of an
+// outside measurement, not a measurement of its own.
 func Resident(ctx context.Context, hc *http.Client, baseURL, token string, interval time.Duration) (stop func() float64) {
 	if interval <= 0 {
 		interval = 250 * time.Millisecond

@@ -25,6 +25,7 @@ type windows struct {
 	mu     sync.Mutex
 	open   target.MemoryWindow
 	resets int
+	file   uint64 // the file-backed figure every sample reads
 }
 
 func (w *windows) Peak() (target.MemoryWindow, bool) {
@@ -49,6 +50,17 @@ func (w *windows) sample(peak uint64) {
 	defer w.mu.Unlock()
 	w.open.Samples++
 	w.open.PeakBytes = max(w.open.PeakBytes, peak)
+	w.open.PeakFileBytes = max(w.open.PeakFileBytes, w.file)
+}
+
+// withFile is export, with file as the file-backed figure of its samples.
+func (w *windows) withFile(file uint64, export memory.Export) memory.Export {
+	return func(ctx context.Context) (int64, bool) {
+		w.mu.Lock()
+		w.file = file
+		w.mu.Unlock()
+		return export(ctx)
+	}
 }
 
 // export is an export of size bytes that raises the peak to peak and yields samples samples.
@@ -153,14 +165,14 @@ func TestWindowInvalid(t *testing.T) {
 
 func TestMeasure(t *testing.T) {
 	w := &windows{}
-	small := memory.Probe{Export: w.export(120e3, 50e6, 1)}
-	large := memory.Probe{Export: w.export(25e6, 80e6, 4)}
+	small := memory.Probe{Export: w.withFile(30e6, w.export(120e3, 50e6, 1))}
+	large := memory.Probe{Export: w.withFile(20e6, w.export(25e6, 80e6, 4))}
 	g, err := memory.Measure(context.Background(), w, small, large, memory.Procedure{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := assert.Memory{PeakDuringSmall: 50e6, PeakDuringLarge: 80e6, SmallSamples: 3, LargeSamples: 4,
-		SmallBytes: 120e3, LargeBytes: 25e6}
+	want := assert.Memory{PeakExternal: 80e6, PeakExternalFile: 30e6, PeakDuringSmall: 50e6, PeakDuringLarge: 80e6,
+		SmallSamples: 3, LargeSamples: 4, SmallBytes: 120e3, LargeBytes: 25e6}
 	if got := g.Memory(); got != want {
 		t.Errorf("Memory() = %+v, want %+v", got, want)
 	}

@@ -213,7 +213,7 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 		c.info.ImageBuild = buildEnd.Sub(buildStart)
 		c.info.Startup = ready.Sub(buildEnd)
 	}
-	c.mem = newSampler(methodDocker, c.readMemory, nil)
+	c.mem = newSampler(methodDocker, c.readMemory, 0)
 	return c, nil
 }
 
@@ -252,11 +252,7 @@ func (c *containerTarget) readMemory(ctx context.Context) (reading, error) {
 	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
 		return reading{}, fmt.Errorf("container stats: %w", err)
 	}
-	n, err := containerMemory(st.MemoryStats)
-	if err != nil {
-		return reading{}, err
-	}
-	return reading{current: n}, nil
+	return containerMemory(st.MemoryStats)
 }
 
 func (c *containerTarget) Logs(ctx context.Context) ([]byte, error) {

@@ -64,10 +64,11 @@ func TestContainerTargetExporter(t *testing.T) {
 		t.Errorf("export without token: %d, want 401 (tokens file not in force?)", code)
 	}
 	w, ok := tg.ResetPeak()
-	if !ok || w.PeakBytes == 0 || w.Errors > 0 {
+	if !ok || w.PeakBytes == 0 || w.PeakFileBytes == 0 || w.Errors > 0 {
 		t.Errorf("memory window = %+v, %v", w, ok)
 	}
-	t.Logf("memory: peak %d KiB over %d samples in %v", w.PeakBytes>>10, w.Samples, w.End.Sub(w.Start).Round(time.Millisecond))
+	t.Logf("memory: anonymous peak %d KiB, file peak %d KiB, over %d samples in %v",
+		w.PeakBytes>>10, w.PeakFileBytes>>10, w.Samples, w.End.Sub(w.Start).Round(time.Millisecond))
 	logs, err := tg.Logs(context.Background())
 	if err != nil || len(logs) == 0 {
 		t.Errorf("Logs = %d bytes, %v", len(logs), err)

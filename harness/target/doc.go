@@ -6,10 +6,11 @@
 //   - container: the exporter binary is built on the host (CGO_ENABLED=0), copied into a
 //     FROM scratch image built from exporter/Dockerfile, and started with testcontainers-go.
 //     The port is published on 127.0.0.1 only. Memory is read from the engine's container
-//     stats, logs from the engine, restarts from container inspect.
+//     stats (the cgroup's anonymous memory, and its page cache for information), logs from the
+//     engine, restarts from container inspect.
 //   - process: the same binary runs as a child process listening on 127.0.0.1. Memory is read
-//     from /proc/<pid>/status (VmRSS samples and the kernel's VmHWM high-water mark), logs are
-//     the captured stdout and stderr.
+//     from /proc/<pid>/status (RssAnon, and RssFile + RssShmem for information), logs are the
+//     captured stdout and stderr.
 //   - url: an exporter that is already running elsewhere. Only its HTTP API is available;
 //     memory, logs and restarts are not observable from outside and say so.
 //

@@ -144,32 +144,45 @@ func logsContain(t *testing.T, tg Target, text string) {
 	t.Fatalf("logs lack %q:\n%s", text, logs)
 }
 
-// checkMemoryWindows has the exporter hold mb MiB for hold during the second of two windows
-// and checks the peaks measured from outside tell the windows apart.
+// checkMemoryWindows has the exporter hold mb MiB of anonymous memory for hold during the
+// second of three windows, and map an mb MiB file during the third, and checks the peaks
+// measured from outside tell the windows apart: anonymous memory judged, file pages beside it.
 func checkMemoryWindows(t *testing.T, tg Target, mb int, hold time.Duration) {
 	t.Helper()
 	if err := tg.StartSampling(50 * time.Millisecond); err != nil {
 		t.Fatalf("StartSampling: %v", err)
 	}
 	time.Sleep(hold)
-	idle, ok := tg.ResetPeak()
-	if !ok {
-		t.Fatalf("idle window not measured: %+v", idle)
+	window := func(name, path string) MemoryWindow {
+		t.Helper()
+		if path != "" {
+			if code, body := get(t, tg, fmt.Sprintf("%s?mb=%d&hold=%s", path, mb, hold), true); code != http.StatusOK {
+				t.Fatalf("%s: %d %s", path, code, body)
+			}
+		}
+		w, ok := tg.ResetPeak()
+		if !ok {
+			t.Fatalf("%s window not measured: %+v", name, w)
+		}
+		if w.Errors > 0 {
+			t.Errorf("%s window: sampling errors: %d, last %s", name, w.Errors, w.LastError)
+		}
+		t.Logf("%s window: anonymous peak %d KiB, file peak %d KiB, over %d samples", name, w.PeakBytes>>10, w.PeakFileBytes>>10, w.Samples)
+		return w
 	}
-	if code, body := get(t, tg, fmt.Sprintf("/alloc?mb=%d&hold=%s", mb, hold), true); code != http.StatusOK {
-		t.Fatalf("alloc: %d %s", code, body)
+	idle := window("idle", "")
+	anon := window("anonymous", "/alloc")
+	file := window("file", "/map")
+	t.Logf("method: %s", idle.Method)
+	grew := func(w MemoryWindow) (anon, file int64) {
+		return int64(w.PeakBytes) - int64(idle.PeakBytes), int64(w.PeakFileBytes) - int64(idle.PeakFileBytes)
 	}
-	busy, ok := tg.ResetPeak()
-	if !ok {
-		t.Fatalf("busy window not measured: %+v", busy)
+	want := int64(mb) << 20 * 3 / 4
+	if a, _ := grew(anon); a < want {
+		t.Errorf("anonymous window: anonymous peak exceeds idle peak by %d KiB, want about %d MiB", a>>10, mb)
 	}
-	t.Logf("idle window: peak %d KiB over %d samples; busy window: peak %d KiB over %d samples (%s)",
-		idle.PeakBytes>>10, idle.Samples, busy.PeakBytes>>10, busy.Samples, busy.Method)
-	if grew := int64(busy.PeakBytes) - int64(idle.PeakBytes); grew < int64(mb)<<20*3/4 {
-		t.Errorf("busy peak exceeds idle peak by %d KiB, want about %d MiB", grew>>10, mb)
-	}
-	if busy.Errors > 0 {
-		t.Errorf("sampling errors: %d, last %s", busy.Errors, busy.LastError)
+	if a, f := grew(file); f < want || a > want/4 {
+		t.Errorf("file window: file peak exceeds idle by %d KiB, anonymous peak by %d KiB; want about %d MiB and near 0", f>>10, a>>10, mb)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,15 +17,26 @@ import (
 )
 
 // MemoryWindow is the exporter's memory use between two resets, measured from outside it.
+//
+// The judged figure is anonymous memory: what the exporter allocated itself (heap, stacks), the
+// memory that grows when an export is held instead of streamed. File-backed pages — the
+// exporter's binary, a store it maps — are the kernel's to drop or refill and are recorded
+// beside it for information only.
 type MemoryWindow struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"` // zero while the window is open
-	// PeakBytes is the highest use seen: the largest sample, or for a process the kernel's
-	// high-water mark (VmHWM) if it covers the window, whichever is higher.
+	// PeakBytes is the highest anonymous memory seen in the window: for a process RssAnon, for a
+	// container the cgroup's anonymous memory (total_rss on cgroup v1, anon on v2).
 	PeakBytes uint64 `json:"peak_bytes"`
-	// LastBytes is the most recent sample.
+	// LastBytes is the anonymous memory of the most recent sample.
 	LastBytes uint64 `json:"last_bytes"`
-	Samples   int    `json:"samples"`
+	// PeakFileBytes and LastFileBytes are the file-backed figure, for information: for a process
+	// its resident file and shared-memory pages (RssFile + RssShmem), for a container the
+	// cgroup's page cache (total_cache on cgroup v1, file on v2), which also holds pages the
+	// exporter wrote but does not map.
+	PeakFileBytes uint64 `json:"peak_file_bytes"`
+	LastFileBytes uint64 `json:"last_file_bytes"`
+	Samples       int    `json:"samples"`
 	// Errors counts failed samples; LastError is the latest failure.
 	Errors    int    `json:"errors"`
 	LastError string `json:"last_error,omitempty"`
@@ -33,29 +46,36 @@ type MemoryWindow struct {
 
 // Memory measurement methods, recorded with every window.
 const (
-	methodDocker  = "docker engine container stats: memory usage minus inactive file cache (as docker stats shows), sampled; the engine refreshes them about once a second"
-	methodProc    = "/proc/<pid>/status: VmRSS sampled, VmHWM high-water mark reset per window via clear_refs"
-	methodProcRSS = "/proc/<pid>/status: VmRSS sampled (VmHWM could not be reset)"
-	methodNone    = "not measurable from outside: url target; use the exporter's own process_resident_memory_bytes"
+	methodDocker = "docker engine container stats, the cgroup's memory.stat: anonymous memory judged (total_rss on cgroup v1, anon on v2), " +
+		"page cache for information (total_cache on v1, file on v2); sampled every interval, the engine refreshes them about once a second"
+	methodProc = "/proc/<pid>/status: RssAnon judged, RssFile + RssShmem for information; sampled every interval, and with an interval " +
+		"over 50 ms the peaks also take a read every 50 ms in between, since the kernel keeps no high-water mark of anonymous memory " +
+		"(VmHWM counts file pages too)"
+	methodNone = "not measurable from outside: url target; the exporter's own process_resident_memory_bytes counts file pages too " +
+		"and is information only"
 )
 
-// reading is one memory sample.
+// procPeakEvery is how often a process sampler reads /proc between two samples to catch a peak
+// that rises and falls between them. A read of /proc/<pid>/status takes microseconds.
+const procPeakEvery = 50 * time.Millisecond
+
+// reading is one memory sample, in bytes.
 type reading struct {
-	current uint64 // bytes in use now
-	peak    uint64 // kernel high-water mark since the last reset; 0 if unknown
+	anon uint64 // anonymous memory: judged
+	file uint64 // file-backed memory: information
 }
 
 // sampler keeps a memory window fed by a goroutine that reads every interval.
 type sampler struct {
-	read func(context.Context) (reading, error)
-	// resetPeak resets the kernel high-water mark; true if it did. Nil if there is none.
-	resetPeak func() bool
-	method    string
+	read   func(context.Context) (reading, error)
+	method string
+	// peakEvery, when shorter than the sampling interval, adds reads in between that only raise
+	// the window's peaks; 0 for none.
+	peakEvery time.Duration
 
 	mu       sync.Mutex
 	win      MemoryWindow
-	gen      int  // window generation; a sample read across a reset is dropped
-	peakOK   bool // the high-water mark covers the current window
+	gen      int // window generation; a sample read across a reset is dropped
 	started  bool
 	stopped  bool
 	cancel   context.CancelFunc
@@ -63,8 +83,8 @@ type sampler struct {
 	kick     chan struct{} // asks the loop for a sample now
 }
 
-func newSampler(method string, read func(context.Context) (reading, error), resetPeak func() bool) *sampler {
-	return &sampler{read: read, resetPeak: resetPeak, method: method, kick: make(chan struct{}, 1)}
+func newSampler(method string, read func(context.Context) (reading, error), peakEvery time.Duration) *sampler {
+	return &sampler{read: read, method: method, peakEvery: peakEvery, kick: make(chan struct{}, 1)}
 }
 
 // sampleTimeout bounds one sample, so a stuck engine cannot stall a reset.
@@ -90,19 +110,27 @@ func (s *sampler) start(interval time.Duration) error {
 	s.finished = make(chan struct{})
 	s.mu.Unlock()
 
-	s.sample(ctx)
+	s.sample(ctx, false)
 	go func() {
 		defer close(s.finished)
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		var between <-chan time.Time // nil: no reads between samples
+		if s.peakEvery > 0 && s.peakEvery < interval {
+			pt := time.NewTicker(s.peakEvery)
+			defer pt.Stop()
+			between = pt.C
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				s.sample(ctx)
+				s.sample(ctx, false)
 			case <-s.kick:
-				s.sample(ctx)
+				s.sample(ctx, false)
+			case <-between:
+				s.sample(ctx, true)
 			}
 		}
 	}()
@@ -112,15 +140,13 @@ func (s *sampler) start(interval time.Duration) error {
 // openLocked starts a new window at now.
 func (s *sampler) openLocked(now time.Time) {
 	s.gen++
-	s.peakOK = s.resetPeak != nil && s.resetPeak()
-	method := s.method
-	if s.resetPeak != nil && !s.peakOK {
-		method = methodProcRSS
-	}
-	s.win = MemoryWindow{Start: now, Method: method}
+	s.win = MemoryWindow{Start: now, Method: s.method}
 }
 
-func (s *sampler) sample(ctx context.Context) {
+// sample reads once and records the reading in the window it was taken in. A peakOnly read,
+// taken between two samples, only raises the peaks: it is neither counted as a sample nor as
+// the latest figure, and its failure is left for the next sample to report.
+func (s *sampler) sample(ctx context.Context, peakOnly bool) {
 	ctx, cancel := context.WithTimeout(ctx, sampleTimeout)
 	defer cancel()
 	s.mu.Lock()
@@ -129,9 +155,16 @@ func (s *sampler) sample(ctx context.Context) {
 	r, err := s.read(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen == s.gen {
-		s.recordLocked(r, err)
+	if gen != s.gen {
+		return
 	}
+	if peakOnly {
+		if err == nil {
+			s.raiseLocked(r)
+		}
+		return
+	}
+	s.recordLocked(r, err)
 }
 
 func (s *sampler) recordLocked(r reading, err error) {
@@ -144,11 +177,13 @@ func (s *sampler) recordLocked(r reading, err error) {
 		return
 	}
 	s.win.Samples++
-	s.win.LastBytes = r.current
-	s.win.PeakBytes = max(s.win.PeakBytes, r.current)
-	if s.peakOK {
-		s.win.PeakBytes = max(s.win.PeakBytes, r.peak)
-	}
+	s.win.LastBytes, s.win.LastFileBytes = r.anon, r.file
+	s.raiseLocked(r)
+}
+
+func (s *sampler) raiseLocked(r reading) {
+	s.win.PeakBytes = max(s.win.PeakBytes, r.anon)
+	s.win.PeakFileBytes = max(s.win.PeakFileBytes, r.file)
 }
 
 func (s *sampler) peak() (MemoryWindow, bool) {
@@ -165,7 +200,7 @@ func (s *sampler) reset() (MemoryWindow, bool) {
 	if !running {
 		return s.peak()
 	}
-	s.sample(context.Background())
+	s.sample(context.Background(), false)
 
 	s.mu.Lock()
 	now := time.Now()
@@ -196,43 +231,57 @@ func (s *sampler) stop() {
 
 	cancel()
 	<-finished
-	s.sample(context.Background())
+	s.sample(context.Background(), false)
 	s.mu.Lock()
 	s.win.End = time.Now()
 	s.mu.Unlock()
 }
 
-// procMemory is the memory part of /proc/<pid>/status, in bytes.
+// procMemory is the resident memory part of /proc/<pid>/status, in bytes. The three add up
+// to VmRSS.
 type procMemory struct {
-	rss, hwm uint64
+	anon, file, shmem uint64 // RssAnon, RssFile, RssShmem
 }
 
-// parseProcStatus reads VmRSS and VmHWM from a /proc/<pid>/status file.
+// reading is m as a sample: anonymous memory judged, file and shared pages for information.
+func (m procMemory) reading() reading {
+	return reading{anon: m.anon, file: m.file + m.shmem}
+}
+
+// parseProcStatus reads RssAnon, RssFile and RssShmem (Linux 4.5 and later) from a
+// /proc/<pid>/status file.
 func parseProcStatus(r io.Reader) (procMemory, error) {
 	var m procMemory
-	var haveRSS, haveHWM bool
+	fields := map[string]*uint64{"RssAnon": &m.anon, "RssFile": &m.file, "RssShmem": &m.shmem}
+	seen := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		if !ok {
+			continue
+		}
+		if key == "VmRSS" {
+			seen[key] = true
+		}
+		p := fields[key]
+		if p == nil {
 			continue
 		}
 		n, err := parseKB(val)
 		if err != nil {
 			return procMemory{}, fmt.Errorf("%s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			m.rss, haveRSS = n, true
-		} else {
-			m.hwm, haveHWM = n, true
-		}
+		*p, seen[key] = n, true
 	}
 	if err := sc.Err(); err != nil {
 		return procMemory{}, err
 	}
-	if !haveRSS || !haveHWM {
-		// A zombie or kernel thread has no Vm* lines.
-		return procMemory{}, errors.New("no VmRSS/VmHWM in status (process gone?)")
+	switch {
+	case !seen["VmRSS"]:
+		// A zombie or kernel thread has no memory lines.
+		return procMemory{}, errors.New("no VmRSS in status (process gone?)")
+	case !seen["RssAnon"] || !seen["RssFile"] || !seen["RssShmem"]:
+		return procMemory{}, errors.New("no RssAnon, RssFile or RssShmem in status (kernel older than Linux 4.5?)")
 	}
 	return m, nil
 }
@@ -250,18 +299,23 @@ func parseKB(s string) (uint64, error) {
 	return n * 1024, nil
 }
 
-// containerMemory is the working-set memory docker stats shows: usage without the inactive
-// file cache, which the kernel can drop at any time. cgroup v1 reports it as
-// total_inactive_file, cgroup v2 as inactive_file.
-func containerMemory(m container.MemoryStats) (uint64, error) {
-	if m.Usage == 0 {
-		return 0, errors.New("no memory usage in container stats (container not running?)")
+// containerMemory reads the cgroup's memory.stat as the engine reports it in container stats:
+// anonymous memory (judged) and page cache (information). cgroup v2 names them anon and file;
+// cgroup v1 rss and cache, with total_ variants that include child cgroups, which a container
+// does not have but which are preferred as the hierarchy's own figure.
+func containerMemory(m container.MemoryStats) (reading, error) {
+	st := m.Stats
+	if len(st) == 0 {
+		return reading{}, errors.New("no memory.stat in container stats (container not running?)")
 	}
-	if v, ok := m.Stats["total_inactive_file"]; ok && v < m.Usage {
-		return m.Usage - v, nil
+	if anon, ok := st["anon"]; ok { // cgroup v2
+		return reading{anon: anon, file: st["file"]}, nil
 	}
-	if v, ok := m.Stats["inactive_file"]; ok && v < m.Usage {
-		return m.Usage - v, nil
+	for _, k := range [][2]string{{"total_rss", "total_cache"}, {"rss", "cache"}} { // cgroup v1
+		if anon, ok := st[k[0]]; ok {
+			return reading{anon: anon, file: st[k[1]]}, nil
+		}
 	}
-	return m.Usage, nil
+	return reading{}, fmt.Errorf("no anonymous memory (anon, total_rss or rss) in container stats; memory.stat has %s",
+		strings.Join(slices.Sorted(maps.Keys(st)), ", "))
 }

@@ -1,7 +1,9 @@
 package target
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,9 +21,10 @@ func TestParseProcStatus(t *testing.T) {
 		want    procMemory
 		wantErr string
 	}{
-		{file: "running.status", want: procMemory{rss: 98304 * 1024, hwm: 153600 * 1024}},
+		{file: "running.status", want: procMemory{anon: 61440 << 10, file: 36352 << 10, shmem: 512 << 10}},
 		{file: "zombie.status", wantErr: "process gone"},
-		{file: "badunit.status", wantErr: `VmRSS: unexpected size "98304 MB"`},
+		{file: "oldkernel.status", wantErr: "older than Linux 4.5"},
+		{file: "badunit.status", wantErr: `RssAnon: unexpected size "60 MB"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -40,51 +43,79 @@ func TestParseProcStatus(t *testing.T) {
 			if err != nil || got != tt.want {
 				t.Fatalf("parseProcStatus() = %+v, %v; want %+v", got, err, tt.want)
 			}
+			if r := got.reading(); r.anon != tt.want.anon || r.file != tt.want.file+tt.want.shmem {
+				t.Fatalf("reading() = %+v", r)
+			}
 		})
 	}
 }
 
-// The live file parses too, and our own peak is at least our current use.
+// The live file parses too: a Go test binary has anonymous memory (its heap) and file pages
+// (its own text), and the three figures add up to VmRSS, read from the same file.
 func TestReadProcMemorySelf(t *testing.T) {
-	r, err := readProcMemory(os.Getpid())
+	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.current == 0 || r.peak < r.current {
-		t.Fatalf("readProcMemory(self) = %+v", r)
+	m, err := parseProcStatus(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rss uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			if rss, err = parseKB(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if m.anon == 0 || m.file == 0 || m.anon+m.file+m.shmem != rss {
+		t.Fatalf("parseProcStatus(self) = %+v, VmRSS %d", m, rss)
+	}
+	if r, err := readProcMemory(os.Getpid()); err != nil || r.anon == 0 || r.file == 0 {
+		t.Fatalf("readProcMemory(self) = %+v, %v", r, err)
 	}
 }
 
 func TestContainerMemory(t *testing.T) {
 	tests := []struct {
 		name    string
-		m       container.MemoryStats
-		want    uint64
-		wantErr bool
+		file    string            // testdata/stats: a container stats answer
+		stats   map[string]uint64 // or just memory.stat
+		want    reading
+		wantErr string
 	}{
-		{
-			name: "cgroup v1 subtracts total_inactive_file",
-			m:    container.MemoryStats{Usage: 100 << 20, Stats: map[string]uint64{"total_inactive_file": 30 << 20, "inactive_file": 1 << 20}},
-			want: 70 << 20,
-		},
-		{
-			name: "cgroup v2 subtracts inactive_file",
-			m:    container.MemoryStats{Usage: 100 << 20, Stats: map[string]uint64{"inactive_file": 10 << 20, "anon": 80 << 20}},
-			want: 90 << 20,
-		},
-		{
-			name: "cache larger than usage is ignored",
-			m:    container.MemoryStats{Usage: 10 << 20, Stats: map[string]uint64{"inactive_file": 20 << 20}},
-			want: 10 << 20,
-		},
-		{name: "no stats map", m: container.MemoryStats{Usage: 5 << 20}, want: 5 << 20},
-		{name: "stopped container reports nothing", m: container.MemoryStats{}, wantErr: true},
+		// Docker Engine 20.10 on cgroup v1 (cgroupfs): the stand-in, idle.
+		{name: "cgroup v1", file: "cgroupv1.json", want: reading{anon: 970752, file: 4943872}},
+		// Keys of a cgroup v2 memory.stat, as the engine passes them through.
+		{name: "cgroup v2", file: "cgroupv2.json", want: reading{anon: 17006592, file: 5746688}},
+		{name: "stopped container", file: "stopped.json", wantErr: "container not running?"},
+		{name: "cgroup v1 without total_", stats: map[string]uint64{"rss": 3 << 20, "cache": 1 << 20}, want: reading{anon: 3 << 20, file: 1 << 20}},
+		{name: "anonymous memory missing", stats: map[string]uint64{"usage": 9, "cache": 1}, wantErr: "no anonymous memory (anon, total_rss or rss) in container stats; memory.stat has cache, usage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := containerMemory(tt.m)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Fatalf("containerMemory() = %d, %v; want %d (error %v)", got, err, tt.want, tt.wantErr)
+			m := container.MemoryStats{Stats: tt.stats}
+			if tt.file != "" {
+				b, err := os.ReadFile(filepath.Join("testdata", "stats", tt.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var st container.StatsResponse
+				if err := json.Unmarshal(b, &st); err != nil {
+					t.Fatal(err)
+				}
+				m = st.MemoryStats
+			}
+			got, err := containerMemory(m)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("containerMemory() error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("containerMemory() = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
 	}
@@ -92,41 +123,26 @@ func TestContainerMemory(t *testing.T) {
 
 // fakeMemory is a memory source whose readings the test sets.
 type fakeMemory struct {
-	mu       sync.Mutex
-	current  uint64
-	hwm      uint64
-	fail     error
-	canReset bool
-	resets   int
+	mu   sync.Mutex
+	r    reading
+	fail error
 }
 
-func (f *fakeMemory) set(current uint64) {
+func (f *fakeMemory) set(anon, file uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.current = current
-	f.hwm = max(f.hwm, current)
+	f.r = reading{anon: anon, file: file}
 }
 
 func (f *fakeMemory) read(context.Context) (reading, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return reading{current: f.current, peak: f.hwm}, f.fail
-}
-
-func (f *fakeMemory) reset() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.canReset {
-		return false
-	}
-	f.resets++
-	f.hwm = f.current
-	return true
+	return f.r, f.fail
 }
 
 func TestSamplerWindows(t *testing.T) {
-	mem := &fakeMemory{current: 10, canReset: true}
-	s := newSampler(methodProc, mem.read, mem.reset)
+	mem := &fakeMemory{r: reading{anon: 10, file: 100}}
+	s := newSampler(methodProc, mem.read, 0)
 	if _, ok := s.peak(); ok {
 		t.Fatal("peak before sampling: ok = true")
 	}
@@ -138,17 +154,21 @@ func TestSamplerWindows(t *testing.T) {
 		t.Fatal("second start: want error")
 	}
 
-	// Small phase: a spike between samples is still caught by the high-water mark.
-	mem.set(40)
-	mem.set(12)
+	// Small phase: anonymous and file figures are kept apart.
+	mem.set(40, 300)
+	s.sample(context.Background(), false)
+	mem.set(12, 120)
 	small, ok := s.reset()
-	if !ok || small.PeakBytes != 40 || small.LastBytes != 12 || small.End.IsZero() || small.Method != methodProc {
+	if !ok || small.PeakBytes != 40 || small.LastBytes != 12 || small.PeakFileBytes != 300 || small.LastFileBytes != 120 ||
+		small.Samples != 3 || small.End.IsZero() || small.Method != methodProc {
 		t.Fatalf("small window = %+v, %v", small, ok)
 	}
 
-	// Large phase: the new window does not inherit the old peak.
-	mem.set(500)
-	mem.set(20)
+	// Large phase: the new window does not inherit the old peak. (Its first sample, which the
+	// reset asks the loop for, may read the old figures or the new.)
+	mem.set(500, 110)
+	s.sample(context.Background(), false)
+	mem.set(20, 110)
 	large, ok := s.reset()
 	if !ok || large.PeakBytes != 500 || !large.Start.Equal(small.End) {
 		t.Fatalf("large window = %+v, %v (small ended %v)", large, ok, small.End)
@@ -171,25 +191,43 @@ func TestSamplerWindows(t *testing.T) {
 	}
 }
 
-// Without a resettable high-water mark only samples count, and the method says so.
-func TestSamplerWithoutPeakReset(t *testing.T) {
-	mem := &fakeMemory{current: 10}
-	s := newSampler(methodProc, mem.read, mem.reset)
+// Reads between two samples raise the peaks, and only the peaks: they are not samples, and
+// their failures are not the window's.
+func TestSamplerPeakReads(t *testing.T) {
+	mem := &fakeMemory{r: reading{anon: 10, file: 5}}
+	s := newSampler(methodProc, mem.read, time.Millisecond)
 	if err := s.start(time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	defer s.stop()
-	mem.set(90) // never sampled
-	mem.set(30)
-	w, ok := s.reset()
-	if !ok || w.PeakBytes != 30 || w.Method != methodProcRSS {
+	mem.set(90, 50) // a spike no sample sees
+	waitFor(t, s, func(w MemoryWindow) bool { return w.PeakBytes == 90 })
+	mem.set(30, 7)
+	waitFor(t, s, func(w MemoryWindow) bool { return w.PeakFileBytes == 50 })
+	mem.mu.Lock()
+	mem.fail = errors.New("gone")
+	mem.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	w, ok := s.peak()
+	if !ok || w.Samples != 1 || w.LastBytes != 10 || w.LastFileBytes != 5 || w.PeakBytes != 90 || w.Errors != 0 {
 		t.Fatalf("window = %+v, %v", w, ok)
 	}
+
+	// Reads between samples only when they are more frequent than the samples.
+	s2 := newSampler(methodProc, mem.read, time.Hour)
+	if err := s2.start(5 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.stop()
+	mem.mu.Lock()
+	mem.fail = nil
+	mem.mu.Unlock()
+	waitSamples(t, s2, 3)
 }
 
 func TestSamplerTicks(t *testing.T) {
-	mem := &fakeMemory{current: 7}
-	s := newSampler(methodDocker, mem.read, nil)
+	mem := &fakeMemory{r: reading{anon: 7}}
+	s := newSampler(methodDocker, mem.read, 0)
 	if err := s.start(5 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -200,14 +238,20 @@ func TestSamplerTicks(t *testing.T) {
 // waitSamples waits until the open window has n samples and returns it.
 func waitSamples(t *testing.T, s *sampler, n int) MemoryWindow {
 	t.Helper()
+	return waitFor(t, s, func(w MemoryWindow) bool { return w.Samples >= n })
+}
+
+// waitFor waits until the open window satisfies ok and returns it.
+func waitFor(t *testing.T, s *sampler, ok func(MemoryWindow) bool) MemoryWindow {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		w, _ := s.peak()
-		if w.Samples >= n {
+		if ok(w) {
 			return w
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("window has %d samples after 5s, want %d", w.Samples, n)
+			t.Fatalf("open window after 5s: %+v", w)
 		}
 		time.Sleep(time.Millisecond)
 	}

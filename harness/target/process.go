@@ -107,9 +107,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	pid := cmd.Process.Pid
 	p.mem = newSampler(methodProc, func(context.Context) (reading, error) {
 		return readProcMemory(pid)
-	}, func() bool {
-		return resetProcPeak(pid)
-	})
+	}, procPeakEvery)
 	go p.wait()
 
 	if err := waitReady(ctx, p.info.BaseURL, token, o.startTimeout(), p.exited); err != nil {
@@ -235,13 +233,7 @@ func readProcMemory(pid int) (reading, error) {
 	if err != nil {
 		return reading{}, err
 	}
-	return reading{current: m.rss, peak: m.hwm}, nil
-}
-
-// resetProcPeak resets the kernel's peak RSS (VmHWM) of pid: writing 5 to clear_refs does
-// that on Linux 4.0 and later.
-func resetProcPeak(pid int) bool {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) == nil
+	return m.reading(), nil
 }
 
 // freeLoopbackPort asks the kernel for a free port on 127.0.0.1. Another process could take

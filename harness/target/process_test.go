@@ -124,10 +124,10 @@ func TestProcessTargetExporter(t *testing.T) {
 		t.Errorf("export without token: %d, want 401 (tokens file not in force?)", code)
 	}
 	w, ok := tg.ResetPeak()
-	if !ok || w.PeakBytes == 0 || w.Errors > 0 {
+	if !ok || w.PeakBytes == 0 || w.PeakFileBytes == 0 || w.Errors > 0 {
 		t.Errorf("memory window = %+v, %v", w, ok)
 	}
-	t.Logf("memory: peak %d KiB over %d samples (%s)", w.PeakBytes>>10, w.Samples, w.Method)
+	t.Logf("memory: anonymous peak %d KiB, file peak %d KiB, over %d samples (%s)", w.PeakBytes>>10, w.PeakFileBytes>>10, w.Samples, w.Method)
 	if err := tg.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v\n%s", err, must(tg.Logs(context.Background())))
 	}

@@ -92,6 +92,18 @@ func run(listen, dataDir, tokensFile string, exitCode int) error {
 		debug.FreeOSMemory()
 		fmt.Fprintln(w, "freed")
 	}))
+	// /map?mb=N&hold=D writes an N MiB file to the data directory, maps it and reads every
+	// page, holds the mapping for D, then unmaps and removes the file: file pages, not
+	// anonymous memory.
+	mux.HandleFunc("/map", authed(func(w http.ResponseWriter, r *http.Request) {
+		mb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+		hold, _ := time.ParseDuration(r.URL.Query().Get("hold"))
+		if err := mapFile(filepath.Join(dataDir, "mapped.bin"), mb<<20, hold); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "unmapped")
+	}))
 	// /exit?code=N exits at once, as a crash would.
 	mux.HandleFunc("/exit", authed(func(w http.ResponseWriter, r *http.Request) {
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
@@ -121,5 +133,39 @@ func run(listen, dataDir, tokensFile string, exitCode int) error {
 	if exitCode != 0 {
 		os.Exit(exitCode)
 	}
+	return nil
+}
+
+// mapFile writes size bytes to path, maps them read-only and touches every page, holds them
+// for hold, then unmaps and removes the file.
+func mapFile(path string, size int, hold time.Duration) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = 1
+	}
+	for n := 0; n < size; n += len(chunk) {
+		if _, err := f.Write(chunk[:min(len(chunk), size-n)]); err != nil {
+			return err
+		}
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	defer syscall.Munmap(b)
+	sum := 0
+	for i := 0; i < len(b); i += 4096 {
+		sum += int(b[i])
+	}
+	if sum != (size+4095)/4096 {
+		return fmt.Errorf("read %d pages of %d", sum, (size+4095)/4096)
+	}
+	time.Sleep(hold)
 	return nil
 }
