@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 )
@@ -49,11 +50,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 
 	x := &exportRun{w: w, ctx: r.Context(), q: q, name: name, schema: sc, cols: cols, started: start,
 		onFirst: func() { s.m.firstByte.WithLabelValues(f).Observe(time.Since(start).Seconds()) }}
-	if f == "csv" {
-		err = s.store.View(name, func(snap Snapshot) error { return x.csv(snap, s.cfg.WriteTimeout) })
-	} else {
-		err = s.store.View(name, func(snap Snapshot) error { return x.pdf(snap, s.cfg.WriteTimeout, s.cfg.PDFMaxRows) })
-	}
+	err = s.produce(r, x)
 	outcome := "ok"
 	var ae *apiError
 	switch {
@@ -63,6 +60,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 		if ae.Status == http.StatusRequestEntityTooLarge {
 			s.m.rejected.WithLabelValues("too_large").Inc()
 		}
+	case errors.Is(err, errExportPanic):
+		outcome = "server_error" // even if the client left meanwhile: a panic is a bug
 	case errors.Is(err, errClientGone) || errors.Is(err, context.Canceled) || r.Context().Err() != nil:
 		outcome = "aborted"
 	default:
@@ -95,6 +94,25 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// errExportPanic marks an export that panicked. It is counted and answered like any other server
+// failure: a 500 before the status line, a reset connection after it.
+var errExportPanic = errors.New("the export panicked")
+
+// produce runs the export x on one snapshot of its dataset, turning a panic (from the store or the
+// encoders) into errExportPanic, logged with its stack.
+func (s *Server) produce(r *http.Request, x *exportRun) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", errExportPanic, p)
+		}
+	}()
+	if x.q.format == "csv" {
+		return s.store.View(x.name, func(snap Snapshot) error { return x.csv(snap, s.cfg.WriteTimeout) })
+	}
+	return s.store.View(x.name, func(snap Snapshot) error { return x.pdf(snap, s.cfg.WriteTimeout, s.cfg.PDFMaxRows) })
 }
 
 // exportTarget resolves the dataset and columns of an export.

@@ -156,7 +156,13 @@ func newTestServerOn(t testing.TB, store Store) *testServer {
 
 func startTestServer(t testing.TB, setup testSetup, store Store) *testServer {
 	t.Helper()
-	logger := newCheckedLogger(t) // checked after the server below has stopped
+	return startTestServerLogging(t, setup, store, newCheckedLogger(t)) // checked after the server has stopped
+}
+
+// startTestServerLogging is startTestServer logging to logger, for a test that provokes errors and
+// checks the log itself.
+func startTestServerLogging(t testing.TB, setup testSetup, store Store, logger *slog.Logger) *testServer {
+	t.Helper()
 	srv, err := NewServer(setup.cfg, store, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +261,7 @@ func newCheckedLoggerAt(t testing.TB, level slog.Level) *slog.Logger {
 }
 
 // do sends one request and reads the whole response, trailers included. Every error response must
-// be the documented JSON error, and nothing may be a 5xx other than a deliberate 503.
+// be the documented JSON error, and nothing may be a 5xx other than a deliberate 503 or 507.
 func (ts *testServer) do(t testing.TB, method, path string, body []byte, header ...string) (*http.Response, []byte) {
 	t.Helper()
 	return doRequest(t, ts.client, method, ts.URL+path, body, header...)
@@ -286,7 +292,7 @@ func doRequest(t testing.TB, client *http.Client, method, url string, body []byt
 	if err != nil {
 		t.Fatalf("%s %s: reading the body: %v", method, url, err)
 	}
-	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusInsufficientStorage {
 		t.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, got)
 	}
 	// A not-ready /readyz reports its state, {"status":"..."}; everything else failing is an error.

@@ -11,7 +11,9 @@ var (
 	exportOutcomes = []string{"ok", "client_error", "server_error", "aborted"}
 	rejectReasons  = []string{"rate_limited", "saturated", "too_large", "unauthorized"}
 	ingestModes    = []string{"single", "batch"}
-	ingestOutcomes = []string{"ok", "client_error", "server_error"}
+	// store_full: refused with 507 because the data volume is full, which is neither the client's
+	// fault nor a fault of the exporter.
+	ingestOutcomes = []string{"ok", "client_error", "server_error", "store_full"}
 )
 
 // exportBuckets span exports from a millisecond to ten minutes.
@@ -63,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, store Store) *metrics {
 		}, []string{"reason"}),
 		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "exporter_ingest_records_total",
-			Help: "Records received for ingest, by mode (single, batch) and outcome (ok, client_error, server_error).",
+			Help: "Records received for ingest, by mode (single, batch) and outcome (ok, client_error, server_error, store_full).",
 		}, []string{"mode", "outcome"}),
 	}
 	reg.MustRegister(m.exports, m.exportRows, m.exportBytes, m.exportDuration, m.firstByte,

@@ -23,7 +23,7 @@ func initialSeries() map[string][][]string {
 		s["exporter_requests_rejected_total"] = append(s["exporter_requests_rejected_total"], []string{"reason", r})
 	}
 	for _, m := range []string{"single", "batch"} {
-		for _, o := range []string{"ok", "client_error", "server_error"} {
+		for _, o := range []string{"ok", "client_error", "server_error", "store_full"} {
 			s["exporter_ingest_records_total"] = append(s["exporter_ingest_records_total"], []string{"mode", m, "outcome", o})
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -115,7 +116,8 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP logs one line per request (never bodies, record contents or tokens) and turns a panic
-// into a 500 that is logged as such.
+// into a 500 that is logged as such, or, once the response has started, into a reset connection,
+// so that a response cut short by a panic cannot look complete.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ri := &reqInfo{}
@@ -123,12 +125,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 	defer func() {
 		p := recover()
-		if p == http.ErrAbortHandler {
+		switch {
+		case p == http.ErrAbortHandler:
 			defer panic(p) // after the log line: net/http then drops the connection
-		} else if p != nil {
-			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+		case p != nil:
+			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ri.err = "panic"
 			if sw.status == 0 {
 				writeError(sw, &apiError{http.StatusInternalServerError, "internal", "internal error", 0})
+			} else {
+				defer panic(http.ErrAbortHandler)
 			}
 		}
 		level := slog.LevelInfo
@@ -176,6 +182,11 @@ func (s *Server) api(need scope, method string, h func(http.ResponseWriter, *htt
 			case errors.Is(err, bolt.ErrDatabaseNotOpen):
 				retryAfter(w.Header(), time.Second)
 				ae = &apiError{http.StatusServiceUnavailable, "shutting_down", "the server is shutting down", 0}
+			case errors.Is(err, ErrStoreFull):
+				// Not the request's fault nor the exporter's: the operator has to make room.
+				s.log.Error("store full", "path", r.URL.Path, "err", err.Error())
+				ae = &apiError{http.StatusInsufficientStorage, "store_full",
+					"the store is full: nothing of this request was written; retry once the data volume has room", 0}
 			default:
 				s.log.Error("request failed", "path", r.URL.Path, "err", err.Error())
 				ae = &apiError{http.StatusInternalServerError, "internal", "internal error", 0}
@@ -316,9 +327,20 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) error {
 // readBody reads a size-limited body; too large is 413 and counted.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	// The server has no global ReadTimeout (exports are long); a body gets its own deadline.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	// A declared length over the limit is refused from the headers alone, before any body byte is
+	// read, and the connection is closed after the 413. A body of up to 256 KiB is still drained
+	// (under the deadline above) once the 413 is out, so a client that sends it anyway can read the
+	// answer; a larger one is not read at all.
+	if r.ContentLength > limit {
+		w.Header().Set("Connection", "close")
+		s.m.rejected.WithLabelValues("too_large").Inc()
+		return nil, &apiError{http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("the body is larger than %d bytes: Content-Length declares %d", limit, r.ContentLength), 0}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	_ = http.NewResponseController(w).SetReadDeadline(time.Time{}) // the body is in; the handler may take its time
+	_ = rc.SetReadDeadline(time.Time{}) // the body is in; the handler may take its time
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		s.m.rejected.WithLabelValues("too_large").Inc()
@@ -369,7 +391,11 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if _, err := s.store.Upsert(name, recs, !batch); err != nil {
-		s.m.ingested.WithLabelValues(mode, "server_error").Add(float64(len(recs)))
+		outcome := "server_error"
+		if errors.Is(err, ErrStoreFull) {
+			outcome = "store_full"
+		}
+		s.m.ingested.WithLabelValues(mode, outcome).Add(float64(len(recs)))
 		return err
 	}
 	s.m.ingested.WithLabelValues(mode, "ok").Add(float64(len(recs)))

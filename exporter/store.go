@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -52,7 +54,10 @@ type Record struct {
 var (
 	ErrNotFound       = errors.New("dataset not found")
 	ErrSchemaConflict = errors.New("dataset exists with a different schema")
-	errStopScan       = errors.New("stop scan")
+	// ErrStoreFull wraps a write that failed because the store's volume is out of space (or over
+	// its quota). Nothing of the write is stored, and reads go on.
+	ErrStoreFull = errors.New("the store is full")
+	errStopScan  = errors.New("stop scan")
 )
 
 var (
@@ -69,6 +74,10 @@ type boltStore struct {
 	schemas sync.Map // name → Schema; schemas never change once created
 	mu      sync.RWMutex
 	closed  bool
+	// failWrite, set only by tests, runs at the end of every write transaction, once its changes
+	// are made and before bbolt commits them. An error from it fails the write as the disk would
+	// (syscall.ENOSPC: a full volume), and bbolt rolls the transaction back.
+	failWrite func() error
 }
 
 // OpenBolt opens (creating if needed) the store in dir.
@@ -103,9 +112,48 @@ func OpenBolt(dir string) (Store, error) {
 	return &boltStore{db: db}, nil
 }
 
+// update runs fn in one write transaction, which concurrent callers share when group is set
+// (DB.Batch may then run fn more than once). A volume out of space is reported as ErrStoreFull.
+func (s *boltStore) update(group bool, fn func(*bolt.Tx) error) error {
+	if fail := s.failWrite; fail != nil {
+		write := fn
+		fn = func(tx *bolt.Tx) error {
+			if err := write(tx); err != nil {
+				return err
+			}
+			return fail()
+		}
+	}
+	var err error
+	if group {
+		err = s.db.Batch(fn)
+	} else {
+		err = s.db.Update(fn)
+	}
+	if volumeFull(err) {
+		return fmt.Errorf("%w: %w", ErrStoreFull, err)
+	}
+	return err
+}
+
+// volumeFull reports whether err comes from the data volume running out of space or quota. bbolt
+// wraps the errors of writing and syncing pages with the errno kept, but formats those of growing
+// the file ("file resize error: %s", db.go) as text, so the errno's message is matched too.
+func volumeFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
+		if errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error()) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *boltStore) PutSchema(name string, sc Schema) (bool, error) {
 	created := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(false, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSchemas)
 		if old := b.Get([]byte(name)); old != nil {
 			var prev Schema
@@ -183,10 +231,7 @@ func (s *boltStore) Upsert(name string, recs []Record, group bool) (uint64, erro
 		}
 		return counts.Put([]byte(name), binary.BigEndian.AppendUint64(nil, count))
 	}
-	if group {
-		return count, s.db.Batch(fn)
-	}
-	return count, s.db.Update(fn)
+	return count, s.update(group, fn)
 }
 
 func (s *boltStore) View(name string, fn func(Snapshot) error) error {
