@@ -125,11 +125,13 @@ func (m *Measure) UnmarshalJSON(b []byte) error {
 
 // Check is one required check of the run (A1..A6, and the steps seed/smoke/load).
 type Check struct {
-	ID       string        `json:"id"`    // "A1", "smoke", ...
-	Title    string        `json:"title"` // "complete", ...
-	Status   Status        `json:"status"`
-	Measures []Measure     `json:"measures,omitempty"`
-	Failures []string      `json:"failures,omitempty"` // why it failed, one line each
+	ID       string    `json:"id"`    // "A1", "smoke", ...
+	Title    string    `json:"title"` // "complete", ...
+	Status   Status    `json:"status"`
+	Measures []Measure `json:"measures,omitempty"`
+	Failures []string  `json:"failures,omitempty"` // why it failed, one line each
+	// Notes qualify the measures whatever the status, e.g. that a run was bound by the instrument.
+	Notes    []string      `json:"notes,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
 }
 

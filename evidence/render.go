@@ -171,6 +171,20 @@ func RenderMarkdown(w io.Writer, r Report) error {
 		p("\n")
 	}
 
+	var noted bool
+	for _, c := range checks {
+		for _, n := range c.Notes {
+			if !noted {
+				p("## Notes\n\n")
+				noted = true
+			}
+			p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(n))
+		}
+	}
+	if noted {
+		p("\n")
+	}
+
 	e := r.Environment
 	commit := e.GitCommit
 	if commit == "" {

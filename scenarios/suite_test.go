@@ -19,18 +19,32 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 )
 
-// The suite file owns the flags, the target, the artifacts and the evidence; the steps live in
-// steps_test.go (specs) and run_test.go (what each step does).
+// The suite file owns the flags, the target, the artifacts and the evidence; the specs live in
+// specs_test.go, and what each step does in harness/pipeline.
 
 var (
 	opts    = options.Defaults()
 	optsErr = opts.Register(flag.CommandLine, os.Getenv)
-	run     = newRunState()
+	run     *pipeline.Run
+	suite   = &suiteState{checks: map[string]evidence.Check{}, extras: map[string][]byte{}}
 )
+
+// suiteState is what the suite itself keeps beside the pipeline: where and against what it runs,
+// the checks recorded, and the artifacts that are not the pipeline's.
+type suiteState struct {
+	started    time.Time
+	root       string
+	env        evidence.Environment
+	thresholds map[string]evidence.Rule
+	target     target.Target
+	checks     map[string]evidence.Check
+	extras     map[string][]byte
+}
 
 func TestScenarios(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -39,28 +53,30 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "Export@Scale acceptance", suiteConfig, reporterConfig)
 }
 
-// exporterArgs configure a target the suite starts itself, so the probes know its limits.
-var exporterArgs = []string{
-	"--rate=100", "--burst=50", "--max-csv-exports=10", "--max-pdf-exports=2",
-	"--pdf-max-rows=20000", "--write-timeout=15s", "--shutdown-grace=15s",
+// exporterArgs configure a target the suite starts itself, so the probes know its limits: the
+// saturation probe holds one export more than --max-csv-exports, and the stalled reader waits past
+// --write-timeout.
+func exporterArgs() []string {
+	return []string{"--rate=100", "--burst=50", "--max-csv-exports=10", "--max-pdf-exports=2",
+		"--pdf-max-rows=20000", "--write-timeout=" + opts.WriteTimeout.String(), "--shutdown-grace=15s"}
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	run.started = time.Now().UTC()
+	suite.started = time.Now().UTC()
 	Expect(optsErr).NotTo(HaveOccurred(), "options from the environment")
 	Expect(opts.Validate()).To(Succeed())
 	if opts.RunID == "" {
-		opts.RunID = run.started.Format("20060102T150405Z")
+		opts.RunID = suite.started.Format("20060102T150405Z")
 	}
 	var err error
-	run.root, err = options.RepoRoot()
+	suite.root, err = options.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
 	if opts.Thresholds != "" && !filepath.IsAbs(opts.Thresholds) {
-		opts.Thresholds = filepath.Join(run.root, opts.Thresholds)
+		opts.Thresholds = filepath.Join(suite.root, opts.Thresholds)
 	}
-	run.thresholds, err = evidence.LoadThresholds(opts.Thresholds)
+	suite.thresholds, err = evidence.LoadThresholds(opts.Thresholds)
 	Expect(err).NotTo(HaveOccurred(), "thresholds")
-	run.env = environment(ctx, run.root)
+	suite.env = environment(ctx, suite.root)
 
 	// testcontainers reads these on its first call: no reaper container (nothing can be pulled),
 	// and the published ports are on this host's loopback.
@@ -68,57 +84,97 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 
 	By(fmt.Sprintf("starting the exporter (target %q, required: %v)", opts.Target, opts.RequireTarget))
-	run.env.Target = opts.Target
+	suite.env.Target = opts.Target
 	tgt, err := target.Start(ctx, target.Options{
 		Kind:        target.Kind(opts.Target),
 		RequireKind: opts.RequireTarget,
-		RepoRoot:    run.root,
+		RepoRoot:    suite.root,
 		Args:        exporterArgsFor(opts.Target),
 		URL:         opts.URL,
 		Token:       opts.Token,
 		Log:         GinkgoWriter,
 	})
 	if err != nil {
-		run.env.Note = "the target could not be started: " + err.Error()
+		suite.env.Note = "the target could not be started: " + err.Error()
 		if errors.Is(err, target.ErrTargetUnavailable) {
-			run.env.Note = "the required target is unavailable: " + err.Error()
+			suite.env.Note = "the required target is unavailable: " + err.Error()
 		}
-		Fail(run.env.Note)
+		Fail(suite.env.Note)
 	}
 	DeferCleanup(func(ctx SpecContext) {
-		if logs, err := tgt.Logs(ctx); err == nil {
-			run.extras["exporter.log"] = logs
-		}
+		keepLogs(ctx, tgt)
 		Expect(tgt.Stop(ctx)).To(Succeed(), "the exporter stops cleanly")
-		if logs, err := tgt.Logs(ctx); err == nil {
-			run.extras["exporter.log"] = logs
-		}
+		keepLogs(ctx, tgt)
 	}, NodeTimeout(time.Minute))
-	run.target = tgt
+	suite.target = tgt
 	info := tgt.Info()
-	run.env.Target = string(tgt.Kind())
-	run.env.TargetURL = tgt.BaseURL()
-	run.env.ImageDigest = tgt.ImageDigest()
-	run.env.Note = strings.TrimSpace(strings.Join([]string{info.Note, "memory: " + info.MemoryMethod}, "; "))
+	suite.env.Target = string(tgt.Kind())
+	suite.env.TargetURL = tgt.BaseURL()
+	suite.env.ImageDigest = tgt.ImageDigest()
+	suite.env.Note = strings.TrimSpace(strings.Join([]string{info.Note, "memory: " + info.MemoryMethod}, "; "))
 	if tgt.Kind() == target.KindContainer {
 		if v, err := target.DockerVersion(ctx); err == nil {
-			run.env.DockerVersion = v
+			suite.env.DockerVersion = v
 		}
 	}
-	run.connect(tgt.BaseURL(), tgt.Token())
+	cfg := pipeline.DefaultConfig()
+	cfg.Target, cfg.Thresholds, cfg.Suffix, cfg.Seed = tgt, suite.thresholds, opts.RunID, opts.Seed
+	cfg.SmokeRows, cfg.LoadRows, cfg.LargeRows = opts.SmokeRows, opts.LoadRows, opts.LargeRows
+	cfg.LoadRequests, cfg.LoadConcurrency, cfg.PDFShare = opts.LoadRequests, opts.LoadConcurrency, opts.PDFShare
+	cfg.WriteTimeout = opts.WriteTimeout
+	if tgt.Kind() == target.KindURL {
+		cfg.SaturationHold = 20 // more than the default capacity of 16
+	}
+	cfg.Narrate = func(s string) { By(s) }
+	cfg.Progress = GinkgoWriter
+	run, err = pipeline.New(cfg)
+	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(5*time.Minute))
 
 func exporterArgsFor(kind string) []string {
 	if kind == string(target.KindURL) {
 		return nil
 	}
-	return exporterArgs
+	return exporterArgs()
+}
+
+// keepLogs keeps the exporter's output for the evidence, where the target shows it.
+func keepLogs(ctx context.Context, tgt target.Target) {
+	if lg, ok := tgt.(target.Logger); ok {
+		if logs, err := lg.Logs(ctx); err == nil {
+			suite.extras["exporter.log"] = logs
+		}
+	}
+}
+
+// record keeps a step's or an assertion's check for the evidence, shows its measures in the
+// report, and fails the spec when the check did not pass (skips it when it could not be judged).
+func record(c evidence.Check) {
+	GinkgoHelper()
+	suite.checks[c.ID] = c
+	for _, m := range c.Measures {
+		rule := "informational"
+		if m.Rule != nil {
+			rule = fmt.Sprintf("%s %v %s", m.Rule.Op, m.Rule.Value, m.Rule.Unit)
+		}
+		AddReportEntry(m.Name, fmt.Sprintf("%v %s (%s, pass=%v)", m.Value, m.Unit, rule, m.Pass))
+	}
+	for _, n := range c.Notes {
+		AddReportEntry(c.ID+" note", n)
+	}
+	switch c.Status {
+	case evidence.StatusPassed:
+	case evidence.StatusNotRun, evidence.StatusSkipped:
+		Skip(fmt.Sprintf("%s could not be judged: %s", c.ID, strings.Join(c.Failures, "; ")))
+	default:
+		Fail(fmt.Sprintf("%s %s failed:\n%s", c.ID, c.Title, strings.Join(c.Failures, "\n")))
+	}
 }
 
 // When a spec fails, the exporter's recent log lines go to the spec's output.
 var _ = ReportAfterEach(func(r SpecReport) {
-	if r.Failed() && run.target != nil {
-		if logs, err := run.target.Logs(context.Background()); err == nil {
+	if lg, ok := suite.target.(target.Logger); r.Failed() && ok {
+		if logs, err := lg.Logs(context.Background()); err == nil {
 			lines := strings.Split(strings.TrimSpace(string(logs)), "\n")
 			AddReportEntry("exporter log (last lines)", strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}
@@ -132,12 +188,12 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 	rep := evidence.Report{
 		SchemaVersion: evidence.SchemaVersion,
 		RunID:         opts.RunID,
-		Started:       run.started,
+		Started:       suite.started,
 		Finished:      time.Now().UTC(),
-		Environment:   run.env,
-		Thresholds:    run.thresholds,
+		Environment:   suite.env,
+		Thresholds:    suite.thresholds,
 		Required:      required,
-		Checks:        evidence.ChecksFromGinkgo(report, run.checks, required),
+		Checks:        evidence.ChecksFromGinkgo(report, suite.checks, required),
 	}
 	if rep.RunID == "" {
 		rep.RunID = rep.Finished.Format("20060102T150405Z")
@@ -146,22 +202,27 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		rep.Thresholds = map[string]evidence.Rule{}
 	}
 	for _, f := range []string{"alerts/exporter.rules.yml", "dashboards/exporter.json"} {
-		a, err := evidence.HashFile(filepath.Join(run.root, f))
+		a, err := evidence.HashFile(filepath.Join(suite.root, f))
 		if err == nil {
 			a.Path = f
 			rep.Monitoring = append(rep.Monitoring, a)
 		}
 	}
-	extras := run.extras
+	extras := suite.extras
+	if run != nil {
+		for name, b := range run.Artifacts() {
+			extras[name] = b
+		}
+	}
 	if raw, err := json.MarshalIndent([]types.Report{report}, "", "  "); err == nil {
 		extras["ginkgo-report.json"] = raw
 	}
-	if run.root == "" {
-		run.root, _ = options.RepoRoot()
+	if suite.root == "" {
+		suite.root, _ = options.RepoRoot()
 	}
 	out := opts.OutDir
 	if !filepath.IsAbs(out) {
-		out = filepath.Join(run.root, out) // relative to the project, not to the suite's directory
+		out = filepath.Join(suite.root, out) // relative to the project, not to the suite's directory
 	}
 	dir := filepath.Join(out, rep.RunID)
 	written, err := evidence.WriteBundle(dir, rep, extras)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ const maxExamples = 10
 type CSVReport struct {
 	Fetch
 	Integrity
+	Media Media
 
 	BOM         bool // the body started with a UTF-8 BOM
 	HeaderOK    bool // the header row is exactly Expected.Header
@@ -38,14 +40,14 @@ type CSVReport struct {
 }
 
 // Failure classifies the export: "" when it is complete and exactly right, otherwise the first
-// kind of failure: "status_<code>", "transport", "truncated", "digest_mismatch", "parse_error" or
-// "wrong_rows".
+// kind of failure: "status_<code>", "transport", "truncated", "parse_error", "content_headers",
+// "digest_mismatch" or "wrong_rows".
 func (r CSVReport) Failure() string {
-	return failure(r.Fetch, r.Integrity, r.ParseErrors > 0,
+	return failure(r.Fetch, r.Integrity, r.Media, r.ParseErrors > 0,
 		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder+r.Mismatched+r.GuardViolations > 0)
 }
 
-func failure(f Fetch, in Integrity, parse, rows bool) string {
+func failure(f Fetch, in Integrity, m Media, parse, rows bool) string {
 	switch {
 	case f.Status == 0:
 		return "transport"
@@ -55,6 +57,8 @@ func failure(f Fetch, in Integrity, parse, rows bool) string {
 		return "truncated"
 	case parse:
 		return "parse_error"
+	case !m.OK():
+		return "content_headers"
 	case !in.OK():
 		if !in.DigestOK && len(in.Problems) > 0 && strings.HasSuffix(in.Problems[0], "missing") {
 			return "truncated"
@@ -69,26 +73,31 @@ func failure(f Fetch, in Integrity, parse, rows bool) string {
 	return ""
 }
 
-// CSV fetches exp as CSV and verifies it completely.
+// CSV fetches exp as CSV and verifies it completely, once the body has been received.
 func (c *Client) CSV(ctx context.Context, exp *Expected) CSVReport {
-	return c.Open(ctx, CSV, exp).CSV()
+	return c.Get(ctx, CSV, exp).CSV()
 }
 
-// CSV reads the body of a CSV export and verifies it completely.
-func (p *Pending) CSV() CSVReport {
-	if p.resp == nil {
-		return CSVReport{Fetch: p.fetch}
+// CSV reads the rest of the body of a CSV export and verifies it completely.
+func (p *Pending) CSV() CSVReport { return p.Receive().CSV() }
+
+// CSV verifies a received CSV export completely: its content headers, every record against the
+// expectation, and its trailers against the body.
+func (rec *Received) CSV() CSVReport {
+	if rec.Status != http.StatusOK {
+		return CSVReport{Fetch: rec.Fetch}
 	}
-	v := newCSVVerifier(p.exp)
-	sum := p.consume(v.run)
+	v := newCSVVerifier(rec.exp)
+	v.run(rec.reader())
 	r := v.report
-	r.Fetch = p.fetch
-	r.Integrity = checkIntegrity(merged(p.fetch), sum, r.Rows)
-	for _, s := range r.Integrity.Problems {
+	r.Fetch = rec.Fetch
+	r.Media = checkMedia(rec.Header, CSV)
+	r.Integrity = checkIntegrity(merged(rec.Fetch), rec.sum, r.Rows)
+	for _, s := range slices.Concat(r.Media.Problems, r.Integrity.Problems) {
 		r.Examples = limitedList(r.Examples, maxExamples, s)
 	}
-	if !p.fetch.Complete {
-		r.Examples = limitedList(r.Examples, maxExamples, "body cut short: "+p.fetch.Err)
+	if !rec.Complete {
+		r.Examples = limitedList(r.Examples, maxExamples, "body cut short: "+rec.Err)
 	}
 	return r
 }

@@ -6,6 +6,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -20,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exportatscale/exportatscale/harness/seed"
@@ -56,6 +59,16 @@ type Expected struct {
 	index   map[int64]int
 	cells   [][]string // per IDs index: the cell text per Header position, before the guard
 	str     []bool     // per Header position: a string column, so the formula guard applies
+	// sizeHint is the size of the last complete body received for this expectation, so the next
+	// one is read into a buffer that need not grow on the timed path.
+	sizeHint atomic.Int64
+	rawQuery string // Refused: the query sent as is
+}
+
+// Refused is an export request that must be refused: the query is sent as it is (e.g.
+// "format=csv&columns=no_such_column"), and nothing is expected of a body.
+func Refused(dataset, rawQuery string) *Expected {
+	return &Expected{Dataset: dataset, rawQuery: rawQuery, index: map[int64]int{}}
 }
 
 // NewExpected derives the expected export of records (loaded into dataset with schema) under opt.
@@ -109,6 +122,9 @@ func NewExpected(dataset string, schema seed.Schema, records []seed.Record, opt 
 func (e *Expected) Rows() int { return len(e.IDs) }
 
 func (e *Expected) url(base, format string) string {
+	if e.rawQuery != "" {
+		return base + "/v1/datasets/" + url.PathEscape(e.Dataset) + "/export?" + e.rawQuery
+	}
 	q := url.Values{"format": {format}}
 	if e.Options.Columns != nil {
 		q.Set("columns", strings.Join(e.Options.Columns, ","))
@@ -128,11 +144,13 @@ func (e *Expected) url(base, format string) string {
 // Fetch is what any export request measured on the wire.
 type Fetch struct {
 	Format    string
+	Path      string        // the request's path and query
 	Status    int           // 0 when no response arrived
 	Header    http.Header   // response header
 	Trailer   http.Header   // response trailers, after the body was read to its end
 	Body      string        // the start of a non-200 body (for error messages)
 	Bytes     int64         // body bytes received
+	Start     time.Time     // when the request was sent
 	Latency   time.Duration // request start to end of body
 	FirstByte time.Duration // request start to the first response byte
 	Complete  bool          // 200 and the body was read to its end without error
@@ -143,13 +161,16 @@ type Fetch struct {
 func (f Fetch) Started() bool { return f.Status == http.StatusOK }
 
 // Pending is an export whose response header has arrived and whose body has not been read yet.
-// Call exactly one of CSV, PDF or Abandon.
+// Read parts of the body with ReadSome if needed, then call exactly one of Receive, CSV, PDF or
+// Abandon.
 type Pending struct {
 	fetch  Fetch
 	exp    *Expected
 	resp   *http.Response
 	start  time.Time
 	cancel context.CancelFunc
+	buf    bytes.Buffer // body bytes read so far
+	sum    hash.Hash    // of buf
 }
 
 // Fetch returns what has been measured so far (status, header, first byte).
@@ -166,10 +187,14 @@ var defaultHTTP = sync.OnceValue(func() *http.Client {
 // the request failed). ctx bounds the whole export, body included.
 func (c *Client) Open(ctx context.Context, format string, exp *Expected) *Pending {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Pending{fetch: Fetch{Format: format}, exp: exp, cancel: cancel, start: time.Now()}
+	p := &Pending{fetch: Fetch{Format: format}, exp: exp, cancel: cancel, start: time.Now(), sum: sha256.New()}
+	p.fetch.Start = p.start
 	var first time.Time
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, exp.url(c.BaseURL, format), nil)
+	if err == nil {
+		p.fetch.Path = req.URL.RequestURI()
+	}
 	if err != nil {
 		p.fail(err)
 		return p
@@ -212,7 +237,17 @@ func (p *Pending) fail(err error) {
 	p.cancel()
 }
 
-// Abandon closes the body unread, as a client that gives up does.
+// ReadSome reads up to n more bytes of the body (fewer at its end) and returns how many it read.
+func (p *Pending) ReadSome(n int64) (int64, error) {
+	if p.resp == nil {
+		return 0, errors.New("no body to read")
+	}
+	got, err := p.buf.ReadFrom(io.TeeReader(io.LimitReader(p.resp.Body, n), p.sum))
+	p.fetch.Bytes = int64(p.buf.Len())
+	return got, err
+}
+
+// Abandon closes the body without reading the rest, as a client that gives up does.
 func (p *Pending) Abandon() Fetch {
 	if p.resp != nil {
 		p.resp.Body.Close()
@@ -224,48 +259,83 @@ func (p *Pending) Abandon() Fetch {
 	return p.fetch
 }
 
-// body is a reader over the response body that hashes and counts what it reads.
-type body struct {
-	r   io.Reader
-	sum hash.Hash
-	n   int64
+// Received is an export read to its end on the timed path: the client only read the body as fast
+// as the socket delivered it, hashing and counting it on the way, and kept it. Verification (CSV,
+// PDF) happens afterwards, off the clock, from the kept bytes.
+type Received struct {
+	Fetch
+	exp  *Expected
+	body []byte
+	sum  []byte // SHA-256 of body
 }
 
-func (b *body) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.sum.Write(p[:n])
-	b.n += int64(n)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = &transportError{err}
-	}
-	return n, err
+// Expected is what the export was checked against.
+func (r *Received) Expected() *Expected { return r.exp }
+
+// Sum is the SHA-256 of the body as received.
+func (r *Received) Sum() []byte { return r.sum }
+
+// Body is the body as received; do not modify it.
+func (r *Received) Body() []byte { return r.body }
+
+// Drop releases the kept body once it has been verified and is no longer needed; Fetch stays.
+func (r *Received) Drop() { r.body = nil }
+
+// Get fetches exp in format on the timed path: the request, the header, and the body read to its
+// end (or its failure). Nothing is verified; call CSV or PDF on the result.
+func (c *Client) Get(ctx context.Context, format string, exp *Expected) *Received {
+	return c.Open(ctx, format, exp).Receive()
 }
+
+// Receive reads the rest of the body as fast as the socket delivers it, hashing and counting it,
+// closes it and records completeness, latency and trailers.
+func (p *Pending) Receive() *Received {
+	rec := &Received{exp: p.exp}
+	if p.resp == nil {
+		rec.Fetch = p.fetch
+		return rec
+	}
+	buf := &p.buf
+	if n := p.resp.ContentLength; n > 0 && n < 1<<30 {
+		buf.Grow(int(n) - buf.Len())
+	} else if n := p.exp.sizeHint.Load(); n > 0 {
+		buf.Grow(int(n) - buf.Len())
+	}
+	_, err := buf.ReadFrom(io.TeeReader(p.resp.Body, p.sum))
+	p.resp.Body.Close()
+	p.fetch.Latency = time.Since(p.start)
+	p.fetch.Bytes = int64(buf.Len())
+	p.fetch.Trailer = p.resp.Trailer
+	if err != nil {
+		p.fetch.Err = err.Error()
+	} else {
+		p.fetch.Complete = true
+		p.exp.sizeHint.Store(int64(buf.Len()) + 4<<10)
+	}
+	p.resp = nil
+	p.cancel()
+	rec.Fetch, rec.body, rec.sum = p.fetch, buf.Bytes(), p.sum.Sum(nil)
+	return rec
+}
+
+// reader returns the kept body as a reader; for a body that was cut short it ends with the read
+// error the client met, so a verifier tells a cut body from a malformed one.
+func (r *Received) reader() io.Reader {
+	if r.Complete {
+		return bytes.NewReader(r.body)
+	}
+	return io.MultiReader(bytes.NewReader(r.body), errReader{&transportError{errors.New(r.Err)}})
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // transportError marks a failure to read the body, as opposed to a body that is malformed.
 type transportError struct{ err error }
 
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
-
-// consume reads the rest of the body through fn (which may stop early), drains what fn left,
-// closes it and records completeness and trailers. It returns the body's SHA-256.
-func (p *Pending) consume(fn func(r io.Reader)) []byte {
-	b := &body{r: p.resp.Body, sum: sha256.New()}
-	fn(b)
-	_, err := io.Copy(io.Discard, b)
-	p.resp.Body.Close()
-	p.fetch.Bytes = b.n
-	p.fetch.Latency = time.Since(p.start)
-	p.fetch.Trailer = p.resp.Trailer
-	if err != nil {
-		p.fetch.Err = err.Error()
-	} else {
-		p.fetch.Complete = true
-	}
-	p.resp = nil
-	p.cancel()
-	return b.sum.Sum(nil)
-}
 
 // Integrity is the check of the Content-Digest and Export-Rows fields against the body.
 type Integrity struct {
@@ -319,6 +389,42 @@ func sha256Of(field string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Media is the check of the response's Content-Type and Content-Disposition: text/csv with
+// charset=utf-8 or application/pdf, and an attachment with a filename, so a browser downloads the
+// export as a file.
+type Media struct {
+	ContentType, Disposition string // as received
+	Problems                 []string
+}
+
+// OK reports whether both fields are right.
+func (m Media) OK() bool { return len(m.Problems) == 0 }
+
+// checkMedia checks the content headers of a 200 export in format.
+func checkMedia(h http.Header, format string) Media {
+	m := Media{ContentType: h.Get("Content-Type"), Disposition: h.Get("Content-Disposition")}
+	want := map[string]string{CSV: "text/csv", PDF: "application/pdf"}[format]
+	switch typ, params, err := mime.ParseMediaType(m.ContentType); {
+	case m.ContentType == "":
+		m.Problems = append(m.Problems, "Content-Type missing, want "+want)
+	case err != nil:
+		m.Problems = append(m.Problems, fmt.Sprintf("Content-Type %q: %v", m.ContentType, err))
+	case typ != want:
+		m.Problems = append(m.Problems, fmt.Sprintf("Content-Type %q, want %s", m.ContentType, want))
+	case format == CSV && !strings.EqualFold(params["charset"], "utf-8"):
+		m.Problems = append(m.Problems, fmt.Sprintf("Content-Type %q, want charset=utf-8", m.ContentType))
+	}
+	switch disp, params, err := mime.ParseMediaType(m.Disposition); {
+	case m.Disposition == "":
+		m.Problems = append(m.Problems, "Content-Disposition missing, want attachment with a filename")
+	case err != nil:
+		m.Problems = append(m.Problems, fmt.Sprintf("Content-Disposition %q: %v", m.Disposition, err))
+	case disp != "attachment" || strings.TrimSpace(params["filename"]) == "":
+		m.Problems = append(m.Problems, fmt.Sprintf("Content-Disposition %q, want attachment with a filename", m.Disposition))
+	}
+	return m
 }
 
 // merged returns trailers over header: a trailer wins, a header field fills in.

@@ -121,6 +121,8 @@ func TestCSVDigest(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Trailer", "Content-Digest, Export-Rows")
+				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+				w.Header().Set("Content-Disposition", `attachment; filename="trades.csv"`)
 				_, _ = w.Write([]byte(body))
 				if tt.digest != "" {
 					w.Header().Set("Content-Digest", tt.digest)
@@ -131,6 +133,50 @@ func TestCSVDigest(t *testing.T) {
 			r := (&export.Client{BaseURL: srv.URL}).CSV(context.Background(), exp)
 			if r.Failure() != tt.failure {
 				t.Errorf("failure %q, want %q: %v", r.Failure(), tt.failure, r.Examples)
+			}
+		})
+	}
+}
+
+// TestContentHeaders serves a right body under each Content-Type and Content-Disposition: only
+// text/csv with charset=utf-8 and an attachment with a filename pass.
+func TestContentHeaders(t *testing.T) {
+	recs := seed.Generate(1, 1, 1)
+	exp := expected(t, recs, export.Options{Columns: []string{"quantity"}})
+	body := fmt.Sprintf("id,quantity\r\n1,%d\r\n", recs[0].Values[4])
+	for _, tt := range []struct {
+		name, ctype, disposition string
+		ok                       bool
+	}{
+		{"right", "text/csv; charset=utf-8", `attachment; filename="trades.csv"`, true},
+		{"charset in capitals, quoted", `text/csv; charset="UTF-8"`, `attachment; filename=trades.csv`, true},
+		{"octet-stream", "application/octet-stream", `attachment; filename="trades.csv"`, false},
+		{"no charset", "text/csv", `attachment; filename="trades.csv"`, false},
+		{"latin-1", "text/csv; charset=iso-8859-1", `attachment; filename="trades.csv"`, false},
+		{"no Content-Type", "", `attachment; filename="trades.csv"`, false},
+		{"no Content-Disposition", "text/csv; charset=utf-8", "", false},
+		{"inline", "text/csv; charset=utf-8", `inline; filename="trades.csv"`, false},
+		{"attachment without a filename", "text/csv; charset=utf-8", "attachment", false},
+		{"malformed", "text/csv; charset=utf-8", `attachment; filename="trades.csv`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", "Content-Digest, Export-Rows")
+				w.Header()["Content-Type"] = []string{tt.ctype}
+				if tt.disposition != "" {
+					w.Header().Set("Content-Disposition", tt.disposition)
+				}
+				_, _ = w.Write([]byte(body))
+				w.Header().Set("Content-Digest", "sha-256=:"+sha(body)+":")
+				w.Header().Set("Export-Rows", "1")
+			}))
+			defer srv.Close()
+			r := (&export.Client{BaseURL: srv.URL}).CSV(context.Background(), exp)
+			if r.Media.OK() != tt.ok || (r.Failure() == "") != tt.ok {
+				t.Errorf("media %+v, failure %q; want ok %v", r.Media, r.Failure(), tt.ok)
+			}
+			if !tt.ok && r.Failure() != "content_headers" {
+				t.Errorf("failure %q, want content_headers", r.Failure())
 			}
 		})
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,6 +19,7 @@ import (
 type PDFReport struct {
 	Fetch
 	Integrity
+	Media Media
 
 	Valid   bool   // pdfcpu read and validated the document
 	Invalid string // pdfcpu's complaint when not Valid
@@ -44,32 +45,34 @@ type PDFReport struct {
 // Failure classifies the export like CSVReport.Failure; "parse_error" here means an invalid
 // document or one whose pages, footers or header are wrong.
 func (r PDFReport) Failure() string {
-	return failure(r.Fetch, r.Integrity, !r.Valid || r.PageMismatch || r.HeaderMissingPages > 0,
+	return failure(r.Fetch, r.Integrity, r.Media, !r.Valid || r.PageMismatch || r.HeaderMissingPages > 0,
 		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder > 0)
 }
 
-// PDF fetches exp as a PDF and verifies it completely.
+// PDF fetches exp as a PDF and verifies it completely, once the body has been received.
 func (c *Client) PDF(ctx context.Context, exp *Expected) PDFReport {
-	return c.Open(ctx, PDF, exp).PDF()
+	return c.Get(ctx, PDF, exp).PDF()
 }
 
-// PDF reads the body of a PDF export and verifies it completely.
-func (p *Pending) PDF() PDFReport {
-	if p.resp == nil {
-		return PDFReport{Fetch: p.fetch}
+// PDF reads the rest of the body of a PDF export and verifies it completely.
+func (p *Pending) PDF() PDFReport { return p.Receive().PDF() }
+
+// PDF verifies a received PDF export completely: its content headers, the document, and its
+// Content-Digest and Export-Rows against the body.
+func (rec *Received) PDF() PDFReport {
+	if rec.Status != http.StatusOK {
+		return PDFReport{Fetch: rec.Fetch}
 	}
-	var doc []byte
-	sum := p.consume(func(r io.Reader) { doc, _ = io.ReadAll(r) })
-	r := PDFReport{Fetch: p.fetch}
-	if !p.fetch.Complete {
-		r.Integrity = checkIntegrity(merged(p.fetch), sum, 0)
-		r.Examples = append(r.Examples, "body cut short: "+p.fetch.Err)
-		r.Invalid, r.Missing = "body cut short", p.exp.Rows()
+	r := PDFReport{Fetch: rec.Fetch, Media: checkMedia(rec.Header, PDF)}
+	if !rec.Complete {
+		r.Integrity = checkIntegrity(merged(rec.Fetch), rec.sum, 0)
+		r.Examples = append(r.Examples, "body cut short: "+rec.Err)
+		r.Invalid, r.Missing = "body cut short", rec.exp.Rows()
 		return r
 	}
-	r.verify(doc, p.exp)
-	r.Integrity = checkIntegrity(merged(p.fetch), sum, r.IDs)
-	for _, s := range r.Integrity.Problems {
+	r.verify(rec.body, rec.exp)
+	r.Integrity = checkIntegrity(merged(rec.Fetch), rec.sum, r.IDs)
+	for _, s := range slices.Concat(r.Media.Problems, r.Integrity.Problems) {
 		r.Examples = limitedList(r.Examples, maxExamples, s)
 	}
 	return r
@@ -93,6 +96,14 @@ func (r *PDFReport) problem(format string, args ...any) {
 var disableConfigDir = sync.OnceFunc(api.DisableConfigDir)
 
 func (r *PDFReport) verify(doc []byte, exp *Expected) {
+	// A malformed document from an exporter is an invalid PDF, never a crash of the run.
+	defer func() {
+		if v := recover(); v != nil {
+			r.Valid, r.Invalid, r.PageMismatch = false, fmt.Sprintf("reading the document panicked: %v", v), true
+			r.problem("invalid PDF: %s", r.Invalid)
+			r.Missing = exp.Rows()
+		}
+	}()
 	disableConfigDir()
 	conf := model.NewDefaultConfiguration()
 	conf.Cmd = model.VALIDATE

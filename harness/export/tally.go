@@ -111,15 +111,17 @@ func (c Counts) ServerErrors() int {
 
 // CSVTotals adds up the verification of many CSV exports, for the assertions.
 type CSVTotals struct {
-	Exports           int      `json:"exports"` // CSV exports that started (200)
-	Missing           int      `json:"missing"`
-	Duplicates        int      `json:"duplicates"`
-	Unexpected        int      `json:"unexpected"`
-	OutOfOrder        int      `json:"out_of_order"`
-	Mismatched        int      `json:"mismatched"` // cells, guard violations included
-	ParseErrors       int      `json:"parse_errors"`
-	TrailerMismatches int      `json:"trailer_mismatches"` // exports whose Content-Digest or Export-Rows is missing or wrong
-	Examples          []string `json:"examples,omitempty"`
+	Exports           int `json:"exports"` // CSV exports that started (200)
+	Missing           int `json:"missing"`
+	Duplicates        int `json:"duplicates"`
+	Unexpected        int `json:"unexpected"`
+	OutOfOrder        int `json:"out_of_order"`
+	Mismatched        int `json:"mismatched"` // cells, guard violations included
+	ParseErrors       int `json:"parse_errors"`
+	TrailerMismatches int `json:"trailer_mismatches"` // exports whose Content-Digest or Export-Rows is missing or wrong
+	// ContentHeaderMismatches are exports whose Content-Type or Content-Disposition is wrong.
+	ContentHeaderMismatches int      `json:"content_header_mismatches"`
+	Examples                []string `json:"examples,omitempty"`
 }
 
 // Add adds one report; an export that never started (an error status) has no body to judge.
@@ -137,6 +139,9 @@ func (t *CSVTotals) Add(r CSVReport) {
 	if !r.Integrity.OK() {
 		t.TrailerMismatches++
 	}
+	if !r.Media.OK() {
+		t.ContentHeaderMismatches++
+	}
 	for _, e := range r.Examples {
 		t.Examples = limitedList(t.Examples, maxExamples, e)
 	}
@@ -152,6 +157,7 @@ func (t *CSVTotals) Merge(o CSVTotals) {
 	t.Mismatched += o.Mismatched
 	t.ParseErrors += o.ParseErrors
 	t.TrailerMismatches += o.TrailerMismatches
+	t.ContentHeaderMismatches += o.ContentHeaderMismatches
 	for _, e := range o.Examples {
 		t.Examples = limitedList(t.Examples, maxExamples, e)
 	}
@@ -159,13 +165,15 @@ func (t *CSVTotals) Merge(o CSVTotals) {
 
 // PDFTotals adds up the verification of many PDF exports, for the assertions.
 type PDFTotals struct {
-	Exports            int      `json:"exports"` // PDF exports that started (200)
-	Invalid            int      `json:"invalid"` // documents pdfcpu rejected (or cut short)
-	PageMismatch       int      `json:"page_mismatch"`
-	MissingIDs         int      `json:"missing_ids"` // ids missing, repeated, unexpected or out of order
-	HeaderMissingPages int      `json:"header_missing_pages"`
-	HeaderMismatches   int      `json:"header_mismatches"` // exports whose Content-Digest or Export-Rows is missing or wrong
-	Examples           []string `json:"examples,omitempty"`
+	Exports            int `json:"exports"` // PDF exports that started (200)
+	Invalid            int `json:"invalid"` // documents pdfcpu rejected (or cut short)
+	PageMismatch       int `json:"page_mismatch"`
+	MissingIDs         int `json:"missing_ids"` // ids missing, repeated, unexpected or out of order
+	HeaderMissingPages int `json:"header_missing_pages"`
+	HeaderMismatches   int `json:"header_mismatches"` // exports whose Content-Digest or Export-Rows is missing or wrong
+	// ContentHeaderMismatches are exports whose Content-Type or Content-Disposition is wrong.
+	ContentHeaderMismatches int      `json:"content_header_mismatches"`
+	Examples                []string `json:"examples,omitempty"`
 }
 
 // Add adds one report; an export that never started has no body to judge.
@@ -185,6 +193,9 @@ func (t *PDFTotals) Add(r PDFReport) {
 	if !r.Integrity.OK() {
 		t.HeaderMismatches++
 	}
+	if !r.Media.OK() {
+		t.ContentHeaderMismatches++
+	}
 	for _, e := range r.Examples {
 		t.Examples = limitedList(t.Examples, maxExamples, e)
 	}
@@ -198,6 +209,7 @@ func (t *PDFTotals) Merge(o PDFTotals) {
 	t.MissingIDs += o.MissingIDs
 	t.HeaderMissingPages += o.HeaderMissingPages
 	t.HeaderMismatches += o.HeaderMismatches
+	t.ContentHeaderMismatches += o.ContentHeaderMismatches
 	for _, e := range o.Examples {
 		t.Examples = limitedList(t.Examples, maxExamples, e)
 	}

@@ -1,6 +1,10 @@
-// Package load drives an exporter with bounded, fully verified load: a concurrent mix of CSV and
-// PDF exports with exact latency percentiles and throughput, a burst over the rate limit, and a
-// saturation probe over the export capacity. Every loop is bounded in count and time.
+// Package load drives an exporter with bounded load and measures it as an instrument should: on
+// the timed path each worker only sends a request and reads the body as fast as the socket
+// delivers it (hashing, counting and keeping it), and every response is verified in full
+// afterwards, off the clock. The same client against an in-process replay of the captured bodies
+// gives the instrument's own ceiling, measured in the same run (Ceiling). A burst over the rate
+// limit and a saturation probe over the export capacity complete the package. Every loop is
+// bounded in count and time.
 package load
 
 import (
@@ -15,14 +19,37 @@ import (
 	"github.com/exportatscale/exportatscale/harness/export"
 )
 
+// Job is one export of a load mix.
+type Job struct {
+	Format   string           // export.CSV or export.PDF
+	Expected *export.Expected // what it must contain (and so which query it sends)
+}
+
+// Plan is a mix of n exports: a pdfShare fraction of them PDF, spread evenly, and each format
+// cycling through its expectations (one per combination of export options), so every option is
+// exercised under load.
+func Plan(n int, pdfShare float64, csv, pdf []*export.Expected) []Job {
+	var jobs []Job
+	var nc, np int
+	for i := range n {
+		if len(pdf) > 0 && math.Floor(float64(i+1)*pdfShare) > math.Floor(float64(i)*pdfShare) {
+			jobs = append(jobs, Job{export.PDF, pdf[np%len(pdf)]})
+			np++
+			continue
+		}
+		if len(csv) > 0 {
+			jobs = append(jobs, Job{export.CSV, csv[nc%len(csv)]})
+			nc++
+		}
+	}
+	return jobs
+}
+
 // Config is one load run.
 type Config struct {
 	Client      *export.Client
-	CSV         *export.Expected // what every CSV export must contain
-	PDF         *export.Expected // what every PDF export must contain (may be nil when PDFShare is 0)
-	Requests    int              // exports in total
-	Concurrency int              // exports in flight (0: 4)
-	PDFShare    float64          // fraction of the requests that are PDF, 0..1, spread evenly
+	Jobs        []Job // the exports, sent in this order
+	Concurrency int   // exports in flight (0: 4)
 	// PDFConcurrency caps the PDF exports in flight (0: no cap beyond Concurrency). Keep it below
 	// the exporter's PDF capacity: an exporter frees its slot a moment after the client has the
 	// last byte, so a client at exactly the capacity can race into a 503 and measure load shedding
@@ -31,65 +58,124 @@ type Config struct {
 	Timeout        time.Duration // per export (0: 2 minutes)
 }
 
-// Latencies are exact nearest-rank percentiles of a sample.
-type Latencies struct {
-	Count                   int
-	P50, P90, P95, P99, Max time.Duration
+func (cfg Config) validate() error {
+	if cfg.Client == nil || len(cfg.Jobs) == 0 {
+		return fmt.Errorf("load: a Client and Jobs are required")
+	}
+	for i, j := range cfg.Jobs {
+		if (j.Format != export.CSV && j.Format != export.PDF) || j.Expected == nil {
+			return fmt.Errorf("load: job %d: format %q with an expectation is required", i, j.Format)
+		}
+	}
+	return nil
 }
 
-// Percentiles computes Latencies from samples (nearest rank: the p-th percentile is the smallest
-// sample with at least p% of the samples at or below it).
-func Percentiles(samples []time.Duration) Latencies {
-	s := slices.Clone(samples)
+// Sample is one export of the run as measured on the timed path, and its verdict from the
+// verification afterwards.
+type Sample struct {
+	Format    string        `json:"format"`
+	Path      string        `json:"path"`     // request path and query
+	Offset    time.Duration `json:"start_ns"` // request sent, since the run started
+	FirstByte time.Duration `json:"first_byte_ns"`
+	Latency   time.Duration `json:"latency_ns"` // request sent to last body byte
+	Bytes     int64         `json:"bytes"`
+	Rows      int           `json:"rows"`
+	Status    int           `json:"status"`
+	Failure   string        `json:"failure,omitempty"` // "" when complete and exactly right
+}
+
+// StreamRate is the sample's body bytes per second from its first to its last byte; ok is false
+// for a body too small to time (under MinRateBytes) or a failed export.
+func (s Sample) StreamRate() (bytesPerSecond float64, ok bool) {
+	d := s.Latency - s.FirstByte
+	if s.Failure != "" || s.Bytes < MinRateBytes || d <= 0 {
+		return 0, false
+	}
+	return float64(s.Bytes) / d.Seconds(), true
+}
+
+// MinRateBytes is the smallest body whose streaming rate is measured: below it the time from
+// first to last byte is a few scheduler ticks, not a rate.
+const MinRateBytes = 64 << 10
+
+// Distribution is a sample's nearest-rank percentiles (the p-th percentile is the smallest value
+// with at least p% of the samples at or below it).
+type Distribution struct {
+	Count int     `json:"count"`
+	P5    float64 `json:"p5"`
+	P50   float64 `json:"p50"`
+	P95   float64 `json:"p95"`
+	P99   float64 `json:"p99"`
+	Max   float64 `json:"max"`
+}
+
+// Percentiles computes the Distribution of values.
+func Percentiles(values []float64) Distribution {
+	s := slices.Clone(values)
 	slices.Sort(s)
-	l := Latencies{Count: len(s)}
+	d := Distribution{Count: len(s)}
 	if len(s) == 0 {
-		return l
+		return d
 	}
-	rank := func(p float64) time.Duration {
-		return s[max(int(math.Ceil(p/100*float64(len(s))))-1, 0)]
-	}
-	l.P50, l.P90, l.P95, l.P99, l.Max = rank(50), rank(90), rank(95), rank(99), s[len(s)-1]
-	return l
+	rank := func(p float64) float64 { return s[max(int(math.Ceil(p/100*float64(len(s))))-1, 0)] }
+	d.P5, d.P50, d.P95, d.P99, d.Max = rank(5), rank(50), rank(95), rank(99), s[len(s)-1]
+	return d
 }
 
-// FormatResult is the outcome of one format's share of the load.
+// FormatResult is one format's share of the run. Its distributions are over the OK exports:
+// latencies in seconds, streaming rates in bytes per second.
 type FormatResult struct {
-	Requests  int
-	OK        int       // exports complete and exactly right
-	Latency   Latencies // of the OK exports, request to last byte
-	FirstByte Latencies // of the OK exports
-	Rows      int64     // rows of the OK exports
-	Bytes     int64     // bytes of the OK exports
+	Requests   int          `json:"requests"`
+	OK         int          `json:"ok"` // exports complete and exactly right
+	Rows       int64        `json:"rows"`
+	Bytes      int64        `json:"bytes"`
+	FirstByte  Distribution `json:"first_byte_seconds"` // request sent to first response byte
+	Latency    Distribution `json:"latency_seconds"`    // request sent to last body byte
+	StreamRate Distribution `json:"stream_bytes_per_second"`
 }
 
 // Result is the outcome of Run.
 type Result struct {
-	Requests      int
-	Wall          time.Duration // first request to last answer
-	CSV, PDF      FormatResult
-	RowsPerSecond float64 // rows of OK exports (both formats) per second of Wall
-	MBPerSecond   float64 // MiB of OK exports (both formats) per second of Wall
-	// CSVRowsPerSecond is the CSV rows of OK exports per second of Wall: the CSV throughput while
-	// sharing the exporter with the PDF part of the mix.
-	CSVRowsPerSecond float64
-	Failed           int            // exports that were not OK
-	Errors           map[string]int // failed exports by kind: status_<code>, transport, truncated, digest_mismatch, parse_error, wrong_rows
-	Examples         []string       // the first few failures
-	Counts           export.Counts
+	Requests int           `json:"requests"`
+	Wall     time.Duration `json:"wall_ns"` // first request sent to last body byte
+	CSV      FormatResult  `json:"csv"`
+	PDF      FormatResult  `json:"pdf"`
+	// RowsPerSecond and MiBPerSecond are the rows and MiB of OK exports (both formats) per second
+	// of Wall; CSVRowsPerSecond the CSV rows alone per second of CSVSpan (first CSV request sent to
+	// last CSV byte), while sharing the exporter with the PDFs.
+	CSVSpan          time.Duration  `json:"csv_span_ns"`
+	RowsPerSecond    float64        `json:"rows_per_second"`
+	MiBPerSecond     float64        `json:"mib_per_second"`
+	CSVRowsPerSecond float64        `json:"csv_rows_per_second"`
+	Failed           int            `json:"failed"` // exports that were not OK
+	Errors           map[string]int `json:"errors"` // failed exports by kind (export.CSVReport.Failure)
+	Examples         []string       `json:"examples,omitempty"`
+	Samples          []Sample       `json:"samples"`
+	Counts           export.Counts  `json:"counts"`
 	CSVTotals        export.CSVTotals
 	PDFTotals        export.PDFTotals
+	// Ceiling is the instrument's own ceiling, when measured (see Ceiling).
+	Ceiling *CeilingResult `json:"ceiling,omitempty"`
 }
 
-// Run drives cfg.Requests exports through cfg.Concurrency workers and verifies every response. It
-// stops early when ctx ends; requests not sent by then count as transport failures.
-func Run(ctx context.Context, cfg Config) (Result, error) {
-	if cfg.Client == nil || cfg.CSV == nil || cfg.Requests <= 0 {
-		return Result{}, fmt.Errorf("load: Client, CSV and Requests are required")
+// Run sends cfg.Jobs through cfg.Concurrency workers on the timed path, then verifies every
+// response, and returns the measurements and one captured answer per query (for Ceiling). It
+// stops early when ctx ends; jobs not sent by then count as transport failures.
+func Run(ctx context.Context, cfg Config) (Result, Replay, error) {
+	if err := cfg.validate(); err != nil {
+		return Result{}, nil, err
 	}
-	if cfg.PDFShare < 0 || cfg.PDFShare > 1 || (cfg.PDFShare > 0 && cfg.PDF == nil) {
-		return Result{}, fmt.Errorf("load: PDFShare %v needs 0..1 and a PDF expectation", cfg.PDFShare)
-	}
+	got, wall := fetchAll(ctx, cfg)
+	replay := Capture(got)
+	res := Result{Requests: len(cfg.Jobs), Wall: wall, Errors: map[string]int{}}
+	verify(&res, got)
+	return res, replay, nil
+}
+
+// fetchAll is the timed path: each worker sends its next job and reads the answer to its end.
+// With PDFConcurrency set, PDF jobs have their own PDFConcurrency workers and CSV jobs the rest, so
+// a CSV export never waits behind a PDF one for a slot. A job not sent (ctx ended) has a nil entry.
+func fetchAll(ctx context.Context, cfg Config) ([]*export.Received, time.Duration) {
 	conc := cfg.Concurrency
 	if conc <= 0 {
 		conc = 4
@@ -98,101 +184,175 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	res := Result{Requests: cfg.Requests, Errors: map[string]int{}}
-	var (
-		mu                 sync.Mutex
-		csvLat, pdfLat     []time.Duration
-		csvFirst, pdfFirst []time.Duration
-		jobs               = make(chan string)
-		wg                 sync.WaitGroup
-	)
-	record := func(format, failure string, f export.Fetch, rows int, example string) {
-		mu.Lock()
-		defer mu.Unlock()
-		fr := &res.CSV
-		lat, first := &csvLat, &csvFirst
-		if format == export.PDF {
-			fr, lat, first = &res.PDF, &pdfLat, &pdfFirst
-		}
-		fr.Requests++
-		if failure != "" {
-			res.Failed++
-			res.Errors[failure]++
-			if len(res.Examples) < 10 {
-				res.Examples = append(res.Examples, fmt.Sprintf("%s: %s: %s", format, failure, example))
-			}
-			return
-		}
-		fr.OK++
-		fr.Rows += int64(rows)
-		fr.Bytes += f.Bytes
-		*lat = append(*lat, f.Latency)
-		*first = append(*first, f.FirstByte)
+	got := make([]*export.Received, len(cfg.Jobs))
+	lanes := map[string]chan int{export.CSV: make(chan int), export.PDF: make(chan int)}
+	workers := map[string]int{export.CSV: conc, export.PDF: 0}
+	if p := cfg.PDFConcurrency; p > 0 {
+		workers[export.PDF] = min(p, conc)
+		workers[export.CSV] = max(conc-p, 1)
+	} else {
+		lanes[export.PDF] = lanes[export.CSV]
 	}
-	var pdfSlots chan struct{}
-	if cfg.PDFConcurrency > 0 {
-		pdfSlots = make(chan struct{}, cfg.PDFConcurrency)
-	}
+	var wg sync.WaitGroup
 	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			for format := range jobs {
-				rctx, cancel := context.WithTimeout(ctx, timeout)
-				if format == export.PDF {
-					if pdfSlots != nil {
-						pdfSlots <- struct{}{}
-					}
-					r := cfg.Client.PDF(rctx, cfg.PDF)
-					if pdfSlots != nil {
-						<-pdfSlots
-					}
-					mu.Lock()
-					res.Counts.AddPDF(r)
-					res.PDFTotals.Add(r)
-					mu.Unlock()
-					record(format, r.Failure(), r.Fetch, r.IDs, describe(r.Fetch, r.Examples))
-				} else {
-					r := cfg.Client.CSV(rctx, cfg.CSV)
-					mu.Lock()
-					res.Counts.AddCSV(r)
-					res.CSVTotals.Add(r)
-					mu.Unlock()
-					record(format, r.Failure(), r.Fetch, r.Rows, describe(r.Fetch, r.Examples))
+	for format, n := range workers {
+		for range n {
+			wg.Go(func() {
+				for i := range lanes[format] {
+					rctx, cancel := context.WithTimeout(ctx, timeout)
+					got[i] = cfg.Client.Get(rctx, cfg.Jobs[i].Format, cfg.Jobs[i].Expected)
+					cancel()
 				}
-				cancel()
+			})
+		}
+	}
+	var sending sync.WaitGroup
+	for format, lane := range lanes {
+		if format == export.PDF && workers[export.PDF] == 0 {
+			continue // shares the CSV lane
+		}
+		sending.Go(func() {
+			defer close(lane)
+			for i, j := range cfg.Jobs {
+				if workers[export.PDF] > 0 && j.Format != format {
+					continue
+				}
+				select {
+				case lane <- i:
+				case <-ctx.Done():
+					return
+				}
 			}
 		})
 	}
-	sent := 0
-feed:
-	for i := range cfg.Requests {
-		format := export.CSV
-		if math.Floor(float64(i+1)*cfg.PDFShare) > math.Floor(float64(i)*cfg.PDFShare) {
-			format = export.PDF
-		}
-		select {
-		case jobs <- format:
-			sent++
-		case <-ctx.Done():
-			break feed
+	sending.Wait()
+	wg.Wait()
+	var last time.Time
+	for _, r := range got {
+		if r != nil {
+			last = maxTime(last, r.Start.Add(r.Latency))
 		}
 	}
-	close(jobs)
-	wg.Wait()
-	res.Wall = time.Since(start)
-	if unsent := cfg.Requests - sent; unsent > 0 {
+	if last.IsZero() {
+		return got, time.Since(start)
+	}
+	return got, last.Sub(start)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// verify judges every received export in full, off the clock, and fills res. Identical CSV bodies
+// of one expectation (same bytes, same fields) verify identically, so each is verified once.
+func verify(res *Result, got []*export.Received) {
+	type key struct {
+		exp                 *export.Expected
+		sum, fields, status string
+		complete            bool
+	}
+	csvSeen := map[key]export.CSVReport{}
+	var start time.Time
+	for _, r := range got {
+		if r != nil && (start.IsZero() || r.Start.Before(start)) {
+			start = r.Start
+		}
+	}
+	var lat, first, rate = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	unsent := 0
+	for _, r := range got {
+		if r == nil {
+			unsent++
+			continue
+		}
+		s := Sample{Format: r.Format, Path: r.Path, Offset: r.Start.Sub(start), FirstByte: r.FirstByte,
+			Latency: r.Latency, Bytes: r.Bytes, Status: r.Status}
+		var example string
+		if r.Format == export.PDF {
+			rep := r.PDF()
+			res.Counts.AddPDF(rep)
+			res.PDFTotals.Add(rep)
+			s.Rows, s.Failure, example = rep.IDs, rep.Failure(), describe(rep.Fetch, rep.Examples)
+		} else {
+			k := key{r.Expected(), string(r.Sum()), fieldsOf(r.Fetch), fmt.Sprint(r.Status), r.Complete}
+			rep, ok := csvSeen[k]
+			if !ok || !r.Complete {
+				rep = r.CSV()
+				csvSeen[k] = rep
+			}
+			rep.Fetch = r.Fetch
+			res.Counts.AddCSV(rep)
+			res.CSVTotals.Add(rep)
+			s.Rows, s.Failure, example = rep.Rows, rep.Failure(), describe(rep.Fetch, rep.Examples)
+		}
+		r.Drop()
+		fr := &res.CSV
+		if s.Format == export.PDF {
+			fr = &res.PDF
+		}
+		fr.Requests++
+		res.Samples = append(res.Samples, s)
+		if s.Failure != "" {
+			res.Failed++
+			res.Errors[s.Failure]++
+			if len(res.Examples) < 10 {
+				res.Examples = append(res.Examples, fmt.Sprintf("%s %s: %s: %s", s.Format, s.Path, s.Failure, example))
+			}
+			continue
+		}
+		fr.OK++
+		fr.Rows += int64(s.Rows)
+		fr.Bytes += s.Bytes
+		lat[s.Format] = append(lat[s.Format], s.Latency.Seconds())
+		first[s.Format] = append(first[s.Format], s.FirstByte.Seconds())
+		if v, ok := s.StreamRate(); ok {
+			rate[s.Format] = append(rate[s.Format], v)
+		}
+	}
+	if unsent > 0 {
 		res.Failed += unsent
 		res.Errors["transport"] += unsent
-		res.Examples = append(res.Examples, fmt.Sprintf("%d exports never sent: %v", unsent, ctx.Err()))
+		res.Examples = append(res.Examples, fmt.Sprintf("%d exports never sent: the run ended first", unsent))
 	}
-	res.CSV.Latency, res.CSV.FirstByte = Percentiles(csvLat), Percentiles(csvFirst)
-	res.PDF.Latency, res.PDF.FirstByte = Percentiles(pdfLat), Percentiles(pdfFirst)
+	for f, fr := range map[string]*FormatResult{export.CSV: &res.CSV, export.PDF: &res.PDF} {
+		fr.Latency, fr.FirstByte, fr.StreamRate = Percentiles(lat[f]), Percentiles(first[f]), Percentiles(rate[f])
+	}
 	if s := res.Wall.Seconds(); s > 0 {
 		res.RowsPerSecond = float64(res.CSV.Rows+res.PDF.Rows) / s
-		res.MBPerSecond = float64(res.CSV.Bytes+res.PDF.Bytes) / (1 << 20) / s
+		res.MiBPerSecond = float64(res.CSV.Bytes+res.PDF.Bytes) / (1 << 20) / s
+	}
+	res.CSVSpan = span(got, export.CSV)
+	if s := res.CSVSpan.Seconds(); s > 0 {
 		res.CSVRowsPerSecond = float64(res.CSV.Rows) / s
 	}
-	return res, nil
+}
+
+// span is the time from the first request of format sent to the last body byte of format received.
+func span(got []*export.Received, format string) time.Duration {
+	var first, last time.Time
+	for _, r := range got {
+		if r == nil || r.Format != format {
+			continue
+		}
+		if first.IsZero() || r.Start.Before(first) {
+			first = r.Start
+		}
+		last = maxTime(last, r.Start.Add(r.Latency))
+	}
+	return last.Sub(first)
+}
+
+// fieldsOf is what a CSV verification reads besides the body: the content headers and the
+// integrity fields.
+func fieldsOf(f export.Fetch) string {
+	var b strings.Builder
+	for _, k := range []string{"Content-Type", "Content-Disposition", "Content-Digest", "Export-Rows"} {
+		b.WriteString(f.Header.Get(k) + "\x00" + f.Trailer.Get(k) + "\x00")
+	}
+	return b.String()
 }
 
 func describe(f export.Fetch, examples []string) string {

@@ -15,21 +15,33 @@ import (
 )
 
 func TestPercentiles(t *testing.T) {
-	var s []time.Duration
+	var s []float64
 	for i := 100; i >= 1; i-- {
-		s = append(s, time.Duration(i)*time.Millisecond)
+		s = append(s, float64(i))
 	}
 	got := load.Percentiles(s)
-	want := load.Latencies{Count: 100, P50: 50 * time.Millisecond, P90: 90 * time.Millisecond,
-		P95: 95 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
+	want := load.Distribution{Count: 100, P5: 5, P50: 50, P95: 95, P99: 99, Max: 100}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
-	if got := load.Percentiles([]time.Duration{7, 3, 5}); got.P50 != 5 || got.P95 != 7 || got.Max != 7 {
+	if got := load.Percentiles([]float64{7, 3, 5}); got.P5 != 3 || got.P50 != 5 || got.P95 != 7 || got.Max != 7 {
 		t.Errorf("three samples: %+v", got)
 	}
-	if got := load.Percentiles(nil); got != (load.Latencies{}) {
+	if got := load.Percentiles(nil); got != (load.Distribution{}) {
 		t.Errorf("no samples: %+v", got)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	a, b, p := &export.Expected{}, &export.Expected{}, &export.Expected{}
+	jobs := load.Plan(8, 0.25, []*export.Expected{a, b}, []*export.Expected{p})
+	var got []string
+	for _, j := range jobs {
+		name := map[*export.Expected]string{a: "a", b: "b", p: "p"}[j.Expected]
+		got = append(got, j.Format+":"+name)
+	}
+	if want := "csv:a csv:b csv:a pdf:p csv:b csv:a csv:b pdf:p"; strings.Join(got, " ") != want {
+		t.Errorf("plan %v, want %s", got, want)
 	}
 }
 
@@ -72,10 +84,9 @@ func TestRun(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := start(t, fake.Config{Faults: tt.faults}, "trades", seed.Trades(), recs)
-			res, err := load.Run(context.Background(), load.Config{
-				Client: c, Requests: 20, Concurrency: 4, PDFShare: 0.25,
-				CSV: expect(t, "trades", seed.Trades(), recs, export.Options{}),
-				PDF: expect(t, "trades", seed.Trades(), recs, export.Options{}),
+			full := expect(t, "trades", seed.Trades(), recs, export.Options{})
+			res, _, err := load.Run(context.Background(), load.Config{
+				Client: c, Concurrency: 4, Jobs: load.Plan(20, 0.25, []*export.Expected{full}, []*export.Expected{full}),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -197,5 +208,115 @@ func TestSaturateReleasesTogether(t *testing.T) {
 	}
 	if res.Held != 4 || res.Saturated != 1 || len(res.Failures) != 0 || res.Counts.Completed[export.CSV] != 4 {
 		t.Errorf("write timeout %s: result %+v", timeout, res)
+	}
+}
+
+// TestStreamRate shows the timed path measuring the exporter's pace: a fake that writes every body
+// at 2 MiB/s streams at about that rate, a healthy one far faster, and verification (off the
+// clock) finds both exports right.
+func TestStreamRate(t *testing.T) {
+	recs := seed.Generate(11, 3000, 1) // about 370 kB of CSV
+	for _, tt := range []struct {
+		name string
+		rate float64
+	}{{"healthy", 0}, {"2 MiB/s", 2 << 20}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t, fake.Config{Faults: fake.Faults{StreamRate: tt.rate}}, "trades", seed.Trades(), recs)
+			full := expect(t, "trades", seed.Trades(), recs, export.Options{})
+			res, _, err := load.Run(context.Background(), load.Config{Client: c, Concurrency: 2,
+				Jobs: load.Plan(6, 0, []*export.Expected{full}, nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Failed != 0 || res.CSV.StreamRate.Count != 6 {
+				t.Fatalf("failed %d (%v), %d rates", res.Failed, res.Examples, res.CSV.StreamRate.Count)
+			}
+			p50 := res.CSV.StreamRate.P50
+			if tt.rate > 0 && (p50 > 1.5*tt.rate || p50 < 0.5*tt.rate) {
+				t.Errorf("median stream %.2f MiB/s, the fake writes at %.2f MiB/s", p50/(1<<20), tt.rate/(1<<20))
+			}
+			if tt.rate == 0 && p50 < 8<<20 {
+				t.Errorf("healthy median stream %.2f MiB/s: the timed path is slower than an in-process fake", p50/(1<<20))
+			}
+		})
+	}
+}
+
+// TestCeiling replays what a slow fake sent: the replay is whole and right (same bodies, same
+// trailers), far faster than the fake, so the run is not called bound by the instrument.
+func TestCeiling(t *testing.T) {
+	recs := seed.Generate(12, 3000, 1)
+	c := start(t, fake.Config{Faults: fake.Faults{StreamRate: 2 << 20}}, "trades", seed.Trades(), recs)
+	full := expect(t, "trades", seed.Trades(), recs, export.Options{})
+	cols := expect(t, "trades", seed.Trades(), recs, export.Options{Columns: []string{"note"}, Limit: 1000})
+	cfg := load.Config{Client: c, Concurrency: 2, Jobs: load.Plan(8, 0.25, []*export.Expected{full, cols}, []*export.Expected{cols})}
+	res, replay, err := load.Run(context.Background(), cfg)
+	if err != nil || res.Failed != 0 {
+		t.Fatalf("run: %v, %d failed %v", err, res.Failed, res.Examples)
+	}
+	if len(replay) != 3 {
+		t.Errorf("captured %d queries, want 3", len(replay))
+	}
+	ceiling, err := load.Ceiling(context.Background(), cfg, replay, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ceiling.Failed != 0 || ceiling.CSV.OK != 6 || ceiling.PDF.OK != 2 || ceiling.CSV.Rows != res.CSV.Rows {
+		t.Errorf("ceiling %+v", ceiling)
+	}
+	if ceiling.Fraction <= 0 || ceiling.Fraction >= load.BoundFraction || ceiling.InstrumentBound {
+		t.Errorf("fraction %.3f, bound %v: a 2 MiB/s fake is far below an in-process replay", ceiling.Fraction, ceiling.InstrumentBound)
+	}
+	// What the replay serves verifies exactly as the exporter's answer did.
+	srv := httptest.NewServer(replay)
+	defer srv.Close()
+	for _, exp := range []*export.Expected{full, cols} {
+		if r := (&export.Client{BaseURL: srv.URL}).CSV(context.Background(), exp); r.Failure() != "" {
+			t.Errorf("replayed CSV: %s %v", r.Failure(), r.Examples)
+		}
+	}
+	if r := (&export.Client{BaseURL: srv.URL}).PDF(context.Background(), cols); r.Failure() != "" {
+		t.Errorf("replayed PDF: %s %v", r.Failure(), r.Examples)
+	}
+}
+
+// TestBadEndings: against a fake that cuts stalled readers off, the abandoned and the stalled
+// export are both cut and the bad query is refused; against one whose write timeout never comes,
+// the stalled reader is reported as not cut off.
+func TestBadEndings(t *testing.T) {
+	schema := seed.Schema{{Name: "blob", Type: seed.TypeString}}
+	var recs []seed.Record
+	for i := range 1000 {
+		recs = append(recs, seed.Record{ID: int64(i + 1), Values: []any{strings.Repeat("x", 16<<10)}})
+	}
+	stall := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, ReadBufferSize: 4 << 10}}
+	for _, tt := range []struct {
+		name    string
+		timeout time.Duration
+		cut     bool
+	}{{"write timeout", 300 * time.Millisecond, true}, {"no write timeout", time.Hour, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t, fake.Config{WriteTimeout: tt.timeout}, "bulk", schema, recs)
+			res := load.BadEndings(context.Background(), load.BadEndingsConfig{Client: c,
+				Stall:    &export.Client{BaseURL: c.BaseURL, HTTP: stall},
+				Expected: expect(t, "bulk", schema, recs, export.Options{}), WriteTimeout: 300 * time.Millisecond,
+				StallGrace: 700 * time.Millisecond, Refused: export.Refused("bulk", "format=csv&columns=nope")})
+			if !res.Abandoned.Started() || res.Abandoned.Complete || res.AbandonedAfter < 256<<10 {
+				t.Errorf("abandoned %+v after %d bytes", res.Abandoned, res.AbandonedAfter)
+			}
+			if res.Refused.Status != http.StatusBadRequest || res.Counts.ClientError[export.CSV] != 1 {
+				t.Errorf("refused: status %d, client errors %v", res.Refused.Status, res.Counts.ClientError)
+			}
+			if res.StalledCut != tt.cut || (len(res.Failures) == 0) == !tt.cut {
+				t.Errorf("stalled cut %v, want %v; failures %q", res.StalledCut, tt.cut, res.Failures)
+			}
+			wantCut := 1
+			if tt.cut {
+				wantCut = 2
+			}
+			if res.Counts.Cut[export.CSV] != wantCut {
+				t.Errorf("cut %d, want %d", res.Counts.Cut[export.CSV], wantCut)
+			}
+		})
 	}
 }

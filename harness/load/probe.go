@@ -210,3 +210,98 @@ func (r *SaturationResult) note(f export.Fetch, failure string) {
 		r.Failures = append(r.Failures, fmt.Sprintf("held %s export: %s", f.Format, failure))
 	}
 }
+
+// BadEndingsConfig is a set of exports that end badly on purpose, so their outcomes can be
+// reconciled with the exporter's metrics: one the client abandons mid-stream after rows arrived,
+// one whose reader stalls until the exporter's write timeout cuts it off, and one with a query the
+// exporter must refuse.
+type BadEndingsConfig struct {
+	Client *export.Client
+	// Stall is the client of the stalled reader. Its connections should have a small receive
+	// buffer, so the export cannot finish into socket buffers while it stalls.
+	Stall    *export.Client
+	Expected *export.Expected // a large CSV export, many times the socket buffers
+	// WriteTimeout is the exporter's write timeout: the stalled reader waits this long plus
+	// StallGrace before it reads on.
+	WriteTimeout time.Duration
+	StallGrace   time.Duration // 0: 2 s
+	Refused      *export.Expected
+}
+
+// BadEndingsResult is what the exports that end badly met.
+type BadEndingsResult struct {
+	Abandoned      export.Fetch `json:"abandoned"`
+	AbandonedAfter int64        `json:"abandoned_after_bytes"` // body bytes read before giving up
+	Stalled        export.Fetch `json:"stalled"`
+	StalledFor     time.Duration
+	// StalledCut is true when the stalled export did not arrive whole: the exporter cut it off.
+	StalledCut bool          `json:"stalled_cut"`
+	Refused    export.Fetch  `json:"refused"`
+	Counts     export.Counts `json:"counts"`
+	Failures   []string      `json:"failures,omitempty"`
+}
+
+// abandonAfter is how much of the abandoned export is read first: enough for rows to have been
+// sent, far less than the export.
+const abandonAfter = 256 << 10
+
+// BadEndings runs the three exports that end badly, one after another.
+func BadEndings(ctx context.Context, cfg BadEndingsConfig) BadEndingsResult {
+	var res BadEndingsResult
+	grace := cfg.StallGrace
+	if grace <= 0 {
+		grace = 2 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.WriteTimeout+grace+time.Minute)
+	defer cancel()
+
+	p := cfg.Client.Open(ctx, export.CSV, cfg.Expected)
+	if p.Fetch().Started() {
+		n, err := p.ReadSome(abandonAfter)
+		res.AbandonedAfter = n
+		if n < abandonAfter {
+			res.Failures = append(res.Failures, fmt.Sprintf("the export to abandon ended after %d bytes (%v): too small to abandon mid-stream", n, err))
+		}
+	}
+	res.Abandoned = p.Abandon()
+	if !res.Abandoned.Started() {
+		res.Failures = append(res.Failures, "the export to abandon was refused: "+describe(res.Abandoned, nil))
+	}
+	res.Counts.Add(res.Abandoned, 0, true)
+
+	start := time.Now()
+	p = cfg.Stall.Open(ctx, export.CSV, cfg.Expected)
+	if p.Fetch().Started() {
+		_, _ = p.ReadSome(32 << 10)
+		t := time.NewTimer(cfg.WriteTimeout + grace)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	rec := p.Receive()
+	res.StalledFor = time.Since(start)
+	stalled := rec.CSV() // an export that arrived whole after all has rows to count
+	res.Stalled = stalled.Fetch
+	switch {
+	case !res.Stalled.Started():
+		res.Failures = append(res.Failures, "the export to stall was refused: "+describe(res.Stalled, nil))
+	case res.Stalled.Complete:
+		res.Failures = append(res.Failures, fmt.Sprintf("a reader stalled for %s past the write timeout of %s was not cut off: the export arrived whole (%d bytes)",
+			grace, cfg.WriteTimeout, res.Stalled.Bytes))
+	default:
+		res.StalledCut = true
+	}
+	res.Counts.AddCSV(stalled)
+
+	if cfg.Refused != nil {
+		res.Refused = cfg.Client.Get(ctx, export.CSV, cfg.Refused).Fetch
+		res.Counts.Add(res.Refused, 0, true)
+		if res.Refused.Status != http.StatusBadRequest {
+			res.Failures = append(res.Failures, fmt.Sprintf("an export with a bad query (%s) answered %s, want 400",
+				res.Refused.Path, describe(res.Refused, nil)))
+		}
+	}
+	return res
+}

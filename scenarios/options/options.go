@@ -27,11 +27,14 @@ type Options struct {
 	LoadRequests    int
 	PDFShare        float64 // fraction of load requests that are PDF exports
 	LargeRows       int     // rows of the large CSV export of the memory check (A4)
-	Thresholds      string  // file overriding the default thresholds
-	OutDir          string  // evidence/out; the run writes OutDir/<run id>/
-	RunID           string
-	Seed            uint64
-	Timeout         time.Duration
+	// WriteTimeout is the exporter's write timeout: the suite starts its own targets with it, and
+	// the stalled-reader probe waits past it.
+	WriteTimeout time.Duration
+	Thresholds   string // file overriding the default thresholds
+	OutDir       string // evidence/out; the run writes OutDir/<run id>/
+	RunID        string
+	Seed         uint64
+	Timeout      time.Duration
 }
 
 // Defaults are the documented defaults.
@@ -43,6 +46,7 @@ func Defaults() Options {
 		LoadRequests:    120,
 		PDFShare:        0.25,
 		LargeRows:       300000,
+		WriteTimeout:    4 * time.Second,
 		OutDir:          "evidence/out",
 		Seed:            20261127,
 		Timeout:         10 * time.Minute,
@@ -75,6 +79,7 @@ func (o *Options) Register(fs *flag.FlagSet, getenv func(string) string) error {
 		"load-requests":    env("LOAD_REQUESTS", num(&o.LoadRequests)),
 		"pdf-share":        env("PDF_SHARE", func(v string) (err error) { o.PDFShare, err = strconv.ParseFloat(v, 64); return err }),
 		"large-rows":       env("LARGE_ROWS", num(&o.LargeRows)),
+		"write-timeout":    env("WRITE_TIMEOUT", func(v string) (err error) { o.WriteTimeout, err = time.ParseDuration(v); return err }),
 		"thresholds":       env("THRESHOLDS", str(&o.Thresholds)),
 		"out":              env("OUT", str(&o.OutDir)),
 		"run-id":           env("RUN_ID", str(&o.RunID)),
@@ -91,6 +96,7 @@ func (o *Options) Register(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.IntVar(&o.LoadRequests, "load-requests", o.LoadRequests, "exports in the load test"+u["load-requests"])
 	fs.Float64Var(&o.PDFShare, "pdf-share", o.PDFShare, "fraction of load exports that are PDF"+u["pdf-share"])
 	fs.IntVar(&o.LargeRows, "large-rows", o.LargeRows, "rows of the large CSV export that checks memory stays flat"+u["large-rows"])
+	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "the exporter's write timeout: the suite starts its own targets with it and the stalled-reader probe waits past it; for --target url give the deployment's"+u["write-timeout"])
 	fs.StringVar(&o.Thresholds, "thresholds", o.Thresholds, "JSON file overriding the default thresholds (evidence/thresholds.json)"+u["thresholds"])
 	fs.StringVar(&o.OutDir, "out", o.OutDir, "evidence directory; the run writes <out>/<run-id>/"+u["out"])
 	fs.StringVar(&o.RunID, "run-id", o.RunID, "name of this run's evidence directory (default: UTC time)"+u["run-id"])
@@ -141,6 +147,9 @@ func (o Options) Validate() error {
 	if o.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be > 0"))
 	}
+	if o.WriteTimeout <= 0 || o.WriteTimeout > 5*time.Minute {
+		errs = append(errs, errors.New("--write-timeout must be within (0, 5m]"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -152,6 +161,7 @@ func (o Options) Args() []string {
 		"--smoke-rows=" + strconv.Itoa(o.SmokeRows), "--load-rows=" + strconv.Itoa(o.LoadRows),
 		"--load-concurrency=" + strconv.Itoa(o.LoadConcurrency), "--load-requests=" + strconv.Itoa(o.LoadRequests),
 		"--pdf-share=" + strconv.FormatFloat(o.PDFShare, 'g', -1, 64), "--large-rows=" + strconv.Itoa(o.LargeRows),
+		"--write-timeout=" + o.WriteTimeout.String(),
 		"--thresholds=" + o.Thresholds, "--out=" + o.OutDir, "--run-id=" + o.RunID,
 		"--seed=" + strconv.FormatUint(o.Seed, 10), "--timeout=" + o.Timeout.String(),
 	}

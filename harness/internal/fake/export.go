@@ -3,6 +3,7 @@ package fake
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // errInternal marks an export that failed on the server's side.
@@ -169,10 +172,28 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if n := s.cfg.Faults.ErrorEvery; n > 0 && s.exports.Add(1)%int64(n) == 0 {
+	f := s.cfg.Faults
+	nth := s.exports.Add(1)
+	if n := f.ErrorEvery; n > 0 && nth%int64(n) == 0 {
 		counted("server_error")
 		writeError(w, http.StatusInternalServerError, "internal", "injected failure")
 		return
+	}
+	hold := f.FirstByteDelay
+	if n := f.DelayEvery; n > 0 && nth%int64(n) == 0 {
+		hold += f.DelayBy
+	}
+	if hold > 0 {
+		select {
+		case <-time.After(hold):
+		case <-r.Context().Done():
+		}
+	}
+	if f.IgnoreColumns {
+		q.columns = q.columns[:0]
+		for i := range d.columns {
+			q.columns = append(q.columns, i)
+		}
 	}
 	s.metrics.inFlight.WithLabelValues(format).Inc()
 	defer s.metrics.inFlight.WithLabelValues(format).Dec()
@@ -183,6 +204,20 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	}
 	out := &counter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, sum: sha256.New(),
 		onFirst: func() { s.metrics.firstByte.WithLabelValues(format).Observe(time.Since(start).Seconds()) }}
+	if f.StreamRate > 0 {
+		out.limit = rate.NewLimiter(rate.Limit(f.StreamRate), throttleChunk)
+	}
+	if n := f.PanicEvery; n > 0 && nth%int64(n) == 0 {
+		out.panicAfter = 1 // the first write goes out, then the handler panics
+	}
+	ctype := map[string]string{"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}[format]
+	if f.ContentType != "" {
+		ctype = f.ContentType
+	}
+	w.Header().Set("Content-Type", ctype)
+	if !f.NoDisposition {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+"."+format+`"`)
+	}
 	var written int
 	if format == "csv" {
 		written, err = s.writeCSV(w, out, d, q, header, n)
@@ -197,9 +232,14 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		outcome = "aborted"
 	}
 	counted(outcome)
-	s.metrics.rows.WithLabelValues(format).Add(float64(written + s.cfg.Faults.RowsSkew))
-	s.metrics.bytes.WithLabelValues(format).Add(float64(out.n))
+	if outcome == "ok" || f.CountFailedRows {
+		s.metrics.rows.WithLabelValues(format).Add(float64(written + f.RowsSkew))
+		s.metrics.bytes.WithLabelValues(format).Add(float64(out.n))
+	}
 }
+
+// throttleChunk is the largest write a throttled body makes at once.
+const throttleChunk = 16 << 10
 
 // counter is the response body: it hashes and counts what reached the client and puts a write
 // deadline on every write, so a stalled reader is cut off.
@@ -210,16 +250,43 @@ type counter struct {
 	sum     hash.Hash
 	n       int64
 	onFirst func()
+	limit   *rate.Limiter // Faults.StreamRate: paces the writes
+	// panicAfter > 0 panics once that many writes went out (Faults.PanicEvery).
+	panicAfter, writes int
 }
 
 func (c *counter) Write(p []byte) (int, error) {
+	if c.panicAfter > 0 && c.writes == c.panicAfter {
+		panic(fmt.Sprintf("fake: injected panic after %d bytes", c.n))
+	}
+	c.writes++
 	if c.n == 0 && len(p) > 0 && c.onFirst != nil {
 		c.onFirst()
 	}
+	if c.limit != nil {
+		written := 0
+		for written < len(p) {
+			chunk := p[written:min(len(p), written+throttleChunk)]
+			_ = c.limit.WaitN(context.Background(), len(chunk))
+			n, err := c.write(chunk)
+			written += n
+			if err != nil {
+				return written, err
+			}
+		}
+		return written, nil
+	}
+	return c.write(p)
+}
+
+func (c *counter) write(p []byte) (int, error) {
 	_ = c.rc.SetWriteDeadline(time.Now().Add(c.timeout))
 	n, err := c.w.Write(p)
 	c.sum.Write(p[:n])
 	c.n += int64(n)
+	if err == nil {
+		_ = c.rc.Flush() // paced or not, a write reaches the client now
+	}
 	return n, err
 }
 
@@ -229,7 +296,6 @@ func (c *counter) digest() string {
 
 func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, header []string, n int) (int, error) {
 	f := s.cfg.Faults
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Trailer", "Content-Digest, Export-Rows")
 	bw := bufio.NewWriterSize(out, 32<<10)
 	// put takes the body's text. Healthy, it streams to the client as rows are rendered. With
@@ -357,7 +423,6 @@ func (s *Server) writePDF(w http.ResponseWriter, out *counter, d *dataset, q exp
 		return 0, fmt.Errorf("%w: %v", errInternal, err)
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.Header().Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
 	w.Header().Set("Export-Rows", strconv.Itoa(len(table.Rows)))

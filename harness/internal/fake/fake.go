@@ -9,6 +9,7 @@ package fake
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ type Config struct {
 	MaxPDF       int           // concurrent PDF exports; more get 503 (0: unlimited)
 	PDFMaxRows   int           // larger PDF exports get 413 (0: 20000)
 	WriteTimeout time.Duration // a reader that stalls this long is cut off (0: 30 s)
+	Log          io.Writer     // receives one JSON line per request; nil logs nothing
 	Faults       Faults
 }
 
@@ -50,6 +52,18 @@ type Faults struct {
 	RetryAfter    string // 429 with this Retry-After instead of the delay in seconds, e.g. "soon"
 	StoreSkew     int    // exporter_store_records reports this many records too many per dataset
 	BufferExports bool   // CSV: build the whole body in memory before sending any of it (correct, but not bounded)
+
+	// Defects of speed alone: the exports stay right, they only arrive later.
+	StreamRate     float64       // write every export body at this many bytes per second (0: as fast as possible)
+	FirstByteDelay time.Duration // hold every export this long before its first byte
+	DelayEvery     int           // hold every Nth export DelayBy before its first byte
+	DelayBy        time.Duration
+
+	IgnoreColumns   bool   // export every column whatever columns= asks for
+	ContentType     string // serve exports with this Content-Type instead of the right one
+	NoDisposition   bool   // serve exports without Content-Disposition
+	CountFailedRows bool   // count the rows and bytes of aborted exports in the rows and bytes totals
+	PanicEvery      int    // every Nth export panics in its handler after the header was sent
 }
 
 // Server is the fake exporter, an http.Handler.
@@ -57,7 +71,7 @@ type Server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	metrics *metrics
-	exports atomic.Int64
+	exports atomic.Int64 // exports past the capacity check, for ErrorEvery, DelayEvery and PanicEvery
 	csvSem  chan struct{}
 	pdfSem  chan struct{}
 
@@ -66,6 +80,8 @@ type Server struct {
 
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
+
+	logMu sync.Mutex
 }
 
 // New returns a fake exporter configured by cfg.
@@ -96,8 +112,38 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP serves the exporter API, health checks and metrics.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the exporter API, health checks and metrics. With Config.Log set it writes one
+// JSON line per request (method, path, status), as the reference exporter does.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Log == nil {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	start := time.Now()
+	defer func() {
+		line, _ := json.Marshal(map[string]any{"level": "INFO", "msg": "request", "method": r.Method, "path": r.URL.Path,
+			"status": sw.status, "duration_seconds": time.Since(start).Seconds()})
+		s.logMu.Lock()
+		_, _ = s.cfg.Log.Write(append(line, '\n'))
+		s.logMu.Unlock()
+	}()
+	s.mux.ServeHTTP(sw, r)
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes, write deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // guard applies auth and the per-client rate limit to an API handler.
 func (s *Server) guard(next http.HandlerFunc) http.Handler {

@@ -5,13 +5,15 @@
 //
 //	fakeexporter --listen 127.0.0.1:8080 --tokens-file tokens.txt --fault buffer-exports
 //
-// It keeps its records in memory; --data-dir must exist but is not written. It stops gracefully
+// --faults-json switches on any of package fake's Faults. It logs one JSON line per request on
+// stdout. It keeps its records in memory; --data-dir must exist but is not written. It stops gracefully
 // on SIGTERM or an interrupt, exiting 0.
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +62,7 @@ type config struct {
 	WriteTimeout   time.Duration
 	ShutdownGrace  time.Duration
 	Faults         []string
+	FaultsJSON     string
 }
 
 // Validate reports the first unusable setting.
@@ -77,6 +80,13 @@ func (c config) Validate() error {
 		return errors.New("--rate, --burst, --max-csv-exports, --max-pdf-exports and --pdf-max-rows must not be negative")
 	case c.WriteTimeout < 0 || c.ShutdownGrace < 0:
 		return errors.New("--write-timeout and --shutdown-grace must not be negative")
+	}
+	if c.FaultsJSON != "" {
+		dec := json.NewDecoder(strings.NewReader(c.FaultsJSON))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(new(fake.Faults)); err != nil {
+			return fmt.Errorf("--faults-json: %w", err)
+		}
 	}
 	for _, f := range c.Faults {
 		if faults[f] == nil {
@@ -111,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.Faults = append(c.Faults, s)
 		return nil
 	})
+	fs.StringVar(&c.FaultsJSON, "faults-json", "", "defects as a JSON object of package fake's Faults, e.g. {\"DropID\":7}")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -126,7 +137,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fc := fake.Config{Rate: c.Rate, Burst: c.Burst, MaxCSV: c.MaxCSV, MaxPDF: c.MaxPDF,
-		PDFMaxRows: c.PDFMaxRows, WriteTimeout: c.WriteTimeout}
+		PDFMaxRows: c.PDFMaxRows, WriteTimeout: c.WriteTimeout, Log: stdout}
+	if c.FaultsJSON != "" {
+		_ = json.Unmarshal([]byte(c.FaultsJSON), &fc.Faults) // validated by parseFlags
+	}
 	for _, f := range c.Faults {
 		faults[f](&fc.Faults)
 	}
@@ -149,7 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: fake.New(fc), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	fmt.Fprintf(stdout, "fakeexporter: listening on %s (faults: %v)\n", l.Addr(), c.Faults)
+	fmt.Fprintf(stdout, "fakeexporter: listening on %s (faults: %v %s)\n", l.Addr(), c.Faults, c.FaultsJSON)
 
 	select {
 	case err := <-served:

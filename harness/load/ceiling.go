@@ -1,0 +1,165 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/exportatscale/exportatscale/harness/export"
+)
+
+// CeilingResult is the instrument's own ceiling: the same client, jobs and concurrency against an
+// in-process loopback server that replays the bodies the exporter sent, as fast as it can. What
+// the exporter measured is reported as a fraction of it; a fraction near 1 means the run measured
+// the instrument, not the exporter.
+type CeilingResult struct {
+	Wall             time.Duration `json:"wall_ns"`
+	RowsPerSecond    float64       `json:"rows_per_second"`
+	MiBPerSecond     float64       `json:"mib_per_second"`
+	CSVRowsPerSecond float64       `json:"csv_rows_per_second"`
+	CSV              FormatResult  `json:"csv"` // latencies and streaming rates of the replay (rows from the exporter's run)
+	PDF              FormatResult  `json:"pdf"`
+	// Fraction is the exporter's throughput (MiB/s of OK exports) over the ceiling's, and
+	// CSVStreamFraction its median CSV streaming rate over the replay's.
+	Fraction          float64 `json:"fraction"`
+	CSVStreamFraction float64 `json:"csv_stream_fraction"`
+	// InstrumentBound is true when the exporter came within BoundFraction of the ceiling: the
+	// client, not the exporter, set the pace, so the exporter's figures are lower bounds.
+	InstrumentBound bool `json:"instrument_bound"`
+	Failed          int  `json:"failed"` // replayed exports the client did not receive whole
+}
+
+// BoundFraction is how close to the ceiling an exporter's throughput must come for the run to be
+// called bound by the instrument.
+const BoundFraction = 0.8
+
+// Ceiling serves replay (the exporter's answers, as Run captured them) from an in-process server
+// on loopback and sends cfg's jobs with the same client at the same concurrency, reading each
+// body as Run does. res is the exporter's result the ceiling is compared with.
+func Ceiling(ctx context.Context, cfg Config, replay Replay, res Result) (CeilingResult, error) {
+	if err := cfg.validate(); err != nil {
+		return CeilingResult{}, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return CeilingResult{}, fmt.Errorf("ceiling: %w", err)
+	}
+	srv := httptest.NewUnstartedServer(replay)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	c := *cfg.Client
+	c.BaseURL = srv.URL
+	cfg.Client = &c
+	got, wall := fetchAll(ctx, cfg)
+
+	rows := map[string]int{} // rows per path, from the exporter's verified run
+	for _, s := range res.Samples {
+		if s.Failure == "" {
+			rows[s.Path] = s.Rows
+		}
+	}
+	out := CeilingResult{Wall: wall}
+	lat, first, rate := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	for _, r := range got {
+		if r == nil || !r.Complete {
+			out.Failed++
+			continue
+		}
+		defer r.Drop()
+		fr := &out.CSV
+		if r.Format == export.PDF {
+			fr = &out.PDF
+		}
+		fr.Requests++
+		fr.OK++
+		fr.Bytes += r.Bytes
+		fr.Rows += int64(rows[r.Path])
+		s := Sample{Bytes: r.Bytes, FirstByte: r.FirstByte, Latency: r.Latency}
+		lat[r.Format] = append(lat[r.Format], r.Latency.Seconds())
+		first[r.Format] = append(first[r.Format], r.FirstByte.Seconds())
+		if v, ok := s.StreamRate(); ok {
+			rate[r.Format] = append(rate[r.Format], v)
+		}
+	}
+	for f, fr := range map[string]*FormatResult{export.CSV: &out.CSV, export.PDF: &out.PDF} {
+		fr.Latency, fr.FirstByte, fr.StreamRate = Percentiles(lat[f]), Percentiles(first[f]), Percentiles(rate[f])
+	}
+	if s := wall.Seconds(); s > 0 {
+		out.RowsPerSecond = float64(out.CSV.Rows+out.PDF.Rows) / s
+		out.MiBPerSecond = float64(out.CSV.Bytes+out.PDF.Bytes) / (1 << 20) / s
+	}
+	if s := span(got, export.CSV).Seconds(); s > 0 {
+		out.CSVRowsPerSecond = float64(out.CSV.Rows) / s
+	}
+	if out.MiBPerSecond > 0 {
+		out.Fraction = res.MiBPerSecond / out.MiBPerSecond
+	}
+	if p := out.CSV.StreamRate.P50; p > 0 {
+		out.CSVStreamFraction = res.CSV.StreamRate.P50 / p
+	}
+	out.InstrumentBound = out.Fraction >= BoundFraction || out.CSVStreamFraction >= BoundFraction
+	return out, nil
+}
+
+// Replay serves captured export answers by request path and query: status, header, body and
+// trailers as the exporter sent them, the body in one write.
+type Replay map[string]captured
+
+type captured struct {
+	status  int
+	header  http.Header
+	trailer http.Header
+	body    []byte
+}
+
+// Capture keeps, for each path got holds, the first answer received whole: what Ceiling replays.
+// Call it before the bodies are dropped by verification.
+func Capture(got []*export.Received) Replay {
+	rp := Replay{}
+	for _, r := range got {
+		if r == nil || !r.Complete {
+			continue
+		}
+		if _, ok := rp[r.Path]; !ok {
+			rp[r.Path] = captured{status: r.Status, header: r.Header.Clone(), trailer: r.Trailer.Clone(), body: r.Body()}
+		}
+	}
+	return rp
+}
+
+// ServeHTTP answers a request as the exporter answered the same path and query.
+func (rp Replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, ok := rp[r.URL.RequestURI()]
+	if !ok {
+		http.Error(w, "nothing captured for "+r.URL.RequestURI(), http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	for k, v := range c.header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "Transfer-Encoding", "Connection", "Date", "Trailer":
+		default:
+			h[k] = v
+		}
+	}
+	var announced []string
+	for k := range c.trailer {
+		announced = append(announced, k)
+	}
+	if len(announced) > 0 {
+		h.Set("Trailer", strings.Join(announced, ", "))
+	} else if len(c.header.Values("Content-Length")) > 0 {
+		h.Set("Content-Length", c.header.Get("Content-Length"))
+	}
+	w.WriteHeader(c.status)
+	_, _ = w.Write(c.body)
+	for k, v := range c.trailer {
+		h[k] = v
+	}
+}

@@ -1,0 +1,225 @@
+// Package pipeline is the acceptance run: the bodies of its steps (seed, smoke, load with its
+// probes) and the measurements the assertions A1–A6 judge, against any running target. The Ginkgo
+// suite calls one step per spec and records the check it returns; the harness's self-tests call
+// the very same steps against broken fakes. Nothing here knows Ginkgo or testing.
+//
+// A Run is used once, its steps in order: Seed, Smoke, Load, then the assertions in any order.
+// A step whose inputs an earlier step did not produce returns a check that is skipped (not run),
+// never passed. Steps are not safe for concurrent use.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/assert"
+	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/load"
+	"github.com/exportatscale/exportatscale/harness/metrics"
+	"github.com/exportatscale/exportatscale/harness/seed"
+	"github.com/exportatscale/exportatscale/harness/target"
+)
+
+// Config is one acceptance run. Zero sizes take the suite's defaults (DefaultConfig).
+type Config struct {
+	Target     target.Target
+	Thresholds map[string]evidence.Rule
+	// Suffix makes the dataset names unique to this run ("smoke-<suffix>"), so runs against a
+	// shared deployment never mix their records.
+	Suffix string
+	Seed   uint64
+
+	SmokeRows   int // rows of the smoke set
+	SmokeSingle int // of them, seeded one request each (concurrently)
+	LoadRows    int // rows of the load set
+	LargeRows   int // rows of the large set (memory windows, saturation, exports that end badly)
+	// HeldRows is the size of one export held by the saturation probe: big enough not to finish
+	// into socket buffers, and no bigger, since every held export is read and verified.
+	HeldRows        int
+	LoadRequests    int     // exports in the load test
+	LoadConcurrency int     // exports in flight during the load test
+	PDFShare        float64 // fraction of the load's exports that are PDF
+	BurstRequests   int     // requests of the burst over the rate limit
+	// SaturationHold is how many exports the saturation probe holds unread: more than the
+	// target's CSV export capacity.
+	SaturationHold int
+	// WriteTimeout is the target's write timeout, after which it must cut off a stalled reader.
+	WriteTimeout time.Duration
+	// SampleInterval is how often the target's memory is sampled (0: 200 ms).
+	SampleInterval time.Duration
+
+	// Narrate, when set, is told what each step is doing (the suite passes Ginkgo's By).
+	Narrate func(string)
+	// Progress, when set, receives progress lines (seeding rate and ETA).
+	Progress io.Writer
+
+	// Omit names reconciliations A6 leaves out (metric series names, see assert.Observability).
+	// Only the self-tests set it, to prove that each reconciliation is what catches its fake.
+	Omit []string
+}
+
+// DefaultConfig is the suite's run; Target, Thresholds, Suffix and Seed are the caller's.
+func DefaultConfig() Config {
+	return Config{SmokeRows: 1000, SmokeSingle: 200, LoadRows: 10000, LargeRows: 300000, HeldRows: 100000,
+		LoadRequests: 120, LoadConcurrency: 6, PDFShare: 0.25, BurstRequests: 150, SaturationHold: 11,
+		WriteTimeout: 30 * time.Second, SampleInterval: 200 * time.Millisecond}
+}
+
+// Run is one acceptance run in progress: what its steps measured so far.
+type Run struct {
+	cfg     Config
+	http    *http.Client
+	stall   *http.Client
+	seeder  *seed.Client
+	exports *export.Client
+	schema  seed.Schema
+
+	datasets      map[string]*dataset // smoke, load, large
+	before, after metrics.Snapshot
+	afterTaken    bool
+	manifests     []seed.Manifest
+
+	counts    export.Counts // every export request between the two scrapes
+	csv       export.CSVTotals
+	pdf       export.PDFTotals
+	load      *load.Result
+	burst     load.BurstResult
+	saturated *load.SaturationResult
+	endings   *load.BadEndingsResult
+	memory    assert.Memory
+	memoryOK  bool
+
+	artifacts map[string][]byte
+}
+
+type dataset struct {
+	name    string
+	records []seed.Record
+	full    *export.Expected
+}
+
+// New prepares a run against cfg.Target.
+func New(cfg Config) (*Run, error) {
+	if cfg.Target == nil {
+		return nil, errors.New("pipeline: no target")
+	}
+	d := DefaultConfig()
+	for _, f := range []struct{ v, def *int }{
+		{&cfg.SmokeRows, &d.SmokeRows}, {&cfg.LoadRows, &d.LoadRows}, {&cfg.LargeRows, &d.LargeRows},
+		{&cfg.HeldRows, &d.HeldRows}, {&cfg.LoadRequests, &d.LoadRequests}, {&cfg.LoadConcurrency, &d.LoadConcurrency},
+		{&cfg.BurstRequests, &d.BurstRequests}, {&cfg.SaturationHold, &d.SaturationHold},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = d.WriteTimeout
+	}
+	if cfg.SampleInterval == 0 {
+		cfg.SampleInterval = d.SampleInterval
+	}
+	if cfg.Thresholds == nil {
+		return nil, errors.New("pipeline: no thresholds")
+	}
+	r := &Run{cfg: cfg, datasets: map[string]*dataset{}, artifacts: map[string][]byte{}, schema: seed.Trades()}
+	base, token := cfg.Target.BaseURL(), cfg.Target.Token()
+	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+	r.stall = &http.Client{Transport: smallReceiveBuffer()}
+	r.seeder = &seed.Client{BaseURL: base, Token: token, HTTP: r.http, Progress: r.progressPrinter()}
+	r.exports = &export.Client{BaseURL: base, Token: token, HTTP: r.http}
+	return r, nil
+}
+
+// Artifacts are the raw measurements for the evidence bundle, by file name.
+func (r *Run) Artifacts() map[string][]byte { return r.artifacts }
+
+func (r *Run) say(s string) {
+	if r.cfg.Narrate != nil {
+		r.cfg.Narrate(s)
+	}
+}
+
+// progressPrinter shows seeding progress (records/s, ETA) about once a second.
+func (r *Run) progressPrinter() func(seed.Progress) {
+	var last time.Time
+	return func(p seed.Progress) {
+		if r.cfg.Progress == nil || (time.Since(last) < time.Second && p.Done < p.Total) {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(r.cfg.Progress, "  seeded %d/%d records, %.0f records/s, ETA %s\n", p.Done, p.Total, p.RecordsPerSecond, p.ETA.Round(100*time.Millisecond))
+	}
+}
+
+var nameUnsafe = regexp.MustCompile(`[^a-z0-9_-]`)
+
+// datasetName makes a dataset name unique to this run.
+func (r *Run) datasetName(kind string) string {
+	s := nameUnsafe.ReplaceAllString(strings.ToLower(r.cfg.Suffix), "")
+	if s == "" {
+		return kind
+	}
+	return kind + "-" + s
+}
+
+// skipped is the check of a step that could not run because an earlier one did not produce what
+// it needs: not run, never passed.
+func skipped(id, title, what string) evidence.Check {
+	return evidence.Check{ID: id, Title: title, Status: evidence.StatusSkipped,
+		Failures: []string{what + " is missing: an earlier step did not complete, so this cannot be judged"}}
+}
+
+// failed is the check of a step that broke off: it names what went wrong.
+func failed(id, title string, err error, measures ...evidence.Measure) evidence.Check {
+	c := evidence.NewCheck(id, title, measures, []string{err.Error()})
+	c.Status = evidence.StatusFailed
+	return c
+}
+
+// info builds an informational measure (a rule under its name would judge it).
+func (r *Run) info(name string, v float64, unit string) evidence.Measure {
+	return evidence.Judge(r.cfg.Thresholds, name, v, unit)
+}
+
+func jsonArtifact(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return []byte(err.Error())
+	}
+	return append(b, '\n')
+}
+
+// verifyCSV fetches and fully verifies one CSV export, counting it for A1, A2, A5 and A6.
+func (r *Run) verifyCSV(ctx context.Context, exp *export.Expected) export.CSVReport {
+	rep := r.exports.CSV(ctx, exp)
+	r.counts.AddCSV(rep)
+	r.csv.Add(rep)
+	return rep
+}
+
+func (r *Run) verifyPDF(ctx context.Context, exp *export.Expected) export.PDFReport {
+	rep := r.exports.PDF(ctx, exp)
+	r.counts.AddPDF(rep)
+	r.pdf.Add(rep)
+	return rep
+}
+
+func describeFetch(f export.Fetch) string {
+	msg := fmt.Sprintf(" (%s, status %d", f.Path, f.Status)
+	if f.Err != "" {
+		msg += ": " + f.Err
+	}
+	if f.Body != "" {
+		msg += ": " + f.Body
+	}
+	return msg + ")"
+}
