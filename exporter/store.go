@@ -245,7 +245,7 @@ func (s *boltStore) View(name string, fn func(Snapshot) error) error {
 			return ErrNotFound
 		}
 		rows := binary.BigEndian.Uint64(tx.Bucket(bucketCounts).Get([]byte(name)))
-		return fn(&boltSnapshot{tx: tx, b: b, schema: sc, rows: rows})
+		return fn(&boltSnapshot{b: b, schema: sc, rows: rows})
 	})
 }
 
@@ -263,7 +263,6 @@ func (s *boltStore) Close() error {
 }
 
 type boltSnapshot struct {
-	tx     *bolt.Tx
 	b      *bolt.Bucket
 	schema Schema
 	rows   uint64
@@ -272,16 +271,10 @@ type boltSnapshot struct {
 func (s *boltSnapshot) Schema() Schema { return s.schema }
 func (s *boltSnapshot) Rows() uint64   { return s.rows }
 
-// releaseEvery is how many bytes of records a scan reads between returning the pages of the mapped
-// file it has read to the kernel. The pages stay in the page cache; only the process's resident set
-// stops growing with the size of the dataset.
-const releaseEvery = 1 << 20
-
 func (s *boltSnapshot) Scan(after uint64, fn func(id uint64, value []byte) error) error {
 	c := s.b.Cursor()
 	var key [8]byte
 	binary.BigEndian.PutUint64(key[:], after+1)
-	var read int
 	for k, v := c.Seek(key[:]); k != nil; k, v = c.Next() {
 		if len(k) != 8 {
 			return errCorrupt
@@ -291,10 +284,6 @@ func (s *boltSnapshot) Scan(after uint64, fn func(id uint64, value []byte) error
 				return nil
 			}
 			return err
-		}
-		if read += len(v) + 48; read >= releaseEvery {
-			read = 0
-			releaseMapped(s.tx)
 		}
 	}
 	return nil

@@ -112,20 +112,87 @@ func (s *server) stop() {
 	}
 }
 
-// vmHWM is the server's peak resident set in bytes, from /proc.
-func (s *server) vmHWM(tb testing.TB) float64 {
+// procStatus reads fields of the server's /proc/<pid>/status, in bytes.
+func (s *server) procStatus(keys ...string) (map[string]float64, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[2] != "kB" {
+			continue
+		}
+		for _, k := range keys {
+			if f[0] == k+":" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				out[k] = kb * 1024
+			}
+		}
+	}
+	for _, k := range keys {
+		if _, ok := out[k]; !ok {
+			return nil, fmt.Errorf("no %s in /proc/%d/status", k, s.cmd.Process.Pid)
+		}
+	}
+	return out, nil
+}
+
+// vmHWM is the server's peak resident set in bytes (the kernel's high-water mark), from /proc. It
+// counts pages of the mapped store file too.
+func (s *server) vmHWM(tb testing.TB) float64 {
+	st, err := s.procStatus("VmHWM")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb * 1024
+	return st["VmHWM"]
+}
+
+// anonSampler polls the server's RssAnon, its anonymous resident memory (heap, stacks: what the
+// process allocated), which the kernel keeps no high-water mark of. File-backed pages (the mapped
+// bbolt file, read during an export) are left out: they are page cache the kernel reclaims at will,
+// and the acceptance check A4 judges anonymous memory for the same reason.
+type anonSampler struct {
+	stop chan struct{}
+	done chan struct{}
+	peak float64
+	err  error
+}
+
+const anonSampleEvery = 5 * time.Millisecond
+
+func (s *server) sampleAnon() *anonSampler {
+	a := &anonSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		tick := time.NewTicker(anonSampleEvery)
+		defer tick.Stop()
+		for {
+			st, err := s.procStatus("RssAnon")
+			if err != nil {
+				a.err = err
+				return
+			}
+			a.peak = max(a.peak, st["RssAnon"])
+			select {
+			case <-a.stop:
+				return
+			case <-tick.C:
+			}
 		}
+	}()
+	return a
+}
+
+// peakMiB stops the sampler and returns the highest RssAnon it saw, in MiB.
+func (a *anonSampler) peakMiB(tb testing.TB) float64 {
+	close(a.stop)
+	<-a.done
+	if a.err != nil {
+		tb.Fatal(a.err)
 	}
-	tb.Fatal("no VmHWM")
-	return 0
+	return a.peak / (1 << 20)
 }
 
 func (s *server) do(tb testing.TB, method, path, ctype string, body []byte) []byte {
@@ -203,8 +270,9 @@ func (s *server) export(tb testing.TB, query string) (rows int, bytes int64) {
 const csvRows = 1_000_000
 
 // BenchmarkExportCSV streams 1,000,000 rows as CSV over loopback HTTP from a freshly started exporter
-// (so its peak RSS is the export's, not the seeding's) and, in the same run, times Debian's sqlite3
-// exporting the same rows with -csv.
+// (so its peak memory is the export's, not the seeding's) and, in the same run, times Debian's sqlite3
+// exporting the same rows with -csv. It reports the peak of anonymous memory (RssAnon, sampled) and
+// of the whole resident set (VmHWM, which includes the mapped store file's pages).
 func BenchmarkExportCSV(b *testing.B) {
 	dir := b.TempDir()
 	s := start(b, dir)
@@ -212,6 +280,7 @@ func BenchmarkExportCSV(b *testing.B) {
 	s.stop()
 	s = start(b, dir)
 	b.Logf("RSS after start: %.1f MiB", s.vmHWM(b)/(1<<20))
+	anon := s.sampleAnon()
 	b.ResetTimer()
 	var rows int
 	var n int64
@@ -226,6 +295,10 @@ func BenchmarkExportCSV(b *testing.B) {
 	ours := float64(rows) / perOp
 	b.ReportMetric(ours, "rows/s")
 	b.ReportMetric(float64(n)/perOp/1e6, "MB/s")
+	// peak-RssAnon-MiB is the judged figure (budget 64 MiB): it is what the export allocates.
+	// peak-RSS-MiB (VmHWM) also counts the pages of the store file the export read through the
+	// mapping, which grows with the dataset but is reclaimable page cache, not the process's memory.
+	b.ReportMetric(anon.peakMiB(b), "peak-RssAnon-MiB")
 	b.ReportMetric(s.vmHWM(b)/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(0, "ns/op")
 	if sq, err := sqliteRowsPerSec(b, s, dir); err != nil {
@@ -298,7 +371,9 @@ func BenchmarkExportPDF(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1000, "ms/export")
 	b.ReportMetric(0, "ns/op")
+	anon := s.sampleAnon()
 	s.export(b, "format=pdf")
+	b.ReportMetric(anon.peakMiB(b), "peak-RssAnon-MiB-at-cap")
 	b.ReportMetric(s.vmHWM(b)/(1<<20), "peak-RSS-MiB-at-cap")
 }
 
