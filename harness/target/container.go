@@ -217,11 +217,14 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 	return c, nil
 }
 
-func removeImage(ctx context.Context, p *testcontainers.DockerProvider, id string) error {
-	if id == "" {
+// removeImage removes the tag one start built, and the image with it unless another tag still
+// names it. By tag, not by ID: two starts from the same binary build the same image, and one
+// Stop must not take it from the other's running container.
+func removeImage(ctx context.Context, p *testcontainers.DockerProvider, tag string) error {
+	if tag == "" {
 		return nil
 	}
-	if _, err := p.Client().ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+	if _, err := p.Client().ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
 		return fmt.Errorf("remove image: %w", err)
 	}
 	return nil
@@ -355,12 +358,12 @@ func (c *containerTarget) stop(ctx context.Context) error {
 	c.final = before
 	c.mu.Unlock()
 
-	// Removes the container and its /data volume, then the image built for it.
+	// Removes the container and its /data volume, then the image tag built for it.
 	ctx = context.WithoutCancel(ctx)
 	if err := c.ctr.Terminate(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("terminate: %w", err))
 	}
-	if err := removeImage(ctx, c.provider, c.info.ImageID); err != nil {
+	if err := removeImage(ctx, c.provider, c.info.Image); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
