@@ -155,7 +155,7 @@ func TestWriteBundleRefuses(t *testing.T) {
 		{"unjudged measure", func(r *Report) {
 			r.Checks[3].Measures = append(r.Checks[3].Measures, Measure{Name: "a1.missing_rows", Value: 5, Pass: true})
 		}, nil, "recorded as informational"},
-		{"loosened rule", func(r *Report) { r.Checks[5].Measures[0].Rule = &Rule{"<=", 99, "s"} }, nil, "the thresholds say <= 2 s"},
+		{"loosened rule", func(r *Report) { r.Checks[5].Measures[0].Rule = &Rule{"<=", 99, "s"} }, nil, "the thresholds say <= 1 s"},
 		{"collides", nil, map[string][]byte{"evidence.json": nil}, "collides"},
 		{"escapes", nil, map[string][]byte{"../x": nil}, "not a clean relative path"},
 		{"absolute", nil, map[string][]byte{"/tmp/x": nil}, "not a clean relative path"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +319,33 @@ func TestBadEndings(t *testing.T) {
 				t.Errorf("cut %d, want %d", res.Counts.Cut[export.CSV], wantCut)
 			}
 		})
+	}
+}
+
+// TestProxyFaults puts the fault proxy in front of a healthy fake: the exports still verify in
+// full (header, body, trailers), but the timed path sees the held first byte and the paced stream.
+func TestProxyFaults(t *testing.T) {
+	recs := seed.Generate(13, 3000, 1)
+	c := start(t, fake.Config{}, "trades", seed.Trades(), recs)
+	u, err := url.Parse(c.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(fake.Proxy(u, fake.Faults{StreamRate: 2 << 20, FirstByteDelay: 300 * time.Millisecond}))
+	defer proxy.Close()
+	full := expect(t, "trades", seed.Trades(), recs, export.Options{})
+	res, _, err := load.Run(context.Background(), load.Config{Client: &export.Client{BaseURL: proxy.URL}, Concurrency: 2,
+		Jobs: load.Plan(4, 0.25, []*export.Expected{full}, []*export.Expected{full})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 0 {
+		t.Fatalf("%d failed through the proxy: %v", res.Failed, res.Examples)
+	}
+	if fb := res.CSV.FirstByte.P5; fb < 0.3 {
+		t.Errorf("first byte after %.3f s, the proxy holds it 0.3 s", fb)
+	}
+	if p50 := res.CSV.StreamRate.P50; p50 > 3<<20 {
+		t.Errorf("median stream %.2f MiB/s, the proxy paces it at 2 MiB/s", p50/(1<<20))
 	}
 }

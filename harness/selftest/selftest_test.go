@@ -140,7 +140,10 @@ var pipelineCases = []struct {
 	{name: "missing formula guard", faults: fake.Faults{NoGuard: true}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load"}},
 	{name: "mis-quoted field", faults: fake.Faults{MisquoteID: firstWith(func(n string) bool { return strings.Contains(n, `"`) && strings.Contains(n, ",") })},
 		red: []string{"A2", "smoke"}, mayFail: []string{"A1", "A3", "load"}},
-	{name: "truncated stream", faults: fake.Faults{TruncateAfter: 100}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "A4", "A5", "A6"}},
+	// Cut short, the large export is no larger than the small one, and the held ones finish before
+	// the saturation probe can hold them.
+	{name: "truncated stream", faults: fake.Faults{TruncateAfter: 100}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "A5", "A6"},
+		notRun: []string{"A4"}},
 	{name: "PDF missing a page", faults: fake.Faults{PDFDropPage: 2}, red: []string{"A2", "smoke", "A3"}, mayFail: []string{"A1", "A6"}},
 	{name: "missing metric", faults: fake.Faults{MissingMetric: "exporter_export_first_byte_seconds"}, red: []string{"A6"}},
 	{name: "unreconciled rows", faults: fake.Faults{RowsSkew: 1}, red: []string{"A6"}},

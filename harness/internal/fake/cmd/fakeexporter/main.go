@@ -5,7 +5,9 @@
 //
 //	fakeexporter --listen 127.0.0.1:8080 --tokens-file tokens.txt --fault buffer-exports
 //
-// --faults-json switches on any of package fake's Faults. It logs one JSON line per request on
+// --faults-json switches on any of package fake's Faults. With --upstream it serves no fake of its
+// own: it forwards to a running exporter and slows its exports by the timing faults, so a healthy
+// exporter can be judged as a slow one. It logs one JSON line per request on
 // stdout. It keeps its records in memory; --data-dir must exist but is not written. It stops gracefully
 // on SIGTERM or an interrupt, exiting 0.
 package main
@@ -21,6 +23,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -63,6 +66,7 @@ type config struct {
 	ShutdownGrace  time.Duration
 	Faults         []string
 	FaultsJSON     string
+	Upstream       string
 }
 
 // Validate reports the first unusable setting.
@@ -93,6 +97,15 @@ func (c config) Validate() error {
 			return fmt.Errorf("unknown --fault %q (known: %s)", f, strings.Join(slices.Sorted(maps.Keys(faults)), ", "))
 		}
 	}
+	if c.Upstream != "" {
+		u, err := url.Parse(c.Upstream)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			return fmt.Errorf("--upstream %q: want http://host:port", c.Upstream)
+		}
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("--upstream %q: only a loopback address", c.Upstream)
+		}
+	}
 	if c.DataDir != "" {
 		if fi, err := os.Stat(c.DataDir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("--data-dir %q is not a directory", c.DataDir)
@@ -121,6 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		c.Faults = append(c.Faults, s)
 		return nil
 	})
+	fs.StringVar(&c.Upstream, "upstream", "", "forward every request to this exporter (http://127.0.0.1:PORT), slowing its exports as the timing faults of --faults-json say")
 	fs.StringVar(&c.FaultsJSON, "faults-json", "", "defects as a JSON object of package fake's Faults, e.g. {\"DropID\":7}")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -160,7 +174,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: fake.New(fc), ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = fake.New(fc)
+	if c.Upstream != "" {
+		u, _ := url.Parse(c.Upstream) // validated by parseFlags
+		h = fake.Proxy(u, fc.Faults)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	fmt.Fprintf(stdout, "fakeexporter: listening on %s (faults: %v %s)\n", l.Addr(), c.Faults, c.FaultsJSON)
