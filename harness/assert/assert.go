@@ -92,7 +92,7 @@ func A1(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Chec
 	b.measure("a1.missing_rows", float64(csv.Missing), "rows")
 	b.measure("a1.duplicate_rows", float64(csv.Duplicates), "rows")
 	b.measure("a1.mismatched_fields", float64(csv.Mismatched), "fields")
-	b.measure("a1.trailer_mismatches", float64(csv.TrailerMismatches+pdf.HeaderMismatches), "exports")
+	b.measure("a1.trailer_mismatches", float64(csv.IntegrityMismatches+pdf.IntegrityMismatches), "exports")
 	b.info("a1.csv_exports", float64(csv.Exports), "exports")
 	if csv.Unexpected > 0 {
 		b.fail("%d CSV rows carry an id that was never seeded", csv.Unexpected)
@@ -118,7 +118,7 @@ func A2(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Chec
 	b.measure("a2.pdf_invalid", float64(pdf.Invalid), "documents")
 	b.measure("a2.pdf_page_mismatch", float64(pdf.PageMismatch), "documents")
 	b.measure("a2.pdf_missing_ids", float64(pdf.MissingIDs), "ids")
-	b.measure("a2.pdf_header_missing_pages", float64(pdf.HeaderMissingPages), "pages")
+	b.measure("a2.pdf_header_missing_pages", float64(pdf.TableHeaderMissing), "pages")
 	b.measure("a2.content_header_mismatches", float64(csv.ContentHeaderMismatches+pdf.ContentHeaderMismatches), "exports")
 	b.info("a2.pdf_exports", float64(pdf.Exports), "documents")
 	switch {
@@ -293,7 +293,7 @@ func A4(th Thresholds, m Memory) evidence.Check {
 
 // Protection is what A5 judges.
 type Protection struct {
-	Counts   export.Counts    // every export answer of the run, the burst and saturation probes' included
+	Tally    export.Tally     // every export answer of the run, the burst and saturation probes' included
 	Burst    load.BurstResult // for the RateLimit and RateLimit-Policy headers of its 429s
 	Restarts int              // exporter restarts seen by the target
 	Panics   []string         // log lines that show a panic
@@ -309,7 +309,7 @@ type Protection struct {
 // both actually happened; zero other 5xx; no restart; no panic in the logs.
 func A5(th Thresholds, p Protection) evidence.Check {
 	b := &builder{th: th}
-	c := p.Counts
+	c := p.Tally
 	b.measure("a5.rate_limited_without_retry_after", float64(c.NoRetryAfter[http.StatusTooManyRequests]), "responses")
 	b.measure("a5.saturated_without_retry_after", float64(c.NoRetryAfter[http.StatusServiceUnavailable]), "responses")
 	b.measure("a5.rate_limited_responses", float64(c.Status[http.StatusTooManyRequests]), "responses")
@@ -358,7 +358,7 @@ func A5(th Thresholds, p Protection) evidence.Check {
 // between them.
 type Observability struct {
 	Before, After metrics.Snapshot // After taken once no export is in flight (metrics.WaitIdle)
-	Counts        export.Counts    // every export request between the scrapes
+	Tally         export.Tally     // every export request between the scrapes
 	Manifests     []seed.Manifest  // every seeding between the scrapes (records confirmed, 429s met)
 	// Stored maps each seeded dataset to the records it must hold after the run (distinct ids),
 	// checked exactly against exporter_store_records in After.
@@ -400,7 +400,7 @@ func A6(th Thresholds, o Observability) evidence.Check {
 // the series, its value and the harness's count.
 func Reconcile(o Observability) []string {
 	d := metrics.Delta(o.Before, o.After)
-	c := o.Counts
+	c := o.Tally
 	var out []string
 	cmp := func(name string, labels []string, want float64, lowerBound bool) {
 		if slices.Contains(o.Omit, name) {

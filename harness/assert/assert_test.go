@@ -36,7 +36,7 @@ func TestA1(t *testing.T) {
 		{"nothing received", export.CSVTotals{}, export.PDFTotals{}, evidence.StatusNotRun, "no CSV export"},
 		{"missing", export.CSVTotals{Exports: 1, Missing: 2, Examples: []string{"id 4 missing"}}, export.PDFTotals{}, evidence.StatusFailed, "id 4 missing"},
 		{"out of order", export.CSVTotals{Exports: 1, OutOfOrder: 1}, export.PDFTotals{}, evidence.StatusFailed, "out of ascending id order"},
-		{"PDF header wrong", export.CSVTotals{Exports: 1}, export.PDFTotals{Exports: 1, HeaderMismatches: 1}, evidence.StatusFailed, "a1.trailer_mismatches = 1 exports breaks == 0"},
+		{"PDF header wrong", export.CSVTotals{Exports: 1}, export.PDFTotals{Exports: 1, IntegrityMismatches: 1}, evidence.StatusFailed, "a1.trailer_mismatches = 1 exports breaks == 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := assert.A1(th, tt.csv, tt.pdf)
@@ -145,12 +145,12 @@ func TestA4(t *testing.T) {
 
 func TestA5(t *testing.T) {
 	th := thresholds(t)
-	var healthy export.Counts
+	var healthy export.Tally
 	ok := http.Header{"Retry-After": {"1"}}
-	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok}, 0, true)
-	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusServiceUnavailable, Header: ok}, 0, true)
+	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok})
+	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusServiceUnavailable, Header: ok})
 	burst := load.BurstResult{RateLimited: 1, WithRetryAfter: 1, WithRateLimit: 1, WithRateLimitPolicy: 1}
-	observed := assert.Protection{Counts: healthy, Burst: burst, RestartsObservable: true, LogsObservable: true}
+	observed := assert.Protection{Tally: healthy, Burst: burst, RestartsObservable: true, LogsObservable: true}
 	if c := assert.A5(th, observed); c.Status != evidence.StatusPassed || !hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
 		t.Errorf("healthy: %+v", c)
 	}
@@ -166,7 +166,7 @@ func TestA5(t *testing.T) {
 	if c := assert.A5(th, blind); c.Status != evidence.StatusNotRun || hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
 		t.Errorf("restarts not observable: %+v", c)
 	}
-	blind.Counts.Add(export.Fetch{Format: export.CSV, Status: http.StatusInternalServerError}, 0, true)
+	blind.Tally.Add(export.Fetch{Format: export.CSV, Status: http.StatusInternalServerError})
 	if c := assert.A5(th, blind); c.Status != evidence.StatusFailed {
 		t.Errorf("not observable, but a 500: %+v", c)
 	}
@@ -194,10 +194,10 @@ exporter_exports_total{format="csv",outcome="ok"} 2
 exporter_exports_total{format="csv",outcome="aborted"} 1
 exporter_ingest_records_total{mode="batch",outcome="ok"} 5
 `)
-	var counts export.Counts
-	counts.Add(export.Fetch{Format: export.CSV, Status: 200, Complete: true, Bytes: 150}, 10, true)
-	counts.Add(export.Fetch{Format: export.CSV, Status: 200}, 0, true) // cut: none of its rows or bytes may be counted
-	o := assert.Observability{Before: before, After: after, Counts: counts,
+	var counts export.Tally
+	counts.Add(export.CSVReport{Fetch: export.Fetch{Format: export.CSV, Status: 200, Complete: true, Bytes: 150}, Rows: 10})
+	counts.Add(export.Fetch{Format: export.CSV, Status: 200}) // cut: none of its rows or bytes may be counted
+	o := assert.Observability{Before: before, After: after, Tally: counts,
 		Manifests: []seed.Manifest{{Mode: seed.ModeBatch, Rows: 5}}}
 	lines := strings.Join(assert.Reconcile(o), "\n")
 	for _, want := range []string{
@@ -254,7 +254,7 @@ exporter_requests_rejected_total{reason="unauthorized"} 1
 exporter_store_records{dataset="trades"} 11
 exporter_store_records{dataset="bulk"} 4
 `)
-	var counts export.Counts
+	var counts export.Tally
 	for _, f := range []export.Fetch{
 		{Format: export.CSV, Status: http.StatusNotFound},
 		{Format: export.PDF, Status: http.StatusRequestEntityTooLarge},
@@ -262,9 +262,9 @@ exporter_store_records{dataset="bulk"} 4
 		{Format: export.CSV, Status: http.StatusUnauthorized},
 		{Format: export.CSV, Status: http.StatusForbidden},
 	} {
-		counts.Add(f, 0, true)
+		counts.Add(f)
 	}
-	o := assert.Observability{Before: before, After: after, Counts: counts,
+	o := assert.Observability{Before: before, After: after, Tally: counts,
 		Manifests: []seed.Manifest{{Dataset: "trades"}, {Dataset: "bulk"}, {Dataset: "extra"}, {Dataset: "extra"}},
 		Stored:    map[string]int{"trades": 10, "bulk": 4, "gone": 1}}
 	got := assert.Reconcile(o)

@@ -191,7 +191,7 @@ func TestPDFHealthy(t *testing.T) {
 	}
 	first, later := fake.RowsPerPage()
 	pages := 1 + (300-first+later-1)/later
-	if r.Pages != pages || r.ExpectedPages != pages || r.Footers != pages || r.RowsPerPage != later || r.IDs != 300 {
+	if r.Pages != pages || r.PagesForRows != pages || r.Footers != pages || r.RowsPerPage != later || r.IDs != 300 {
 		t.Errorf("report %+v", r)
 	}
 	// The title and the Unicode text survive the round trip through the font's ToUnicode CMap.
@@ -224,7 +224,7 @@ func TestPDFFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := export.VerifyPDF(buf.Bytes(), exp)
-		if !r.Valid || r.HeaderMissingPages != r.Pages || r.OutOfOrder != 59 || r.Missing != 0 {
+		if !r.Valid || r.TableHeaderMissing != r.Pages || r.OutOfOrder != 59 || r.Missing != 0 {
 			t.Errorf("report %+v", r)
 		}
 	})
@@ -263,7 +263,7 @@ func TestPDFTruncatedHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := export.VerifyPDF(buf.Bytes(), exp)
-	if r.HeaderMissingPages != 0 || r.Missing != 0 || r.PageMismatch || r.IDs != 2 {
+	if r.TableHeaderMissing != 0 || r.Missing != 0 || r.PageMismatch || r.IDs != 2 {
 		t.Errorf("report %+v", r)
 	}
 	if !slices.ContainsFunc(r.Text[0].Lines, func(l []string) bool { return strings.HasSuffix(l[len(l)-1], "…") }) {

@@ -24,13 +24,15 @@ type PDFReport struct {
 	Valid   bool   // pdfcpu read and validated the document
 	Invalid string // pdfcpu's complaint when not Valid
 
-	Pages         int  // pages in the document
-	ExpectedPages int  // pages the rows need at the document's own rows per page
-	RowsPerPage   int  // the most rows any page carries
-	Footers       int  // pages with exactly one "Page N of M" footer that names that page and the page count
-	PageMismatch  bool // ExpectedPages, Footers or a footer's M disagree with Pages
+	Pages int // pages in the document
+	// PagesForRows is the pages the expected rows need at the document's own rows per page (the
+	// most any page carries): the count the document's pagination implies, to compare with Pages.
+	PagesForRows int
+	RowsPerPage  int  // the most rows any page carries
+	Footers      int  // pages with exactly one "Page N of M" footer that names that page and the page count
+	PageMismatch bool // PagesForRows, Footers or a footer's M disagree with Pages
 
-	HeaderMissingPages int // pages without the header row
+	TableHeaderMissing int // pages without the table's header row
 
 	IDs        int // data rows found
 	Missing    int // expected ids absent
@@ -45,7 +47,7 @@ type PDFReport struct {
 // Failure classifies the export like CSVReport.Failure; "parse_error" here means an invalid
 // document or one whose pages, footers or header are wrong.
 func (r PDFReport) Failure() string {
-	return failure(r.Fetch, r.Integrity, r.Media, !r.Valid || r.PageMismatch || r.HeaderMissingPages > 0,
+	return failure(r.Fetch, r.Integrity, r.Media, !r.Valid || r.PageMismatch || r.TableHeaderMissing > 0,
 		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder > 0)
 }
 
@@ -173,7 +175,7 @@ func (r *PDFReport) verify(doc []byte, exp *Expected) {
 			r.problem("page %d has no \"Page N of M\" footer", n+1)
 		}
 		if headerAt < 0 {
-			r.HeaderMissingPages++
+			r.TableHeaderMissing++
 			r.problem("page %d has no header row", n+1)
 		}
 		if n == 0 {
@@ -189,14 +191,14 @@ func (r *PDFReport) verify(doc []byte, exp *Expected) {
 	}
 	// Pages the rows need: the first page may hold fewer rows (it carries the title), every later
 	// page but the last is full.
-	r.ExpectedPages = 1
+	r.PagesForRows = 1
 	if rest := exp.Rows() - firstPageRows; rest > 0 && r.RowsPerPage > 0 {
-		r.ExpectedPages += (rest + r.RowsPerPage - 1) / r.RowsPerPage
+		r.PagesForRows += (rest + r.RowsPerPage - 1) / r.RowsPerPage
 	}
-	if r.ExpectedPages != r.Pages || r.Footers != r.Pages {
+	if r.PagesForRows != r.Pages || r.Footers != r.Pages {
 		r.PageMismatch = true
 		r.problem("%d pages, %d with a right footer, %d expected for %d rows at %d per page",
-			r.Pages, r.Footers, r.ExpectedPages, exp.Rows(), r.RowsPerPage)
+			r.Pages, r.Footers, r.PagesForRows, exp.Rows(), r.RowsPerPage)
 	}
 }
 

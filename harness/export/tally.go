@@ -1,15 +1,18 @@
 package export
 
 import (
-	"maps"
+	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
-// Counts is what the harness saw of the exports it asked for, in the terms the exporter's metrics
-// use, so the two can be reconciled. The zero value is ready to use.
-type Counts struct {
+// Tally is everything the harness counted of the exports it asked for: what it saw on the wire, in
+// the terms the exporter's metrics use (A6 reconciles them, A5 judges the error answers), and what
+// verification found in the CSV and PDF bodies (A1 and A2 judge them). The zero value is ready to
+// use. Merge adds every field by reflection, so a field added here needs no line of its own there.
+type Tally struct {
 	Status    map[int]int      `json:"status"`    // every answer to an export request, by status code
 	Started   map[string]int   `json:"started"`   // 200 answers, by format
 	Completed map[string]int   `json:"completed"` // bodies read to their end, by format
@@ -29,103 +32,146 @@ type Counts struct {
 	// NoRetryAfter counts 429 and 503 answers without a valid Retry-After (see
 	// ratelimit.RetryAfter), by status.
 	NoRetryAfter map[int]int `json:"no_retry_after"`
+
+	CSV CSVTotals `json:"csv"` // the verification of the CSV exports that started
+	PDF PDFTotals `json:"pdf"` // the verification of the PDF exports that started
 }
 
-// Add counts one fetch; rows is the number of rows found in its body, counted says whether the
-// body could be read well enough to count them.
-func (c *Counts) Add(f Fetch, rows int, counted bool) {
-	if c.Status == nil {
-		*c = Counts{Status: map[int]int{}, Started: map[string]int{}, Completed: map[string]int{}, Cut: map[string]int{},
-			Rows: map[string]int64{}, Uncounted: map[string]int{}, Bytes: map[string]int64{},
-			ClientError: map[string]int{}, ServerError: map[string]int{}, NoRetryAfter: map[int]int{}}
+// Counted is what a Tally counts: a Fetch (an answer counted on the wire only, such as a refused
+// export or one cut short on purpose), or a CSVReport or PDFReport (counted on the wire and in the
+// verification totals).
+type Counted interface {
+	wire() (f Fetch, rows int, rowsKnown bool)
+}
+
+func (f Fetch) wire() (Fetch, int, bool) { return f, 0, true }
+
+// A CSV body that did not parse has an unknown number of rows.
+func (r CSVReport) wire() (Fetch, int, bool) { return r.Fetch, r.Rows, r.ParseErrors == 0 }
+
+// A PDF document that did not validate has an unknown number of rows.
+func (r PDFReport) wire() (Fetch, int, bool) { return r.Fetch, r.IDs, r.Valid }
+
+// Add counts one export.
+func (t *Tally) Add(c Counted) {
+	f, rows, known := c.wire()
+	t.addWire(f, rows, known)
+	switch r := c.(type) {
+	case CSVReport:
+		t.CSV.add(r)
+	case PDFReport:
+		t.PDF.add(r)
 	}
+}
+
+func (t *Tally) addWire(f Fetch, rows int, counted bool) {
 	if f.Status == 0 {
 		return // no answer: nothing for the exporter to have counted either
 	}
-	c.Status[f.Status]++
+	inc(&t.Status, f.Status, 1)
 	switch s := f.Status; {
 	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
 		if _, ok := ratelimit.RetryAfter(f.Header.Get("Retry-After")); !ok {
-			c.NoRetryAfter[s]++
+			inc(&t.NoRetryAfter, s, 1)
 		}
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 	case s >= 400 && s < 500:
-		c.ClientError[f.Format]++
+		inc(&t.ClientError, f.Format, 1)
 	case s >= 500:
-		c.ServerError[f.Format]++
+		inc(&t.ServerError, f.Format, 1)
 	}
 	if !f.Started() {
 		return
 	}
-	c.Started[f.Format]++
+	inc(&t.Started, f.Format, 1)
 	if !f.Complete {
-		c.Cut[f.Format]++
+		inc(&t.Cut, f.Format, 1)
 		return
 	}
-	c.Completed[f.Format]++
-	c.Rows[f.Format] += int64(rows)
+	inc(&t.Completed, f.Format, 1)
+	inc(&t.Rows, f.Format, int64(rows))
 	if !counted {
-		c.Uncounted[f.Format]++
+		inc(&t.Uncounted, f.Format, 1)
 	}
-	c.Bytes[f.Format] += f.Bytes
+	inc(&t.Bytes, f.Format, f.Bytes)
 }
 
-// AddCSV counts a CSV export; a body that did not parse has an unknown number of rows.
-func (c *Counts) AddCSV(r CSVReport) { c.Add(r.Fetch, r.Rows, r.ParseErrors == 0) }
-
-// AddPDF counts a PDF export; a document that did not validate has an unknown number of rows.
-func (c *Counts) AddPDF(r PDFReport) { c.Add(r.Fetch, r.IDs, r.Valid) }
-
-// Merge adds o into c.
-func (c *Counts) Merge(o Counts) {
-	if c.Status == nil {
-		c.Add(Fetch{}, 0, true) // allocates the maps
+func inc[K comparable, V int | int64](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = map[K]V{}
 	}
-	addAll(c.Status, o.Status)
-	addAll(c.Started, o.Started)
-	addAll(c.Completed, o.Completed)
-	addAll(c.Cut, o.Cut)
-	addAll(c.Rows, o.Rows)
-	addAll(c.Uncounted, o.Uncounted)
-	addAll(c.Bytes, o.Bytes)
-	addAll(c.ClientError, o.ClientError)
-	addAll(c.ServerError, o.ServerError)
-	addAll(c.NoRetryAfter, o.NoRetryAfter)
-}
-
-func addAll[K comparable, V int | int64](dst, src map[K]V) {
-	for k, v := range maps.All(src) {
-		dst[k] += v
-	}
+	(*m)[k] += v
 }
 
 // ServerErrors counts 5xx answers other than 503, which is the documented load shedding (judged
 // on its own, with its Retry-After).
-func (c Counts) ServerErrors() int {
+func (t Tally) ServerErrors() int {
 	n := 0
-	for _, k := range c.ServerError {
+	for _, k := range t.ServerError {
 		n += k
 	}
 	return n
 }
 
+// Merge adds o into t: every number, every count in a map, and the examples up to the bound.
+func (t *Tally) Merge(o Tally) {
+	merge(reflect.ValueOf(t).Elem(), reflect.ValueOf(o))
+}
+
+// merge adds src into dst, field by field: integers are added, maps of integers added key by key,
+// string slices (examples) appended up to maxExamples, structs merged recursively. Any other kind
+// of field is a programming error.
+func merge(dst, src reflect.Value) {
+	switch dst.Kind() {
+	case reflect.Int, reflect.Int64:
+		dst.SetInt(dst.Int() + src.Int())
+	case reflect.Map:
+		if src.Len() == 0 {
+			return
+		}
+		if dst.IsNil() {
+			dst.Set(reflect.MakeMap(dst.Type()))
+		}
+		for it := src.MapRange(); it.Next(); {
+			sum := reflect.New(dst.Type().Elem()).Elem()
+			if v := dst.MapIndex(it.Key()); v.IsValid() {
+				sum.Set(v)
+			}
+			merge(sum, it.Value())
+			dst.SetMapIndex(it.Key(), sum)
+		}
+	case reflect.Slice:
+		for i := 0; i < src.Len() && dst.Len() < maxExamples; i++ {
+			dst.Set(reflect.Append(dst, src.Index(i)))
+		}
+	case reflect.Struct:
+		for i := range dst.NumField() {
+			merge(dst.Field(i), src.Field(i))
+		}
+	default:
+		panic(fmt.Sprintf("export: Tally cannot merge a %s", dst.Type()))
+	}
+}
+
 // CSVTotals adds up the verification of many CSV exports, for the assertions.
 type CSVTotals struct {
-	Exports           int `json:"exports"` // CSV exports that started (200)
-	Missing           int `json:"missing"`
-	Duplicates        int `json:"duplicates"`
-	Unexpected        int `json:"unexpected"`
-	OutOfOrder        int `json:"out_of_order"`
-	Mismatched        int `json:"mismatched"` // cells, guard violations included
-	ParseErrors       int `json:"parse_errors"`
-	TrailerMismatches int `json:"trailer_mismatches"` // exports whose Content-Digest or Export-Rows is missing or wrong
+	Exports     int `json:"exports"` // CSV exports that started (200)
+	Missing     int `json:"missing"`
+	Duplicates  int `json:"duplicates"`
+	Unexpected  int `json:"unexpected"`
+	OutOfOrder  int `json:"out_of_order"`
+	Mismatched  int `json:"mismatched"` // cells, guard violations included
+	ParseErrors int `json:"parse_errors"`
+	// IntegrityMismatches are exports whose Content-Digest or Export-Rows trailer is missing or
+	// wrong.
+	IntegrityMismatches int `json:"integrity_mismatches"`
 	// ContentHeaderMismatches are exports whose Content-Type or Content-Disposition is wrong.
 	ContentHeaderMismatches int      `json:"content_header_mismatches"`
 	Examples                []string `json:"examples,omitempty"`
 }
 
-// Add adds one report; an export that never started (an error status) has no body to judge.
-func (t *CSVTotals) Add(r CSVReport) {
+// add adds one report; an export that never started (an error status) has no body to judge.
+func (t *CSVTotals) add(r CSVReport) {
 	if !r.Started() {
 		return
 	}
@@ -137,7 +183,7 @@ func (t *CSVTotals) Add(r CSVReport) {
 	t.Mismatched += r.Mismatched + r.GuardViolations
 	t.ParseErrors += r.ParseErrors
 	if !r.Integrity.OK() {
-		t.TrailerMismatches++
+		t.IntegrityMismatches++
 	}
 	if !r.Media.OK() {
 		t.ContentHeaderMismatches++
@@ -147,37 +193,23 @@ func (t *CSVTotals) Add(r CSVReport) {
 	}
 }
 
-// Merge adds o into t.
-func (t *CSVTotals) Merge(o CSVTotals) {
-	t.Exports += o.Exports
-	t.Missing += o.Missing
-	t.Duplicates += o.Duplicates
-	t.Unexpected += o.Unexpected
-	t.OutOfOrder += o.OutOfOrder
-	t.Mismatched += o.Mismatched
-	t.ParseErrors += o.ParseErrors
-	t.TrailerMismatches += o.TrailerMismatches
-	t.ContentHeaderMismatches += o.ContentHeaderMismatches
-	for _, e := range o.Examples {
-		t.Examples = limitedList(t.Examples, maxExamples, e)
-	}
-}
-
 // PDFTotals adds up the verification of many PDF exports, for the assertions.
 type PDFTotals struct {
 	Exports            int `json:"exports"` // PDF exports that started (200)
 	Invalid            int `json:"invalid"` // documents pdfcpu rejected (or cut short)
 	PageMismatch       int `json:"page_mismatch"`
-	MissingIDs         int `json:"missing_ids"` // ids missing, repeated, unexpected or out of order
-	HeaderMissingPages int `json:"header_missing_pages"`
-	HeaderMismatches   int `json:"header_mismatches"` // exports whose Content-Digest or Export-Rows is missing or wrong
+	MissingIDs         int `json:"missing_ids"`          // ids missing, repeated, unexpected or out of order
+	TableHeaderMissing int `json:"table_header_missing"` // pages without the table's header row
+	// IntegrityMismatches are exports whose Content-Digest or Export-Rows header is missing or
+	// wrong.
+	IntegrityMismatches int `json:"integrity_mismatches"`
 	// ContentHeaderMismatches are exports whose Content-Type or Content-Disposition is wrong.
 	ContentHeaderMismatches int      `json:"content_header_mismatches"`
 	Examples                []string `json:"examples,omitempty"`
 }
 
-// Add adds one report; an export that never started has no body to judge.
-func (t *PDFTotals) Add(r PDFReport) {
+// add adds one report; an export that never started has no body to judge.
+func (t *PDFTotals) add(r PDFReport) {
 	if !r.Started() {
 		return
 	}
@@ -189,28 +221,14 @@ func (t *PDFTotals) Add(r PDFReport) {
 		t.PageMismatch++
 	}
 	t.MissingIDs += r.Missing + r.Duplicates + r.Unexpected + r.OutOfOrder
-	t.HeaderMissingPages += r.HeaderMissingPages
+	t.TableHeaderMissing += r.TableHeaderMissing
 	if !r.Integrity.OK() {
-		t.HeaderMismatches++
+		t.IntegrityMismatches++
 	}
 	if !r.Media.OK() {
 		t.ContentHeaderMismatches++
 	}
 	for _, e := range r.Examples {
-		t.Examples = limitedList(t.Examples, maxExamples, e)
-	}
-}
-
-// Merge adds o into t.
-func (t *PDFTotals) Merge(o PDFTotals) {
-	t.Exports += o.Exports
-	t.Invalid += o.Invalid
-	t.PageMismatch += o.PageMismatch
-	t.MissingIDs += o.MissingIDs
-	t.HeaderMissingPages += o.HeaderMissingPages
-	t.HeaderMismatches += o.HeaderMismatches
-	t.ContentHeaderMismatches += o.ContentHeaderMismatches
-	for _, e := range o.Examples {
 		t.Examples = limitedList(t.Examples, maxExamples, e)
 	}
 }

@@ -151,9 +151,7 @@ type Result struct {
 	Errors           map[string]int `json:"errors"` // failed exports by kind (export.CSVReport.Failure)
 	Examples         []string       `json:"examples,omitempty"`
 	Samples          []Sample       `json:"samples"`
-	Counts           export.Counts  `json:"counts"`
-	CSVTotals        export.CSVTotals
-	PDFTotals        export.PDFTotals
+	Tally            export.Tally   `json:"tally"`
 	// Ceiling is the instrument's own ceiling, when measured (see Ceiling).
 	Ceiling *CeilingResult `json:"ceiling,omitempty"`
 }
@@ -273,8 +271,7 @@ func verify(res *Result, got []*export.Received) {
 		var example string
 		if r.Format == export.PDF {
 			rep := r.PDF()
-			res.Counts.AddPDF(rep)
-			res.PDFTotals.Add(rep)
+			res.Tally.Add(rep)
 			s.Rows, s.Failure, example = rep.IDs, rep.Failure(), describe(rep.Fetch, rep.Examples)
 		} else {
 			k := key{r.Expected(), string(r.Sum()), fieldsOf(r.Fetch), fmt.Sprint(r.Status), r.Complete}
@@ -284,8 +281,7 @@ func verify(res *Result, got []*export.Received) {
 				csvSeen[k] = rep
 			}
 			rep.Fetch = r.Fetch
-			res.Counts.AddCSV(rep)
-			res.CSVTotals.Add(rep)
+			res.Tally.Add(rep)
 			s.Rows, s.Failure, example = rep.Rows, rep.Failure(), describe(rep.Fetch, rep.Examples)
 		}
 		r.Drop()

@@ -102,7 +102,7 @@ func TestRun(t *testing.T) {
 			}
 			if tt.failed == 0 {
 				if res.CSV.Latency.Count != 15 || res.CSV.Rows != 15*200 || res.PDF.Rows != 5*200 ||
-					res.RowsPerSecond <= 0 || res.Counts.Completed[export.CSV] != 15 || res.CSVTotals.Exports != 15 {
+					res.RowsPerSecond <= 0 || res.Tally.Completed[export.CSV] != 15 || res.Tally.CSV.Exports != 15 {
 					t.Errorf("result %+v", res)
 				}
 			}
@@ -134,11 +134,11 @@ func TestBurst(t *testing.T) {
 			if !tt.retryAfter {
 				want, wantMissing = 0, res.RateLimited
 			}
-			if res.WithRetryAfter != want || res.Counts.NoRetryAfter[429] != wantMissing {
-				t.Errorf("%d with a valid Retry-After, %d counted without; want %d", res.WithRetryAfter, res.Counts.NoRetryAfter[429], want)
+			if res.WithRetryAfter != want || res.Tally.NoRetryAfter[429] != wantMissing {
+				t.Errorf("%d with a valid Retry-After, %d counted without; want %d", res.WithRetryAfter, res.Tally.NoRetryAfter[429], want)
 			}
-			if res.Counts.Status[429] != res.RateLimited || res.Counts.Rows[export.CSV] != int64(res.OK) {
-				t.Errorf("counts %+v", res.Counts)
+			if res.Tally.Status[429] != res.RateLimited || res.Tally.Rows[export.CSV] != int64(res.OK) {
+				t.Errorf("counts %+v", res.Tally)
 			}
 		})
 	}
@@ -183,8 +183,8 @@ func TestSaturate(t *testing.T) {
 	if res.Held != 2 || res.Saturated != 5 || res.WithRetryAfter != 5 || res.ServerErrors != 0 || len(res.Failures) != 0 {
 		t.Errorf("result %+v", res)
 	}
-	if res.Counts.Completed[export.CSV] != 2 || res.Counts.Rows[export.CSV] != 4000 || res.CSVTotals.Missing != 0 {
-		t.Errorf("counts %+v totals %+v", res.Counts, res.CSVTotals)
+	if res.Tally.Completed[export.CSV] != 2 || res.Tally.Rows[export.CSV] != 4000 || res.Tally.CSV.Missing != 0 {
+		t.Errorf("counts %+v totals %+v", res.Tally, res.Tally.CSV)
 	}
 }
 
@@ -207,7 +207,7 @@ func TestSaturateReleasesTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Held != 4 || res.Saturated != 1 || len(res.Failures) != 0 || res.Counts.Completed[export.CSV] != 4 {
+	if res.Held != 4 || res.Saturated != 1 || len(res.Failures) != 0 || res.Tally.Completed[export.CSV] != 4 {
 		t.Errorf("write timeout %s: result %+v", timeout, res)
 	}
 }
@@ -305,8 +305,8 @@ func TestBadEndings(t *testing.T) {
 			if !res.Abandoned.Started() || res.Abandoned.Complete || res.AbandonedAfter < 256<<10 {
 				t.Errorf("abandoned %+v after %d bytes", res.Abandoned, res.AbandonedAfter)
 			}
-			if res.Refused.Status != http.StatusBadRequest || res.Counts.ClientError[export.CSV] != 1 {
-				t.Errorf("refused: status %d, client errors %v", res.Refused.Status, res.Counts.ClientError)
+			if res.Refused.Status != http.StatusBadRequest || res.Tally.ClientError[export.CSV] != 1 {
+				t.Errorf("refused: status %d, client errors %v", res.Refused.Status, res.Tally.ClientError)
 			}
 			if res.StalledCut != tt.cut || (len(res.Failures) == 0) == !tt.cut {
 				t.Errorf("stalled cut %v, want %v; failures %q", res.StalledCut, tt.cut, res.Failures)
@@ -315,8 +315,8 @@ func TestBadEndings(t *testing.T) {
 			if tt.cut {
 				wantCut = 2
 			}
-			if res.Counts.Cut[export.CSV] != wantCut {
-				t.Errorf("cut %d, want %d", res.Counts.Cut[export.CSV], wantCut)
+			if res.Tally.Cut[export.CSV] != wantCut {
+				t.Errorf("cut %d, want %d", res.Tally.Cut[export.CSV], wantCut)
 			}
 		})
 	}

@@ -31,8 +31,7 @@ type BurstResult struct {
 	MaxRetryAfter       time.Duration
 	Elapsed             time.Duration
 	Example             http.Header // the header of the first 429
-	Counts              export.Counts
-	CSVTotals           export.CSVTotals
+	Tally               export.Tally
 }
 
 // Burst fires cfg.Requests cheap exports as fast as cfg.Concurrency allows. The client's bucket is
@@ -63,8 +62,7 @@ func Burst(ctx context.Context, cfg BurstConfig) BurstResult {
 				r := cfg.Client.CSV(ctx, cfg.Expected)
 				mu.Lock()
 				res.Sent++
-				res.Counts.AddCSV(r)
-				res.CSVTotals.Add(r)
+				res.Tally.Add(r)
 				switch {
 				case r.Status == http.StatusTooManyRequests:
 					res.RateLimited++
@@ -122,9 +120,7 @@ type SaturationResult struct {
 	Statuses       map[int]int // every answer, by status
 	Failures       []string    // released exports that were not complete and right
 	Elapsed        time.Duration
-	Counts         export.Counts
-	CSVTotals      export.CSVTotals
-	PDFTotals      export.PDFTotals
+	Tally          export.Tally
 }
 
 // Saturate opens cfg.Hold exports and holds them unread after their header arrived, fires
@@ -152,15 +148,13 @@ func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, erro
 			r := p.PDF()
 			mu.Lock()
 			defer mu.Unlock()
-			res.Counts.AddPDF(r)
-			res.PDFTotals.Add(r)
+			res.Tally.Add(r)
 			res.note(r.Fetch, r.Failure())
 		} else {
 			r := p.CSV()
 			mu.Lock()
 			defer mu.Unlock()
-			res.Counts.AddCSV(r)
-			res.CSVTotals.Add(r)
+			res.Tally.Add(r)
 			res.note(r.Fetch, r.Failure())
 		}
 	}
@@ -236,9 +230,11 @@ type BadEndingsResult struct {
 	StalledFor     time.Duration
 	// StalledCut is true when the stalled export did not arrive whole: the exporter cut it off.
 	StalledCut bool          `json:"stalled_cut"`
-	Refused    export.Fetch  `json:"refused"`
-	Counts     export.Counts `json:"counts"`
-	Failures   []string      `json:"failures,omitempty"`
+	Refused    export.Fetch `json:"refused"`
+	// Tally counts the three on the wire only: what was cut short on purpose has no content to
+	// judge (a stalled export that arrived whole after all is verified like any other).
+	Tally    export.Tally `json:"tally"`
+	Failures []string     `json:"failures,omitempty"`
 }
 
 // abandonAfter is how much of the abandoned export is read first: enough for rows to have been
@@ -267,7 +263,7 @@ func BadEndings(ctx context.Context, cfg BadEndingsConfig) BadEndingsResult {
 	if !res.Abandoned.Started() {
 		res.Failures = append(res.Failures, "the export to abandon was refused: "+describe(res.Abandoned, nil))
 	}
-	res.Counts.Add(res.Abandoned, 0, true)
+	res.Tally.Add(res.Abandoned)
 
 	start := time.Now()
 	p = cfg.Stall.Open(ctx, export.CSV, cfg.Expected)
@@ -293,11 +289,15 @@ func BadEndings(ctx context.Context, cfg BadEndingsConfig) BadEndingsResult {
 	default:
 		res.StalledCut = true
 	}
-	res.Counts.AddCSV(stalled)
+	if res.StalledCut {
+		res.Tally.Add(stalled.Fetch)
+	} else {
+		res.Tally.Add(stalled)
+	}
 
 	if cfg.Refused != nil {
 		res.Refused = cfg.Client.Get(ctx, export.CSV, cfg.Refused).Fetch
-		res.Counts.Add(res.Refused, 0, true)
+		res.Tally.Add(res.Refused)
 		if res.Refused.Status != http.StatusBadRequest {
 			res.Failures = append(res.Failures, fmt.Sprintf("an export with a bad query (%s) answered %s, want 400",
 				res.Refused.Path, describe(res.Refused, nil)))

@@ -23,9 +23,9 @@ const (
 	titleLoad  = "10k rows exported concurrently, exports that end badly, burst and saturation probes"
 )
 
-// Seed scrapes the metrics before any traffic, then creates and fills the smoke, load and large
-// datasets: the smoke set's first SmokeSingle records one request each (concurrently), the rest
-// in NDJSON batches.
+// Seed scrapes the metrics before any traffic, then creates and fills the smoke, load, large and
+// bulk datasets: the smoke set's first SmokeSingle records one request each (concurrently), the
+// rest in NDJSON batches.
 func (r *Run) Seed(ctx context.Context) evidence.Check {
 	r.say("scraping /metrics before any traffic")
 	before, err := metrics.Scrape(ctx, r.http, r.exports.BaseURL, r.exports.Token)
@@ -39,15 +39,17 @@ func (r *Run) Seed(ctx context.Context) evidence.Check {
 	total := 0
 	for _, s := range []struct {
 		kind          string
-		n             int
+		schema        seed.Schema
+		records       []seed.Record
 		seed          uint64
 		single, chunk int
 	}{
-		{"smoke", r.cfg.SmokeRows, r.cfg.Seed, r.cfg.SmokeSingle, 500},
-		{"load", r.cfg.LoadRows, r.cfg.Seed + 1, 0, 2000},
-		{"large", r.cfg.LargeRows, r.cfg.Seed + 2, 0, 10000},
+		{"smoke", r.schema, seed.Generate(r.cfg.Seed, r.cfg.SmokeRows, 1), r.cfg.Seed, r.cfg.SmokeSingle, 500},
+		{"load", r.schema, seed.Generate(r.cfg.Seed+1, r.cfg.LoadRows, 1), r.cfg.Seed + 1, 0, 2000},
+		{"large", r.schema, seed.Generate(r.cfg.Seed+2, r.cfg.LargeRows, 1), r.cfg.Seed + 2, 0, 10000},
+		{"bulk", bulkSchema, bulkRecords(r.cfg.BulkRows), 0, 0, 1000},
 	} {
-		ds, err := r.seedDataset(ctx, s.kind, s.n, s.seed, s.single, s.chunk)
+		ds, err := r.seedDataset(ctx, s.kind, s.schema, s.records, s.seed, s.single, s.chunk)
 		r.artifacts["seed-manifests.json"] = jsonArtifact(r.manifests)
 		if err != nil {
 			return failed("seed", titleSeed, err)
@@ -62,21 +64,21 @@ func (r *Run) Seed(ctx context.Context) evidence.Check {
 	}, nil)
 }
 
-// seedDataset creates one dataset and loads n generated records; the first single of them one
-// request each (concurrently), the rest in NDJSON batches of chunk.
-func (r *Run) seedDataset(ctx context.Context, kind string, n int, seedValue uint64, single, chunk int) (*dataset, error) {
-	ds := &dataset{name: r.datasetName(kind), records: seed.Generate(seedValue, n, 1)}
-	created, err := r.seeder.CreateDataset(ctx, ds.name, r.schema)
+// seedDataset creates one dataset and loads its records; the first single of them one request
+// each (concurrently), the rest in NDJSON batches of chunk.
+func (r *Run) seedDataset(ctx context.Context, kind string, schema seed.Schema, records []seed.Record, seedValue uint64, single, chunk int) (*dataset, error) {
+	ds := &dataset{name: r.datasetName(kind), schema: schema, records: records}
+	created, err := r.seeder.CreateDataset(ctx, ds.name, schema)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("creating dataset %s: %w", ds.name, err)
 	case !created:
 		return nil, fmt.Errorf("dataset %s already exists: a run's datasets must be new", ds.name)
 	}
-	single = min(single, n)
+	single = min(single, len(records))
 	for _, job := range []seed.Job{
-		{Dataset: ds.name, Schema: r.schema, Seed: seedValue, Records: ds.records[:single], Mode: seed.ModeSingle, Concurrency: 8},
-		{Dataset: ds.name, Schema: r.schema, Seed: seedValue, Records: ds.records[single:], Mode: seed.ModeBatch, ChunkSize: chunk},
+		{Dataset: ds.name, Schema: schema, Seed: seedValue, Records: ds.records[:single], Mode: seed.ModeSingle, Concurrency: 8},
+		{Dataset: ds.name, Schema: schema, Seed: seedValue, Records: ds.records[single:], Mode: seed.ModeBatch, ChunkSize: chunk},
 	} {
 		if len(job.Records) == 0 {
 			continue
@@ -96,7 +98,7 @@ func (r *Run) seedDataset(ctx context.Context, kind string, n int, seedValue uin
 }
 
 func (r *Run) expect(ds *dataset, opt export.Options) (*export.Expected, error) {
-	return export.NewExpected(ds.name, r.schema, ds.records, opt)
+	return export.NewExpected(ds.name, ds.schema, ds.records, opt)
 }
 
 // variants are the export options each format is exercised with, for a dataset of n records
@@ -194,8 +196,8 @@ func describeOptions(o export.Options) string {
 // a burst over the rate limit and a saturation probe over the CSV capacity, and scrapes the
 // metrics once nothing is in flight.
 func (r *Run) Load(ctx context.Context) evidence.Check {
-	ld, small, large := r.datasets["load"], r.datasets["smoke"], r.datasets["large"]
-	if ld == nil || small == nil || large == nil {
+	ld, small, large, bulk := r.datasets["load"], r.datasets["smoke"], r.datasets["large"], r.datasets["bulk"]
+	if ld == nil || small == nil || large == nil || bulk == nil {
 		return skipped("load", titleLoad, "the seeded datasets")
 	}
 	var failures []string
@@ -260,9 +262,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	if err != nil {
 		return failed("load", titleLoad, err)
 	}
-	r.counts.Merge(res.Counts)
-	r.csv.Merge(res.CSVTotals)
-	r.pdf.Merge(res.PDFTotals)
+	r.tally.Merge(res.Tally)
 	r.peak(observable)
 
 	r.say("the instrument's ceiling: the same client and mix against an in-process replay of the captured bodies")
@@ -277,10 +277,10 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	r.say(fmt.Sprintf("exports that end badly: one abandoned mid-stream, one stalled past the write timeout (%s), one refused", r.cfg.WriteTimeout))
 	end := load.BadEndings(ctx, load.BadEndingsConfig{Client: r.exports,
 		Stall:    &export.Client{BaseURL: r.exports.BaseURL, Token: r.exports.Token, HTTP: r.stall},
-		Expected: large.full, WriteTimeout: r.cfg.WriteTimeout,
+		Expected: bulk.full, WriteTimeout: r.cfg.WriteTimeout,
 		Refused: export.Refused(ld.name, "format=csv&columns=no_such_column")})
 	r.endings = &end
-	r.counts.Merge(end.Counts)
+	r.tally.Merge(end.Tally)
 	failures = append(failures, end.Failures...)
 
 	r.say("burst: more cheap exports, faster, than the rate limit allows")
@@ -289,8 +289,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 		return failed("load", titleLoad, err)
 	}
 	r.burst = load.Burst(ctx, load.BurstConfig{Client: r.exports, Expected: cheap, Requests: r.cfg.BurstRequests, Concurrency: 16})
-	r.counts.Merge(r.burst.Counts)
-	r.csv.Merge(r.burst.CSVTotals)
+	r.tally.Merge(r.burst.Tally)
 	wait := min(r.burst.MaxRetryAfter, 5*time.Second) + 200*time.Millisecond
 	r.say(fmt.Sprintf("waiting %s for the rate limit to refill", wait))
 	select {
@@ -308,8 +307,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 		return failed("load", titleLoad, err)
 	}
 	r.saturated = &sat
-	r.counts.Merge(sat.Counts)
-	r.csv.Merge(sat.CSVTotals)
+	r.tally.Merge(sat.Tally)
 	r.peak(observable) // the burst and the held exports count too
 	r.memory.ProcessResident = resident()
 	r.memoryOK = true
@@ -357,18 +355,18 @@ func (r *Run) peak(observable bool) {
 
 // A1 judges completeness over every verified export of the run.
 func (r *Run) A1() evidence.Check {
-	if r.csv.Exports == 0 {
+	if r.tally.CSV.Exports == 0 {
 		return skipped("A1", "complete", "exports to judge")
 	}
-	return assert.A1(r.cfg.Thresholds, r.csv, r.pdf)
+	return assert.A1(r.cfg.Thresholds, r.tally.CSV, r.tally.PDF)
 }
 
 // A2 judges well-formedness over every verified export of the run.
 func (r *Run) A2() evidence.Check {
-	if r.csv.Exports == 0 {
+	if r.tally.CSV.Exports == 0 {
 		return skipped("A2", "well-formed", "exports to judge")
 	}
-	return assert.A2(r.cfg.Thresholds, r.csv, r.pdf)
+	return assert.A2(r.cfg.Thresholds, r.tally.CSV, r.tally.PDF)
 }
 
 // A3 judges the load test's speed.
@@ -393,7 +391,7 @@ func (r *Run) A5(ctx context.Context) evidence.Check {
 	if r.saturated == nil {
 		return skipped("A5", "protected", "the burst and saturation probes")
 	}
-	p := assert.Protection{Counts: r.counts, Burst: r.burst}
+	p := assert.Protection{Tally: r.tally, Burst: r.burst}
 	if r.endings != nil && r.endings.Stalled.Started() && !r.endings.StalledCut {
 		p.Unprotected = append(p.Unprotected, "a reader that stalled past the write timeout was not cut off")
 	}
@@ -439,7 +437,7 @@ func (r *Run) A6() evidence.Check {
 		stored[ds.name] = len(ids)
 	}
 	return assert.A6(r.cfg.Thresholds, assert.Observability{Before: r.before, After: r.after,
-		Counts: r.counts, Manifests: r.manifests, Stored: stored, Omit: r.cfg.Omit})
+		Tally: r.tally, Manifests: r.manifests, Stored: stored, Omit: r.cfg.Omit})
 }
 
 // All runs every step and assertion in order and returns their checks, for callers that are not

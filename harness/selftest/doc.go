@@ -1,6 +1,6 @@
-// Package selftest proves the harness: its tests run the whole measuring pipeline (seed, smoke,
-// load, burst, saturation, scrapes, the six assertions) against fake exporters that break one
-// promise each, and require RED with the right assertion failing, and GREEN from a healthy fake.
-// Memory is proved on fake exporter processes, measured from outside through the process target
-// as the suite measures the real exporter.
+// Package selftest proves the harness: its tests run the suite's own pipeline (harness/pipeline:
+// seed, smoke, load with its probes, the six assertions) against the fake exporter started as a
+// process through the suite's process target, so memory, logs and restarts are measured from
+// outside as the suite measures the real exporter. The fake is healthy once and breaks one
+// promise in every other run; each broken run must be RED with the named checks failing.
 package selftest
