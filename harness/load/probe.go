@@ -229,7 +229,7 @@ type BadEndingsResult struct {
 	Stalled        export.Fetch `json:"stalled"`
 	StalledFor     time.Duration
 	// StalledCut is true when the stalled export did not arrive whole: the exporter cut it off.
-	StalledCut bool          `json:"stalled_cut"`
+	StalledCut bool         `json:"stalled_cut"`
 	Refused    export.Fetch `json:"refused"`
 	// Tally counts the three on the wire only: what was cut short on purpose has no content to
 	// judge (a stalled export that arrived whole after all is verified like any other).
