@@ -110,7 +110,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	info := tgt.Info()
 	suite.env.Target = string(tgt.Kind())
 	suite.env.TargetURL = tgt.BaseURL()
-	suite.env.ImageDigest = tgt.ImageDigest()
+	suite.env.ImageDigest = info.ImageID
 	suite.env.Note = strings.TrimSpace(strings.Join([]string{info.Note, "memory: " + info.MemoryMethod}, "; "))
 	if tgt.Kind() == target.KindContainer {
 		if v, err := target.DockerVersion(ctx); err == nil {

@@ -1,6 +1,6 @@
 // Package memory measures how an exporter's memory answers its exports, from outside the
 // exporter: each kind of export is repeated inside its own sampling window of the target (see
-// target.Target's Peak and ResetPeak) until the window holds enough samples, so a window's peak
+// target.Sampler's Peak and ResetPeak) until the window holds enough samples, so a window's peak
 // is the memory used while that export ran, not one stale sample taken before it started.
 //
 // Measure runs the small window and then the large one and yields the fields of assert.Memory
@@ -21,7 +21,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
-// Windows is the part of a target.Target that keeps memory windows.
+// Windows is the part of a target.Sampler that keeps memory windows.
 type Windows interface {
 	Peak() (w target.MemoryWindow, ok bool)
 	ResetPeak() (w target.MemoryWindow, ok bool)

@@ -16,8 +16,8 @@ import (
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
-// A target's memory windows are what the procedure drives.
-var _ memory.Windows = target.Target(nil)
+// A sampling target's memory windows are what the procedure drives.
+var _ memory.Windows = target.Sampler(nil)
 
 // windows is a scripted target: every export adds a sample to the open window at the peak the
 // export sets, and ResetPeak closes the window, as the target's sampler does.

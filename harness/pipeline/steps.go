@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -397,28 +396,22 @@ func (r *Run) A5(ctx context.Context) evidence.Check {
 	}
 	if rs, ok := r.cfg.Target.(target.Restarter); ok {
 		state, err := rs.Restarts(ctx)
-		switch {
-		case errors.Is(err, target.ErrNotObservable):
-		case err != nil:
+		if err != nil {
 			return failed("A5", "protected", fmt.Errorf("reading the exporter's restarts: %w", err))
-		default:
-			p.RestartsObservable = true
-			p.Restarts = state.RestartCount
-			if state.Exited {
-				p.Restarts++
-			}
+		}
+		p.RestartsObservable = true
+		p.Restarts = state.RestartCount
+		if state.Exited {
+			p.Restarts++
 		}
 	}
 	if lg, ok := r.cfg.Target.(target.Logger); ok {
 		logs, err := lg.Logs(ctx)
-		switch {
-		case errors.Is(err, target.ErrNotObservable):
-		case err != nil:
+		if err != nil {
 			return failed("A5", "protected", fmt.Errorf("reading the exporter's logs: %w", err))
-		default:
-			p.LogsObservable = true
-			p.Panics = Panics(logs)
 		}
+		p.LogsObservable = true
+		p.Panics = Panics(logs)
 	}
 	return assert.A5(r.cfg.Thresholds, p)
 }

@@ -233,7 +233,6 @@ func removeImage(ctx context.Context, p *testcontainers.DockerProvider, tag stri
 func (c *containerTarget) Kind() Kind                 { return KindContainer }
 func (c *containerTarget) BaseURL() string            { return c.info.BaseURL }
 func (c *containerTarget) Token() string              { return c.token }
-func (c *containerTarget) ImageDigest() string        { return c.info.ImageID }
 func (c *containerTarget) Info() Info                 { return c.info }
 func (c *containerTarget) Peak() (MemoryWindow, bool) { return c.mem.peak() }
 func (c *containerTarget) ResetPeak() (MemoryWindow, bool) {

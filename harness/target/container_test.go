@@ -57,7 +57,7 @@ func TestContainerTargetExporter(t *testing.T) {
 	requireEngine(t)
 	tg := startTarget(t, Options{Kind: KindContainer, RequireKind: true, BinaryPath: exporterBinary(t), Args: []string{"--log-level=debug"}})
 	checkContainer(t, tg)
-	if err := tg.StartSampling(100 * time.Millisecond); err != nil {
+	if err := samplerOf(t, tg).StartSampling(100 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get(t, tg, "/metrics", true); code != http.StatusOK || !strings.Contains(body, "exporter_") {
@@ -66,13 +66,13 @@ func TestContainerTargetExporter(t *testing.T) {
 	if code, _ := get(t, tg, "/v1/datasets/absent/export?format=csv", false); code != http.StatusUnauthorized {
 		t.Errorf("export without token: %d, want 401 (tokens file not in force?)", code)
 	}
-	w, ok := tg.ResetPeak()
+	w, ok := samplerOf(t, tg).ResetPeak()
 	if !ok || w.PeakBytes == 0 || w.PeakFileBytes == 0 || w.Errors > 0 {
 		t.Errorf("memory window = %+v, %v", w, ok)
 	}
 	t.Logf("memory: anonymous peak %d KiB, file peak %d KiB, over %d samples in %v",
 		w.PeakBytes>>10, w.PeakFileBytes>>10, w.Samples, w.End.Sub(w.Start).Round(time.Millisecond))
-	logs, err := tg.Logs(context.Background())
+	logs, err := loggerOf(t, tg).Logs(context.Background())
 	if err != nil || len(logs) == 0 {
 		t.Errorf("Logs = %d bytes, %v", len(logs), err)
 	}
@@ -88,8 +88,8 @@ func checkContainer(t *testing.T, tg Target) {
 	if tg.Kind() != KindContainer || !strings.HasPrefix(tg.BaseURL(), "http://127.0.0.1:") {
 		t.Fatalf("Kind %q, BaseURL %q", tg.Kind(), tg.BaseURL())
 	}
-	if !imageID.MatchString(tg.ImageDigest()) {
-		t.Errorf("ImageDigest = %q", tg.ImageDigest())
+	if !imageID.MatchString(tg.Info().ImageID) {
+		t.Errorf("ImageDigest = %q", tg.Info().ImageID)
 	}
 	if info.Engine == nil || info.ImageBuild <= 0 || info.Startup <= 0 {
 		t.Errorf("Info = %+v", info)
@@ -97,7 +97,7 @@ func checkContainer(t *testing.T, tg Target) {
 	if code, _ := get(t, tg, "/healthz", true); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
 	}
-	if rs, err := tg.Restarts(context.Background()); err != nil || rs.Exited || rs.RestartCount != 0 {
+	if rs, err := restarterOf(t, tg).Restarts(context.Background()); err != nil || rs.Exited || rs.RestartCount != 0 {
 		t.Errorf("Restarts = %+v, %v", rs, err)
 	}
 }
@@ -111,7 +111,7 @@ func stopContainer(t *testing.T, tg Target) {
 		t.Fatalf("Stop: %v", err)
 	}
 	t.Logf("stop and remove: %v", time.Since(t0))
-	if rs, err := tg.Restarts(context.Background()); err != nil || rs.Exited {
+	if rs, err := restarterOf(t, tg).Restarts(context.Background()); err != nil || rs.Exited {
 		t.Errorf("after Stop: %+v, %v", rs, err)
 	}
 	if _, err := ct.ctr.Inspect(context.Background()); err == nil {

@@ -132,7 +132,7 @@ func logsContain(t *testing.T, tg Target, text string) {
 	var logs []byte
 	for range 50 {
 		var err error
-		logs, err = tg.Logs(context.Background())
+		logs, err = loggerOf(t, tg).Logs(context.Background())
 		if err != nil {
 			t.Fatalf("Logs: %v", err)
 		}
@@ -149,7 +149,7 @@ func logsContain(t *testing.T, tg Target, text string) {
 // measured from outside tell the windows apart: anonymous memory judged, file pages beside it.
 func checkMemoryWindows(t *testing.T, tg Target, mb int, hold time.Duration) {
 	t.Helper()
-	if err := tg.StartSampling(50 * time.Millisecond); err != nil {
+	if err := samplerOf(t, tg).StartSampling(50 * time.Millisecond); err != nil {
 		t.Fatalf("StartSampling: %v", err)
 	}
 	time.Sleep(hold)
@@ -160,7 +160,7 @@ func checkMemoryWindows(t *testing.T, tg Target, mb int, hold time.Duration) {
 				t.Fatalf("%s: %d %s", path, code, body)
 			}
 		}
-		w, ok := tg.ResetPeak()
+		w, ok := samplerOf(t, tg).ResetPeak()
 		if !ok {
 			t.Fatalf("%s window not measured: %+v", name, w)
 		}
@@ -192,4 +192,32 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// samplerOf, loggerOf and restarterOf return tg's optional interface, failing the test if it has none.
+func samplerOf(t *testing.T, tg Target) Sampler {
+	t.Helper()
+	s, ok := tg.(Sampler)
+	if !ok {
+		t.Fatalf("a %s target is not a Sampler", tg.Kind())
+	}
+	return s
+}
+
+func loggerOf(t *testing.T, tg Target) Logger {
+	t.Helper()
+	l, ok := tg.(Logger)
+	if !ok {
+		t.Fatalf("a %s target is not a Logger", tg.Kind())
+	}
+	return l
+}
+
+func restarterOf(t *testing.T, tg Target) Restarter {
+	t.Helper()
+	r, ok := tg.(Restarter)
+	if !ok {
+		t.Fatalf("a %s target is not a Restarter", tg.Kind())
+	}
+	return r
 }

@@ -138,7 +138,6 @@ func (p *processTarget) wait() {
 func (p *processTarget) Kind() Kind                 { return KindProcess }
 func (p *processTarget) BaseURL() string            { return p.info.BaseURL }
 func (p *processTarget) Token() string              { return p.token }
-func (p *processTarget) ImageDigest() string        { return "" }
 func (p *processTarget) Info() Info                 { return p.info }
 func (p *processTarget) Peak() (MemoryWindow, bool) { return p.mem.peak() }
 func (p *processTarget) ResetPeak() (MemoryWindow, bool) {

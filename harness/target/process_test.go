@@ -20,8 +20,8 @@ func TestProcessTarget(t *testing.T) {
 	if err != nil || u.Hostname() != "127.0.0.1" || u.Port() == "" {
 		t.Fatalf("BaseURL = %q, want http://127.0.0.1:PORT", tg.BaseURL())
 	}
-	if tg.Kind() != KindProcess || tg.ImageDigest() != "" || tg.Info().Note != "process target requested" {
-		t.Errorf("Kind %q, ImageDigest %q, Info %+v", tg.Kind(), tg.ImageDigest(), tg.Info())
+	if tg.Kind() != KindProcess || tg.Info().ImageID != "" || tg.Info().Note != "process target requested" {
+		t.Errorf("Kind %q, ImageDigest %q, Info %+v", tg.Kind(), tg.Info().ImageID, tg.Info())
 	}
 	if code, _ := get(t, tg, "/healthz", false); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
@@ -38,17 +38,17 @@ func TestProcessTarget(t *testing.T) {
 
 	checkMemoryWindows(t, tg, 96, 300*time.Millisecond)
 
-	if rs, err := tg.Restarts(context.Background()); err != nil || rs.Exited {
+	if rs, err := restarterOf(t, tg).Restarts(context.Background()); err != nil || rs.Exited {
 		t.Errorf("Restarts = %+v, %v", rs, err)
 	}
 	if err := tg.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	logsContain(t, tg, "standin: stopped")
-	if rs, _ := tg.Restarts(context.Background()); rs.Exited || rs.ExitCode != 0 {
+	if rs, _ := restarterOf(t, tg).Restarts(context.Background()); rs.Exited || rs.ExitCode != 0 {
 		t.Errorf("after Stop: %+v, want an expected clean exit", rs)
 	}
-	if err := tg.StartSampling(time.Second); err == nil {
+	if err := samplerOf(t, tg).StartSampling(time.Second); err == nil {
 		t.Error("StartSampling after Stop: want error")
 	}
 }
@@ -64,7 +64,7 @@ func TestProcessTargetCrash(t *testing.T) {
 	}
 	var rs RunState
 	for range 100 {
-		rs, _ = tg.Restarts(context.Background())
+		rs, _ = restarterOf(t, tg).Restarts(context.Background())
 		if rs.Exited {
 			break
 		}
@@ -111,7 +111,7 @@ func TestProcessTargetMissingBinary(t *testing.T) {
 // The real exporter accepts the flags a process target passes and shuts down cleanly.
 func TestProcessTargetExporter(t *testing.T) {
 	tg := startTarget(t, Options{Kind: KindProcess, RequireKind: true, BinaryPath: exporterBinary(t), Args: []string{"--rate=1000"}})
-	if err := tg.StartSampling(20 * time.Millisecond); err != nil {
+	if err := samplerOf(t, tg).StartSampling(20 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := get(t, tg, "/healthz", false); code != http.StatusOK {
@@ -123,13 +123,13 @@ func TestProcessTargetExporter(t *testing.T) {
 	if code, _ := get(t, tg, "/v1/datasets/absent/export?format=csv", false); code != http.StatusUnauthorized {
 		t.Errorf("export without token: %d, want 401 (tokens file not in force?)", code)
 	}
-	w, ok := tg.ResetPeak()
+	w, ok := samplerOf(t, tg).ResetPeak()
 	if !ok || w.PeakBytes == 0 || w.PeakFileBytes == 0 || w.Errors > 0 {
 		t.Errorf("memory window = %+v, %v", w, ok)
 	}
 	t.Logf("memory: anonymous peak %d KiB, file peak %d KiB, over %d samples (%s)", w.PeakBytes>>10, w.PeakFileBytes>>10, w.Samples, w.Method)
 	if err := tg.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop: %v\n%s", err, must(tg.Logs(context.Background())))
+		t.Fatalf("Stop: %v\n%s", err, must(loggerOf(t, tg).Logs(context.Background())))
 	}
 }
 

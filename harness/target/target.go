@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,13 +32,11 @@ var (
 	// ErrTargetUnavailable means the required target kind cannot be had on this machine.
 	// A run that gets it did not run; it must not be reported as passed.
 	ErrTargetUnavailable = errors.New("target unavailable")
-
-	// ErrNotObservable is returned for a measurement the target kind does not allow from
-	// outside the exporter, such as memory or logs of a url target.
-	ErrNotObservable = errors.New("not observable from outside for this target kind")
 )
 
-// Target is one running exporter under test.
+// Target is one running exporter under test: what every kind has. What only some kinds can show
+// (memory, logs, restarts) are the optional interfaces Sampler, Logger and Restarter, which a
+// caller asks for with a type assertion.
 type Target interface {
 	// Kind tells which kind of target runs.
 	Kind() Kind
@@ -47,31 +46,21 @@ type Target interface {
 	// Token is a bearer token with the read and write scopes. Container and process targets
 	// generate a fresh one per start.
 	Token() string
-	// ImageDigest is the content-addressed ID (sha256:…) of the image the container runs;
-	// empty for other kinds.
-	ImageDigest() string
-	// Info holds the facts about this target that belong in the evidence.
+	// Info holds the facts about this target that belong in the evidence (for a container, the
+	// image and its content digest).
 	Info() Info
-	// Logs returns the exporter's stdout and stderr so far. After Stop it returns the logs
-	// captured at stop time. A url target returns ErrNotObservable.
-	Logs(ctx context.Context) ([]byte, error)
-	// Restarts reports whether the exporter restarted or exited without being asked to.
-	// After Stop it reports the state seen just before stopping. A url target returns
-	// ErrNotObservable.
-	Restarts(ctx context.Context) (RunState, error)
-	// StartSampling samples the exporter's memory every interval, from outside the exporter,
-	// until Stop. It opens the first window. A url target returns ErrNotObservable.
-	StartSampling(interval time.Duration) error
-	// Peak returns the current memory window so far; ok is false when nothing was measured.
-	Peak() (w MemoryWindow, ok bool)
-	// ResetPeak closes the current memory window, returns it, and opens a new one, so a
-	// caller can compare the peak during one phase with the peak during another. It takes
-	// a closing sample first, which for a container can take about a second.
-	ResetPeak() (w MemoryWindow, ok bool)
 	// Stop shuts the exporter down gracefully (SIGTERM, then wait for it to exit) and
 	// releases everything Start created. A non-zero exit code is an error. Calling Stop
 	// again returns the first result.
 	Stop(ctx context.Context) error
+}
+
+// starters maps each target kind to what starts it, once the kind was chosen: adding a kind takes
+// its own file and one line here.
+var starters = map[Kind]func(context.Context, Options, selection) (Target, error){
+	KindContainer: startContainer,
+	KindProcess:   startProcess,
+	KindURL:       startURL,
 }
 
 // Info is what a run records about its target.
@@ -163,10 +152,13 @@ var (
 
 // Validate reports the first inconsistency in o.
 func (o Options) Validate() error {
-	switch o.Kind {
-	case KindAuto, KindContainer, KindProcess, KindURL:
-	default:
-		return fmt.Errorf("unknown target kind %q (want container, process or url)", o.Kind)
+	if _, ok := starters[o.Kind]; !ok && o.Kind != KindAuto {
+		var known []string
+		for k := range starters {
+			known = append(known, string(k))
+		}
+		slices.Sort(known)
+		return fmt.Errorf("unknown target kind %q (want %s)", o.Kind, strings.Join(known, ", "))
 	}
 	if o.RequireKind && o.Kind == KindAuto {
 		return errors.New("RequireKind needs a Kind")
@@ -244,14 +236,7 @@ func Start(ctx context.Context, o Options) (Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch sel.kind {
-	case KindURL:
-		return startURL(ctx, o, sel)
-	case KindProcess:
-		return startProcess(ctx, o, sel)
-	default:
-		return startContainer(ctx, o, sel)
-	}
+	return starters[sel.kind](ctx, o, sel)
 }
 
 // selection is the outcome of choose: the kind to start and why.
@@ -261,13 +246,14 @@ type selection struct {
 	engine *EngineInfo
 }
 
-// choose decides the target kind. It probes the engine only when a container is possible.
+// choose decides the target kind. It probes the engine only when a container is possible: asked
+// for, or chosen automatically. Any other kind asked for is started as it is.
 func choose(ctx context.Context, o Options, probe func(context.Context) (EngineInfo, error)) (selection, error) {
 	switch {
 	case o.Kind == KindURL || (o.Kind == KindAuto && o.URL != ""):
 		return selection{kind: KindURL, note: "url target: an exporter already running at " + o.URL}, nil
-	case o.Kind == KindProcess:
-		return selection{kind: KindProcess, note: "process target requested"}, nil
+	case o.Kind != KindAuto && o.Kind != KindContainer:
+		return selection{kind: o.Kind, note: string(o.Kind) + " target requested"}, nil
 	}
 
 	info, err := probe(ctx)

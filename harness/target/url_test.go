@@ -2,7 +2,6 @@ package target
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,23 +22,21 @@ func TestURLTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tg.Stop(context.Background())
-	if tg.Kind() != KindURL || tg.BaseURL() != srv.URL || tg.Token() != "tok" || tg.ImageDigest() != "" {
+	if tg.Kind() != KindURL || tg.BaseURL() != srv.URL || tg.Token() != "tok" || tg.Info().ImageID != "" {
 		t.Errorf("target = %+v", tg.Info())
 	}
-	if err := tg.StartSampling(time.Second); !errors.Is(err, ErrNotObservable) {
-		t.Errorf("StartSampling = %v", err)
+	if !strings.Contains(tg.Info().MemoryMethod, "not measurable from outside") {
+		t.Errorf("memory method %q", tg.Info().MemoryMethod)
 	}
-	if w, ok := tg.Peak(); ok || !strings.Contains(w.Method, "not measurable from outside") {
-		t.Errorf("Peak = %+v, %v", w, ok)
+	// Only the HTTP API of a deployment elsewhere can be seen: no memory, logs or restarts.
+	if _, ok := tg.(Sampler); ok {
+		t.Error("a url target is a Sampler")
 	}
-	if _, ok := tg.ResetPeak(); ok {
-		t.Error("ResetPeak ok")
+	if _, ok := tg.(Logger); ok {
+		t.Error("a url target is a Logger")
 	}
-	if _, err := tg.Logs(context.Background()); !errors.Is(err, ErrNotObservable) {
-		t.Errorf("Logs = %v", err)
-	}
-	if _, err := tg.Restarts(context.Background()); !errors.Is(err, ErrNotObservable) {
-		t.Errorf("Restarts = %v", err)
+	if _, ok := tg.(Restarter); ok {
+		t.Error("a url target is a Restarter")
 	}
 }
 
