@@ -14,6 +14,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/assert"
 	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/onsi/gomega"
 )
 
 // A sampling target's memory windows are what the procedure drives.
@@ -204,9 +205,7 @@ func TestResident(t *testing.T) {
 	}))
 	defer srv.Close()
 	stop := memory.Resident(context.Background(), nil, srv.URL, "tok", time.Millisecond)
-	for scrapes.Load() < 6 {
-		time.Sleep(time.Millisecond)
-	}
+	gomega.NewWithT(t).Eventually(scrapes.Load).WithTimeout(5 * time.Second).WithPolling(time.Millisecond).Should(gomega.BeNumerically(">=", 6))
 	if got := stop(); got != 90e6 {
 		t.Errorf("Resident = %g, want the highest value, 90e6", got)
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
 )
 
 var (
@@ -129,19 +131,10 @@ func get(t *testing.T, tg Target, path string, auth bool) (int, string) {
 // logsContain waits briefly for text to show up in the target's logs.
 func logsContain(t *testing.T, tg Target, text string) {
 	t.Helper()
-	var logs []byte
-	for range 50 {
-		var err error
-		logs, err = loggerOf(t, tg).Logs(context.Background())
-		if err != nil {
-			t.Fatalf("Logs: %v", err)
-		}
-		if strings.Contains(string(logs), text) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("logs lack %q:\n%s", text, logs)
+	gomega.NewWithT(t).Eventually(func() (string, error) {
+		logs, err := loggerOf(t, tg).Logs(context.Background())
+		return string(logs), err
+	}).WithTimeout(5*time.Second).WithPolling(100*time.Millisecond).Should(gomega.ContainSubstring(text), "the target's logs")
 }
 
 // checkMemoryWindows has the exporter hold mb MiB of anonymous memory for hold during the

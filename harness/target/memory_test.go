@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/onsi/gomega"
 )
 
 func TestParseProcStatus(t *testing.T) {
@@ -244,15 +245,10 @@ func waitSamples(t *testing.T, s *sampler, n int) MemoryWindow {
 // waitFor waits until the open window satisfies ok and returns it.
 func waitFor(t *testing.T, s *sampler, ok func(MemoryWindow) bool) MemoryWindow {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		w, _ := s.peak()
-		if ok(w) {
-			return w
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("open window after 5s: %+v", w)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	var w MemoryWindow
+	gomega.NewWithT(t).Eventually(func() bool {
+		w, _ = s.peak()
+		return ok(w)
+	}).WithTimeout(5*time.Second).WithPolling(time.Millisecond).Should(gomega.BeTrue(), "the open window: %+v", &w)
+	return w
 }

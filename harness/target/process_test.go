@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
 )
 
 func TestProcessTarget(t *testing.T) {
@@ -63,14 +65,11 @@ func TestProcessTargetCrash(t *testing.T) {
 		resp.Body.Close()
 	}
 	var rs RunState
-	for range 100 {
+	gomega.NewWithT(t).Eventually(func() bool {
 		rs, _ = restarterOf(t, tg).Restarts(context.Background())
-		if rs.Exited {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !rs.Exited || rs.ExitCode != 3 {
+		return rs.Exited
+	}).WithTimeout(2 * time.Second).WithPolling(20 * time.Millisecond).Should(gomega.BeTrue())
+	if rs.ExitCode != 3 {
 		t.Fatalf("Restarts = %+v, want exited with 3", rs)
 	}
 	if err := tg.Stop(context.Background()); err == nil || !strings.Contains(err.Error(), "already exited with code 3") {

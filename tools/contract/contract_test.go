@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -335,25 +336,21 @@ func startExporter(t *testing.T) string {
 	})
 
 	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	gomega.NewWithT(t).Eventually(func() (int, error) {
 		select {
 		case err := <-exited:
 			exited <- err // let the cleanup see it too
-			t.Fatalf("exporter exited before it was ready: %v", err)
+			return 0, gomega.StopTrying("the exporter exited before it was ready").Wrap(err)
 		default:
 		}
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return 0, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("exporter not ready after 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(gomega.Equal(http.StatusOK), "GET /readyz")
+	return base
 }
 
 // driveTraffic exercises dataset creation, single and batch ingest, and CSV and PDF export, so

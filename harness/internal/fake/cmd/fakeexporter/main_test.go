@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
 )
 
 func TestReadTokens(t *testing.T) {
@@ -96,16 +98,12 @@ func TestRun(t *testing.T) {
 		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", tokens,
 			"--fault=buffer-exports"}, out, io.Discard)
 	}()
-	base := ""
-	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); {
-		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.String()); m != nil {
-			base = "http://" + m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if base == "" {
-		t.Fatalf("no listening line: %q", out.String())
-	}
+	var m []string
+	gomega.NewWithT(t).Eventually(func() []string {
+		m = regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.String())
+		return m
+	}).WithTimeout(10*time.Second).WithPolling(10*time.Millisecond).ShouldNot(gomega.BeNil(), "a listening line")
+	base := "http://" + m[1]
 
 	do := func(method, path, token, body string) (int, string) {
 		t.Helper()
