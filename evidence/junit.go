@@ -7,9 +7,15 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/onsi/ginkgo/v2/reporters"
 )
 
-// The JUnit XML shapes, as CI systems read them: one suite, one test case per check.
+// The JUnit XML shapes, as CI systems read them: one suite, one test case per check. The
+// properties are Ginkgo's own reporter types; the other Ginkgo types do not fit what this file
+// promises, so they stay ours: a <testsuites> name and skipped count, times with millisecond
+// precision (Ginkgo's are float64), a skipped case's reasons (Ginkgo's JUnitSkipped has only a
+// message) and failure texts as CDATA, unescaped (Ginkgo's are character data, escaped).
 type (
 	junitSuites struct {
 		XMLName  xml.Name   `xml:"testsuites"`
@@ -22,19 +28,15 @@ type (
 		Suite    junitSuite `xml:"testsuite"`
 	}
 	junitSuite struct {
-		Name       string          `xml:"name,attr"`
-		Tests      int             `xml:"tests,attr"`
-		Failures   int             `xml:"failures,attr"`
-		Errors     int             `xml:"errors,attr"`
-		Skipped    int             `xml:"skipped,attr"`
-		Time       string          `xml:"time,attr"`
-		Timestamp  string          `xml:"timestamp,attr,omitempty"`
-		Properties []junitProperty `xml:"properties>property"`
-		Cases      []junitCase     `xml:"testcase"`
-	}
-	junitProperty struct {
-		Name  string `xml:"name,attr"`
-		Value string `xml:"value,attr"`
+		Name       string                    `xml:"name,attr"`
+		Tests      int                       `xml:"tests,attr"`
+		Failures   int                       `xml:"failures,attr"`
+		Errors     int                       `xml:"errors,attr"`
+		Skipped    int                       `xml:"skipped,attr"`
+		Time       string                    `xml:"time,attr"`
+		Timestamp  string                    `xml:"timestamp,attr,omitempty"`
+		Properties reporters.JUnitProperties `xml:"properties"`
+		Cases      []junitCase               `xml:"testcase"`
 	}
 	junitCase struct {
 		Name      string        `xml:"name,attr"`
@@ -64,13 +66,13 @@ func RenderJUnit(w io.Writer, r Report) error {
 		Name:      "exportatscale acceptance",
 		Time:      seconds(r.Finished.Sub(r.Started)),
 		Timestamp: junitTimestamp(r.Started),
-		Properties: []junitProperty{
-			{"verdict", string(r.Verdict)},
-			{"run_id", r.RunID},
-			{"target", r.Environment.Target},
-			{"git_commit", r.Environment.GitCommit},
-			{"git_dirty", fmt.Sprint(r.Environment.GitDirty)},
-		},
+		Properties: reporters.JUnitProperties{Properties: []reporters.JUnitProperty{
+			{Name: "verdict", Value: string(r.Verdict)},
+			{Name: "run_id", Value: r.RunID},
+			{Name: "target", Value: r.Environment.Target},
+			{Name: "git_commit", Value: r.Environment.GitCommit},
+			{Name: "git_dirty", Value: fmt.Sprint(r.Environment.GitDirty)},
+		}},
 	}
 	if r.Started.IsZero() || r.Finished.IsZero() {
 		suite.Time = seconds(0)
