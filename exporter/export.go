@@ -24,13 +24,13 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 			s.m.exports.WithLabelValues(q.format, "client_error").Inc()
 			s.m.exportDuration.WithLabelValues(q.format).Observe(time.Since(start).Seconds())
 		}
-		return badRequest("invalid_query", err.Error())
+		return &kindError{errInvalidQuery, err}
 	}
 	f := q.format
 	name, sc, cols, err := s.exportTarget(r, q)
 	if err != nil {
 		outcome := "client_error"
-		if ae := (*apiError)(nil); !errors.As(err, &ae) {
+		if errorResponse(err).Status >= 500 {
 			outcome = "server_error" // the store failed, not the request
 		}
 		s.m.exports.WithLabelValues(f, outcome).Inc()
@@ -40,9 +40,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	slot := s.exports[f]
 	if !slot.tryAcquire() {
 		s.m.rejected.WithLabelValues("saturated").Inc()
-		retryAfter(w.Header(), time.Second)
-		return &apiError{http.StatusServiceUnavailable, "saturated",
-			fmt.Sprintf("all %d %s export slots are busy; retry after the Retry-After seconds", cap(slot), f), 0}
+		return errorf(errSaturated, "all %d %s export slots are busy; retry after the Retry-After seconds", cap(slot), f)
 	}
 	defer slot.release()
 	s.m.inFlight.WithLabelValues(f).Inc()
@@ -52,12 +50,11 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 		onFirst: func() { s.m.firstByte.WithLabelValues(f).Observe(time.Since(start).Seconds()) }}
 	err = s.produce(r, x)
 	outcome := "ok"
-	var ae *apiError
 	switch {
 	case err == nil:
-	case errors.As(err, &ae) && ae.Status < 500:
+	case errorResponse(err).Status < 500:
 		outcome = "client_error"
-		if ae.Status == http.StatusRequestEntityTooLarge {
+		if errors.Is(err, errTooLarge) {
 			s.m.rejected.WithLabelValues("too_large").Inc()
 		}
 	case errors.Is(err, errExportPanic):
@@ -121,15 +118,13 @@ func (s *Server) exportTarget(r *http.Request, q exportQuery) (string, Schema, [
 	if err != nil {
 		return "", Schema{}, nil, err
 	}
-	sc, err := s.store.Schema(name)
-	if errors.Is(err, ErrNotFound) {
-		return "", Schema{}, nil, &apiError{http.StatusNotFound, "dataset_not_found", "no dataset " + name, 0}
-	} else if err != nil {
+	sc, err := s.schema(name)
+	if err != nil {
 		return "", Schema{}, nil, err
 	}
 	cols, err := resolveColumns(sc, q.columns)
 	if err != nil {
-		return "", Schema{}, nil, badRequest("invalid_query", err.Error())
+		return "", Schema{}, nil, &kindError{errInvalidQuery, err}
 	}
 	return name, sc, cols, nil
 }
@@ -256,8 +251,8 @@ func (x *exportRun) pdf(snap Snapshot, timeout time.Duration, maxRows int) error
 		return err
 	}
 	if n > int64(maxRows) {
-		return &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(
-			"a PDF export holds at most %d rows and this one has more; use format=csv for the whole dataset, or narrow it with after= and limit=", maxRows), 0}
+		return errorf(errTooLarge, "a PDF export holds at most %d rows and this one has more; "+
+			"use format=csv for the whole dataset, or narrow it with after= and limit=", maxRows)
 	}
 	types := make([]Type, len(x.cols))
 	for i, c := range x.cols {

@@ -3,7 +3,6 @@ package exporter
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -51,9 +50,8 @@ func FuzzParseNDJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		recs, err := parseRecords(fuzzSchema, body, true)
 		if err != nil {
-			var ae *apiError
-			if !errors.As(err, &ae) || ae.Status < 400 || ae.Status > 499 || ae.Code == "" || ae.Message == "" {
-				t.Fatalf("error %#v is not a 4xx apiError", err)
+			if ae := errorResponse(err); ae.Status < 400 || ae.Status > 499 || ae.Code == "" || ae.Message == "" {
+				t.Fatalf("error %#v answers %+v, not a 4xx error", err, ae)
 			}
 			if recs != nil {
 				t.Fatalf("records returned with an error")

@@ -20,7 +20,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Server is the exporter's HTTP handler.
@@ -66,7 +65,7 @@ func NewServer(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 	s.mux.Handle("/v1/datasets/{name}/records", s.api(scopeWrite, http.MethodPost, s.postRecords))
 	s.mux.Handle("/v1/datasets/{name}/export", s.api(scopeRead, http.MethodGet, s.export))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{http.StatusNotFound, "not_found", "no such endpoint: " + r.URL.Path, 0})
+		s.writeError(w, r, errorf(errNoEndpoint, "no such endpoint: %s", r.URL.Path))
 	})
 	return s, nil
 }
@@ -132,7 +131,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			ri.err = "panic"
 			if sw.status == 0 {
-				writeError(sw, &apiError{http.StatusInternalServerError, "internal", "internal error", 0})
+				writeAPIError(sw, errorResponse(fmt.Errorf("panic: %v", p)))
 			} else {
 				defer panic(http.ErrAbortHandler)
 			}
@@ -176,39 +175,18 @@ func (s *Server) api(need scope, method string, h func(http.ResponseWriter, *htt
 			err = h(w, r)
 		}
 		if err != nil {
-			var ae *apiError
-			switch {
-			case errors.As(err, &ae):
-			case errors.Is(err, bolt.ErrDatabaseNotOpen):
-				retryAfter(w.Header(), time.Second)
-				ae = &apiError{http.StatusServiceUnavailable, "shutting_down", "the server is shutting down", 0}
-			case errors.Is(err, ErrStoreFull):
-				// Not the request's fault nor the exporter's: the operator has to make room.
-				s.log.Error("store full", "path", r.URL.Path, "err", err.Error())
-				ae = &apiError{http.StatusInsufficientStorage, "store_full",
-					"the store is full: nothing of this request was written; retry once the data volume has room", 0}
-			default:
-				s.log.Error("request failed", "path", r.URL.Path, "err", err.Error())
-				ae = &apiError{http.StatusInternalServerError, "internal", "internal error", 0}
-			}
-			info(r).err = ae.Code // the message may quote record contents, which never reach the log
-			if ae.Line > 0 {
-				info(r).err += fmt.Sprintf(" (line %d)", ae.Line)
-			}
-			writeError(w, ae)
+			s.writeError(w, r, err)
 		}
 	})
 }
 
 func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, method string) error {
 	if r.Method != method {
-		w.Header().Set("Allow", method)
-		return &apiError{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not allowed here; use " + method, 0}
+		return &methodError{method: r.Method, allow: method}
 	}
 	if s.draining.Load() {
 		w.Header().Set("Connection", "close")
-		retryAfter(w.Header(), time.Second)
-		return &apiError{http.StatusServiceUnavailable, "shutting_down", "the server is shutting down", 0}
+		return errShuttingDown
 	}
 	client := clientAddr(r)
 	if s.tokens != nil {
@@ -220,12 +198,11 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, metho
 				return err
 			}
 			s.m.rejected.WithLabelValues("unauthorized").Inc()
-			w.Header().Set("WWW-Authenticate", `Bearer realm="exporter"`)
-			return &apiError{http.StatusUnauthorized, "unauthorized", "a valid bearer token is required", 0}
+			return errUnauthorized
 		}
 		if scopes&need == 0 {
 			s.m.rejected.WithLabelValues("unauthorized").Inc()
-			return &apiError{http.StatusForbidden, "forbidden", "this token lacks the " + need.String() + " scope", 0}
+			return errorf(errForbidden, "this token lacks the %s scope", need)
 		}
 		client = "token:" + tok
 	}
@@ -233,7 +210,7 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request, need scope, metho
 }
 
 // limit takes one token from the client's bucket, setting the RateLimit headers; an empty bucket
-// is a 429 with Retry-After.
+// is a rateLimitError.
 func (s *Server) limit(w http.ResponseWriter, client string) error {
 	if s.limiter == nil {
 		return nil
@@ -242,8 +219,7 @@ func (s *Server) limit(w http.ResponseWriter, client string) error {
 	s.limiter.setHeaders(w.Header(), remaining, wait)
 	if !ok {
 		s.m.rejected.WithLabelValues("rate_limited").Inc()
-		retryAfter(w.Header(), wait)
-		return &apiError{http.StatusTooManyRequests, "rate_limited", "too many requests: slow down and retry after the Retry-After seconds", 0}
+		return &rateLimitError{wait: wait}
 	}
 	return nil
 }
@@ -280,9 +256,18 @@ const (
 func (s *Server) datasetName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
 	if !validDatasetName(name) {
-		return "", &apiError{http.StatusBadRequest, "invalid_name", fmt.Sprintf("dataset name %q must match %s", truncate([]byte(name)), datasetNameRE), 0}
+		return "", errorf(errInvalidName, "dataset name %q must match %s", truncate([]byte(name)), datasetNameRE)
 	}
 	return name, nil
+}
+
+// schema is the schema of dataset name; a failure, ErrNotFound say, is a datasetError.
+func (s *Server) schema(name string) (Schema, error) {
+	sc, err := s.store.Schema(name)
+	if err != nil {
+		return Schema{}, &datasetError{name, err}
+	}
+	return sc, nil
 }
 
 func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) error {
@@ -295,26 +280,23 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !utf8.Valid(body) {
-		return badRequest("invalid_json", "the body is not valid UTF-8")
+		return errorf(errInvalidJSON, "the body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var sc Schema
 	if err := dec.Decode(&sc); err != nil {
-		return badRequest("invalid_json", "schema: "+err.Error())
+		return errorf(errInvalidJSON, "schema: %w", err)
 	}
 	if dec.More() {
-		return badRequest("invalid_json", "schema: unexpected data after the JSON object")
+		return errorf(errInvalidJSON, "schema: unexpected data after the JSON object")
 	}
 	if err := sc.Validate(); err != nil {
-		return badRequest("invalid_schema", err.Error())
+		return &kindError{errInvalidSchema, err}
 	}
 	created, err := s.store.PutSchema(name, sc)
-	if errors.Is(err, ErrSchemaConflict) {
-		return &apiError{http.StatusConflict, "schema_conflict", "dataset " + name + " exists with a different schema", 0}
-	}
 	if err != nil {
-		return err
+		return &datasetError{name, err}
 	}
 	status := http.StatusOK
 	if created {
@@ -324,7 +306,7 @@ func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readBody reads a size-limited body; too large is 413 and counted.
+// readBody reads a size-limited body; one too large is counted and refused with errTooLarge.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	// The server has no global ReadTimeout (exports are long); a body gets its own deadline.
 	rc := http.NewResponseController(w)
@@ -336,18 +318,17 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	if r.ContentLength > limit {
 		w.Header().Set("Connection", "close")
 		s.m.rejected.WithLabelValues("too_large").Inc()
-		return nil, &apiError{http.StatusRequestEntityTooLarge, "too_large",
-			fmt.Sprintf("the body is larger than %d bytes: Content-Length declares %d", limit, r.ContentLength), 0}
+		return nil, errorf(errTooLarge, "the body is larger than %d bytes: Content-Length declares %d", limit, r.ContentLength)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	_ = rc.SetReadDeadline(time.Time{}) // the body is in; the handler may take its time
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		s.m.rejected.WithLabelValues("too_large").Inc()
-		return nil, &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit), 0}
+		return nil, errorf(errTooLarge, "the body is larger than %d bytes", limit)
 	}
 	if err != nil {
-		return nil, badRequest("bad_body", "reading the body: "+err.Error())
+		return nil, errorf(errBadBody, "reading the body: %w", err)
 	}
 	return body, nil
 }
@@ -362,23 +343,20 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) error {
 		mt, _, err := mime.ParseMediaType(ct)
 		switch {
 		case err != nil:
-			return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "malformed Content-Type", 0}
+			return errorf(errMediaType, "malformed Content-Type")
 		case mt == "application/x-ndjson":
 			batch = true
 		case mt == "application/json":
 		default:
-			return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type",
-				"Content-Type must be application/json (one record) or application/x-ndjson (a batch)", 0}
+			return errorf(errMediaType, "Content-Type must be application/json (one record) or application/x-ndjson (a batch)")
 		}
 	}
 	mode := "single"
 	if batch {
 		mode = "batch"
 	}
-	sc, err := s.store.Schema(name)
-	if errors.Is(err, ErrNotFound) {
-		return &apiError{http.StatusNotFound, "dataset_not_found", "no dataset " + name + ": create it with PUT first", 0}
-	} else if err != nil {
+	sc, err := s.schema(name)
+	if err != nil {
 		return err
 	}
 	body, err := s.readBody(w, r, s.cfg.MaxBodyBytes)
@@ -396,7 +374,7 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) error {
 			outcome = "store_full"
 		}
 		s.m.ingested.WithLabelValues(mode, outcome).Add(float64(len(recs)))
-		return err
+		return &datasetError{name, err}
 	}
 	s.m.ingested.WithLabelValues(mode, "ok").Add(float64(len(recs)))
 	writeJSON(w, http.StatusOK, map[string]any{"accepted": len(recs)})
@@ -410,7 +388,7 @@ func parseRecords(sc Schema, body []byte, batch bool) ([]Record, error) {
 	if !batch {
 		id, v, err := p.parse(nil, body)
 		if err != nil {
-			return nil, badRequest("invalid_record", err.Error())
+			return nil, &recordError{err: err}
 		}
 		return []Record{{ID: id, Value: v}}, nil
 	}
@@ -433,13 +411,13 @@ func parseRecords(sc Schema, body []byte, batch bool) ([]Record, error) {
 		start := len(arena)
 		id, out, err := p.parse(arena, line)
 		if err != nil {
-			return nil, &apiError{http.StatusBadRequest, "invalid_record", fmt.Sprintf("line %d: %s; nothing was written", n, err), n}
+			return nil, &recordError{line: n, err: err}
 		}
 		arena = out
 		spans = append(spans, span{id, start, len(arena)})
 	}
 	if len(spans) == 0 {
-		return nil, badRequest("invalid_record", "the batch has no records")
+		return nil, &recordError{err: errors.New("the batch has no records")}
 	}
 	recs := make([]Record, len(spans))
 	for i, sp := range spans {
@@ -454,22 +432,6 @@ func countLines(b []byte) int {
 		n++
 	}
 	return n
-}
-
-// apiError is an error with its HTTP status, a stable code and a message for the client.
-type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Line    int    `json:"line,omitempty"`
-}
-
-func (e *apiError) Error() string { return e.Message }
-
-func badRequest(code, msg string) error { return &apiError{http.StatusBadRequest, code, msg, 0} }
-
-func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.Status, map[string]*apiError{"error": e})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -50,9 +50,11 @@ type Record struct {
 	Value []byte
 }
 
-// Errors of the store, mapped to HTTP statuses at the edge.
+// Errors of the store, mapped to HTTP statuses at the edge (errorResponse).
 var (
-	ErrNotFound       = errors.New("dataset not found")
+	// ErrNotFound is a dataset that does not exist: its schema was never put.
+	ErrNotFound = errors.New("dataset not found")
+	// ErrSchemaConflict is a PutSchema of a dataset that exists with another schema.
 	ErrSchemaConflict = errors.New("dataset exists with a different schema")
 	// ErrStoreFull wraps a write that failed because the store's volume is out of space (or over
 	// its quota). Nothing of the write is stored, and reads go on.
