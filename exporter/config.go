@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peterbourgon/ff/v3"
 )
 
 // Config is everything the exporter can be told. Flags fill it; an EXPORTER_* environment variable
@@ -46,55 +47,46 @@ func DefaultConfig() Config {
 	}
 }
 
-// RegisterFlags binds c to fs, taking each default from c or, when set, from its environment
-// variable (getenv is os.Getenv outside tests). A malformed environment value is an error.
-func (c *Config) RegisterFlags(fs *flag.FlagSet, getenv func(string) string) error {
-	var errs []error
-	env := func(name string, set func(string) error) string {
-		if v := getenv("EXPORTER_" + name); v != "" {
-			if err := set(v); err != nil {
-				errs = append(errs, fmt.Errorf("EXPORTER_%s=%q: %w", name, v, err))
-			}
-		}
-		return " (env EXPORTER_" + name + ")"
-	}
-	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
-	num := func(p *int) func(string) error {
-		return func(v string) (err error) { *p, err = strconv.Atoi(v); return err }
-	}
-	dur := func(p *time.Duration) func(string) error {
-		return func(v string) (err error) { *p, err = time.ParseDuration(v); return err }
-	}
-	// Environment first: a flag's default must already hold its environment value.
-	u := map[string]string{
-		"listen":           env("LISTEN", str(&c.Listen)),
-		"data-dir":         env("DATA_DIR", str(&c.DataDir)),
-		"tokens-file":      env("TOKENS_FILE", str(&c.TokensFile)),
-		"insecure-no-auth": env("INSECURE_NO_AUTH", func(v string) (err error) { c.InsecureNoAuth, err = strconv.ParseBool(v); return err }),
-		"rate":             env("RATE", func(v string) (err error) { c.Rate, err = strconv.ParseFloat(v, 64); return err }),
-		"burst":            env("BURST", num(&c.Burst)),
-		"max-csv-exports":  env("MAX_CSV_EXPORTS", num(&c.MaxCSVExports)),
-		"max-pdf-exports":  env("MAX_PDF_EXPORTS", num(&c.MaxPDFExports)),
-		"pdf-max-rows":     env("PDF_MAX_ROWS", num(&c.PDFMaxRows)),
-		"max-body-bytes":   env("MAX_BODY_BYTES", func(v string) (err error) { c.MaxBodyBytes, err = strconv.ParseInt(v, 10, 64); return err }),
-		"write-timeout":    env("WRITE_TIMEOUT", dur(&c.WriteTimeout)),
-		"shutdown-grace":   env("SHUTDOWN_GRACE", dur(&c.ShutdownGrace)),
-		"log-level":        env("LOG_LEVEL", func(v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }),
-	}
-	fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve on"+u["listen"])
-	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the bbolt store"+u["data-dir"])
-	fs.StringVar(&c.TokensFile, "tokens-file", c.TokensFile, "`path` of a file of <token> <scopes> lines; required on a non-loopback listen address"+u["tokens-file"])
-	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", c.InsecureNoAuth, "serve without auth even on a non-loopback address"+u["insecure-no-auth"])
-	fs.Float64Var(&c.Rate, "rate", c.Rate, "per-client requests per second (token bucket); 0 turns rate limiting off"+u["rate"])
-	fs.IntVar(&c.Burst, "burst", c.Burst, "per-client burst (bucket size)"+u["burst"])
-	fs.IntVar(&c.MaxCSVExports, "max-csv-exports", c.MaxCSVExports, "concurrent CSV exports; more get 503"+u["max-csv-exports"])
-	fs.IntVar(&c.MaxPDFExports, "max-pdf-exports", c.MaxPDFExports, "concurrent PDF exports; more get 503"+u["max-pdf-exports"])
-	fs.IntVar(&c.PDFMaxRows, "pdf-max-rows", c.PDFMaxRows, "largest PDF export in rows; larger get 413"+u["pdf-max-rows"])
-	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in bytes; larger get 413"+u["max-body-bytes"])
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "cut off a client that stops reading for this long"+u["write-timeout"])
-	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish after SIGTERM"+u["shutdown-grace"])
-	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error"+u["log-level"])
-	return errors.Join(errs...)
+// envPrefix names the environment variables of the flags: --max-csv-exports reads
+// EXPORTER_MAX_CSV_EXPORTS.
+const envPrefix = "EXPORTER"
+
+// RegisterFlags binds c to fs, each flag's default taken from c or, when set, from its EXPORTER_*
+// environment variable, which the flag's usage names. A malformed environment value is an error
+// naming the variable.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) error {
+	own := flag.NewFlagSet("exporter", flag.ContinueOnError)
+	own.StringVar(&c.Listen, "listen", c.Listen, "address to serve on")
+	own.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the bbolt store")
+	own.StringVar(&c.TokensFile, "tokens-file", c.TokensFile, "`path` of a file of <token> <scopes> lines; required on a non-loopback listen address")
+	own.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", c.InsecureNoAuth, "serve without auth even on a non-loopback address")
+	own.Float64Var(&c.Rate, "rate", c.Rate, "per-client requests per second (token bucket); 0 turns rate limiting off")
+	own.IntVar(&c.Burst, "burst", c.Burst, "per-client burst (bucket size)")
+	own.IntVar(&c.MaxCSVExports, "max-csv-exports", c.MaxCSVExports, "concurrent CSV exports; more get 503")
+	own.IntVar(&c.MaxPDFExports, "max-pdf-exports", c.MaxPDFExports, "concurrent PDF exports; more get 503")
+	own.IntVar(&c.PDFMaxRows, "pdf-max-rows", c.PDFMaxRows, "largest PDF export in rows; larger get 413")
+	own.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in bytes; larger get 413")
+	own.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "cut off a client that stops reading for this long")
+	own.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish after SIGTERM")
+	own.TextVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	return bindWithEnv(fs, own, envPrefix)
+}
+
+// bindWithEnv sets the flags of own from the environment with ff, then declares them on fs. ff is
+// given no arguments, so the environment only supplies defaults: fs.Var takes each flag's value
+// (the environment's, if set) as the default that --help shows, and fs.Parse then overrides it. ff
+// reports only the first malformed variable (in flag name order) and names the variable and the
+// flag, but not the value: package flag's numbers, booleans and durations say only "parse error".
+func bindWithEnv(fs, own *flag.FlagSet, prefix string) error {
+	err := ff.Parse(own, nil, ff.WithEnvVarPrefix(prefix))
+	own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage+" (env "+envVar(prefix, f.Name)+")") })
+	return err
+}
+
+// envVar is the environment variable ff reads for the flag name: upper case, '-', '.' and '/' made
+// '_', after the prefix and '_' (ff v3 parse.go; TestEnvVarPerFlag checks the two agree).
+func envVar(prefix, name string) string {
+	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(name))
 }
 
 // Validate reports every problem with c.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -120,26 +121,25 @@ func TestRegisterFlags(t *testing.T) {
 			args: []string{"--insecure-no-auth=false"},
 			want: func(c *Config) {}},
 		{name: "empty env is unset", env: map[string]string{"EXPORTER_RATE": "", "EXPORTER_LISTEN": ""}, want: func(c *Config) {}},
-		{name: "malformed rate", env: map[string]string{"EXPORTER_RATE": "fast"}, wantErr: `EXPORTER_RATE="fast"`},
-		{name: "malformed burst", env: map[string]string{"EXPORTER_BURST": "1.5"}, wantErr: `EXPORTER_BURST="1.5"`},
-		{name: "malformed duration", env: map[string]string{"EXPORTER_WRITE_TIMEOUT": "30"}, wantErr: `EXPORTER_WRITE_TIMEOUT="30"`},
+		{name: "malformed rate", env: map[string]string{"EXPORTER_RATE": "fast"}, wantErr: `environment variable "EXPORTER_RATE"`},
+		{name: "malformed burst", env: map[string]string{"EXPORTER_BURST": "1.5"}, wantErr: `environment variable "EXPORTER_BURST"`},
+		{name: "malformed duration", env: map[string]string{"EXPORTER_WRITE_TIMEOUT": "30"}, wantErr: `environment variable "EXPORTER_WRITE_TIMEOUT"`},
 		{name: "malformed bool", env: map[string]string{"EXPORTER_INSECURE_NO_AUTH": "yes please"}, wantErr: "EXPORTER_INSECURE_NO_AUTH"},
 		{name: "malformed body bytes", env: map[string]string{"EXPORTER_MAX_BODY_BYTES": "64MB"}, wantErr: "EXPORTER_MAX_BODY_BYTES"},
 		{name: "malformed log level", env: map[string]string{"EXPORTER_LOG_LEVEL": "loud"}, wantErr: "EXPORTER_LOG_LEVEL"},
+		// ff stops at the first malformed variable, in flag name order.
 		{name: "two malformed", env: map[string]string{"EXPORTER_PDF_MAX_ROWS": "x", "EXPORTER_SHUTDOWN_GRACE": "y"}, wantErr: "EXPORTER_PDF_MAX_ROWS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, tt.env)
 			c := DefaultConfig()
 			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			fs.SetOutput(io.Discard)
-			err := c.RegisterFlags(fs, func(k string) string { return tt.env[k] })
+			err := c.RegisterFlags(fs)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("RegisterFlags = %v, want an error with %q", err, tt.wantErr)
-				}
-				if tt.name == "two malformed" && !strings.Contains(err.Error(), "EXPORTER_SHUTDOWN_GRACE") {
-					t.Errorf("RegisterFlags = %q: reports only the first problem", err)
 				}
 				return
 			}
@@ -159,9 +159,10 @@ func TestRegisterFlags(t *testing.T) {
 }
 
 func TestRegisterFlagsUsage(t *testing.T) {
+	setEnv(t, nil)
 	c := DefaultConfig()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	if err := c.RegisterFlags(fs, func(string) string { return "" }); err != nil {
+	if err := c.RegisterFlags(fs); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -175,4 +176,146 @@ func TestRegisterFlagsUsage(t *testing.T) {
 	if n != 13 {
 		t.Errorf("%d flags, want the 13 of the README", n)
 	}
+}
+
+// setEnv gives the test exactly the EXPORTER_* variables of env: every other one is emptied, which
+// ff reads as unset.
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, envPrefix+"_") {
+			t.Setenv(k, "")
+		}
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+// flagSet is DefaultConfig's flags with no EXPORTER_* variable set.
+func flagSet(t *testing.T) *flag.FlagSet {
+	t.Helper()
+	setEnv(t, nil)
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	if err := c.RegisterFlags(fs); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// TestEnvVarPerFlag sets each flag's variable, named as its usage says, to "7": the flag takes it,
+// or RegisterFlags refuses it naming the variable. Either way ff read the variable envVar names.
+func TestEnvVarPerFlag(t *testing.T) {
+	flagSet(t).VisitAll(func(f *flag.Flag) {
+		t.Run(f.Name, func(t *testing.T) {
+			env := envVar(envPrefix, f.Name)
+			if want := "EXPORTER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")); env != want {
+				t.Fatalf("envVar(%q) = %s, want %s", f.Name, env, want)
+			}
+			setEnv(t, map[string]string{env: "7"})
+			c := DefaultConfig()
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			err := c.RegisterFlags(fs)
+			switch got := fs.Lookup(f.Name).Value.String(); {
+			case err != nil && !strings.Contains(err.Error(), `environment variable "`+env+`"`):
+				t.Errorf("%s=7: error %q does not name it", env, err)
+			case err == nil && (got != "7" || fs.Lookup(f.Name).DefValue != "7"):
+				t.Errorf("%s=7: --%s is %q (default %q), want 7", env, f.Name, got, fs.Lookup(f.Name).DefValue)
+			}
+		})
+	})
+}
+
+// TestFlagsMatchREADME checks the README's flag table against the flags, row by row: the same
+// flags, each variable the one it reads, each default the flag's.
+func TestFlagsMatchREADME(t *testing.T) {
+	fs, scratch := flagSet(t), flagSet(t)
+	rows := readmeTable(t, "../README.md", "### Flags")
+	seen := map[string]bool{}
+	for _, row := range rows {
+		for i, name := range row.flags {
+			name = strings.TrimPrefix(name, "--")
+			seen[name] = true
+			f := fs.Lookup(name)
+			if f == nil {
+				t.Errorf("README has --%s, the exporter does not", name)
+				continue
+			}
+			if i >= len(row.envs) || row.envs[i] != envVar(envPrefix, name) {
+				t.Errorf("README: --%s reads %v, want %s", name, row.envs, envVar(envPrefix, name))
+			}
+			checkDefault(t, f, scratch, row.def)
+		}
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !seen[f.Name] {
+			t.Errorf("--%s is not in the README", f.Name)
+		}
+	})
+}
+
+// checkDefault checks a README default against the flag's: a `literal` is what the flag (set on
+// scratch, a second registration) reads and prints as its default (so `info` is INFO and `10m` is 10m0s); prose (auto, built in) or
+// nothing stands for an empty default.
+func checkDefault(t *testing.T, f *flag.Flag, scratch *flag.FlagSet, def string) {
+	t.Helper()
+	lit, ok := strings.CutPrefix(def, "`")
+	if !ok {
+		if f.DefValue != "" {
+			t.Errorf("README: --%s defaults to %q, the flag to %q", f.Name, def, f.DefValue)
+		}
+		return
+	}
+	lit = strings.TrimSuffix(lit, "`")
+	if err := scratch.Set(f.Name, lit); err != nil || scratch.Lookup(f.Name).Value.String() != f.DefValue {
+		t.Errorf("README: --%s defaults to %s, the flag to %q (%s reads as %v, %v)", f.Name, def, f.DefValue, lit, scratch.Lookup(f.Name).Value, err)
+	}
+}
+
+type readmeRow struct {
+	flags, envs []string // the `code` spans of the cells
+	def         string
+}
+
+// readmeTable reads the first table after the line starting with heading.
+func readmeTable(t *testing.T, path, heading string) []readmeRow {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut("\n"+string(b), "\n"+heading)
+	if !ok {
+		t.Fatalf("%s has no %q", path, heading)
+	}
+	var rows []readmeRow
+	for _, line := range strings.Split(after, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			if len(rows) > 0 {
+				break
+			}
+			continue
+		}
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 || strings.TrimSpace(cells[1]) == "flag" || strings.HasPrefix(cells[1], "---") {
+			continue
+		}
+		rows = append(rows, readmeRow{code(cells[1]), code(cells[2]), strings.TrimSpace(cells[3])})
+	}
+	if len(rows) == 0 {
+		t.Fatalf("%s: no table after %q", path, heading)
+	}
+	return rows
+}
+
+// code returns the `code` spans of a table cell.
+func code(cell string) []string {
+	var spans []string
+	for i, s := range strings.Split(cell, "`") {
+		if i%2 == 1 {
+			spans = append(spans, s)
+		}
+	}
+	return spans
 }

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/exportatscale/exportatscale/internal/project"
+	"github.com/peterbourgon/ff/v3"
 )
 
 // Options are the settings of one acceptance run. Flags fill them; a VERIFY_* environment variable
@@ -53,56 +54,54 @@ func Defaults() Options {
 	}
 }
 
-// Register binds o to fs with each default taken from o or its environment variable.
-func (o *Options) Register(fs *flag.FlagSet, getenv func(string) string) error {
-	var errs []error
-	env := func(name string, set func(string) error) string {
-		if v := getenv("VERIFY_" + name); v != "" {
-			if err := set(v); err != nil {
-				errs = append(errs, fmt.Errorf("VERIFY_%s=%q: %w", name, v, err))
-			}
-		}
-		return " (env VERIFY_" + name + ")"
-	}
-	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
-	num := func(p *int) func(string) error {
-		return func(v string) (err error) { *p, err = strconv.Atoi(v); return err }
-	}
-	u := map[string]string{
-		"target":           env("TARGET", str(&o.Target)),
-		"require-target":   env("REQUIRE_TARGET", func(v string) (err error) { o.RequireTarget, err = strconv.ParseBool(v); return err }),
-		"url":              env("URL", str(&o.URL)),
-		"token":            env("TOKEN", str(&o.Token)),
-		"smoke-rows":       env("SMOKE_ROWS", num(&o.SmokeRows)),
-		"load-rows":        env("LOAD_ROWS", num(&o.LoadRows)),
-		"load-concurrency": env("LOAD_CONCURRENCY", num(&o.LoadConcurrency)),
-		"load-requests":    env("LOAD_REQUESTS", num(&o.LoadRequests)),
-		"pdf-share":        env("PDF_SHARE", func(v string) (err error) { o.PDFShare, err = strconv.ParseFloat(v, 64); return err }),
-		"large-rows":       env("LARGE_ROWS", num(&o.LargeRows)),
-		"write-timeout":    env("WRITE_TIMEOUT", func(v string) (err error) { o.WriteTimeout, err = time.ParseDuration(v); return err }),
-		"thresholds":       env("THRESHOLDS", str(&o.Thresholds)),
-		"out":              env("OUT", str(&o.OutDir)),
-		"run-id":           env("RUN_ID", str(&o.RunID)),
-		"seed":             env("SEED", func(v string) (err error) { o.Seed, err = strconv.ParseUint(v, 10, 64); return err }),
-		"timeout":          env("TIMEOUT", func(v string) (err error) { o.Timeout, err = time.ParseDuration(v); return err }),
-	}
-	fs.StringVar(&o.Target, "target", o.Target, "exporter under test: container, process or url; empty picks container when a Docker engine answers, else process"+u["target"])
-	fs.BoolVar(&o.RequireTarget, "require-target", o.RequireTarget, "a run that cannot get --target is NOT RUN instead of falling back"+u["require-target"])
-	fs.StringVar(&o.URL, "url", o.URL, "base URL of a running exporter (target url)"+u["url"])
-	fs.StringVar(&o.Token, "token", o.Token, "bearer token with read and write scopes (target url)"+u["token"])
-	fs.IntVar(&o.SmokeRows, "smoke-rows", o.SmokeRows, "rows of the smoke dataset"+u["smoke-rows"])
-	fs.IntVar(&o.LoadRows, "load-rows", o.LoadRows, "rows of the load dataset"+u["load-rows"])
-	fs.IntVar(&o.LoadConcurrency, "load-concurrency", o.LoadConcurrency, "concurrent exports in the load test"+u["load-concurrency"])
-	fs.IntVar(&o.LoadRequests, "load-requests", o.LoadRequests, "exports in the load test"+u["load-requests"])
-	fs.Float64Var(&o.PDFShare, "pdf-share", o.PDFShare, "fraction of load exports that are PDF"+u["pdf-share"])
-	fs.IntVar(&o.LargeRows, "large-rows", o.LargeRows, "rows of the large CSV export that checks memory stays flat"+u["large-rows"])
-	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "the exporter's write timeout: the suite starts its own targets with it and the stalled-reader probe waits past it; for --target url give the deployment's"+u["write-timeout"])
-	fs.StringVar(&o.Thresholds, "thresholds", o.Thresholds, "JSON file overriding the default thresholds (evidence/thresholds.json)"+u["thresholds"])
-	fs.StringVar(&o.OutDir, "out", o.OutDir, "evidence directory; the run writes <out>/<run-id>/"+u["out"])
-	fs.StringVar(&o.RunID, "run-id", o.RunID, "name of this run's evidence directory (default: UTC time)"+u["run-id"])
-	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated records"+u["seed"])
-	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "the whole run's time limit"+u["timeout"])
-	return errors.Join(errs...)
+// envPrefix names the environment variables of the flags: --load-rows reads VERIFY_LOAD_ROWS.
+const envPrefix = "VERIFY"
+
+// Register binds o to fs, each flag's default taken from o or, when set, from its VERIFY_*
+// environment variable, which the flag's usage names. A malformed environment value is an error
+// naming the variable. The suite registers on flag.CommandLine, which go test parses, so the
+// environment is read here rather than when the arguments are parsed.
+func (o *Options) Register(fs *flag.FlagSet) error {
+	return bindWithEnv(fs, o.flags(), envPrefix)
+}
+
+// flags declares the options, bound to o, on a set of their own.
+func (o *Options) flags() *flag.FlagSet {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.StringVar(&o.Target, "target", o.Target, "exporter under test: container, process or url; empty picks container when a Docker engine answers, else process")
+	fs.BoolVar(&o.RequireTarget, "require-target", o.RequireTarget, "a run that cannot get --target is NOT RUN instead of falling back")
+	fs.StringVar(&o.URL, "url", o.URL, "base URL of a running exporter (target url)")
+	fs.StringVar(&o.Token, "token", o.Token, "bearer token with read and write scopes (target url)")
+	fs.IntVar(&o.SmokeRows, "smoke-rows", o.SmokeRows, "rows of the smoke dataset")
+	fs.IntVar(&o.LoadRows, "load-rows", o.LoadRows, "rows of the load dataset")
+	fs.IntVar(&o.LoadConcurrency, "load-concurrency", o.LoadConcurrency, "concurrent exports in the load test")
+	fs.IntVar(&o.LoadRequests, "load-requests", o.LoadRequests, "exports in the load test")
+	fs.Float64Var(&o.PDFShare, "pdf-share", o.PDFShare, "fraction of load exports that are PDF")
+	fs.IntVar(&o.LargeRows, "large-rows", o.LargeRows, "rows of the large CSV export that checks memory stays flat")
+	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "the exporter's write timeout: the suite starts its own targets with it and the stalled-reader probe waits past it; for --target url give the deployment's")
+	fs.StringVar(&o.Thresholds, "thresholds", o.Thresholds, "JSON file overriding the default thresholds (evidence/thresholds.json)")
+	fs.StringVar(&o.OutDir, "out", o.OutDir, "evidence directory; the run writes <out>/<run-id>/")
+	fs.StringVar(&o.RunID, "run-id", o.RunID, "name of this run's evidence directory (default: UTC time)")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated records")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "the whole run's time limit")
+	return fs
+}
+
+// bindWithEnv sets the flags of own from the environment with ff, then declares them on fs. ff is
+// given no arguments, so the environment only supplies defaults: fs.Var takes each flag's value
+// (the environment's, if set) as the default that --help shows, and fs.Parse then overrides it. ff
+// reports only the first malformed variable (in flag name order) and names the variable and the
+// flag, but not the value: package flag's numbers, booleans and durations say only "parse error".
+func bindWithEnv(fs, own *flag.FlagSet, prefix string) error {
+	err := ff.Parse(own, nil, ff.WithEnvVarPrefix(prefix))
+	own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage+" (env "+envVar(prefix, f.Name)+")") })
+	return err
+}
+
+// envVar is the environment variable ff reads for the flag name: upper case, '-', '.' and '/' made
+// '_', after the prefix and '_' (ff v3 parse.go; TestEnvVarPerFlag checks the two agree).
+func envVar(prefix, name string) string {
+	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(name))
 }
 
 // runIDRE keeps a run id a plain directory name, short enough to suffix dataset names.
@@ -155,16 +154,9 @@ func (o Options) Validate() error {
 
 // Args renders o as the flags that reproduce it.
 func (o Options) Args() []string {
-	return []string{
-		"--target=" + o.Target, "--require-target=" + strconv.FormatBool(o.RequireTarget),
-		"--url=" + o.URL, "--token=" + o.Token,
-		"--smoke-rows=" + strconv.Itoa(o.SmokeRows), "--load-rows=" + strconv.Itoa(o.LoadRows),
-		"--load-concurrency=" + strconv.Itoa(o.LoadConcurrency), "--load-requests=" + strconv.Itoa(o.LoadRequests),
-		"--pdf-share=" + strconv.FormatFloat(o.PDFShare, 'g', -1, 64), "--large-rows=" + strconv.Itoa(o.LargeRows),
-		"--write-timeout=" + o.WriteTimeout.String(),
-		"--thresholds=" + o.Thresholds, "--out=" + o.OutDir, "--run-id=" + o.RunID,
-		"--seed=" + strconv.FormatUint(o.Seed, 10), "--timeout=" + o.Timeout.String(),
-	}
+	var args []string
+	o.flags().VisitAll(func(f *flag.Flag) { args = append(args, "--"+f.Name+"="+f.Value.String()) })
+	return args
 }
 
 // RepoRoot is the nearest directory at or above the working directory that holds go.mod: the

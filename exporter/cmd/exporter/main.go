@@ -18,7 +18,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "exporter:", err)
 			os.Exit(1)
@@ -26,7 +26,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := exporter.DefaultConfig()
 	fs := flag.NewFlagSet("exporter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "Usage: exporter [flags]\n\nServes the streaming CSV/PDF exporter. Each flag's default may come from its EXPORTER_* variable.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	envErr := cfg.RegisterFlags(fs, getenv)
+	envErr := cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

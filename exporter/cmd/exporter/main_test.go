@@ -15,12 +15,25 @@ import (
 var allFlags = []string{"listen", "data-dir", "tokens-file", "insecure-no-auth", "rate", "burst", "max-csv-exports",
 	"max-pdf-exports", "pdf-max-rows", "max-body-bytes", "write-timeout", "shutdown-grace", "log-level"}
 
-func noEnv(string) string { return "" }
+// setEnv gives the test exactly the EXPORTER_* variables of env: every other one is emptied, which
+// ff reads as unset.
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "EXPORTER_") {
+			t.Setenv(k, "")
+		}
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
 
 func TestRunHelp(t *testing.T) {
+	setEnv(t, nil)
 	for _, arg := range []string{"--help", "-h"} {
 		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), []string{arg}, noEnv, &stdout, &stderr)
+		err := run(context.Background(), []string{arg}, &stdout, &stderr)
 		if !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("run(%s) = %v, want flag.ErrHelp", arg, err)
 		}
@@ -43,6 +56,25 @@ func TestRunHelp(t *testing.T) {
 	}
 }
 
+// TestRunHelpShowsEnvDefaults: a variable supplies the default --help shows; a malformed one does not
+// stand in the way of --help.
+func TestRunHelpShowsEnvDefaults(t *testing.T) {
+	setEnv(t, map[string]string{"EXPORTER_RATE": "5", "EXPORTER_LOG_LEVEL": "debug"})
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run(--help) = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"(env EXPORTER_RATE) (default 5)\n", "(env EXPORTER_LOG_LEVEL) (default DEBUG)\n", "(env EXPORTER_BURST) (default 100)\n"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	t.Setenv("EXPORTER_BURST", "many")
+	if err := run(context.Background(), []string{"--help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("run(--help) with EXPORTER_BURST=many = %v, want flag.ErrHelp", err)
+	}
+}
+
 func TestRunRefuses(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -58,7 +90,7 @@ func TestRunRefuses(t *testing.T) {
 			"refusing to serve without auth on non-loopback address 0.0.0.0:0: give --tokens-file, or --insecure-no-auth to accept that"},
 		{"non-loopback from env", []string{"--data-dir", "DIR"}, map[string]string{"EXPORTER_LISTEN": ":0"},
 			"refusing to serve without auth"},
-		{"malformed env", []string{"--data-dir", "DIR"}, map[string]string{"EXPORTER_BURST": "many"}, `EXPORTER_BURST="many"`},
+		{"malformed env", []string{"--data-dir", "DIR"}, map[string]string{"EXPORTER_BURST": "many"}, `environment variable "EXPORTER_BURST"`},
 		{"invalid config", []string{"--data-dir", "DIR", "--max-pdf-exports", "0"}, nil, "--max-pdf-exports must be >= 1"},
 		{"missing tokens file", []string{"--data-dir", "DIR", "--tokens-file", "/nonexistent/tokens"}, nil, "tokens file"},
 	}
@@ -69,10 +101,11 @@ func TestRunRefuses(t *testing.T) {
 			for i, a := range tt.args {
 				args[i] = strings.ReplaceAll(a, "DIR", dir)
 			}
+			setEnv(t, tt.env)
 			var stdout, stderr bytes.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := run(ctx, args, func(k string) string { return tt.env[k] }, &stdout, &stderr)
+			err := run(ctx, args, &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("run(%q) = %v, want an error with %q", args, err, tt.wantErr)
 			}
@@ -84,12 +117,13 @@ func TestRunRefuses(t *testing.T) {
 }
 
 func TestRunServesUntilCancelled(t *testing.T) {
+	setEnv(t, nil)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "debug"}, noEnv, &stdout, &stderr)
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "debug"}, &stdout, &stderr)
 	}()
 	// The store file appears once the exporter is up.
 	deadline := time.Now().Add(10 * time.Second)

@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "Usage: verify [flags]\n\nRuns the acceptance suite (seed, smoke, load, A1–A6) and writes the evidence bundle.\nExit code: 0 GREEN, 1 RED, 2 NOT RUN.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	envErr := opts.Register(fs, getenv)
+	envErr := opts.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return evidence.NotRun, err
 	}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/exportatscale/exportatscale/evidence"
+)
+
+var allFlags = []string{"target", "require-target", "url", "token", "smoke-rows", "load-rows", "load-concurrency",
+	"load-requests", "pdf-share", "large-rows", "write-timeout", "thresholds", "out", "run-id", "seed", "timeout"}
+
+// setEnv gives the test exactly the VERIFY_* variables of env: every other one is emptied, which ff
+// reads as unset.
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VERIFY_") {
+			t.Setenv(k, "")
+		}
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func noEnv(string) string { return "" }
+
+func TestRunHelp(t *testing.T) {
+	setEnv(t, map[string]string{"VERIFY_LOAD_ROWS": "42"})
+	var stdout, stderr bytes.Buffer
+	verdict, err := run(context.Background(), []string{"--help"}, noEnv, &stdout, &stderr)
+	if !errors.Is(err, flag.ErrHelp) || verdict != evidence.NotRun {
+		t.Fatalf("run(--help) = %v, %v; want NOT RUN, flag.ErrHelp", verdict, err)
+	}
+	usage := stderr.String()
+	if !strings.HasPrefix(usage, "Usage: verify") {
+		t.Errorf("usage starts %q", usage[:min(40, len(usage))])
+	}
+	for _, f := range allFlags {
+		env := "VERIFY_" + strings.ToUpper(strings.ReplaceAll(f, "-", "_"))
+		if !strings.Contains(usage, "  -"+f+" ") && !strings.Contains(usage, "  -"+f+"\n") {
+			t.Errorf("usage does not mention --%s", f)
+		}
+		if !strings.Contains(usage, "(env "+env+")") {
+			t.Errorf("usage does not mention %s", env)
+		}
+	}
+	if !strings.Contains(usage, "(env VERIFY_LOAD_ROWS) (default 42)\n") {
+		t.Errorf("usage does not show VERIFY_LOAD_ROWS=42 as the default:\n%s", usage)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("help wrote to stdout: %q", stdout.String())
+	}
+}
+
+// TestRunRefuses covers the refusals that come before the suite runs: each is NOT RUN.
+func TestRunRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		{"malformed env", nil, map[string]string{"VERIFY_SEED": "x"}, `environment variable "VERIFY_SEED"`},
+		{"bad flag", []string{"--seed", "x"}, nil, `invalid value "x" for flag -seed`},
+		{"positional argument", []string{"now"}, nil, "unexpected arguments"},
+		{"invalid from env", nil, map[string]string{"VERIFY_TARGET": "url"}, "--target url needs --url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, tt.env)
+			var stdout, stderr bytes.Buffer
+			verdict, err := run(context.Background(), tt.args, noEnv, &stdout, &stderr)
+			if verdict != evidence.NotRun || err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("run(%q) = %v, %v; want NOT RUN and an error with %q", tt.args, verdict, err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,241 @@
+package options
+
+import (
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// setEnv gives the test exactly the VERIFY_* variables of env: every other one is emptied, which ff
+// reads as unset.
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, envPrefix+"_") {
+			t.Setenv(k, "")
+		}
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+// register is Defaults registered on a new flag set under env.
+func register(t *testing.T, env map[string]string) (*Options, *flag.FlagSet, error) {
+	t.Helper()
+	setEnv(t, env)
+	o := Defaults()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &o, fs, o.Register(fs)
+}
+
+func TestRegister(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    func(*Options) // applied to Defaults
+		wantErr string
+	}{
+		{name: "defaults", want: func(o *Options) {}},
+		{name: "every variable",
+			env: map[string]string{
+				"VERIFY_TARGET": "url", "VERIFY_REQUIRE_TARGET": "true", "VERIFY_URL": "http://h:1", "VERIFY_TOKEN": "tok",
+				"VERIFY_SMOKE_ROWS": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_LOAD_CONCURRENCY": "3", "VERIFY_LOAD_REQUESTS": "4",
+				"VERIFY_PDF_SHARE": "0.5", "VERIFY_LARGE_ROWS": "5", "VERIFY_WRITE_TIMEOUT": "6s", "VERIFY_THRESHOLDS": "th.json",
+				"VERIFY_OUT": "o", "VERIFY_RUN_ID": "r", "VERIFY_SEED": "7", "VERIFY_TIMEOUT": "8m",
+			},
+			want: func(o *Options) {
+				o.Target, o.RequireTarget, o.URL, o.Token = "url", true, "http://h:1", "tok"
+				o.SmokeRows, o.LoadRows, o.LoadConcurrency, o.LoadRequests = 1, 2, 3, 4
+				o.PDFShare, o.LargeRows, o.WriteTimeout, o.Thresholds = 0.5, 5, 6*time.Second, "th.json"
+				o.OutDir, o.RunID, o.Seed, o.Timeout = "o", "r", 7, 8*time.Minute
+			}},
+		{name: "flag overrides env",
+			env:  map[string]string{"VERIFY_SEED": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_REQUIRE_TARGET": "true"},
+			args: []string{"--seed=3", "--require-target=false"},
+			want: func(o *Options) { o.Seed, o.LoadRows = 3, 2 }},
+		{name: "empty env is unset", env: map[string]string{"VERIFY_OUT": "", "VERIFY_SEED": ""}, want: func(o *Options) {}},
+		{name: "malformed seed", env: map[string]string{"VERIFY_SEED": "x"}, wantErr: `environment variable "VERIFY_SEED"`},
+		{name: "malformed timeout", env: map[string]string{"VERIFY_TIMEOUT": "10"}, wantErr: `environment variable "VERIFY_TIMEOUT"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, fs, err := register(t, tt.env)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Register = %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Register: %v", err)
+			}
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			want := Defaults()
+			tt.want(&want)
+			if *o != want {
+				t.Errorf("options\n got %+v\nwant %+v", *o, want)
+			}
+		})
+	}
+}
+
+// TestEnvVarPerFlag sets each flag's variable, named as its usage says, to "7": the flag takes it
+// as its default, or Register refuses it naming the variable. Either way ff read the variable
+// envVar names.
+func TestEnvVarPerFlag(t *testing.T) {
+	_, all, err := register(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	all.VisitAll(func(f *flag.Flag) {
+		n++
+		t.Run(f.Name, func(t *testing.T) {
+			env := envVar(envPrefix, f.Name)
+			if want := "VERIFY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")); env != want {
+				t.Fatalf("envVar(%q) = %s, want %s", f.Name, env, want)
+			}
+			if !strings.HasSuffix(f.Usage, " (env "+env+")") {
+				t.Errorf("--%s usage %q does not name %s", f.Name, f.Usage, env)
+			}
+			_, fs, err := register(t, map[string]string{env: "7"})
+			switch g := fs.Lookup(f.Name); {
+			case err != nil && !strings.Contains(err.Error(), `environment variable "`+env+`"`):
+				t.Errorf("%s=7: error %q does not name it", env, err)
+			case err == nil && (g.Value.String() != "7" || g.DefValue != "7"):
+				t.Errorf("%s=7: --%s is %q (default %q), want 7", env, f.Name, g.Value, g.DefValue)
+			}
+		})
+	})
+	if n != 16 {
+		t.Errorf("%d flags, want the 16 of the README", n)
+	}
+}
+
+// TestArgsReproduce: the flags Args renders, parsed over the defaults, give the options back, with
+// every flag given explicitly so the suite's environment cannot change a forwarded option.
+func TestArgsReproduce(t *testing.T) {
+	setEnv(t, nil)
+	o := Options{Target: "url", RequireTarget: true, URL: "http://h:1", Token: "t", SmokeRows: 1, LoadRows: 2,
+		LoadConcurrency: 3, LoadRequests: 4, PDFShare: 0.125, LargeRows: 5, WriteTimeout: 1500 * time.Millisecond,
+		Thresholds: "/th.json", OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
+	t.Setenv("VERIFY_LOAD_ROWS", "99")
+	got := Defaults()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	if err := got.Register(fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse(o.Args()); err != nil {
+		t.Fatalf("Parse(%q): %v", o.Args(), err)
+	}
+	if got != o {
+		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
+	}
+	if n := len(Defaults().Args()); n != 16 {
+		t.Errorf("Args has %d flags, want 16", n)
+	}
+}
+
+// TestOptionsMatchREADME checks the README's Options table against the flags, row by row: the same
+// flags, each variable the one it reads, each default the flag's.
+func TestOptionsMatchREADME(t *testing.T) {
+	_, fs, err := register(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, scratch, _ := register(t, nil)
+	seen := map[string]bool{}
+	for _, row := range readmeTable(t, "../../README.md", "Options — flags of `bin/verify`") {
+		for i, name := range row.flags {
+			name = strings.TrimPrefix(name, "--")
+			seen[name] = true
+			f := fs.Lookup(name)
+			if f == nil {
+				t.Errorf("README has --%s, verify does not", name)
+				continue
+			}
+			if i >= len(row.envs) || row.envs[i] != envVar(envPrefix, name) {
+				t.Errorf("README: --%s reads %v, want %s", name, row.envs, envVar(envPrefix, name))
+			}
+			checkDefault(t, f, scratch, row.def)
+		}
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if !seen[f.Name] {
+			t.Errorf("--%s is not in the README", f.Name)
+		}
+	})
+}
+
+// checkDefault checks a README default against the flag's: a `literal` is what the flag (set on
+// scratch, a second registration) reads and prints as its default (so `10m` is 10m0s); prose (auto, built in, UTC time) or nothing stands
+// for an empty default.
+func checkDefault(t *testing.T, f *flag.Flag, scratch *flag.FlagSet, def string) {
+	t.Helper()
+	lit, ok := strings.CutPrefix(def, "`")
+	if !ok {
+		if f.DefValue != "" {
+			t.Errorf("README: --%s defaults to %q, the flag to %q", f.Name, def, f.DefValue)
+		}
+		return
+	}
+	lit = strings.TrimSuffix(lit, "`")
+	if err := scratch.Set(f.Name, lit); err != nil || scratch.Lookup(f.Name).Value.String() != f.DefValue {
+		t.Errorf("README: --%s defaults to %s, the flag to %q (%s reads as %v, %v)", f.Name, def, f.DefValue, lit, scratch.Lookup(f.Name).Value, err)
+	}
+}
+
+type readmeRow struct {
+	flags, envs []string // the `code` spans of the cells
+	def         string
+}
+
+// readmeTable reads the first table after the line starting with heading.
+func readmeTable(t *testing.T, path, heading string) []readmeRow {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut("\n"+string(b), "\n"+heading)
+	if !ok {
+		t.Fatalf("%s has no %q", path, heading)
+	}
+	var rows []readmeRow
+	for _, line := range strings.Split(after, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			if len(rows) > 0 {
+				break
+			}
+			continue
+		}
+		cells := strings.Split(line, "|")
+		if len(cells) < 5 || strings.TrimSpace(cells[1]) == "flag" || strings.HasPrefix(cells[1], "---") {
+			continue
+		}
+		rows = append(rows, readmeRow{code(cells[1]), code(cells[2]), strings.TrimSpace(cells[3])})
+	}
+	if len(rows) == 0 {
+		t.Fatalf("%s: no table after %q", path, heading)
+	}
+	return rows
+}
+
+// code returns the `code` spans of a table cell.
+func code(cell string) []string {
+	var spans []string
+	for i, s := range strings.Split(cell, "`") {
+		if i%2 == 1 {
+			spans = append(spans, s)
+		}
+	}
+	return spans
+}
