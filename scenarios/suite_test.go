@@ -29,7 +29,7 @@ import (
 
 var (
 	opts    = options.Defaults()
-	optsErr = opts.Register(flag.CommandLine, os.Getenv)
+	optsErr = opts.Register(flag.CommandLine)
 	run     *pipeline.Run
 	suite   = &suiteState{checks: map[string]evidence.Check{}, extras: map[string][]byte{}}
 )
