@@ -95,8 +95,9 @@ func plainRecords(from, to uint64) []testRecord {
 // testSetup is what a test server is built from.
 type testSetup struct {
 	cfg         Config
-	tokens      string // tokens file contents; empty: auth off
-	tinyBuffers bool   // shrink the server's socket send buffers so a stalled reader blocks it fast
+	tokens      string           // tokens file contents; empty: auth off
+	tinyBuffers bool             // shrink the server's socket send buffers so a stalled reader blocks it fast
+	clock       func() time.Time // the rate limiter's clock; nil: time.Now
 }
 
 type setupOption func(*testSetup)
@@ -104,6 +105,27 @@ type setupOption func(*testSetup)
 func withConfig(f func(*Config)) setupOption { return func(s *testSetup) { f(&s.cfg) } }
 func withTokens(file string) setupOption     { return func(s *testSetup) { s.tokens = file } }
 func withTinySocketBuffers() setupOption     { return func(s *testSetup) { s.tinyBuffers = true } }
+func withClock(c *fakeClock) setupOption     { return func(s *testSetup) { s.clock = c.Now } }
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
 
 // testServer is a Server over a fresh bolt store in a temp dir, behind httptest.
 type testServer struct {
@@ -166,6 +188,12 @@ func startTestServerLogging(t testing.TB, setup testSetup, store Store, logger *
 	srv, err := NewServer(setup.cfg, store, logger)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup.clock != nil {
+		if srv.limiter == nil {
+			t.Fatal("a clock for a server without rate limiting")
+		}
+		srv.limiter.clock = setup.clock
 	}
 	hs := httptest.NewUnstartedServer(srv)
 	hs.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
@@ -495,16 +523,4 @@ func (ts *testServer) metric(t testing.TB, name string, labels ...string) float6
 		t.Fatalf("no series %s%v", name, labels)
 	}
 	return v
-}
-
-// eventually polls cond every 20ms until it holds or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

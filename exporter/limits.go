@@ -16,6 +16,7 @@ import (
 type clientLimiter struct {
 	rate  rate.Limit
 	burst int
+	clock func() time.Time // time.Now; a test's own clock makes refills deterministic
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
@@ -33,7 +34,7 @@ func newClientLimiter(perSecond float64, burst int) *clientLimiter {
 	if perSecond <= 0 {
 		return nil // rate limiting off
 	}
-	return &clientLimiter{rate: rate.Limit(perSecond), burst: burst, buckets: map[string]*bucket{}}
+	return &clientLimiter{rate: rate.Limit(perSecond), burst: burst, clock: time.Now, buckets: map[string]*bucket{}}
 }
 
 // take takes one token for key. It returns whether the request may go on, the tokens left, and how

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
 )
 
 func TestRateLimit(t *testing.T) {
@@ -66,13 +68,20 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitByAddress(t *testing.T) {
-	ts := newTestServer(t, withConfig(func(c *Config) { c.Rate, c.Burst = 4, 1 }))
+	clock := newFakeClock()
+	ts := newTestServer(t, withClock(clock), withConfig(func(c *Config) { c.Rate, c.Burst = 4, 1 }))
 	resp, body := ts.do(t, http.MethodGet, "/v1/datasets/nope/export?format=csv", nil)
 	assertAPIError(t, resp, body, http.StatusNotFound, "dataset_not_found")
 	resp, body = ts.do(t, http.MethodPut, "/v1/datasets/x", []byte(testSchema))
 	assertAPIError(t, resp, body, http.StatusTooManyRequests, "rate_limited")
-	// Time refills the bucket.
-	time.Sleep(300 * time.Millisecond)
+	if got := resp.Header.Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After %q, want 1 (the next token comes in 250ms)", got)
+	}
+	// Time refills the bucket, a token every 250ms, however long the requests themselves take.
+	clock.Advance(200 * time.Millisecond)
+	resp, body = ts.do(t, http.MethodPut, "/v1/datasets/x", []byte(testSchema))
+	assertAPIError(t, resp, body, http.StatusTooManyRequests, "rate_limited")
+	clock.Advance(100 * time.Millisecond)
 	resp, body = ts.do(t, http.MethodPut, "/v1/datasets/x", []byte(testSchema))
 	assertStatus(t, resp, body, http.StatusCreated)
 }
@@ -115,9 +124,11 @@ func TestStalledReaderIsCutOff(t *testing.T) {
 
 	start := time.Now()
 	resp := openStalled(t, ts, "/v1/datasets/big/export?format=csv")
-	eventually(t, 5*time.Second, "the stalled export to be counted as aborted", func() bool {
-		return ts.metric(t, "exporter_exports_total", "format", "csv", "outcome", "aborted") == 1
-	})
+	g := gomega.NewWithT(t)
+	g.Eventually(func() float64 {
+		return ts.metric(t, "exporter_exports_total", "format", "csv", "outcome", "aborted")
+	}).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Equal(1.0),
+		"the stalled export counted as aborted")
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("cut off after %v, before the write timeout", d)
 	}
@@ -155,9 +166,10 @@ func TestSaturation(t *testing.T) {
 	ts.seedLarge(t, "big", 20000, 200)
 
 	held := openStalled(t, ts, "/v1/datasets/big/export?format=csv")
-	eventually(t, 5*time.Second, "the held export to be in flight", func() bool {
-		return ts.metric(t, "exporter_exports_in_flight", "format", "csv") == 1
-	})
+	g := gomega.NewWithT(t)
+	inFlight := func() float64 { return ts.metric(t, "exporter_exports_in_flight", "format", "csv") }
+	g.Eventually(inFlight).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Equal(1.0),
+		"the held export in flight")
 	resp, body := ts.do(t, http.MethodGet, "/v1/datasets/big/export?format=csv&limit=1", nil)
 	e := assertAPIError(t, resp, body, http.StatusServiceUnavailable, "saturated")
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || s < 1 {
@@ -174,9 +186,8 @@ func TestSaturation(t *testing.T) {
 
 	// Once the held export ends, the slot is free again.
 	held.Body.Close()
-	eventually(t, 5*time.Second, "the held export to end", func() bool {
-		return ts.metric(t, "exporter_exports_in_flight", "format", "csv") == 0
-	})
+	g.Eventually(inFlight).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Equal(0.0),
+		"the held export ended")
 	ts.exportCSV(t, "big", "&limit=1")
 	if got := ts.metric(t, "exporter_exports_total", "format", "csv", "outcome", "aborted"); got != 1 {
 		t.Errorf("exports{csv,aborted} = %v, want 1 for the dropped download", got)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
 )
 
 // running is one exporter.Run in the background.
@@ -146,14 +148,14 @@ func TestRunGracefulShutdownFinishesExport(t *testing.T) {
 
 	r.cancel() // SIGTERM
 	// New connections are refused while the export is still in flight.
-	eventually(t, 5*time.Second, "new connections to be refused", func() bool {
+	gomega.NewWithT(t).Eventually(func() bool {
 		c, err := net.DialTimeout("tcp", r.addr, time.Second)
 		if err == nil {
 			c.Close()
 			return false
 		}
 		return true
-	})
+	}).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(gomega.BeTrue(), "new connections refused")
 	select {
 	case err := <-r.done:
 		t.Fatalf("Run returned %v with an export in flight", err)

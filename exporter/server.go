@@ -215,7 +215,7 @@ func (s *Server) limit(w http.ResponseWriter, client string) error {
 	if s.limiter == nil {
 		return nil
 	}
-	ok, remaining, wait := s.limiter.take(client, time.Now())
+	ok, remaining, wait := s.limiter.take(client, s.limiter.clock())
 	s.limiter.setHeaders(w.Header(), remaining, wait)
 	if !ok {
 		s.m.rejected.WithLabelValues("rate_limited").Inc()

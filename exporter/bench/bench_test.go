@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
 )
 
 const schema = `{"columns":[
@@ -92,17 +94,15 @@ func start(tb testing.TB, dataDir string, extra ...string) *server {
 	}
 	s := &server{cmd: cmd, base: "http://" + addr}
 	tb.Cleanup(s.stop)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(s.base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
+	gomega.NewWithT(tb).Eventually(func() (int, error) {
+		resp, err := http.Get(s.base + "/readyz")
+		if err != nil {
+			return 0, err
 		}
-		if time.Now().After(deadline) {
-			tb.Fatal("exporter did not become ready")
-		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Equal(http.StatusOK), "the exporter ready")
+	return s
 }
 
 func (s *server) stop() {
