@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,10 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/scenarios/options"
+	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
 
 // The suite file owns the flags, the target, the artifacts and the evidence; the specs live in
@@ -31,6 +34,7 @@ var (
 	opts    = options.Defaults()
 	optsErr = opts.Register(flag.CommandLine)
 	run     *pipeline.Run
+	events  = progressWriter() // to verify, when it runs the suite
 	suite   = &suiteState{checks: map[string]evidence.Check{}, extras: map[string][]byte{}}
 )
 
@@ -125,8 +129,17 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	if tgt.Kind() == target.KindURL {
 		cfg.SaturationHold = 20 // more than the default capacity of 16
 	}
-	cfg.Narrate = func(s string) { By(s) }
-	cfg.Progress = GinkgoWriter
+	cfg.Narrate = func(s string) {
+		By(s)
+		events.Send(progress.Event{Kind: progress.KindStep, Text: s})
+	}
+	cfg.Seeded = func(dataset string, p seed.Progress) {
+		GinkgoWriter.Printf("  seeded %s: %d/%d records, %.0f records/s, ETA %s\n", dataset, p.Done, p.Total, p.RecordsPerSecond, p.ETA.Round(100*time.Millisecond))
+		events.Send(progress.Event{Kind: progress.KindSeed, Dataset: dataset, Done: p.Done, Total: p.Total, Rate: p.RecordsPerSecond, ETA: p.ETA})
+	}
+	cfg.Exported = func(done, planned int) {
+		events.Send(progress.Event{Kind: progress.KindLoad, Done: done, Total: planned})
+	}
 	run, err = pipeline.New(cfg)
 	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(5*time.Minute))
@@ -136,6 +149,15 @@ func exporterArgsFor(kind string) []string {
 		return nil
 	}
 	return exporterArgs()
+}
+
+// progressWriter is the progress channel verify handed the suite (progress.EnvFD), or nil.
+func progressWriter() *progress.Writer {
+	fd, err := strconv.Atoi(os.Getenv(progress.EnvFD))
+	if err != nil || fd < 3 {
+		return nil
+	}
+	return progress.NewWriter(os.NewFile(uintptr(fd), "progress"))
 }
 
 // keepLogs keeps the exporter's output for the evidence, where the target shows it.
@@ -152,6 +174,8 @@ func keepLogs(ctx context.Context, tgt target.Target) {
 func record(c evidence.Check) {
 	GinkgoHelper()
 	suite.checks[c.ID] = c
+	pc := progress.CheckOf(c)
+	events.Send(progress.Event{Kind: progress.KindCheck, Check: &pc})
 	for _, m := range c.Measures {
 		rule := "informational"
 		if m.Rule != nil {

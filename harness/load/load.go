@@ -56,6 +56,9 @@ type Config struct {
 	// instead of exports.
 	PDFConcurrency int
 	Timeout        time.Duration // per export (0: 2 minutes)
+	// Progress, when set, is told after each export how many have been received of how many
+	// planned. It is called from the workers, one call at a time; keep it quick.
+	Progress func(done, planned int)
 }
 
 func (cfg Config) validate() error {
@@ -191,7 +194,11 @@ func fetchAll(ctx context.Context, cfg Config) ([]*export.Received, time.Duratio
 	} else {
 		lanes[export.PDF] = lanes[export.CSV]
 	}
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		doneMu sync.Mutex
+		done   int
+	)
 	start := time.Now()
 	for format, n := range workers {
 		for range n {
@@ -200,6 +207,12 @@ func fetchAll(ctx context.Context, cfg Config) ([]*export.Received, time.Duratio
 					rctx, cancel := context.WithTimeout(ctx, timeout)
 					got[i] = cfg.Client.Get(rctx, cfg.Jobs[i].Format, cfg.Jobs[i].Expected)
 					cancel()
+					if cfg.Progress != nil {
+						doneMu.Lock()
+						done++
+						cfg.Progress(done, len(cfg.Jobs))
+						doneMu.Unlock()
+					}
 				}
 			})
 		}

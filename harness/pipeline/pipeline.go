@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -45,8 +44,9 @@ type Config struct {
 	// badly read it, so that no chain of socket buffers on the way (a container's userland proxy
 	// autotunes its own to tens of MiB) can hold the rest of an export whose reader stalled.
 	BulkRows int
-	// HeldRows is the size of one export held by the saturation probe: big enough not to finish
-	// into socket buffers, and no bigger, since every held export is read and verified.
+	// HeldRows is the size of one export held by the saturation probe, in rows of the bulk set:
+	// big enough not to finish into socket buffers (48 MiB by default), and no bigger, since every
+	// held export is read and verified.
 	HeldRows        int
 	LoadRequests    int     // exports in the load test
 	LoadConcurrency int     // exports in flight during the load test
@@ -62,8 +62,12 @@ type Config struct {
 
 	// Narrate, when set, is told what each step is doing (the suite passes Ginkgo's By).
 	Narrate func(string)
-	// Progress, when set, receives progress lines (seeding rate and ETA).
-	Progress io.Writer
+	// Seeded, when set, is told how seeding goes (records done, rate, ETA), at most every 100 ms
+	// per job and once at its end.
+	Seeded func(dataset string, p seed.Progress)
+	// Exported, when set, is told after each export of the load test how many of how many planned
+	// have been received.
+	Exported func(done, planned int)
 
 	// Omit names reconciliations A6 leaves out (metric series names, see assert.Observability).
 	// Only the self-tests set it, to prove that each reconciliation is what catches its fake.
@@ -72,7 +76,7 @@ type Config struct {
 
 // DefaultConfig is the suite's run; Target, Thresholds, Suffix and Seed are the caller's.
 func DefaultConfig() Config {
-	return Config{SmokeRows: 1000, SmokeSingle: 200, LoadRows: 10000, LargeRows: 300000, BulkRows: 6000, HeldRows: 100000,
+	return Config{SmokeRows: 1000, SmokeSingle: 200, LoadRows: 10000, LargeRows: 300000, BulkRows: 6000, HeldRows: 3000,
 		LoadRequests: 120, LoadConcurrency: 6, PDFShare: 0.25, BurstRequests: 150, SaturationHold: 11,
 		WriteTimeout: 30 * time.Second, SampleInterval: 200 * time.Millisecond}
 }
@@ -155,7 +159,7 @@ func New(cfg Config) (*Run, error) {
 	base, token := cfg.Target.BaseURL(), cfg.Target.Token()
 	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	r.stall = &http.Client{Transport: smallReceiveBuffer()}
-	r.seeder = &seed.Client{BaseURL: base, Token: token, HTTP: r.http, Progress: r.progressPrinter()}
+	r.seeder = &seed.Client{BaseURL: base, Token: token, HTTP: r.http}
 	r.exports = &export.Client{BaseURL: base, Token: token, HTTP: r.http}
 	return r, nil
 }
@@ -169,17 +173,6 @@ func (r *Run) say(s string) {
 	}
 }
 
-// progressPrinter shows seeding progress (records/s, ETA) about once a second.
-func (r *Run) progressPrinter() func(seed.Progress) {
-	var last time.Time
-	return func(p seed.Progress) {
-		if r.cfg.Progress == nil || (time.Since(last) < time.Second && p.Done < p.Total) {
-			return
-		}
-		last = time.Now()
-		fmt.Fprintf(r.cfg.Progress, "  seeded %d/%d records, %.0f records/s, ETA %s\n", p.Done, p.Total, p.RecordsPerSecond, p.ETA.Round(100*time.Millisecond))
-	}
-}
 
 var nameUnsafe = regexp.MustCompile(`[^a-z0-9_-]`)
 

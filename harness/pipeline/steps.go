@@ -83,7 +83,11 @@ func (r *Run) seedDataset(ctx context.Context, kind string, schema seed.Schema, 
 			continue
 		}
 		r.say(fmt.Sprintf("seeding %d records into %s (%s mode)", len(job.Records), ds.name, job.Mode))
-		m, err := r.seeder.Seed(ctx, job)
+		sc := *r.seeder
+		if r.cfg.Seeded != nil {
+			sc.Progress = func(p seed.Progress) { r.cfg.Seeded(ds.name, p) }
+		}
+		m, err := sc.Seed(ctx, job)
 		r.manifests = append(r.manifests, m)
 		if err != nil {
 			return nil, fmt.Errorf("seeding %s: %w", ds.name, err)
@@ -254,7 +258,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 		pdfExp = append(pdfExp, e)
 	}
 	lcfg := load.Config{Client: r.exports, Jobs: load.Plan(r.cfg.LoadRequests, r.cfg.PDFShare, csvExp, pdfExp),
-		Concurrency: r.cfg.LoadConcurrency, PDFConcurrency: 1, Timeout: 2 * time.Minute}
+		Concurrency: r.cfg.LoadConcurrency, PDFConcurrency: 1, Timeout: 2 * time.Minute, Progress: r.cfg.Exported}
 	r.say(fmt.Sprintf("load: %d exports of up to %d rows, %d at a time, %.0f%% PDF, bodies read on the timed path and verified afterwards",
 		r.cfg.LoadRequests, len(ld.records), r.cfg.LoadConcurrency, r.cfg.PDFShare*100))
 	res, replay, err := load.Run(ctx, lcfg)
@@ -296,12 +300,15 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	case <-ctx.Done():
 	}
 
-	r.say(fmt.Sprintf("saturation: %d large CSV exports held unread, then more requests", r.cfg.SaturationHold))
-	held, err := r.expect(large, export.Options{Limit: min(len(large.records), r.cfg.HeldRows)})
+	r.say(fmt.Sprintf("saturation: %d bulk CSV exports held unread, then more requests", r.cfg.SaturationHold))
+	held, err := r.expect(bulk, export.Options{Limit: min(len(bulk.records), r.cfg.HeldRows)})
 	if err != nil {
 		return failed("load", titleLoad, err)
 	}
-	sat, err := load.Saturate(ctx, load.SaturationConfig{Client: r.exports, Expected: held, Format: export.CSV, Hold: r.cfg.SaturationHold, Extra: 3})
+	// Held on connections with a small receive buffer, as the stalled reader is: a held export
+	// must not finish into the client's socket buffer and free its slot.
+	holder := &export.Client{BaseURL: r.exports.BaseURL, Token: r.exports.Token, HTTP: r.stall}
+	sat, err := load.Saturate(ctx, load.SaturationConfig{Client: holder, Expected: held, Format: export.CSV, Hold: r.cfg.SaturationHold, Extra: 3})
 	if err != nil {
 		return failed("load", titleLoad, err)
 	}

@@ -26,7 +26,7 @@ import (
 // probes trip them, large enough that seeding and load do not.
 const (
 	fakeMaxCSV       = 4
-	fakeWriteTimeout = time.Second
+	fakeWriteTimeout = 3 * time.Second // longer than the saturation probe holds its exports, even on a busy machine
 )
 
 func fakeArgs(f fake.Faults) []string {
@@ -96,7 +96,7 @@ func runPipeline(t *testing.T, faults fake.Faults, args []string, tune func(*pip
 		t.Fatal(err)
 	}
 	cfg := pipeline.Config{Target: tg, Thresholds: th, Suffix: "selftest", Seed: 42,
-		SmokeRows: 300, SmokeSingle: 30, LoadRows: 3000, LargeRows: 60000, BulkRows: 1000, HeldRows: 60000,
+		SmokeRows: 300, SmokeSingle: 30, LoadRows: 3000, LargeRows: 60000, BulkRows: 1000, HeldRows: 1000,
 		LoadRequests: 24, LoadConcurrency: 4, PDFShare: 0.25, BurstRequests: 100,
 		SaturationHold: fakeMaxCSV + 1, WriteTimeout: fakeWriteTimeout}
 	if tune != nil {

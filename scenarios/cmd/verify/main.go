@@ -13,11 +13,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/scenarios/options"
+	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
 
 func main() {
@@ -40,10 +42,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: verify [flags]\n\nRuns the acceptance suite (seed, smoke, load, A1–A6) and writes the evidence bundle.\nExit code: 0 GREEN, 1 RED, 2 NOT RUN.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: verify [flags]\n\nRuns the acceptance suite (seed, smoke, load, A1–A6) and writes the evidence bundle.\nIt shows the run's progress and ends with a summary of every check; the suite's own output goes\nto <out>/<run-id>.suite.log.\nExit code: 0 GREEN, 1 RED, 2 NOT RUN.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	envErr := opts.Register(fs)
+	quiet := fs.Bool("quiet", false, "print only the summary of the checks, not the run's progress")
 	if err := fs.Parse(args); err != nil {
 		return evidence.NotRun, err
 	}
@@ -77,25 +80,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return evidence.NotRun, fmt.Errorf("%s exists: give a new --run-id", dir)
 	}
 
-	// The suite is a Ginkgo test binary; its own exit status is only a hint, the bundle decides.
-	testArgs := append([]string{"test", "./scenarios/", "-count=1", "-timeout", (opts.Timeout + 2*time.Minute).String(),
-		"-args"}, opts.Args()...)
-	if getenv("CI") != "" || getenv("NO_COLOR") != "" {
-		testArgs = append(testArgs, "-ginkgo.no-color")
-	}
-	cmd := exec.CommandContext(ctx, "go", testArgs...)
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
-	runErr := cmd.Run()
-
+	color := isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("CI") == ""
+	printer := &progress.Printer{W: stdout, TTY: isTerminal(stdout) && getenv("CI") == "", Color: color, Quiet: *quiet}
+	suiteLog := dir + ".suite.log"
+	runErr := runSuite(ctx, root, opts, suiteLog, color, printer, stderr)
 	report, err := evidence.VerifyBundle(dir)
 	if err != nil {
 		if runErr != nil {
 			err = errors.Join(err, fmt.Errorf("suite: %w", runErr))
 		}
 		fmt.Fprintf(stdout, "\nverdict: %s (no valid evidence in %s)\n", evidence.NotRun, dir)
+		if tail := lastLines(suiteLog, 30); tail != "" {
+			fmt.Fprintf(stderr, "the suite's last lines (%s):\n%s\n", suiteLog, tail)
+		}
 		return evidence.NotRun, err
 	}
 	verdict := report.Verdict
@@ -106,6 +103,89 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// The bundle cannot be GREEN while the suite itself failed: something it did not judge broke.
 		verdict, err = evidence.NotRun, fmt.Errorf("the suite failed (%v) although its evidence says GREEN", runErr)
 	}
-	fmt.Fprintf(stdout, "\nverdict: %s\nevidence: %s\n", verdict, filepath.Join(dir, evidence.FileMarkdown))
+	report.Verdict = verdict
+	var paths []string
+	for _, f := range []string{evidence.FileMarkdown, "EVIDENCE.html", "attestation.intoto.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			paths = append(paths, filepath.Join(dir, f))
+		}
+	}
+	printer.Summary(report, paths...)
+	fmt.Fprintf(stdout, "suite log: %s\n", suiteLog)
 	return verdict, err
+}
+
+// runSuite builds the suite's test binary and runs it with opts, its Ginkgo output going to the
+// file suiteLog and its progress events to printer. The suite's exit status is only a hint: the
+// bundle it writes decides the verdict.
+func runSuite(ctx context.Context, root string, opts options.Options, suiteLog string, color bool, printer *progress.Printer, stderr io.Writer) error {
+	tmp, err := os.MkdirTemp("", "verify-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "scenarios.test")
+	build := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./scenarios/")
+	build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building the suite: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(suiteLog), 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.Create(suiteLog)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	events, send, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer events.Close()
+
+	args := append([]string{"-test.timeout=" + (opts.Timeout + 2*time.Minute).String()}, opts.Args()...)
+	if !color {
+		args = append(args, "-ginkgo.no-color")
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = filepath.Join(root, "scenarios") // where go test runs a package's tests
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.ExtraFiles = []*os.File{send} // fd 3
+	cmd.Env = append(os.Environ(), progress.EnvFD+"=3")
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	if err := cmd.Start(); err != nil {
+		send.Close()
+		return fmt.Errorf("starting the suite: %w", err)
+	}
+	send.Close() // the suite holds its own copy; the reader ends when the suite does
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_ = progress.Read(events, printer.Handle)
+	}()
+	runErr := cmd.Wait()
+	<-read
+	return runErr
+}
+
+// lastLines returns the last n lines of the file at path ("" if it cannot be read).
+func lastLines(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// isTerminal reports whether w is a terminal (a character device), where lines may be redrawn.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -83,3 +83,46 @@ func TestRunRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestRunShowsProgress runs the whole acceptance suite on the process target, small, as a user
+// would run bin/verify in a CI log: the steps, seeding, load progress and each check appear as
+// plain lines while it runs, then the summary of every check with the verdict and the paths.
+func TestRunShowsProgress(t *testing.T) {
+	setEnv(t, nil)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"--target", "process", "--require-target", "--out", out, "--run-id", "progress",
+		"--smoke-rows", "300", "--load-rows", "2000", "--large-rows", "30000", "--load-requests", "24"}
+	verdict, err := run(context.Background(), args, func(k string) string { return map[string]string{"CI": "true"}[k] }, &stdout, &stderr)
+	got := stdout.String()
+	if verdict != evidence.Green || err != nil {
+		t.Fatalf("verdict %s, %v\nstdout:\n%s\nstderr:\n%s", verdict, err, got, stderr.String())
+	}
+	for _, want := range []string{
+		"▸ scraping /metrics before any traffic\n",
+		"▸ seeding 200 records into smoke-progress (single mode)\n",
+		"  seeding smoke-progress: 100/100 records,",
+		"  load: 24/24 exports received\n",
+		"✓ A1     complete        a1.missing_rows = 0 rows (want == 0 rows)\n",
+		"\n  ✓ A6     observable",
+		"  ✓ suite  setup and teardown of the run\n",
+		"verdict: GREEN\nevidence: " + out + "/progress/EVIDENCE.md\n",
+		"suite log: " + out + "/progress.suite.log\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in the output:\n%s", want, got)
+		}
+	}
+	for _, lack := range []string{"\r", "\x1b["} {
+		if strings.Contains(got, lack) {
+			t.Errorf("%q in a CI log:\n%q", lack, got)
+		}
+	}
+	// The suite's own output is in its log, not on the terminal.
+	if strings.Contains(got, "Running Suite") {
+		t.Errorf("Ginkgo's output on stdout:\n%s", got)
+	}
+	if log, err := os.ReadFile(out + "/progress.suite.log"); err != nil || !strings.Contains(string(log), "Running Suite") {
+		t.Errorf("suite log: %v\n%s", err, log)
+	}
+}
