@@ -54,6 +54,7 @@ FUZZTIME ?= 5s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNDJSON$$' -fuzztime $(FUZZTIME) ./exporter/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseExportQuery$$' -fuzztime $(FUZZTIME) ./exporter/
+	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./internal/pdftext/
 
 # End-to-end benchmarks of the exporter binary over loopback (see exporter/bench); sqlite3 is the
 # CSV baseline.

@@ -3,17 +3,17 @@ package exporter
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
+	"github.com/exportatscale/exportatscale/internal/pdftext"
 )
 
 func init() {
@@ -21,13 +21,12 @@ func init() {
 	model.ConfigPath = "disable"
 }
 
-// pdfPage is the text of one page, as lines of shown strings in content order. A line is the text
-// shown at one baseline: the title, the header row, a table row or the footer.
+// pdfPage is the text of one page, as lines of text runs from top to bottom. A line is the text
+// shown at one baseline: the title, the header row, a table row or the footer; a run is a cell.
 type pdfPage [][]string
 
-// pdfText validates a PDF with pdfcpu and extracts the text of every page from its decoded content
-// streams. fpdf shows text of its UTF-8 fonts as UTF-16BE literal strings, one "BT x y Td (..) Tj ET"
-// per cell.
+// pdfText validates a PDF with pdfcpu and extracts the text of every page with internal/pdftext,
+// the extractor the harness reads exports with.
 func pdfText(t testing.TB, doc []byte) []pdfPage {
 	t.Helper()
 	if err := api.Validate(bytes.NewReader(doc), model.NewDefaultConfiguration()); err != nil {
@@ -37,169 +36,18 @@ func pdfText(t testing.TB, doc []byte) []pdfPage {
 	if err != nil {
 		t.Fatalf("page count: %v", err)
 	}
-	pages := make([]pdfPage, n)
-	err = api.ExtractContent(bytes.NewReader(doc), nil, func(r io.Reader, pageNr int) error {
-		content, err := io.ReadAll(r)
-		if err != nil {
-			return err
-		}
-		if pageNr < 1 || pageNr > n {
-			return fmt.Errorf("page %d of %d", pageNr, n)
-		}
-		pages[pageNr-1], err = contentLines(content)
-		return err
-	}, model.NewDefaultConfiguration())
+	text, err := pdftext.Extract(doc)
 	if err != nil {
-		t.Fatalf("extract content: %v", err)
+		t.Fatalf("text extraction: %v", err)
+	}
+	if len(text) != n {
+		t.Fatalf("text of %d pages, pdfcpu counts %d", len(text), n)
+	}
+	pages := make([]pdfPage, n)
+	for i, p := range text {
+		pages[i] = p.Lines
 	}
 	return pages
-}
-
-// contentLines tokenizes a content stream just enough to follow Td (for the baseline) and Tj/TJ
-// (for the text).
-func contentLines(c []byte) (pdfPage, error) {
-	var (
-		page     pdfPage
-		operands []string
-		strs     [][]byte
-		y, lastY string
-	)
-	isDelim := func(b byte) bool { return strings.IndexByte("()<>[]{}/% \t\r\n\f\x00", b) >= 0 }
-	for i := 0; i < len(c); {
-		switch b := c[i]; {
-		case b == ' ' || b == '\t' || b == '\r' || b == '\n' || b == '\f' || b == 0:
-			i++
-		case b == '%':
-			for i < len(c) && c[i] != '\n' && c[i] != '\r' {
-				i++
-			}
-		case b == '(':
-			s, n, err := pdfLiteral(c[i:])
-			if err != nil {
-				return nil, err
-			}
-			strs = append(strs, s)
-			i += n
-		case b == '<' && i+1 < len(c) && c[i+1] != '<':
-			end := bytes.IndexByte(c[i:], '>')
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated hex string")
-			}
-			hex := strings.Join(strings.Fields(string(c[i+1:i+end])), "")
-			if len(hex)%2 == 1 {
-				hex += "0"
-			}
-			var s []byte
-			for j := 0; j < len(hex); j += 2 {
-				v, err := strconv.ParseUint(hex[j:j+2], 16, 8)
-				if err != nil {
-					return nil, fmt.Errorf("hex string: %w", err)
-				}
-				s = append(s, byte(v))
-			}
-			strs = append(strs, s)
-			i += end + 1
-		case b == '[' || b == ']':
-			i++
-		default:
-			j := i + 1
-			for j < len(c) && !isDelim(c[j]) {
-				j++
-			}
-			tok := string(c[i:j])
-			i = j
-			if _, err := strconv.ParseFloat(tok, 64); err == nil {
-				operands = append(operands, tok)
-				continue
-			}
-			switch tok {
-			case "Td", "TD":
-				if len(operands) >= 2 {
-					y = operands[len(operands)-1]
-				}
-			case "Tj", "TJ", "'", "\"":
-				var text []byte
-				for _, s := range strs {
-					text = append(text, s...)
-				}
-				if y != lastY || len(page) == 0 {
-					page = append(page, nil)
-					lastY = y
-				}
-				page[len(page)-1] = append(page[len(page)-1], utf16BE(text))
-			}
-			operands, strs = operands[:0], strs[:0]
-		}
-	}
-	return page, nil
-}
-
-// pdfLiteral reads a literal string (balanced parentheses, backslash escapes) at the start of c.
-func pdfLiteral(c []byte) ([]byte, int, error) {
-	var out []byte
-	depth := 0
-	for i := 0; i < len(c); i++ {
-		switch b := c[i]; b {
-		case '(':
-			if depth > 0 {
-				out = append(out, b)
-			}
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return out, i + 1, nil
-			}
-			out = append(out, b)
-		case '\\':
-			i++
-			if i >= len(c) {
-				return nil, 0, fmt.Errorf("unterminated literal string")
-			}
-			switch e := c[i]; e {
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case '\r', '\n':
-				if e == '\r' && i+1 < len(c) && c[i+1] == '\n' {
-					i++
-				}
-			default:
-				if e >= '0' && e <= '7' {
-					v := 0
-					for k := 0; k < 3 && i < len(c) && c[i] >= '0' && c[i] <= '7'; k++ {
-						v = v*8 + int(c[i]-'0')
-						i++
-					}
-					i--
-					out = append(out, byte(v))
-				} else {
-					out = append(out, e)
-				}
-			}
-		default:
-			out = append(out, b)
-		}
-	}
-	return nil, 0, fmt.Errorf("unterminated literal string")
-}
-
-func utf16BE(b []byte) string {
-	if len(b)%2 == 1 {
-		return string(b) // not UTF-16: fpdf shows every string of its UTF-8 fonts as UTF-16BE
-	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-	}
-	return string(utf16.Decode(u))
 }
 
 // pdfRecords are records with long notes of mixed scripts, emoji included.

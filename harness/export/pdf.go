@@ -13,6 +13,8 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
+	"github.com/exportatscale/exportatscale/internal/pdftext"
 )
 
 // PDFReport is the full verification of one PDF export.
@@ -41,7 +43,7 @@ type PDFReport struct {
 	OutOfOrder int // ids not greater than the one before, across pages
 
 	Examples []string
-	Text     []Page `json:"-"` // the extracted text, for diagnostics
+	Text     []pdftext.Page `json:"-"` // the extracted text, for diagnostics
 }
 
 // Failure classifies the export like CSVReport.Failure; "parse_error" here means an invalid
@@ -122,7 +124,7 @@ func (r *PDFReport) verify(doc []byte, exp *Expected) {
 	}
 	r.Valid = true
 	r.Pages = ctx.PageCount
-	pages, err := extractText(ctx)
+	pages, err := pdftext.Extract(doc)
 	if err != nil {
 		r.problem("text extraction: %v", err)
 		r.PageMismatch = true

@@ -1,4 +1,4 @@
-package export
+package pdftext
 
 import (
 	"reflect"
@@ -40,7 +40,8 @@ BT 200 650 Td [(qu) -20 (an) -300 (tity)] TJ ET
 BT 60 636 Td (\(a\)\\b\101\
 c) Tj ET
 BI /W 1 /H 1 ID xyzEI bytes EI
-BT 300 650 Td (\223x\224) Tj ET`
+/Span << /ActualText (x) /MCID 0 >> BDC EMC
+BT 300 650.5 Td (\223x\224) Tj ET`
 	runs, err := interpret([]byte(content), fonts)
 	if err != nil {
 		t.Fatal(err)
@@ -49,5 +50,28 @@ BT 300 650 Td (\223x\224) Tj ET`
 	want := [][]string{{"Page 2 of 3"}, {"id", "quan tity", "“x”"}, {"42", `(a)\bAc`}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestObjects(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want any
+	}{
+		{`<< /Type /Page /Kids [1 0 R 2 0 R] /N 3 /F -1.5 /S (a\)b) /H <41 42 4> /E null /B true >>`, dict{
+			"Type": name("Page"), "Kids": array{ref{1}, ref{2}}, "N": 3.0, "F": -1.5, "S": "a)b", "H": "AB@", "E": nil, "B": true,
+		}},
+		{`[/A#20B 1 R 0 0 R +.5]`, array{name("A B"), 1.0, keyword("R"), ref{0}, 0.5}},
+		{`1.2.3`, keyword("1.2.3")},
+	} {
+		got, err := (&lexer{b: []byte(tt.in)}).object(0)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("object(%q) = %#v, %v; want %#v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, in := range []string{`<< /A >>`, `<< 1 2 >>`, `[1 2`, `(abc`, `<41`, `<4G>`, `)`, `>`, `]`, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"} {
+		if got, err := (&lexer{b: []byte(in)}).object(0); err == nil {
+			t.Errorf("object(%q) = %#v, want an error", in, got)
+		}
 	}
 }
