@@ -15,6 +15,12 @@ import (
 // bundle writes an evidence bundle whose checks all pass, except that edit may change them.
 func bundle(t *testing.T, edit func(checks []evidence.Check) []evidence.Check) string {
 	t.Helper()
+	return imageBundle(t, "", edit)
+}
+
+// imageBundle is bundle for a run against the image with digest img (empty: no image).
+func imageBundle(t *testing.T, img string, edit func(checks []evidence.Check) []evidence.Check) string {
+	t.Helper()
 	rules, err := evidence.LoadThresholds("")
 	if err != nil {
 		t.Fatal(err)
@@ -27,10 +33,14 @@ func bundle(t *testing.T, edit func(checks []evidence.Check) []evidence.Check) s
 	if edit != nil {
 		checks = edit(checks)
 	}
+	target := "process"
+	if img != "" {
+		target = "container"
+	}
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	r := evidence.Report{
 		RunID: "run-7", Started: start, Finished: start.Add(time.Minute),
-		Environment: evidence.Environment{Target: "process"},
+		Environment: evidence.Environment{Target: target, ImageDigest: img},
 		Thresholds:  rules, Required: evidence.DefaultRequired(), Checks: checks,
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
@@ -38,6 +48,19 @@ func bundle(t *testing.T, edit func(checks []evidence.Check) []evidence.Check) s
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// red makes A1 fail on evidence: a RED run.
+func red(c []evidence.Check) []evidence.Check {
+	rules, _ := evidence.LoadThresholds("")
+	c[3] = evidence.NewCheck("A1", "complete", []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 3, "")}, nil)
+	return c
+}
+
+// notRun skips A6: a NOT RUN run.
+func notRun(c []evidence.Check) []evidence.Check {
+	c[8].Status = evidence.StatusSkipped
+	return c
 }
 
 // runCLI runs the command in-process and returns its exit code and output.
@@ -50,15 +73,6 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestVerify(t *testing.T) {
-	red := func(c []evidence.Check) []evidence.Check {
-		rules, _ := evidence.LoadThresholds("")
-		c[3] = evidence.NewCheck("A1", "complete", []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 3, "")}, nil)
-		return c
-	}
-	notRun := func(c []evidence.Check) []evidence.Check {
-		c[8].Status = evidence.StatusSkipped
-		return c
-	}
 	tampered := bundle(t, nil)
 	if err := os.WriteFile(filepath.Join(tampered, "exporter.log"), []byte("edited\n"), 0o644); err != nil {
 		t.Fatal(err)
