@@ -15,11 +15,28 @@ build:
 # that cannot get it is NOT RUN. Other options: VERIFY_ARGS="--load-requests 200 ..." or the
 # VERIFY_* environment variables (README). The verdict decides the exit status: make prints it and
 # fails unless GREEN; bin/verify itself exits 0 GREEN, 1 RED, 2 NOT RUN (`go run` would mask that).
+# SIGN_KEY=FILE (an ed25519 private key, PEM: `evidence keygen`) signs the run's bundle afterwards,
+# whatever its verdict: `evidence attest` writes attestation.intoto.json into the directory that
+# bin/verify names on its last "evidence:" line. The exit status still follows the verdict; a
+# bundle that cannot be signed fails a GREEN run too.
 REQUIRE_TARGET ?=
 VERIFY_ARGS ?=
+SIGN_KEY ?=
+VERIFY_RUN = $(BIN)/verify $(if $(REQUIRE_TARGET),--target $(REQUIRE_TARGET) --require-target) $(VERIFY_ARGS)
 verify:
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
-	$(BIN)/verify $(if $(REQUIRE_TARGET),--target $(REQUIRE_TARGET) --require-target) $(VERIFY_ARGS)
+ifeq ($(SIGN_KEY),)
+	$(VERIFY_RUN)
+else
+	$(GO) build -o $(BIN)/evidence ./evidence/cmd/evidence
+	@[ -r "$(SIGN_KEY)" ] || { echo "verify: SIGN_KEY $(SIGN_KEY) is not a readable file" >&2; exit 4; }
+	@set -o pipefail; out=$$(mktemp); \
+	$(VERIFY_RUN) | tee "$$out"; rc=$$?; \
+	dir=$$(sed -n 's|^evidence: \(.*\)/EVIDENCE\.md$$|\1|p' "$$out" | tail -n 1); rm -f "$$out"; \
+	if [ -z "$$dir" ]; then echo "verify: the run named no evidence bundle: nothing to sign" >&2; exit $$(( rc ? rc : 2 )); fi; \
+	$(BIN)/evidence attest --key "$(SIGN_KEY)" "$$dir" || { echo "verify: $$dir could not be signed" >&2; [ "$$rc" -ne 0 ] || rc=3; }; \
+	exit $$rc
+endif
 
 image: build
 	rm -rf $(BIN)/image && mkdir -p $(BIN)/image/data && cp $(BIN)/exporter $(BIN)/image/
