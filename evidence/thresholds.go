@@ -20,6 +20,16 @@ import (
 //go:embed thresholds.json
 var defaultThresholds []byte
 
+// baselineRules are the rules a run is compared with a baseline run by (evidence/baseline.json):
+// the statistical test, its α and the minimum effect sizes. Package evidence/compare parses and
+// applies them; they are embedded here so that they sit, and change, next to the thresholds.
+//
+//go:embed baseline.json
+var baselineRules []byte
+
+// BaselineRules returns the embedded baseline.json, for package evidence/compare to parse.
+func BaselineRules() []byte { return bytes.Clone(baselineRules) }
+
 // LoadThresholds returns the rules to judge a run by: the embedded defaults (thresholds.json),
 // overridden and extended by the JSON file at path when path is not empty. The file maps measure
 // names to rules, e.g. {"a3.csv_p95_seconds": {"op": "<=", "value": 1.5, "unit": "s"}}; a rule

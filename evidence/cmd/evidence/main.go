@@ -49,6 +49,8 @@ const usage = `usage:
   evidence attest --key KEY [--url URL] <dir>
         sign the verdict: write dir/attestation.intoto.json, an in-toto test-result statement in
         a DSSE envelope; URL defaults to the GitHub Actions run, when there is one
+  evidence compare [--rules FILE] BASE NEW
+        every measure both bundles have: base, new, delta, verdict; exit 1 on a regression
 
 Flags go before <dir>.
 Exit codes: 0 GREEN (or done), 1 RED, 2 NOT RUN, 3 tampered, unreadable or not signed as asked,
@@ -136,6 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return verify(c.Dir, stdout)
 		}
 		return verifySigned(ctx, c, stdout)
+	case "compare":
+		return compareCmd(ctx, args, stdout, stderr)
 	case "show":
 		pos, err := parseFlags(cmd, args, 1, stdout, stderr, func(*flag.FlagSet) {})
 		if err != nil || pos == nil {
