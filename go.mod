@@ -3,6 +3,7 @@ module github.com/exportatscale/exportatscale
 go 1.26.8
 
 require (
+	github.com/dunglas/httpsfv v1.1.2
 	github.com/go-pdf/fpdf v0.9.0
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/in-toto/attestation v1.2.0

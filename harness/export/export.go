@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dunglas/httpsfv"
+
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
 
@@ -377,18 +379,20 @@ func checkIntegrity(fields http.Header, sum []byte, rows int) Integrity {
 	return in
 }
 
-// sha256Of returns the base64 sha-256 member of an RFC 9530 Content-Digest dictionary.
+// sha256Of returns the sha-256 member of an RFC 9530 Content-Digest field, in base64: the field
+// is a structured-field Dictionary (parsed with httpsfv) and the member a Byte Sequence.
 func sha256Of(field string) (string, bool) {
-	for _, member := range strings.Split(field, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(member), "=")
-		if ok && strings.TrimSpace(k) == "sha-256" {
-			v = strings.TrimSpace(v)
-			if len(v) >= 2 && v[0] == ':' && v[len(v)-1] == ':' {
-				return v[1 : len(v)-1], true
-			}
-		}
+	d, err := httpsfv.UnmarshalDictionary([]string{field})
+	if err != nil {
+		return "", false
 	}
-	return "", false
+	m, _ := d.Get("sha-256")
+	it, _ := m.(httpsfv.Item)
+	b, ok := it.Value.([]byte)
+	if !ok {
+		return "", false
+	}
+	return base64.StdEncoding.EncodeToString(b), true
 }
 
 // Media is the check of the response's Content-Type and Content-Disposition: text/csv with

@@ -1,14 +1,15 @@
 // Package ratelimit parses the headers an exporter answers a refused request with: Retry-After
-// (RFC 9110 §10.2.3) and the IETF draft's RateLimit and RateLimit-Policy structured fields
-// (RFC 8941 lists of items). It is the one parser the harness judges and honours them with, so a
-// header the assertions call valid is one the seeder can follow, and the reverse.
+// (RFC 9110 §10.2.3) and the IETF draft's RateLimit and RateLimit-Policy structured fields (Lists
+// of Items, RFC 9651, parsed with httpsfv). It is the one parser the harness judges and honours
+// them with, so a header the assertions call valid is one the seeder can follow, and the reverse.
 package ratelimit
 
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/dunglas/httpsfv"
 )
 
 // RetryAfter parses a Retry-After value: delay-seconds (one or more digits, nothing else) or an
@@ -38,182 +39,29 @@ func ValidPolicy(v string) bool { return validList(v, "q", "w") }
 // reset), e.g. `"client";r=0;t=1`. Other parameters are allowed.
 func ValidRateLimit(v string) bool { return validList(v, "r", "t") }
 
-// validList reports whether v is a structured-field list of string items, each with the
-// required parameters as non-negative integers.
+// validList reports whether v is a non-empty structured-field List whose members are String
+// Items, each with the required parameters as non-negative Integers.
 func validList(v string, required ...string) bool {
-	p := &parser{s: v}
-	p.skip(" ")
-	for {
-		if _, ok := p.str(); !ok {
+	l, err := httpsfv.UnmarshalList([]string{v})
+	if err != nil || len(l) == 0 {
+		return false
+	}
+	for _, m := range l {
+		it, ok := m.(httpsfv.Item)
+		if !ok {
 			return false
 		}
-		params, ok := p.params()
-		if !ok {
+		if _, ok := it.Value.(string); !ok {
 			return false
 		}
 		for _, k := range required {
-			if n, isInt := params[k].(int64); !isInt || n < 0 {
+			p, _ := it.Params.Get(k)
+			if n, ok := p.(int64); !ok || n < 0 {
 				return false
 			}
 		}
-		p.skip(" \t")
-		if p.done() {
-			return true
-		}
-		if !p.eat(',') {
-			return false
-		}
-		p.skip(" \t")
-		if p.done() {
-			return false // a trailing comma
-		}
 	}
-}
-
-// parser reads RFC 8941 bare items and parameters from s.
-type parser struct {
-	s string
-	i int
-}
-
-func (p *parser) done() bool { return p.i == len(p.s) }
-
-func (p *parser) peek() byte {
-	if p.done() {
-		return 0
-	}
-	return p.s[p.i]
-}
-
-func (p *parser) eat(c byte) bool {
-	if p.peek() == c && !p.done() {
-		p.i++
-		return true
-	}
-	return false
-}
-
-func (p *parser) skip(set string) {
-	for !p.done() && inSet(set, p.s[p.i]) {
-		p.i++
-	}
-}
-
-// params reads ";key[=value]" parameters; a key without a value is true.
-func (p *parser) params() (map[string]any, bool) {
-	out := map[string]any{}
-	for p.eat(';') {
-		p.skip(" ")
-		k, ok := p.key()
-		if !ok {
-			return nil, false
-		}
-		var v any = true
-		if p.eat('=') {
-			if v, ok = p.bare(); !ok {
-				return nil, false
-			}
-		}
-		out[k] = v
-	}
-	return out, true
-}
-
-func (p *parser) key() (string, bool) {
-	start := p.i
-	if c := p.peek(); !(c >= 'a' && c <= 'z' || c == '*') {
-		return "", false
-	}
-	p.i++
-	for c := p.peek(); c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || inSet("_-.*", c); c = p.peek() {
-		p.i++
-	}
-	return p.s[start:p.i], true
-}
-
-// bare reads one bare item: an integer (int64), a decimal, a string, a token, a byte sequence or
-// a boolean; only integers keep their value, the rest are checked for shape.
-func (p *parser) bare() (any, bool) {
-	switch c := p.peek(); {
-	case c == '-' || c >= '0' && c <= '9':
-		return p.number()
-	case c == '"':
-		_, ok := p.str()
-		return nil, ok
-	case c == '?':
-		p.i++
-		if !p.eat('0') && !p.eat('1') {
-			return nil, false
-		}
-		return true, true
-	case c == ':':
-		p.i++
-		for c := p.peek(); c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || inSet("+/=", c); c = p.peek() {
-			p.i++
-		}
-		return nil, p.eat(':')
-	case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '*':
-		p.i++
-		for c := p.peek(); c > ' ' && c < 0x7f && !inSet(`"(),;<=>?@[\]{}`, c); c = p.peek() {
-			p.i++
-		}
-		return nil, true
-	}
-	return nil, false
-}
-
-// number reads an sf-integer (at most 15 digits) or an sf-decimal (at most 12.3 digits).
-func (p *parser) number() (any, bool) {
-	start := p.i
-	p.eat('-')
-	digits := p.digits()
-	if digits == 0 || digits > 15 {
-		return nil, false
-	}
-	if !p.eat('.') {
-		n, err := strconv.ParseInt(p.s[start:p.i], 10, 64)
-		return n, err == nil
-	}
-	if frac := p.digits(); digits > 12 || frac == 0 || frac > 3 {
-		return nil, false
-	}
-	return nil, true
-}
-
-func (p *parser) digits() int {
-	n := 0
-	for c := p.peek(); c >= '0' && c <= '9'; c = p.peek() {
-		p.i++
-		n++
-	}
-	return n
-}
-
-// str reads an sf-string: printable ASCII in double quotes, with \" and \\ the only escapes.
-func (p *parser) str() (string, bool) {
-	if !p.eat('"') {
-		return "", false
-	}
-	var out []byte
-	for !p.done() {
-		c := p.s[p.i]
-		p.i++
-		switch {
-		case c == '"':
-			return string(out), true
-		case c == '\\':
-			if n := p.peek(); n != '"' && n != '\\' {
-				return "", false
-			}
-			out = append(out, p.s[p.i])
-			p.i++
-		case c < ' ' || c > '~':
-			return "", false
-		default:
-			out = append(out, c)
-		}
-	}
-	return "", false // unterminated
+	return true
 }
 
 func isDigits(s string) bool {
@@ -224,5 +72,3 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
-
-func inSet(set string, c byte) bool { return strings.IndexByte(set, c) >= 0 }
