@@ -92,3 +92,13 @@ func (d distribution) values(samples []Sample) []float64 {
 	}
 	return out
 }
+
+// findDistribution returns the distribution of that name.
+func findDistribution(name string) (distribution, bool) {
+	for _, d := range distributions {
+		if d.name == name {
+			return d, true
+		}
+	}
+	return distribution{}, false
+}

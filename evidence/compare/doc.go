@@ -22,4 +22,10 @@
 //     of a burst) is only reported as changed.
 //   - Every other measure of evidence.json is information, shown with its delta, unless a scalar
 //     rule gives it a worse direction and a minimum change.
+//
+// # The baseline check
+//
+// BaselineCheck is the check "baseline" of an acceptance run given a baseline: RED on a regression,
+// each named in a failure line with both values and its rule, and NOT RUN — never passed — when
+// the baseline cannot be read or nothing could be tested against it.
 package compare

@@ -32,10 +32,13 @@ type Options struct {
 	// the stalled-reader probe waits past it.
 	WriteTimeout time.Duration
 	Thresholds   string // file overriding the default thresholds
-	OutDir       string // evidence/out; the run writes OutDir/<run id>/
-	RunID        string
-	Seed         uint64
-	Timeout      time.Duration
+	// Baseline is an earlier run's evidence bundle to compare this run with: it makes the check
+	// "baseline" required, RED on a significant regression and NOT RUN when it cannot be read.
+	Baseline string
+	OutDir   string // evidence/out; the run writes OutDir/<run id>/
+	RunID    string
+	Seed     uint64
+	Timeout  time.Duration
 }
 
 // Defaults are the documented defaults.
@@ -80,6 +83,7 @@ func (o *Options) flags() *flag.FlagSet {
 	fs.IntVar(&o.LargeRows, "large-rows", o.LargeRows, "rows of the large CSV export that checks memory stays flat")
 	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "the exporter's write timeout: the suite starts its own targets with it and the stalled-reader probe waits past it; for --target url give the deployment's")
 	fs.StringVar(&o.Thresholds, "thresholds", o.Thresholds, "JSON file overriding the default thresholds (evidence/thresholds.json)")
+	fs.StringVar(&o.Baseline, "baseline", o.Baseline, "evidence bundle of an earlier run to compare with: adds the required check baseline, RED on a significant regression, NOT RUN when the bundle cannot be read")
 	fs.StringVar(&o.OutDir, "out", o.OutDir, "evidence directory; the run writes <out>/<run-id>/")
 	fs.StringVar(&o.RunID, "run-id", o.RunID, "name of this run's evidence directory (default: UTC time)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated records")

@@ -47,12 +47,13 @@ func TestRegister(t *testing.T) {
 				"VERIFY_TARGET": "url", "VERIFY_REQUIRE_TARGET": "true", "VERIFY_URL": "http://h:1", "VERIFY_TOKEN": "tok",
 				"VERIFY_SMOKE_ROWS": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_LOAD_CONCURRENCY": "3", "VERIFY_LOAD_REQUESTS": "4",
 				"VERIFY_PDF_SHARE": "0.5", "VERIFY_LARGE_ROWS": "5", "VERIFY_WRITE_TIMEOUT": "6s", "VERIFY_THRESHOLDS": "th.json",
-				"VERIFY_OUT": "o", "VERIFY_RUN_ID": "r", "VERIFY_SEED": "7", "VERIFY_TIMEOUT": "8m",
+				"VERIFY_BASELINE": "base", "VERIFY_OUT": "o", "VERIFY_RUN_ID": "r", "VERIFY_SEED": "7", "VERIFY_TIMEOUT": "8m",
 			},
 			want: func(o *Options) {
 				o.Target, o.RequireTarget, o.URL, o.Token = "url", true, "http://h:1", "tok"
 				o.SmokeRows, o.LoadRows, o.LoadConcurrency, o.LoadRequests = 1, 2, 3, 4
 				o.PDFShare, o.LargeRows, o.WriteTimeout, o.Thresholds = 0.5, 5, 6*time.Second, "th.json"
+				o.Baseline = "base"
 				o.OutDir, o.RunID, o.Seed, o.Timeout = "o", "r", 7, 8*time.Minute
 			}},
 		{name: "flag overrides env",
@@ -115,8 +116,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 			}
 		})
 	})
-	if n != 16 {
-		t.Errorf("%d flags, want the 16 of the README", n)
+	if n != 17 {
+		t.Errorf("%d flags, want the 17 of the README", n)
 	}
 }
 
@@ -126,7 +127,7 @@ func TestArgsReproduce(t *testing.T) {
 	setEnv(t, nil)
 	o := Options{Target: "url", RequireTarget: true, URL: "http://h:1", Token: "t", SmokeRows: 1, LoadRows: 2,
 		LoadConcurrency: 3, LoadRequests: 4, PDFShare: 0.125, LargeRows: 5, WriteTimeout: 1500 * time.Millisecond,
-		Thresholds: "/th.json", OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
+		Thresholds: "/th.json", Baseline: "/evidence/out/base", OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
 	t.Setenv("VERIFY_LOAD_ROWS", "99")
 	got := Defaults()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -139,8 +140,8 @@ func TestArgsReproduce(t *testing.T) {
 	if got != o {
 		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
 	}
-	if n := len(Defaults().Args()); n != 16 {
-		t.Errorf("Args has %d flags, want 16", n)
+	if n := len(Defaults().Args()); n != 17 {
+		t.Errorf("Args has %d flags, want 17", n)
 	}
 }
 
