@@ -32,7 +32,8 @@ const (
 	defaultStopGrace = 40 * time.Second
 )
 
-// containerTarget is the exporter in a FROM scratch container started by testcontainers.
+// containerTarget is an exporter in a container the engine runs: our own FROM scratch image
+// (KindContainer), or any image of the container contract (KindImage).
 type containerTarget struct {
 	info     Info
 	token    string
@@ -40,6 +41,8 @@ type containerTarget struct {
 	provider *testcontainers.DockerProvider // for engine calls testcontainers does not wrap
 	mem      *sampler
 	ws       workspace
+	// built is the image tag this start built, removed by Stop; empty for an image not ours.
+	built string
 
 	mu        sync.Mutex
 	stopped   bool
@@ -57,12 +60,16 @@ func (l tcLogger) Printf(format string, v ...any) {
 	fmt.Fprintln(l.w, strings.TrimRight(fmt.Sprintf(format, v...), "\n"))
 }
 
+// logWriter is o.Log, or a writer that discards.
+func (o Options) logWriter() io.Writer {
+	if o.Log == nil {
+		return io.Discard
+	}
+	return o.Log
+}
+
 func startContainer(ctx context.Context, o Options, sel selection) (_ Target, err error) {
 	prepareTestcontainers()
-	logw := o.Log
-	if logw == nil {
-		logw = io.Discard
-	}
 	ws, err := newWorkspace(o)
 	if err != nil {
 		return nil, fmt.Errorf("container target: %w", err)
@@ -86,10 +93,6 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 		return nil, fmt.Errorf("container target: image context: %w", err)
 	}
 
-	token, err := newToken()
-	if err != nil {
-		return nil, err
-	}
 	tag, err := randomHex(6) // one image per start
 	if err != nil {
 		return nil, err
@@ -108,69 +111,103 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 	}()
 
 	var buildStart, buildEnd time.Time
-	req := testcontainers.GenericContainerRequest{
-		Started: true,
-		Logger:  tcLogger{logw},
-		ContainerRequest: testcontainers.ContainerRequest{
-			FromDockerfile: testcontainers.FromDockerfile{
-				Context:        buildDir,
-				Dockerfile:     "Dockerfile",
-				Repo:           imageRepo,
-				Tag:            tag,
-				BuildLogWriter: logw,
-				// Kept from testcontainers' Terminate, which would otherwise also add four
-				// LABEL steps (3 s with the classic builder); Stop removes the image itself.
-				KeepImage: true,
-			},
-			Env:          o.Env,
-			Cmd:          append([]string{"--tokens-file", containerTokens}, o.Args...),
-			ExposedPorts: []string{containerPort},
-			Files: []testcontainers.ContainerFile{{
-				Reader:            bytes.NewReader(tokensFile(token)),
-				ContainerFilePath: containerTokens,
-				FileMode:          0o444,
-			}},
-			HostConfigModifier: func(hc *container.HostConfig) {
-				// Publish on loopback only; the engine picks the host port.
-				hc.PortBindings = network.PortMap{
-					network.MustParsePort(containerPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
-				}
-			},
-			WaitingFor: wait.ForHTTP("/readyz").
-				WithPort(containerPort).
-				WithHeaders(map[string]string{"Authorization": "Bearer " + token}).
-				WithStartupTimeout(o.startTimeout()).
-				WithPollInterval(100 * time.Millisecond),
-			LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
-				PreBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
-					buildStart = time.Now()
-					return nil
-				}},
-				PostBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
-					buildEnd = time.Now()
-					return nil
-				}},
-			}},
+	req := testcontainers.ContainerRequest{
+		FromDockerfile: testcontainers.FromDockerfile{
+			Context:        buildDir,
+			Dockerfile:     "Dockerfile",
+			Repo:           imageRepo,
+			Tag:            tag,
+			BuildLogWriter: o.logWriter(),
+			// Kept from testcontainers' Terminate, which would otherwise also add four
+			// LABEL steps (3 s with the classic builder); Stop removes the image itself.
+			KeepImage: true,
 		},
+		Env: o.Env,
+		Cmd: append([]string{"--tokens-file", containerTokens}, o.Args...),
+		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
+			PreBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
+				buildStart = time.Now()
+				return nil
+			}},
+			PostBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
+				buildEnd = time.Now()
+				return nil
+			}},
+		}},
 	}
+	built := func() string {
+		if buildEnd.IsZero() {
+			return ""
+		}
+		return imageRepo + ":" + tag
+	}
+	info := Info{
+		Kind:        KindContainer,
+		Note:        sel.note,
+		Engine:      sel.engine,
+		BinaryPath:  bin,
+		BinaryBuild: binaryBuild,
+	}
+	c, ready, err := launch(ctx, o, provider, ws, info, req, built)
+	if err != nil {
+		return nil, fmt.Errorf("container target: %w", err)
+	}
+	if !buildStart.IsZero() && !buildEnd.IsZero() {
+		c.info.ImageBuild = buildEnd.Sub(buildStart)
+		c.info.Startup = ready.Sub(buildEnd)
+	}
+	return c, nil
+}
 
-	generic, err := testcontainers.GenericContainer(ctx, req)
-	ready := time.Now()
+// launch runs the exporter container req describes (its image or the build of one, its Env and
+// Cmd) with what every exporter container gets: a fresh token in a tokens file at
+// containerTokens, containerPort published on 127.0.0.1 only, and the wait for /readyz. built
+// names the image tag this start built, "" until it built one: Stop removes it, and so does a
+// failed launch. info is completed with the base URL, the image and its ID, and the memory
+// method. On error no container and no built image is left; provider and ws stay the caller's.
+func launch(ctx context.Context, o Options, provider *testcontainers.DockerProvider, ws workspace, info Info,
+	req testcontainers.ContainerRequest, built func() string) (_ *containerTarget, ready time.Time, err error) {
+	token, err := newToken()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	req.ExposedPorts = []string{containerPort}
+	req.Files = append(req.Files, testcontainers.ContainerFile{
+		Reader:            bytes.NewReader(tokensFile(token)),
+		ContainerFilePath: containerTokens,
+		FileMode:          0o444,
+	})
+	req.HostConfigModifier = func(hc *container.HostConfig) {
+		// Publish on loopback only; the engine picks the host port.
+		hc.PortBindings = network.PortMap{
+			network.MustParsePort(containerPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
+		}
+	}
+	req.WaitingFor = wait.ForHTTP("/readyz").
+		WithPort(containerPort).
+		WithHeaders(map[string]string{"Authorization": "Bearer " + token}).
+		WithStartupTimeout(o.startTimeout()).
+		WithPollInterval(100 * time.Millisecond)
+
+	generic, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: req,
+		Started:          true,
+		Logger:           tcLogger{o.logWriter()},
+	})
+	ready = time.Now()
 	defer func() {
 		if err == nil {
 			return
 		}
-		// Leave nothing behind: the container (and its volume), then the image.
+		// Leave nothing behind: the container (and its volume), then the image built for it.
 		cctx := context.WithoutCancel(ctx)
 		if generic != nil {
 			if terr := generic.Terminate(cctx); terr != nil {
 				err = fmt.Errorf("%w\nterminate: %v", err, terr)
 			}
 		}
-		if !buildEnd.IsZero() {
-			if rerr := removeImage(cctx, provider, imageRepo+":"+tag); rerr != nil {
-				err = fmt.Errorf("%w\n%v", err, rerr)
-			}
+		if rerr := removeImage(cctx, provider, built()); rerr != nil {
+			err = fmt.Errorf("%w\n%v", err, rerr)
 		}
 	}()
 	if err != nil {
@@ -179,42 +216,35 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 				err = fmt.Errorf("%w\nexporter output:\n%s", err, tail(logs, 40))
 			}
 		}
-		return nil, fmt.Errorf("container target: %w", err)
+		return nil, ready, err
 	}
 	ctr := generic.(*testcontainers.DockerContainer)
 
 	inspect, err := ctr.Inspect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("container target: inspect: %w", err)
+		return nil, ready, fmt.Errorf("inspect: %w", err)
 	}
 	port, err := ctr.MappedPort(ctx, containerPort)
 	if err != nil {
-		return nil, fmt.Errorf("container target: mapped port: %w", err)
+		return nil, ready, fmt.Errorf("mapped port: %w", err)
 	}
 
+	info.BaseURL = fmt.Sprintf("http://127.0.0.1:%d", port.Num())
+	if info.Image == "" {
+		info.Image = ctr.Image
+	}
+	info.ImageID = inspect.Image
+	info.MemoryMethod = methodDocker
 	c := &containerTarget{
+		info:     info,
 		token:    token,
 		ctr:      ctr,
 		provider: provider,
 		ws:       ws,
-		info: Info{
-			Kind:         KindContainer,
-			BaseURL:      fmt.Sprintf("http://127.0.0.1:%d", port.Num()),
-			Note:         sel.note,
-			Engine:       sel.engine,
-			BinaryPath:   bin,
-			Image:        ctr.Image,
-			ImageID:      inspect.Image,
-			BinaryBuild:  binaryBuild,
-			MemoryMethod: methodDocker,
-		},
-	}
-	if !buildStart.IsZero() && !buildEnd.IsZero() {
-		c.info.ImageBuild = buildEnd.Sub(buildStart)
-		c.info.Startup = ready.Sub(buildEnd)
+		built:    built(),
 	}
 	c.mem = newSampler(methodDocker, c.readMemory, 0)
-	return c, nil
+	return c, ready, nil
 }
 
 // removeImage removes the tag one start built, and the image with it unless another tag still
@@ -230,7 +260,7 @@ func removeImage(ctx context.Context, p *testcontainers.DockerProvider, tag stri
 	return nil
 }
 
-func (c *containerTarget) Kind() Kind                 { return KindContainer }
+func (c *containerTarget) Kind() Kind                 { return c.info.Kind }
 func (c *containerTarget) BaseURL() string            { return c.info.BaseURL }
 func (c *containerTarget) Token() string              { return c.token }
 func (c *containerTarget) Info() Info                 { return c.info }
@@ -357,12 +387,13 @@ func (c *containerTarget) stop(ctx context.Context) error {
 	c.final = before
 	c.mu.Unlock()
 
-	// Removes the container and its /data volume, then the image tag built for it.
+	// Removes the container and its /data volume, then the image tag built for it, if any: an
+	// image this start did not build is not ours to remove.
 	ctx = context.WithoutCancel(ctx)
 	if err := c.ctr.Terminate(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("terminate: %w", err))
 	}
-	if err := removeImage(ctx, c.provider, c.info.Image); err != nil {
+	if err := removeImage(ctx, c.provider, c.built); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

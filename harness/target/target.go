@@ -61,6 +61,7 @@ var starters = map[Kind]func(context.Context, Options, selection) (Target, error
 	KindContainer: startContainer,
 	KindProcess:   startProcess,
 	KindURL:       startURL,
+	KindImage:     startImage,
 }
 
 // Info is what a run records about its target.
@@ -129,6 +130,10 @@ type Options struct {
 	// DataDir is the store directory of a process target (default: under WorkDir). A
 	// container keeps its store in its /data volume, removed with the container.
 	DataDir string
+
+	// Image is the local image an image target runs: a reference or an image ID. It is never
+	// pulled.
+	Image string
 
 	// URL and Token address a running exporter (url target).
 	URL   string

@@ -18,8 +18,9 @@ import (
 // Options are the settings of one acceptance run. Flags fill them; a VERIFY_* environment variable
 // only supplies a flag's default.
 type Options struct {
-	Target          string // auto (""), container, process or url
+	Target          string // auto (""), container, image, process or url
 	RequireTarget   bool   // a run that cannot get Target is NOT RUN, never a fallback
+	Image           string // image target: a local image, never pulled
 	URL             string // url target
 	Token           string // url target
 	SmokeRows       int
@@ -71,8 +72,9 @@ func (o *Options) Register(fs *flag.FlagSet) error {
 // flags declares the options, bound to o, on a set of their own.
 func (o *Options) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.StringVar(&o.Target, "target", o.Target, "exporter under test: container, process or url; empty picks container when a Docker engine answers, else process")
+	fs.StringVar(&o.Target, "target", o.Target, "exporter under test: container, image, process or url; empty picks container when a Docker engine answers, else process")
 	fs.BoolVar(&o.RequireTarget, "require-target", o.RequireTarget, "a run that cannot get --target is NOT RUN instead of falling back")
+	fs.StringVar(&o.Image, "image", o.Image, "a local image implementing the v1 API and the container contract, never pulled (target image)")
 	fs.StringVar(&o.URL, "url", o.URL, "base URL of a running exporter (target url)")
 	fs.StringVar(&o.Token, "token", o.Token, "bearer token with read and write scopes (target url)")
 	fs.IntVar(&o.SmokeRows, "smoke-rows", o.SmokeRows, "rows of the smoke dataset")
@@ -115,16 +117,21 @@ var runIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
 func (o Options) Validate() error {
 	var errs []error
 	switch o.Target {
-	case "", "container", "process":
-		if o.URL != "" {
-			errs = append(errs, errors.New("--url is for --target url"))
-		}
-	case "url":
-		if o.URL == "" {
-			errs = append(errs, errors.New("--target url needs --url"))
-		}
+	case "", "container", "image", "process", "url":
 	default:
-		errs = append(errs, fmt.Errorf("--target %q is not container, process or url", o.Target))
+		errs = append(errs, fmt.Errorf("--target %q is not container, image, process or url", o.Target))
+	}
+	switch {
+	case o.Target == "url" && o.URL == "":
+		errs = append(errs, errors.New("--target url needs --url"))
+	case o.Target != "url" && o.URL != "":
+		errs = append(errs, errors.New("--url is for --target url"))
+	}
+	switch {
+	case o.Target == "image" && o.Image == "":
+		errs = append(errs, errors.New("--target image needs --image"))
+	case o.Target != "image" && o.Image != "":
+		errs = append(errs, errors.New("--image is for --target image"))
 	}
 	if o.RequireTarget && o.Target == "" {
 		errs = append(errs, errors.New("--require-target needs --target"))

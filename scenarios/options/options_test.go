@@ -44,13 +44,13 @@ func TestRegister(t *testing.T) {
 		{name: "defaults", want: func(o *Options) {}},
 		{name: "every variable",
 			env: map[string]string{
-				"VERIFY_TARGET": "url", "VERIFY_REQUIRE_TARGET": "true", "VERIFY_URL": "http://h:1", "VERIFY_TOKEN": "tok",
+				"VERIFY_TARGET": "url", "VERIFY_REQUIRE_TARGET": "true", "VERIFY_IMAGE": "img", "VERIFY_URL": "http://h:1", "VERIFY_TOKEN": "tok",
 				"VERIFY_SMOKE_ROWS": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_LOAD_CONCURRENCY": "3", "VERIFY_LOAD_REQUESTS": "4",
 				"VERIFY_PDF_SHARE": "0.5", "VERIFY_LARGE_ROWS": "5", "VERIFY_WRITE_TIMEOUT": "6s", "VERIFY_THRESHOLDS": "th.json",
 				"VERIFY_BASELINE": "base", "VERIFY_OUT": "o", "VERIFY_RUN_ID": "r", "VERIFY_SEED": "7", "VERIFY_TIMEOUT": "8m",
 			},
 			want: func(o *Options) {
-				o.Target, o.RequireTarget, o.URL, o.Token = "url", true, "http://h:1", "tok"
+				o.Target, o.RequireTarget, o.Image, o.URL, o.Token = "url", true, "img", "http://h:1", "tok"
 				o.SmokeRows, o.LoadRows, o.LoadConcurrency, o.LoadRequests = 1, 2, 3, 4
 				o.PDFShare, o.LargeRows, o.WriteTimeout, o.Thresholds = 0.5, 5, 6*time.Second, "th.json"
 				o.Baseline = "base"
@@ -116,8 +116,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 			}
 		})
 	})
-	if n != 17 {
-		t.Errorf("%d flags, want the 17 of the README", n)
+	if n != 18 {
+		t.Errorf("%d flags, want the 18 of the README", n)
 	}
 }
 
@@ -125,7 +125,7 @@ func TestEnvVarPerFlag(t *testing.T) {
 // every flag given explicitly so the suite's environment cannot change a forwarded option.
 func TestArgsReproduce(t *testing.T) {
 	setEnv(t, nil)
-	o := Options{Target: "url", RequireTarget: true, URL: "http://h:1", Token: "t", SmokeRows: 1, LoadRows: 2,
+	o := Options{Target: "url", RequireTarget: true, Image: "exportatscale/exporter:dev", URL: "http://h:1", Token: "t", SmokeRows: 1, LoadRows: 2,
 		LoadConcurrency: 3, LoadRequests: 4, PDFShare: 0.125, LargeRows: 5, WriteTimeout: 1500 * time.Millisecond,
 		Thresholds: "/th.json", Baseline: "/evidence/out/base", OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
 	t.Setenv("VERIFY_LOAD_ROWS", "99")
@@ -140,8 +140,34 @@ func TestArgsReproduce(t *testing.T) {
 	if got != o {
 		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
 	}
-	if n := len(Defaults().Args()); n != 17 {
-		t.Errorf("Args has %d flags, want 17", n)
+	if n := len(Defaults().Args()); n != 18 {
+		t.Errorf("Args has %d flags, want 18", n)
+	}
+}
+
+// TestValidateTarget: each target kind with what it needs, and what is for another kind refused.
+func TestValidateTarget(t *testing.T) {
+	for _, tt := range []struct {
+		target, url, image string
+		err                string // "" for valid
+	}{
+		{target: ""},
+		{target: "container"},
+		{target: "process"},
+		{target: "url", url: "http://h:1"},
+		{target: "image", image: "exportatscale/exporter:dev"},
+		{target: "url", err: "--target url needs --url"},
+		{target: "image", err: "--target image needs --image"},
+		{target: "container", image: "x", err: "--image is for --target image"},
+		{target: "image", image: "x", url: "http://h:1", err: "--url is for --target url"},
+		{target: "vm", err: `--target "vm" is not container, image, process or url`},
+	} {
+		o := Defaults()
+		o.Target, o.URL, o.Image = tt.target, tt.url, tt.image
+		err := o.Validate()
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("target %q, url %q, image %q: Validate = %v, want %q", tt.target, tt.url, tt.image, err, tt.err)
+		}
 	}
 }
 

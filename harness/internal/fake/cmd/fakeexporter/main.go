@@ -10,6 +10,10 @@
 // exporter can be judged as a slow one. It logs one JSON line per request on
 // stdout. It keeps its records in memory; --data-dir must exist but is not written. It stops gracefully
 // on SIGTERM or an interrupt, exiting 0.
+//
+// Like the exporter, it reads each flag's default from its EXPORTER_* variable (--max-csv-exports
+// from EXPORTER_MAX_CSV_EXPORTS, --faults-json from EXPORTER_FAULTS_JSON), so that built into an
+// image it keeps the container contract the image target gives an image: environment only.
 package main
 
 import (
@@ -32,6 +36,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
+	"github.com/peterbourgon/ff/v3"
 )
 
 func main() {
@@ -114,7 +119,11 @@ func (c config) Validate() error {
 	return nil
 }
 
-// parseFlags fills a config from args.
+// envPrefix names the flags' environment variables, as the exporter's: --rate reads EXPORTER_RATE.
+const envPrefix = "EXPORTER"
+
+// parseFlags fills a config from args, each flag's default taken from its EXPORTER_* variable when
+// that is set and not empty.
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c := config{}
 	fs := flag.NewFlagSet("fakeexporter", flag.ContinueOnError)
@@ -136,7 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	})
 	fs.StringVar(&c.Upstream, "upstream", "", "forward every request to this exporter (http://127.0.0.1:PORT), slowing its exports as the timing faults of --faults-json say")
 	fs.StringVar(&c.FaultsJSON, "faults-json", "", "defects as a JSON object of package fake's Faults, e.g. {\"DropID\":7}")
-	if err := fs.Parse(args); err != nil {
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix(envPrefix)); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {

@@ -46,7 +46,19 @@ func TestReadTokens(t *testing.T) {
 	}
 }
 
+// clearEnv empties every EXPORTER_* variable for the test, which ff reads as unset, so the
+// environment of whoever runs the tests cannot change a parsed flag.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, envPrefix+"_") {
+			t.Setenv(k, "")
+		}
+	}
+}
+
 func TestFlags(t *testing.T) {
+	clearEnv(t)
 	dir := t.TempDir()
 	tests := []struct {
 		args []string
@@ -83,8 +95,60 @@ func TestFlags(t *testing.T) {
 	}
 }
 
+// TestEnv configures the fake as the image target configures an image, by the container contract's
+// EXPORTER_* variables alone; a flag still overrides its variable.
+func TestEnv(t *testing.T) {
+	dir := t.TempDir()
+	contract := map[string]string{
+		"EXPORTER_LISTEN": "0.0.0.0:8080", "EXPORTER_TOKENS_FILE": "/tokens.txt", "EXPORTER_DATA_DIR": dir,
+		"EXPORTER_RATE": "100", "EXPORTER_BURST": "50", "EXPORTER_MAX_CSV_EXPORTS": "10", "EXPORTER_MAX_PDF_EXPORTS": "2",
+		"EXPORTER_PDF_MAX_ROWS": "20000", "EXPORTER_WRITE_TIMEOUT": "4s", "EXPORTER_SHUTDOWN_GRACE": "15s",
+		"EXPORTER_FAULTS_JSON": `{"DropID":7}`,
+	}
+	want := config{Listen: "0.0.0.0:8080", TokensFile: "/tokens.txt", DataDir: dir, Rate: 100, Burst: 50, MaxCSV: 10, MaxPDF: 2,
+		PDFMaxRows: 20000, WriteTimeout: 4 * time.Second, ShutdownGrace: 15 * time.Second, FaultsJSON: `{"DropID":7}`}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want func(*config) // applied to want
+		err  string
+	}{
+		{name: "contract", env: contract, want: func(*config) {}},
+		{name: "flag overrides its variable", env: contract, args: []string{"--rate=5", "--faults-json={}"},
+			want: func(c *config) { c.Rate, c.FaultsJSON = 5, "{}" }},
+		{name: "fault", env: map[string]string{"EXPORTER_FAULT": "buffer-exports"},
+			want: func(c *config) {
+				*c = config{Listen: "127.0.0.1:8080", ShutdownGrace: 30 * time.Second, Faults: []string{"buffer-exports"}}
+			}},
+		{name: "malformed", env: map[string]string{"EXPORTER_MAX_CSV_EXPORTS": "many"}, err: `environment variable "EXPORTER_MAX_CSV_EXPORTS"`},
+		{name: "malformed faults", env: map[string]string{"EXPORTER_FAULTS_JSON": `{"Nope":1}`}, err: "--faults-json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			c, err := parseFlags(tt.args, io.Discard)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one mentioning %q", err, tt.err)
+				}
+				return
+			}
+			w := want
+			tt.want(&w)
+			if err != nil || !reflect.DeepEqual(c, w) {
+				t.Errorf("parsed %+v, %v; want %+v", c, err, w)
+			}
+		})
+	}
+}
+
 // TestRun serves the fake as the process target would start it, and stops it as on SIGTERM.
 func TestRun(t *testing.T) {
+	clearEnv(t)
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens.txt")
 	if err := os.WriteFile(tokens, []byte("tok read,write\n"), 0o600); err != nil {
