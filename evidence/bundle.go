@@ -19,10 +19,14 @@ import (
 // The fixed files of an evidence bundle.
 const (
 	FileMarkdown = "EVIDENCE.md"
+	FileHTML     = "EVIDENCE.html"
 	FileJSON     = "evidence.json"
 	FileJUnit    = "junit.xml"
 	FileSums     = "SHA256SUMS"
 )
+
+// bundleFiles are the files every bundle holds besides SHA256SUMS, each listed in it.
+var bundleFiles = []string{FileJUnit, FileJSON, FileMarkdown, FileHTML}
 
 // ErrTampered is returned (wrapped) by VerifyBundle when a bundle's files do not match SHA256SUMS
 // or its report contradicts itself.
@@ -48,8 +52,8 @@ func HashFile(path string) (Artifact, error) {
 //
 // Files are written in an order that lets each list the ones before it: first the extra files
 // (name → content, in name order; names are slash-separated paths inside dir, e.g.
-// "metrics-before.txt" or "logs/exporter.log"), then junit.xml, evidence.json, EVIDENCE.md, and last
-// SHA256SUMS (sha256sum format), which covers every other file. r.Artifacts is replaced by the files
+// "metrics-before.txt" or "logs/exporter.log"), then junit.xml, evidence.json, EVIDENCE.md,
+// EVIDENCE.html, and last SHA256SUMS (sha256sum format), which covers every other file. r.Artifacts is replaced by the files
 // written, in that order; the returned report lists them all.
 //
 // An empty verdict is decided from the checks. A report that fails Validate (a verdict that does
@@ -100,6 +104,7 @@ func WriteBundle(dir string, r Report, extra map[string][]byte) (Report, error) 
 		{FileJUnit, RenderJUnit},
 		{FileJSON, RenderJSON},
 		{FileMarkdown, RenderMarkdown},
+		{FileHTML, RenderHTML},
 	} {
 		var b bytes.Buffer
 		if err := f.render(&b, r); err != nil {
@@ -123,7 +128,7 @@ func WriteBundle(dir string, r Report, extra map[string][]byte) (Report, error) 
 // and that does not collide with the bundle's own files.
 func checkExtraName(name string) error {
 	switch {
-	case name == FileMarkdown || name == FileJSON || name == FileJUnit || name == FileSums:
+	case slices.Contains(bundleFiles, name) || name == FileSums:
 		return fmt.Errorf("extra file %q collides with a bundle file", name)
 	case name == "." || !filepath.IsLocal(filepath.FromSlash(name)) || strings.Contains(name, `\`) || name != filepath.ToSlash(filepath.Clean(name)):
 		return fmt.Errorf("extra file %q: not a clean relative path inside the bundle", name)
@@ -181,7 +186,7 @@ func VerifyBundle(dir string) (Report, error) {
 			continue
 		}
 		listed[e.path] = e.sum
-		if checkExtraName(e.path) != nil && !slices.Contains([]string{FileMarkdown, FileJSON, FileJUnit}, e.path) {
+		if checkExtraName(e.path) != nil && !slices.Contains(bundleFiles, e.path) {
 			problems = append(problems, fmt.Sprintf("%s: not a path inside the bundle", e.path))
 			continue
 		}
@@ -193,7 +198,7 @@ func VerifyBundle(dir string) (Report, error) {
 			problems = append(problems, fmt.Sprintf("%s: SHA-256 %s, SHA256SUMS says %s", e.path, a.SHA256, e.sum))
 		}
 	}
-	for _, name := range []string{FileJSON, FileMarkdown, FileJUnit} {
+	for _, name := range bundleFiles {
 		if _, ok := listed[name]; !ok {
 			problems = append(problems, fmt.Sprintf("%s: not listed in %s", name, FileSums))
 		}

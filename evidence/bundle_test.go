@@ -53,7 +53,7 @@ func readSums(t *testing.T, dir string) map[string]string {
 func TestWriteBundle(t *testing.T) {
 	dir, written := writeTestBundle(t, greenReport(t))
 
-	wantOrder := []string{"ginkgo-report.json", "logs/exporter.log", "metrics-after.txt", "metrics-before.txt", "junit.xml", "evidence.json", "EVIDENCE.md"}
+	wantOrder := []string{"ginkgo-report.json", "logs/exporter.log", "metrics-after.txt", "metrics-before.txt", "junit.xml", "evidence.json", "EVIDENCE.md", "EVIDENCE.html"}
 	var gotOrder []string
 	for _, a := range written.Artifacts {
 		gotOrder = append(gotOrder, a.Path)
@@ -124,6 +124,10 @@ func TestWriteBundle(t *testing.T) {
 	if !strings.HasPrefix(string(md), "# Verdict: GREEN\n") || !strings.Contains(string(md), "| evidence.json | `"+sums["evidence.json"]+"`") {
 		t.Errorf("EVIDENCE.md does not start with the verdict or does not list evidence.json:\n%s", md)
 	}
+	page, _ := os.ReadFile(filepath.Join(dir, "EVIDENCE.html"))
+	if !strings.Contains(string(page), "<h1>Verdict: GREEN</h1>") || !strings.Contains(string(page), "<td>EVIDENCE.md</td><td><code>"+sums["EVIDENCE.md"]+"</code>") {
+		t.Errorf("EVIDENCE.html does not show the verdict or does not list EVIDENCE.md:\n%s", page)
+	}
 
 	got, err := VerifyBundle(dir)
 	if err != nil {
@@ -157,6 +161,7 @@ func TestWriteBundleRefuses(t *testing.T) {
 		}, nil, "recorded as informational"},
 		{"loosened rule", func(r *Report) { r.Checks[5].Measures[0].Rule = &Rule{"<=", 99, "s"} }, nil, "the thresholds say <= 1 s"},
 		{"collides", nil, map[string][]byte{"evidence.json": nil}, "collides"},
+		{"collides with the page", nil, map[string][]byte{"EVIDENCE.html": nil}, "collides"},
 		{"escapes", nil, map[string][]byte{"../x": nil}, "not a clean relative path"},
 		{"absolute", nil, map[string][]byte{"/tmp/x": nil}, "not a clean relative path"},
 		{"unclean", nil, map[string][]byte{"a//b": nil}, "not a clean relative path"},
@@ -189,6 +194,10 @@ func TestVerifyBundleDetectsTampering(t *testing.T) {
 	}{
 		{"edited extra", func(t *testing.T, dir string) { appendTo(t, dir, "metrics-after.txt", "x") }, "metrics-after.txt: SHA-256"},
 		{"edited EVIDENCE.md", func(t *testing.T, dir string) { appendTo(t, dir, "EVIDENCE.md", "\nall good\n") }, "EVIDENCE.md: SHA-256"},
+		{"edited EVIDENCE.html", func(t *testing.T, dir string) { appendTo(t, dir, "EVIDENCE.html", "<p>all good</p>") }, "EVIDENCE.html: SHA-256"},
+		{"EVIDENCE.html unlisted", func(t *testing.T, dir string) {
+			rewriteSums(t, dir, func(l string) bool { return !strings.HasSuffix(l, " EVIDENCE.html") })
+		}, "EVIDENCE.html: not listed"},
 		{"deleted file", func(t *testing.T, dir string) { remove(t, dir, "logs/exporter.log") }, "logs/exporter.log:"},
 		{"verdict edited and rehashed", func(t *testing.T, dir string) {
 			editJSON(t, dir, func(r *Report) { r.Verdict = Green })

@@ -26,11 +26,16 @@
 //
 // # Rendering and the bundle
 //
-// RenderMarkdown (EVIDENCE.md), RenderJSON (evidence.json) and RenderJUnit (junit.xml) are plain
-// func(io.Writer, Report) error. They read no clock and no environment: the same Report always
-// renders to the same bytes, which the golden tests in testdata/ hold them to.
+// RenderMarkdown (EVIDENCE.md), RenderJSON (evidence.json), RenderJUnit (junit.xml) and
+// RenderHTML (EVIDENCE.html) are plain func(io.Writer, Report) error. They read no clock and no
+// environment: the same Report always renders to the same bytes, which the golden tests in
+// testdata/ hold them to. EVIDENCE.html is EVIDENCE.md as one self-contained page (inline CSS, no
+// script, nothing fetched) with SVG charts drawn by gonum/plot from Report.Series — latency
+// distributions, latency and streaming rate over the run, memory over its windows, the probes'
+// answers over time — and the baseline comparison (Report.Baseline) when there is one; package
+// evidence/browser opens it in headless Chromium.
 //
-// WriteBundle writes all three plus any extra files of the run (metric scrapes, Ginkgo's report,
+// WriteBundle writes all four plus any extra files of the run (metric scrapes, Ginkgo's report,
 // logs) and a SHA256SUMS covering every file. VerifyBundle, and the evidence command built on it
 // (cmd/evidence), re-hash the bundle and re-decide its verdict, so a bundle edited after the run
 // does not verify.

@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -87,15 +88,7 @@ type measureJSON struct {
 // MarshalJSON encodes Value as a JSON number, or, because JSON has no NaN or infinity, as the
 // string "NaN", "+Inf" or "-Inf": a measurement that could not be taken must still be recorded.
 func (m Measure) MarshalJSON() ([]byte, error) {
-	v := formatFloat(m.Value)
-	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
-		v = strconv.Quote(v)
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // keep "<=" readable; the caller's encoder cannot undo escaping
-	err := enc.Encode(measureJSON{m.Name, json.RawMessage(v), m.Unit, m.Rule, m.Pass, m.Note})
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
+	return marshalUnescaped(measureJSON{m.Name, jsonFloat(m.Value), m.Unit, m.Rule, m.Pass, m.Note})
 }
 
 // UnmarshalJSON accepts what MarshalJSON writes.
@@ -105,22 +98,22 @@ func (m *Measure) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*m = Measure{Name: aux.Name, Unit: aux.Unit, Rule: aux.Rule, Pass: aux.Pass, Note: aux.Note}
-	if len(aux.Value) == 0 || string(aux.Value) == "null" {
-		return fmt.Errorf("measure %q: missing value", m.Name)
+	v, err := parseJSONFloat(aux.Value)
+	if err != nil {
+		return fmt.Errorf("measure %q: %w", m.Name, err)
 	}
-	if aux.Value[0] == '"' {
-		var s string
-		if err := json.Unmarshal(aux.Value, &s); err != nil {
-			return err
-		}
-		switch s {
-		case "NaN", "+Inf", "-Inf":
-			m.Value, _ = strconv.ParseFloat(s, 64)
-			return nil
-		}
-		return fmt.Errorf("measure %q: value %q is not a number", m.Name, s)
-	}
-	return json.Unmarshal(aux.Value, &m.Value)
+	m.Value = v
+	return nil
+}
+
+// marshalUnescaped is json.Marshal without HTML escaping, which keeps "<=" readable: the caller's
+// encoder cannot undo escaping done inside a MarshalJSON.
+func marshalUnescaped(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
 // Check is one required check of the run (A1..A6, and the steps seed/smoke/load).
@@ -168,4 +161,161 @@ type Report struct {
 	Checks        []Check         `json:"checks"`
 	Monitoring    []Artifact      `json:"monitoring"` // alert rules and dashboards checked against
 	Artifacts     []Artifact      `json:"artifacts"`  // every other file of the bundle
+	// Series is what the run measured over time, for the charts; nil when no step recorded any.
+	Series *Series `json:"series,omitempty"`
+	// Baseline compares this run with a baseline run, measure by measure; empty when not compared.
+	Baseline []Delta `json:"baseline,omitempty"`
+}
+
+// MaxSeriesPoints bounds each list of a Series: a producer thins a longer one (ThinPoints) so
+// evidence.json and EVIDENCE.html stay small whatever the length of the run.
+const MaxSeriesPoints = 2000
+
+// Series is what the run measured over time, for the charts of EVIDENCE.html. Every point is an
+// offset from Start, so the charts of one run share a timeline. A renderer draws what is there
+// and says what is not; it never fills a gap.
+type Series struct {
+	// Start is the origin of every offset below (the pipeline: when its load step began).
+	Start time.Time `json:"start"`
+	// Exports are the load test's exports, one point each, in the order they were sent.
+	Exports []ExportPoint `json:"exports,omitempty"`
+	// Memory are the exporter's memory samples, in time order, across every window.
+	Memory []MemoryPoint `json:"memory,omitempty"`
+	// Windows are the memory windows the samples were taken in (the spans A4 compares).
+	Windows []Span `json:"memory_windows,omitempty"`
+	// Answers are the answers of the burst over the rate limit and of the saturation probe.
+	Answers []Answer `json:"answers,omitempty"`
+}
+
+// ExportPoint is one export of the load test as measured on the timed path.
+type ExportPoint struct {
+	Format    string        `json:"format"`   // "csv" or "pdf"
+	Offset    time.Duration `json:"start_ns"` // request sent
+	FirstByte time.Duration `json:"first_byte_ns"`
+	Latency   time.Duration `json:"latency_ns"` // request sent to last body byte
+	Bytes     int64         `json:"bytes"`
+	// Rate is the body bytes per second from first to last byte, 0 where the body was too small
+	// to time or the export failed (the load package's rule).
+	Rate float64 `json:"stream_bytes_per_second,omitempty"`
+	OK   bool    `json:"ok"` // complete and exactly right
+}
+
+// MemoryPoint is one memory sample of the exporter, measured from outside it.
+type MemoryPoint struct {
+	At        time.Duration `json:"at_ns"`
+	AnonBytes uint64        `json:"anon_bytes"` // judged (A4)
+	FileBytes uint64        `json:"file_bytes"` // file-backed, for information
+}
+
+// Span is a named stretch of the run's timeline, such as a memory window.
+type Span struct {
+	Label string        `json:"label"`
+	Start time.Duration `json:"start_ns"`
+	End   time.Duration `json:"end_ns"`
+}
+
+// Answer is one answer of a probe: its HTTP status and when its header arrived.
+type Answer struct {
+	Probe  string        `json:"probe"` // ProbeBurst or ProbeSaturation
+	At     time.Duration `json:"at_ns"`
+	Status int           `json:"status"` // 0: no answer (a transport error)
+}
+
+// The probes whose answers a Series records.
+const (
+	ProbeBurst      = "burst"
+	ProbeSaturation = "saturation"
+)
+
+// ThinPoints returns s with at most max points: every k-th one, from the first, for the smallest
+// k that fits, so the points left are spread evenly over the run. max <= 0 means no bound.
+func ThinPoints[T any](s []T, max int) []T {
+	if max <= 0 || len(s) <= max {
+		return s
+	}
+	k := (len(s) + max - 1) / max
+	out := make([]T, 0, max)
+	for i := 0; i < len(s); i += k {
+		out = append(out, s[i])
+	}
+	return out
+}
+
+// Delta is one measure of this run compared with the same measure of a baseline run.
+type Delta struct {
+	Measure string  `json:"measure"`
+	Unit    string  `json:"unit,omitempty"`
+	Base    float64 `json:"base"`
+	New     float64 `json:"new"`
+	Delta   float64 `json:"delta"`   // New - Base, or as the comparison defines it
+	Verdict string  `json:"verdict"` // the comparison's judgement, e.g. "better", "worse", "same"
+	Note    string  `json:"note,omitempty"`
+}
+
+// deltaJSON mirrors Delta with values that may be strings, as measureJSON does.
+type deltaJSON struct {
+	Measure string          `json:"measure"`
+	Unit    string          `json:"unit,omitempty"`
+	Base    json.RawMessage `json:"base"`
+	New     json.RawMessage `json:"new"`
+	Delta   json.RawMessage `json:"delta"`
+	Verdict string          `json:"verdict"`
+	Note    string          `json:"note,omitempty"`
+}
+
+// MarshalJSON encodes a non-finite value (a relative change from 0, a baseline that lacks the
+// measure) as the string "NaN", "+Inf" or "-Inf", as Measure does.
+func (d Delta) MarshalJSON() ([]byte, error) {
+	return marshalUnescaped(deltaJSON{d.Measure, d.Unit, jsonFloat(d.Base), jsonFloat(d.New), jsonFloat(d.Delta), d.Verdict, d.Note})
+}
+
+// UnmarshalJSON accepts what MarshalJSON writes.
+func (d *Delta) UnmarshalJSON(b []byte) error {
+	var aux deltaJSON
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*d = Delta{Measure: aux.Measure, Unit: aux.Unit, Verdict: aux.Verdict, Note: aux.Note}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		v    *float64
+	}{{"base", aux.Base, &d.Base}, {"new", aux.New, &d.New}, {"delta", aux.Delta, &d.Delta}} {
+		v, err := parseJSONFloat(f.raw)
+		if err != nil {
+			return fmt.Errorf("delta %q: %s: %w", d.Measure, f.name, err)
+		}
+		*f.v = v
+	}
+	return nil
+}
+
+// jsonFloat is v as a JSON number, or as a quoted "NaN", "+Inf" or "-Inf".
+func jsonFloat(v float64) json.RawMessage {
+	s := formatFloat(v)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		s = strconv.Quote(s)
+	}
+	return json.RawMessage(s)
+}
+
+// parseJSONFloat reads what jsonFloat writes.
+func parseJSONFloat(raw json.RawMessage) (float64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, errors.New("missing value")
+	}
+	if raw[0] != '"' {
+		var v float64
+		err := json.Unmarshal(raw, &v)
+		return v, err
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, err
+	}
+	switch s {
+	case "NaN", "+Inf", "-Inf":
+		return strconv.ParseFloat(s, 64)
+	}
+	return 0, fmt.Errorf("value %q is not a number", s)
 }

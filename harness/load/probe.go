@@ -11,6 +11,33 @@ import (
 	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
+// Answer is one answer a probe met: its status, and when it arrived since the probe started.
+type Answer struct {
+	At     time.Duration `json:"at_ns"`  // the first response byte arrived (no response: the request failed)
+	Status int           `json:"status"` // 0: no response
+}
+
+// MaxAnswers bounds the answers a probe keeps; those past it are only counted (AnswersDropped).
+const MaxAnswers = 2000
+
+// answerOf is the answer f recorded, timed from start.
+func answerOf(start time.Time, f export.Fetch) Answer {
+	at := f.Start.Sub(start) + f.Latency
+	if f.FirstByte > 0 {
+		at = f.Start.Sub(start) + f.FirstByte
+	}
+	return Answer{At: at, Status: f.Status}
+}
+
+// keepAnswer appends a to as, or counts it in dropped when as is full.
+func keepAnswer(as *[]Answer, dropped *int, a Answer) {
+	if len(*as) >= MaxAnswers {
+		*dropped++
+		return
+	}
+	*as = append(*as, a)
+}
+
 // BurstConfig is a burst over the rate limit: more requests, faster, than the bucket holds.
 type BurstConfig struct {
 	Client      *export.Client
@@ -32,6 +59,11 @@ type BurstResult struct {
 	Elapsed             time.Duration
 	Example             http.Header // the header of the first 429
 	Tally               export.Tally
+	// Start is when the burst began; Answers are its answers in the order they were counted
+	// (at most MaxAnswers, AnswersDropped past that).
+	Start          time.Time
+	Answers        []Answer
+	AnswersDropped int
 }
 
 // Burst fires cfg.Requests cheap exports as fast as cfg.Concurrency allows. The client's bucket is
@@ -56,6 +88,7 @@ func Burst(ctx context.Context, cfg BurstConfig) BurstResult {
 	)
 	jobs := make(chan struct{})
 	start := time.Now()
+	res.Start = start
 	for range conc {
 		wg.Go(func() {
 			for range jobs {
@@ -63,6 +96,7 @@ func Burst(ctx context.Context, cfg BurstConfig) BurstResult {
 				mu.Lock()
 				res.Sent++
 				res.Tally.Add(r)
+				keepAnswer(&res.Answers, &res.AnswersDropped, answerOf(start, r.Fetch))
 				switch {
 				case r.Status == http.StatusTooManyRequests:
 					res.RateLimited++
@@ -121,6 +155,11 @@ type SaturationResult struct {
 	Failures       []string    // released exports that were not complete and right
 	Elapsed        time.Duration
 	Tally          export.Tally
+	// Start is when the probe began; Answers are its answers (a held export's at its header),
+	// at most MaxAnswers, AnswersDropped past that.
+	Start          time.Time
+	Answers        []Answer
+	AnswersDropped int
 }
 
 // Saturate opens cfg.Hold exports and holds them unread after their header arrived, fires
@@ -141,7 +180,7 @@ func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, erro
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	res := SaturationResult{Statuses: map[int]int{}}
+	res := SaturationResult{Statuses: map[int]int{}, Start: start}
 	var mu sync.Mutex // guards res while held exports are released concurrently
 	finish := func(p *export.Pending) {
 		if cfg.Format == export.PDF {
@@ -188,6 +227,7 @@ func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, erro
 }
 
 func (r *SaturationResult) note(f export.Fetch, failure string) {
+	keepAnswer(&r.Answers, &r.AnswersDropped, answerOf(r.Start, f))
 	if f.Status != 0 {
 		r.Statuses[f.Status]++
 	}

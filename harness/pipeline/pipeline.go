@@ -103,7 +103,17 @@ type Run struct {
 	memory    assert.Memory
 	memoryOK  bool
 
+	// For Series: when Load and its load test began, and the memory windows Load closed.
+	seriesStart, loadStart time.Time
+	windows                []window
+
 	artifacts map[string][]byte
+}
+
+// window is a closed memory window and what ran in it.
+type window struct {
+	label string
+	target.MemoryWindow
 }
 
 type dataset struct {
@@ -172,7 +182,6 @@ func (r *Run) say(s string) {
 		r.cfg.Narrate(s)
 	}
 }
-
 
 var nameUnsafe = regexp.MustCompile(`[^a-z0-9_-]`)
 

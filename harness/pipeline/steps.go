@@ -204,6 +204,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 		return skipped("load", titleLoad, "the seeded datasets")
 	}
 	var failures []string
+	r.seriesStart = time.Now()
 	sampler, observable := r.cfg.Target.(target.Sampler)
 	if observable {
 		observable = sampler.StartSampling(r.cfg.SampleInterval) == nil
@@ -227,6 +228,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 			return failed("load", titleLoad, err)
 		}
 		r.memory = g.Memory()
+		r.windows = append(r.windows, window{"small CSV exports", g.Small.Window}, window{"large CSV exports", g.Large.Window})
 		r.artifacts["memory-windows.json"] = jsonArtifact(g)
 	} else { // nothing to sample: still one verified export of each
 		verified(small.full, &sc)(ctx)
@@ -261,12 +263,13 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 		Concurrency: r.cfg.LoadConcurrency, PDFConcurrency: 1, Timeout: 2 * time.Minute, Progress: r.cfg.Exported}
 	r.say(fmt.Sprintf("load: %d exports of up to %d rows, %d at a time, %.0f%% PDF, bodies read on the timed path and verified afterwards",
 		r.cfg.LoadRequests, len(ld.records), r.cfg.LoadConcurrency, r.cfg.PDFShare*100))
+	r.loadStart = time.Now()
 	res, replay, err := load.Run(ctx, lcfg)
 	if err != nil {
 		return failed("load", titleLoad, err)
 	}
 	r.tally.Merge(res.Tally)
-	r.peak(observable)
+	r.peak(observable, "load test")
 
 	r.say("the instrument's ceiling: the same client and mix against an in-process replay of the captured bodies")
 	if ceiling, err := load.Ceiling(ctx, lcfg, replay, res); err != nil {
@@ -314,7 +317,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	}
 	r.saturated = &sat
 	r.tally.Merge(sat.Tally)
-	r.peak(observable) // the burst and the held exports count too
+	r.peak(observable, "ceiling, bad endings, burst, saturation") // the burst and the held exports count too
 	r.memory.ProcessResident = resident()
 	r.memoryOK = true
 	for _, f := range sat.Failures {
@@ -348,15 +351,60 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	return evidence.NewCheck("load", titleLoad, ms, failures)
 }
 
-// peak folds the target's current memory window into the run's peak.
-func (r *Run) peak(observable bool) {
+// peak closes the target's current memory window, named label for the charts, and folds it into
+// the run's peak.
+func (r *Run) peak(observable bool, label string) {
 	if !observable {
 		return
 	}
 	if w, ok := r.cfg.Target.(target.Sampler).ResetPeak(); ok {
 		r.memory.PeakExternal = max(r.memory.PeakExternal, float64(w.PeakBytes))
 		r.memory.PeakExternalFile = max(r.memory.PeakExternalFile, float64(w.PeakFileBytes))
+		r.windows = append(r.windows, window{label, w})
 	}
+}
+
+// Series is what the Load step measured over time, for the charts of EVIDENCE.html: the load
+// test's exports, the memory samples of every window it closed, and the answers of the burst and
+// the saturation probe, each list at most evidence.MaxSeriesPoints long (thinned evenly). Every
+// offset is from the moment Load began; an export's is its offset in the load test plus when the
+// test was started, which is a little before its first request (goroutines starting). Nil before
+// Load ran; a list the target or the run could not produce is empty.
+func (r *Run) Series() *evidence.Series {
+	if r.seriesStart.IsZero() {
+		return nil
+	}
+	since := func(t time.Time) time.Duration { return t.Sub(r.seriesStart) }
+	s := &evidence.Series{Start: r.seriesStart.UTC()}
+	if r.load != nil {
+		base := since(r.loadStart)
+		for _, x := range r.load.Samples {
+			rate, _ := x.StreamRate()
+			s.Exports = append(s.Exports, evidence.ExportPoint{Format: x.Format, Offset: base + x.Offset, FirstByte: x.FirstByte,
+				Latency: x.Latency, Bytes: x.Bytes, Rate: rate, OK: x.Failure == ""})
+		}
+	}
+	for _, w := range r.windows {
+		s.Windows = append(s.Windows, evidence.Span{Label: w.label, Start: since(w.Start), End: since(w.End)})
+		for _, m := range w.Series {
+			s.Memory = append(s.Memory, evidence.MemoryPoint{At: since(m.At), AnonBytes: m.AnonBytes, FileBytes: m.FileBytes})
+		}
+	}
+	answers := func(probe string, start time.Time, as []load.Answer) {
+		for _, a := range as {
+			s.Answers = append(s.Answers, evidence.Answer{Probe: probe, At: since(start) + a.At, Status: a.Status})
+		}
+	}
+	if !r.burst.Start.IsZero() {
+		answers(evidence.ProbeBurst, r.burst.Start, r.burst.Answers)
+	}
+	if r.saturated != nil {
+		answers(evidence.ProbeSaturation, r.saturated.Start, r.saturated.Answers)
+	}
+	s.Exports = evidence.ThinPoints(s.Exports, evidence.MaxSeriesPoints)
+	s.Memory = evidence.ThinPoints(s.Memory, evidence.MaxSeriesPoints)
+	s.Answers = evidence.ThinPoints(s.Answers, evidence.MaxSeriesPoints)
+	return s
 }
 
 // A1 judges completeness over every verified export of the run.

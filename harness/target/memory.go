@@ -42,7 +42,23 @@ type MemoryWindow struct {
 	LastError string `json:"last_error,omitempty"`
 	// Method says what was measured.
 	Method string `json:"method"`
+	// Series are the window's samples in time order, for charts: at most MaxWindowSeries of
+	// them. A longer window keeps every SeriesEvery-th sample (every second, then every fourth,
+	// …), so those kept still span the window evenly. Reads between samples are not in it.
+	Series      []MemorySample `json:"series,omitempty"`
+	SeriesEvery int            `json:"series_every,omitempty"`
 }
+
+// MemorySample is one sample of a window: when it was read, and its two figures.
+type MemorySample struct {
+	At        time.Time `json:"at"`
+	AnonBytes uint64    `json:"anon_bytes"`
+	FileBytes uint64    `json:"file_bytes"`
+}
+
+// MaxWindowSeries bounds MemoryWindow.Series: at the suite's 200 ms interval, 100 s of samples
+// before they are thinned.
+const MaxWindowSeries = 500
 
 // Memory measurement methods, recorded with every window.
 const (
@@ -164,10 +180,10 @@ func (s *sampler) sample(ctx context.Context, peakOnly bool) {
 		}
 		return
 	}
-	s.recordLocked(r, err)
+	s.recordLocked(time.Now(), r, err)
 }
 
-func (s *sampler) recordLocked(r reading, err error) {
+func (s *sampler) recordLocked(at time.Time, r reading, err error) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return
@@ -175,6 +191,22 @@ func (s *sampler) recordLocked(r reading, err error) {
 		s.win.Errors++
 		s.win.LastError = err.Error()
 		return
+	}
+	if s.win.SeriesEvery == 0 {
+		s.win.SeriesEvery = 1
+	}
+	if s.win.Samples%s.win.SeriesEvery == 0 {
+		if len(s.win.Series) == MaxWindowSeries {
+			// Keep every second one, in a new array: a window handed out still reads the old.
+			thinned := make([]MemorySample, 0, MaxWindowSeries)
+			for i := 0; i < len(s.win.Series); i += 2 {
+				thinned = append(thinned, s.win.Series[i])
+			}
+			s.win.Series, s.win.SeriesEvery = thinned, 2*s.win.SeriesEvery
+		}
+		if s.win.Samples%s.win.SeriesEvery == 0 {
+			s.win.Series = append(s.win.Series, MemorySample{At: at, AnonBytes: r.anon, FileBytes: r.file})
+		}
 	}
 	s.win.Samples++
 	s.win.LastBytes, s.win.LastFileBytes = r.anon, r.file
@@ -189,7 +221,9 @@ func (s *sampler) raiseLocked(r reading) {
 func (s *sampler) peak() (MemoryWindow, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.win, s.started && s.win.Samples > 0
+	w := s.win
+	w.Series = slices.Clone(w.Series) // the open window keeps appending
+	return w, s.started && s.win.Samples > 0
 }
 
 // reset takes a closing sample, closes the window and opens the next one.

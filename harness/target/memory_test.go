@@ -252,3 +252,40 @@ func waitFor(t *testing.T, s *sampler, ok func(MemoryWindow) bool) MemoryWindow 
 	}).WithTimeout(5*time.Second).WithPolling(time.Millisecond).Should(gomega.BeTrue(), "the open window: %+v", &w)
 	return w
 }
+
+// Every sample of a window is in its series until the series is full; then it keeps every
+// second, fourth… sample, evenly spread and never more than MaxWindowSeries.
+func TestSamplerSeries(t *testing.T) {
+	mem := &fakeMemory{}
+	s := newSampler(methodProc, mem.read, 0)
+	if err := s.start(time.Hour); err != nil { // the test takes the samples itself
+		t.Fatal(err)
+	}
+	defer s.stop()
+	waitSamples(t, s, 1)
+	early, _ := s.peak()
+	n := 3*MaxWindowSeries + 7
+	for i := 1; i < n; i++ {
+		mem.set(uint64(i), uint64(2*i))
+		s.sample(context.Background(), false)
+	}
+	w, _ := s.peak()
+	if w.Samples != n || w.SeriesEvery != 4 || len(w.Series) != (n+3)/4 || len(w.Series) > MaxWindowSeries {
+		t.Fatalf("%d samples: series of %d, every %d", w.Samples, len(w.Series), w.SeriesEvery)
+	}
+	for i, m := range w.Series {
+		if m.AnonBytes != uint64(i*w.SeriesEvery) || m.FileBytes != 2*m.AnonBytes || (i > 0 && m.At.Before(w.Series[i-1].At)) {
+			t.Fatalf("series[%d] = %+v after %+v", i, m, w.Series[max(i-1, 0)])
+		}
+	}
+	if len(early.Series) != 1 || early.Series[0].AnonBytes != 0 {
+		t.Errorf("a window handed out changed afterwards: %+v", early.Series)
+	}
+	closed, _ := s.reset()
+	if len(closed.Series) < len(w.Series) || closed.SeriesEvery != w.SeriesEvery {
+		t.Errorf("closed window lost samples: %d, had %d", len(closed.Series), len(w.Series))
+	}
+	if next, _ := s.peak(); len(next.Series) > 1 || next.SeriesEvery > 1 {
+		t.Errorf("a new window starts with the old series: %d samples, every %d", len(next.Series), next.SeriesEvery)
+	}
+}
