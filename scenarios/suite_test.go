@@ -93,6 +93,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Kind:        target.Kind(opts.Target),
 		RequireKind: opts.RequireTarget,
 		RepoRoot:    suite.root,
+		Image:       opts.Image,
 		Args:        exporterArgsFor(opts.Target),
 		URL:         opts.URL,
 		Token:       opts.Token,
@@ -116,7 +117,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	suite.env.TargetURL = tgt.BaseURL()
 	suite.env.ImageDigest = info.ImageID
 	suite.env.Note = strings.TrimSpace(strings.Join([]string{info.Note, "memory: " + info.MemoryMethod}, "; "))
-	if tgt.Kind() == target.KindContainer {
+	if k := tgt.Kind(); k == target.KindContainer || k == target.KindImage {
 		if v, err := target.DockerVersion(ctx); err == nil {
 			suite.env.DockerVersion = v
 		}
