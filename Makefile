@@ -94,3 +94,4 @@ lint: lint-observability
 	$(GO) vet ./...
 
 include mk/observability.mk
+include mk/browser.mk
