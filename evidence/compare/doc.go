@@ -1,10 +1,12 @@
-// Package compare judges one acceptance run against another, a baseline: it reads two evidence
-// bundles and compares the measures they share.
+// Package compare judges one acceptance run against another, a baseline, and follows a series of
+// runs over time. It reads evidence bundles and compares the measures they share.
 //
 // It keeps measuring, judging and rendering apart, as package evidence does. Load reads a bundle
 // (evidence.json and the load test's samples in load-result.json, each checked against the
-// bundle's SHA256SUMS); Compare judges two bundles by Rules and returns plain rows; RenderTable
-// only writes what it is given.
+// bundle's SHA256SUMS); Compare judges two bundles by Rules and NewHistory follows the main
+// measures over many, both as plain data; RenderTable, RenderHistory and RenderHistoryHTML (one
+// self-contained page, a chart per measure drawn by gonum/plot as inline SVG) only write what
+// they are given.
 //
 // # What is judged, and by which rule
 //

@@ -51,6 +51,8 @@ const usage = `usage:
         a DSSE envelope; URL defaults to the GitHub Actions run, when there is one
   evidence compare [--rules FILE] BASE NEW
         every measure both bundles have: base, new, delta, verdict; exit 1 on a regression
+  evidence history [--html FILE] DIR...
+        the trend of the main measures, oldest first; --html also writes it as a page of charts
 
 Flags go before <dir>.
 Exit codes: 0 GREEN (or done), 1 RED, 2 NOT RUN, 3 tampered, unreadable or not signed as asked,
@@ -140,6 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return verifySigned(ctx, c, stdout)
 	case "compare":
 		return compareCmd(ctx, args, stdout, stderr)
+	case "history":
+		return historyCmd(ctx, args, stdout, stderr)
 	case "show":
 		pos, err := parseFlags(cmd, args, 1, stdout, stderr, func(*flag.FlagSet) {})
 		if err != nil || pos == nil {
