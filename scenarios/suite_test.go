@@ -239,6 +239,9 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 			extras[name] = b
 		}
 	}
+	if run != nil {
+		rep.Series = run.Series() // the charts of EVIDENCE.html
+	}
 	if raw, err := json.MarshalIndent([]types.Report{report}, "", "  "); err == nil {
 		extras["ginkgo-report.json"] = raw
 	}

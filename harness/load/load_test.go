@@ -144,6 +144,19 @@ func TestBurst(t *testing.T) {
 	}
 }
 
+// TestBurstEnough stops the burst once enough 429s came, however many requests it was allowed.
+func TestBurstEnough(t *testing.T) {
+	recs := seed.Generate(5, 20, 1)
+	c := start(t, fake.Config{Rate: 5, Burst: 10}, "trades", seed.Trades(), recs)
+	c.Token = "burst"
+	res := load.Burst(context.Background(), load.BurstConfig{Client: c, Requests: 5000, Concurrency: 4, Enough: 8,
+		Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
+	// The feed stops at the 8th 429; requests already in flight then still arrive.
+	if res.RateLimited < 8 || res.Sent > 10+8+4+5*int(res.Elapsed.Seconds()+1) {
+		t.Errorf("sent %d, %d rate-limited, in %s; want it to stop soon after 8", res.Sent, res.RateLimited, res.Elapsed)
+	}
+}
+
 // TestBurstRateLimitShape answers every request 429 with RateLimit fields of an older draft's
 // shape: present, but not the documented structured fields.
 func TestBurstRateLimitShape(t *testing.T) {

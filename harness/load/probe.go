@@ -40,11 +40,15 @@ func keepAnswer(as *[]Answer, dropped *int, a Answer) {
 
 // BurstConfig is a burst over the rate limit: more requests, faster, than the bucket holds.
 type BurstConfig struct {
-	Client      *export.Client
-	Expected    *export.Expected // a cheap CSV export (e.g. Limit 1); each 200 is verified and counted
-	Requests    int              // requests to fire, more than the burst (0: 150)
-	Concurrency int              // in flight (0: 16)
-	Timeout     time.Duration    // for the whole burst (0: 30 s)
+	Client   *export.Client
+	Expected *export.Expected // a cheap CSV export (e.g. Limit 1); each 200 is verified and counted
+	Requests int              // requests to fire at most, more than the burst (0: 150)
+	// Enough stops the burst once this many 429s arrived (0: fire all Requests). A busy machine
+	// may not send Requests fast enough to drain the bucket faster than it refills; firing until
+	// enough 429s came makes the probe as fast as the exporter lets it be, not the harness.
+	Enough      int
+	Concurrency int           // in flight (0: 16)
+	Timeout     time.Duration // for the whole burst (0: 30 s)
 }
 
 // BurstResult is what the burst met.
@@ -123,6 +127,12 @@ func Burst(ctx context.Context, cfg BurstConfig) BurstResult {
 	}
 feed:
 	for range n {
+		mu.Lock()
+		enough := cfg.Enough > 0 && res.RateLimited >= cfg.Enough
+		mu.Unlock()
+		if enough {
+			break
+		}
 		select {
 		case jobs <- struct{}{}:
 		case <-ctx.Done():

@@ -51,7 +51,7 @@ type Config struct {
 	LoadRequests    int     // exports in the load test
 	LoadConcurrency int     // exports in flight during the load test
 	PDFShare        float64 // fraction of the load's exports that are PDF
-	BurstRequests   int     // requests of the burst over the rate limit
+	BurstRequests   int     // requests of the burst over the rate limit at most; it stops after 20 429s
 	// SaturationHold is how many exports the saturation probe holds unread: more than the
 	// target's CSV export capacity.
 	SaturationHold int
@@ -77,7 +77,7 @@ type Config struct {
 // DefaultConfig is the suite's run; Target, Thresholds, Suffix and Seed are the caller's.
 func DefaultConfig() Config {
 	return Config{SmokeRows: 1000, SmokeSingle: 200, LoadRows: 10000, LargeRows: 300000, BulkRows: 6000, HeldRows: 3000,
-		LoadRequests: 120, LoadConcurrency: 6, PDFShare: 0.25, BurstRequests: 150, SaturationHold: 11,
+		LoadRequests: 120, LoadConcurrency: 6, PDFShare: 0.25, BurstRequests: 1000, SaturationHold: 11,
 		WriteTimeout: 30 * time.Second, SampleInterval: 200 * time.Millisecond}
 }
 

@@ -294,7 +294,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	if err != nil {
 		return failed("load", titleLoad, err)
 	}
-	r.burst = load.Burst(ctx, load.BurstConfig{Client: r.exports, Expected: cheap, Requests: r.cfg.BurstRequests, Concurrency: 16})
+	r.burst = load.Burst(ctx, load.BurstConfig{Client: r.exports, Expected: cheap, Requests: r.cfg.BurstRequests, Concurrency: 16, Enough: 20})
 	r.tally.Merge(r.burst.Tally)
 	wait := min(r.burst.MaxRetryAfter, 5*time.Second) + 200*time.Millisecond
 	r.say(fmt.Sprintf("waiting %s for the rate limit to refill", wait))

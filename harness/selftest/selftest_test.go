@@ -97,7 +97,7 @@ func runPipeline(t *testing.T, faults fake.Faults, args []string, tune func(*pip
 	}
 	cfg := pipeline.Config{Target: tg, Thresholds: th, Suffix: "selftest", Seed: 42,
 		SmokeRows: 300, SmokeSingle: 30, LoadRows: 3000, LargeRows: 60000, BulkRows: 1000, HeldRows: 1000,
-		LoadRequests: 24, LoadConcurrency: 4, PDFShare: 0.25, BurstRequests: 100,
+		LoadRequests: 24, LoadConcurrency: 4, PDFShare: 0.25, BurstRequests: 600,
 		SaturationHold: fakeMaxCSV + 1, WriteTimeout: fakeWriteTimeout}
 	if tune != nil {
 		tune(&cfg)
