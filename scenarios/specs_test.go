@@ -38,4 +38,10 @@ var _ = Describe("Export acceptance", Ordered, ContinueOnFailure, func() {
 	It("A6 observable: the nine metrics exist, lint clean and reconcile with the harness", Label("assert", "A6"), func() {
 		record(run.A6())
 	})
+	It("baseline steady: no measure regressed against the --baseline run (evidence/baseline.json)", Label("baseline"), func() {
+		if opts.Baseline == "" {
+			Skip("no --baseline was given, so the check is not required")
+		}
+		record(run.Baseline(opts.Baseline, suite.checks))
+	})
 })

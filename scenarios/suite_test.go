@@ -20,6 +20,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/compare"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
@@ -77,6 +78,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred())
 	if opts.Thresholds != "" && !filepath.IsAbs(opts.Thresholds) {
 		opts.Thresholds = filepath.Join(suite.root, opts.Thresholds)
+	}
+	if opts.Baseline != "" && !filepath.IsAbs(opts.Baseline) {
+		opts.Baseline = filepath.Join(suite.root, opts.Baseline)
 	}
 	suite.thresholds, err = evidence.LoadThresholds(opts.Thresholds)
 	Expect(err).NotTo(HaveOccurred(), "thresholds")
@@ -210,6 +214,9 @@ var _ = ReportAfterEach(func(r SpecReport) {
 // its target still leaves a NOT RUN bundle saying why.
 var _ = ReportAfterSuite("evidence", func(report Report) {
 	required := append(evidence.DefaultRequired(), evidence.SuiteCheckID)
+	if opts.Baseline != "" {
+		required = append(required, compare.CheckID)
+	}
 	rep := evidence.Report{
 		SchemaVersion: evidence.SchemaVersion,
 		RunID:         opts.RunID,

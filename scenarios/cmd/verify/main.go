@@ -74,6 +74,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return evidence.NotRun, err
 		}
 	}
+	if opts.Baseline != "" && !filepath.IsAbs(opts.Baseline) {
+		if opts.Baseline, err = filepath.Abs(opts.Baseline); err != nil {
+			return evidence.NotRun, err
+		}
+	}
 	dir := filepath.Join(opts.OutDir, opts.RunID)
 	// A bundle already there could be mistaken for this run's: every run writes a new directory.
 	if _, err := os.Stat(dir); err == nil {
