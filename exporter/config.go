@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/peterbourgon/ff/v3"
+	"github.com/exportatscale/exportatscale/internal/envflag"
 )
 
 // Config is everything the exporter can be told. Flags fill it; an EXPORTER_* environment variable
@@ -69,24 +69,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) error {
 	own.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "cut off a client that stops reading for this long")
 	own.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time in-flight requests get to finish after SIGTERM")
 	own.TextVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
-	return bindWithEnv(fs, own, envPrefix)
-}
-
-// bindWithEnv sets the flags of own from the environment with ff, then declares them on fs. ff is
-// given no arguments, so the environment only supplies defaults: fs.Var takes each flag's value
-// (the environment's, if set) as the default that --help shows, and fs.Parse then overrides it. ff
-// reports only the first malformed variable (in flag name order) and names the variable and the
-// flag, but not the value: package flag's numbers, booleans and durations say only "parse error".
-func bindWithEnv(fs, own *flag.FlagSet, prefix string) error {
-	err := ff.Parse(own, nil, ff.WithEnvVarPrefix(prefix))
-	own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage+" (env "+envVar(prefix, f.Name)+")") })
-	return err
-}
-
-// envVar is the environment variable ff reads for the flag name: upper case, '-', '.' and '/' made
-// '_', after the prefix and '_' (ff v3 parse.go; TestEnvVarPerFlag checks the two agree).
-func envVar(prefix, name string) string {
-	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(name))
+	return envflag.Bind(fs, own, envPrefix)
 }
 
 // Validate reports every problem with c.

@@ -8,11 +8,10 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
 	"time"
 
+	"github.com/exportatscale/exportatscale/internal/envflag"
 	"github.com/exportatscale/exportatscale/internal/project"
-	"github.com/peterbourgon/ff/v3"
 )
 
 // Options are the settings of one acceptance run. Flags fill them; a VERIFY_* environment variable
@@ -66,7 +65,7 @@ const envPrefix = "VERIFY"
 // naming the variable. The suite registers on flag.CommandLine, which go test parses, so the
 // environment is read here rather than when the arguments are parsed.
 func (o *Options) Register(fs *flag.FlagSet) error {
-	return bindWithEnv(fs, o.flags(), envPrefix)
+	return envflag.Bind(fs, o.flags(), envPrefix)
 }
 
 // flags declares the options, bound to o, on a set of their own.
@@ -91,23 +90,6 @@ func (o *Options) flags() *flag.FlagSet {
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated records")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "the whole run's time limit")
 	return fs
-}
-
-// bindWithEnv sets the flags of own from the environment with ff, then declares them on fs. ff is
-// given no arguments, so the environment only supplies defaults: fs.Var takes each flag's value
-// (the environment's, if set) as the default that --help shows, and fs.Parse then overrides it. ff
-// reports only the first malformed variable (in flag name order) and names the variable and the
-// flag, but not the value: package flag's numbers, booleans and durations say only "parse error".
-func bindWithEnv(fs, own *flag.FlagSet, prefix string) error {
-	err := ff.Parse(own, nil, ff.WithEnvVarPrefix(prefix))
-	own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage+" (env "+envVar(prefix, f.Name)+")") })
-	return err
-}
-
-// envVar is the environment variable ff reads for the flag name: upper case, '-', '.' and '/' made
-// '_', after the prefix and '_' (ff v3 parse.go; TestEnvVarPerFlag checks the two agree).
-func envVar(prefix, name string) string {
-	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(name))
 }
 
 // runIDRE keeps a run id a plain directory name, short enough to suffix dataset names.

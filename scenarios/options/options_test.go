@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/envflag"
 )
 
 // setEnv gives the test exactly the VERIFY_* variables of env: every other one is emptied, which ff
@@ -100,7 +102,7 @@ func TestEnvVarPerFlag(t *testing.T) {
 	all.VisitAll(func(f *flag.Flag) {
 		n++
 		t.Run(f.Name, func(t *testing.T) {
-			env := envVar(envPrefix, f.Name)
+			env := envflag.Var(envPrefix, f.Name)
 			if want := "VERIFY_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")); env != want {
 				t.Fatalf("envVar(%q) = %s, want %s", f.Name, env, want)
 			}
@@ -179,90 +181,11 @@ func TestOptionsMatchREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, scratch, _ := register(t, nil)
-	seen := map[string]bool{}
-	for _, row := range readmeTable(t, "../../README.md", "Options — flags of `bin/verify`") {
-		for i, name := range row.flags {
-			name = strings.TrimPrefix(name, "--")
-			seen[name] = true
-			f := fs.Lookup(name)
-			if f == nil {
-				t.Errorf("README has --%s, verify does not", name)
-				continue
-			}
-			if i >= len(row.envs) || row.envs[i] != envVar(envPrefix, name) {
-				t.Errorf("README: --%s reads %v, want %s", name, row.envs, envVar(envPrefix, name))
-			}
-			checkDefault(t, f, scratch, row.def)
-		}
-	}
-	fs.VisitAll(func(f *flag.Flag) {
-		if !seen[f.Name] {
-			t.Errorf("--%s is not in the README", f.Name)
-		}
-	})
-}
-
-// checkDefault checks a README default against the flag's: a `literal` is what the flag (set on
-// scratch, a second registration) reads and prints as its default (so `10m` is 10m0s); prose (auto, built in, UTC time) or nothing stands
-// for an empty default.
-func checkDefault(t *testing.T, f *flag.Flag, scratch *flag.FlagSet, def string) {
-	t.Helper()
-	lit, ok := strings.CutPrefix(def, "`")
-	if !ok {
-		if f.DefValue != "" {
-			t.Errorf("README: --%s defaults to %q, the flag to %q", f.Name, def, f.DefValue)
-		}
-		return
-	}
-	lit = strings.TrimSuffix(lit, "`")
-	if err := scratch.Set(f.Name, lit); err != nil || scratch.Lookup(f.Name).Value.String() != f.DefValue {
-		t.Errorf("README: --%s defaults to %s, the flag to %q (%s reads as %v, %v)", f.Name, def, f.DefValue, lit, scratch.Lookup(f.Name).Value, err)
-	}
-}
-
-type readmeRow struct {
-	flags, envs []string // the `code` spans of the cells
-	def         string
-}
-
-// readmeTable reads the first table after the line starting with heading.
-func readmeTable(t *testing.T, path, heading string) []readmeRow {
-	t.Helper()
-	b, err := os.ReadFile(path)
+	problems, err := envflag.CheckREADME("../../README.md", "Options — flags of `bin/verify`", envPrefix, fs, scratch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut("\n"+string(b), "\n"+heading)
-	if !ok {
-		t.Fatalf("%s has no %q", path, heading)
+	for _, p := range problems {
+		t.Error(p)
 	}
-	var rows []readmeRow
-	for _, line := range strings.Split(after, "\n") {
-		if !strings.HasPrefix(line, "|") {
-			if len(rows) > 0 {
-				break
-			}
-			continue
-		}
-		cells := strings.Split(line, "|")
-		if len(cells) < 5 || strings.TrimSpace(cells[1]) == "flag" || strings.HasPrefix(cells[1], "---") {
-			continue
-		}
-		rows = append(rows, readmeRow{code(cells[1]), code(cells[2]), strings.TrimSpace(cells[3])})
-	}
-	if len(rows) == 0 {
-		t.Fatalf("%s: no table after %q", path, heading)
-	}
-	return rows
-}
-
-// code returns the `code` spans of a table cell.
-func code(cell string) []string {
-	var spans []string
-	for i, s := range strings.Split(cell, "`") {
-		if i%2 == 1 {
-			spans = append(spans, s)
-		}
-	}
-	return spans
 }
