@@ -7,6 +7,8 @@
 // sheds load with 503 instead of queueing. The nine exporter_* metrics describe all of it.
 //
 // Values are validated and converted once, at ingest, into the exact cell text they export as, so an
-// export is a cursor scan plus quoting: see [Type] for the text of each type and [csvWriter] for the
-// formula guard.
+// export is a cursor scan plus quoting: see [Type] for the text of each type, and package
+// exporter/internal/csvenc for the quoting and the formula guard. Both formats reach the client
+// through one bodyStream, which sends the body in chunks under write deadlines and hashes it for
+// the Content-Digest.
 package exporter

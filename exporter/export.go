@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -155,10 +154,12 @@ func (x *exportRun) header() []string {
 }
 
 // scan walks the selected rows of snap, honouring after and limit, and hands each row's selected
-// cells to fn. It stops early when the client has gone.
-func (x *exportRun) scan(snap Snapshot, fn func(id uint64, cells [][]byte) error) error {
+// cells to fn as row[lead:]; the lead slots before them are the caller's to fill (the CSV encoder
+// takes the id as the first cell of its record). It stops early when the client has gone.
+func (x *exportRun) scan(snap Snapshot, lead int, fn func(id uint64, row [][]byte) error) error {
 	all := make([][]byte, 0, len(x.schema.Columns))
-	sel := make([][]byte, len(x.cols))
+	row := make([][]byte, lead+len(x.cols))
+	sel := row[lead:]
 	var n int64
 	return snap.Scan(x.q.after, func(id uint64, v []byte) error {
 		if x.q.limit >= 0 && n >= x.q.limit {
@@ -171,7 +172,7 @@ func (x *exportRun) scan(snap Snapshot, fn func(id uint64, cells [][]byte) error
 		for i, c := range x.cols {
 			sel[i] = all[c]
 		}
-		if err := fn(id, sel); err != nil {
+		if err := fn(id, row); err != nil {
 			return err
 		}
 		if n++; n&1023 == 0 && x.ctx.Err() != nil {
@@ -187,38 +188,6 @@ func (x *exportRun) setHeaders(contentType, ext string) {
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, x.name, ext))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-}
-
-func (x *exportRun) csv(snap Snapshot, timeout time.Duration) error {
-	x.setHeaders("text/csv; charset=utf-8", "csv")
-	x.w.Header().Set("Trailer", "Content-Digest, Export-Rows")
-	x.w.WriteHeader(http.StatusOK)
-	x.sent = true
-	sw := newStreamWriter(x.w, timeout, x.onFirst)
-	defer func() { x.bytes = sw.n }()
-	strCols := make([]bool, len(x.cols))
-	for i, c := range x.cols {
-		strCols[i] = x.schema.Columns[c].Type == TypeString
-	}
-	if err := writeCSVHeader(sw, x.header(), x.q.bom); err != nil {
-		return err
-	}
-	err := x.scan(snap, func(id uint64, cells [][]byte) error {
-		if err := sw.writeCSVRow(strCols, id, cells); err != nil {
-			return err
-		}
-		x.rows++
-		return nil
-	})
-	if err == nil {
-		err = sw.Flush()
-	}
-	if err != nil {
-		return err
-	}
-	x.w.Header().Set("Content-Digest", sw.digest())
-	x.w.Header().Set("Export-Rows", strconv.FormatInt(x.rows, 10))
-	return nil
 }
 
 // pdfRows counts the rows a PDF export would hold, stopping once past the cap.
@@ -261,25 +230,27 @@ func (x *exportRun) pdf(snap Snapshot, timeout time.Duration, maxRows int) error
 	title := fmt.Sprintf("%s — %d rows — exported %s", x.name, n, x.started.UTC().Format(time.RFC3339))
 	var buf bytes.Buffer
 	rows, err := renderPDF(&buf, pdfTable{title: title, header: x.header(), types: types, created: x.started}, func(row func(uint64, [][]byte) error) error {
-		return x.scan(snap, row)
+		return x.scan(snap, 0, row)
 	})
 	if err != nil {
 		return err
 	}
+	// The whole document is known before its first byte goes out, so the integrity fields are
+	// headers here, not trailers.
 	sum := sha256.Sum256(buf.Bytes())
 	x.setHeaders("application/pdf", "pdf")
 	h := x.w.Header()
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+	h.Set("Content-Digest", digestField(sum[:]))
 	h.Set("Export-Rows", strconv.FormatInt(rows, 10))
 	x.w.WriteHeader(http.StatusOK)
 	x.sent = true
-	sw := newStreamWriter(x.w, timeout, x.onFirst)
-	_, err = sw.Write(buf.Bytes())
+	st := newBodyStream(x.w, timeout, x.onFirst)
+	_, err = st.Write(buf.Bytes())
 	if err == nil {
-		err = sw.Flush()
+		err = st.Flush()
 	}
-	x.bytes = sw.n
+	x.bytes = st.bytes()
 	if err == nil {
 		x.rows = rows
 	}

@@ -1,0 +1,154 @@
+// Package csvenc encodes records as CSV (RFC 4180) for spreadsheets: CRLF line ends, quotes only
+// where a field needs them, an optional UTF-8 byte order mark, and the formula-injection guard
+// (OWASP) on string cells.
+//
+// The guard: a string cell that starts with =, +, -, @, tab or CR would be read by a spreadsheet as
+// the start of a formula, so it is written with a ' in front. A cell that starts with ' gets one as
+// well, which makes the rule invertible: to read a string cell back, drop one leading ' if it has
+// one. Cells of other columns (numbers, timestamps, booleans) are never altered, so -5 stays -5.
+//
+// Cells are bytes, written as they are: the encoder neither checks nor changes their encoding.
+package csvenc
+
+import (
+	"bytes"
+	"io"
+)
+
+// bufSize is how much a Writer collects before it writes to its io.Writer: a write is one chunk
+// of a streamed response, about 64 KiB.
+const bufSize = 64 << 10
+
+// needsQuote marks the bytes that force a field into quotes (RFC 4180).
+var needsQuote = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+
+// guarded marks the first bytes of a string cell that get the formula guard.
+var guarded = [256]bool{'=': true, '+': true, '-': true, '@': true, '\t': true, '\r': true, '\'': true}
+
+// Writer writes CSV records to an io.Writer. It buffers: call Close (or Flush) when done, and check
+// its error. After a failed write to the io.Writer, every call returns that error.
+type Writer struct {
+	// BOM starts the output with a UTF-8 byte order mark, which Excel needs to read UTF-8. Set it
+	// before the first Write.
+	BOM bool
+	// Strings marks the columns that hold strings: Strings[i] puts cell i of every record under the
+	// formula guard. Columns past its end are not guarded.
+	Strings []bool
+
+	w       io.Writer
+	buf     []byte
+	started bool
+	err     error
+}
+
+// New returns a Writer that writes to w.
+func New(w io.Writer) *Writer {
+	return &Writer{w: w, buf: make([]byte, 0, bufSize+4096)}
+}
+
+// Write writes one record: its cells, quoted and guarded as needed, separated by commas and ended
+// by CRLF. The cells are copied; Write does not keep them.
+func (w *Writer) Write(record [][]byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if !w.started {
+		w.start()
+	}
+	b, strs := w.buf, w.Strings
+	for i, cell := range record {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		// Most cells need neither quotes nor the guard: copy them as they are.
+		if guard := i < len(strs) && strs[i] && len(cell) > 0 && guarded[cell[0]]; !guard && !needsQuotes(cell) {
+			b = append(b, cell...)
+		} else {
+			b = appendQuoted(b, cell, guard)
+		}
+	}
+	w.buf = append(b, '\r', '\n')
+	if len(w.buf) >= bufSize {
+		return w.Flush()
+	}
+	return nil
+}
+
+// start writes what comes before the first record.
+func (w *Writer) start() {
+	w.started = true
+	if w.BOM {
+		w.buf = append(w.buf, 0xEF, 0xBB, 0xBF)
+	}
+}
+
+// Flush writes what is buffered to the io.Writer.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if !w.started {
+		w.start()
+	}
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, w.err = w.w.Write(w.buf)
+	w.buf = w.buf[:0]
+	return w.err
+}
+
+// Close flushes the Writer and returns the first error it met. It does not close the io.Writer.
+func (w *Writer) Close() error { return w.Flush() }
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// needsQuotes reports whether cell holds a byte that forces quotes. It tests eight bytes at a time:
+// x^(c*ones) has a zero byte where x has c, and (v-ones)&^v&highs is not 0 iff v has a zero byte.
+func needsQuotes(cell []byte) bool {
+	for len(cell) >= 8 {
+		x := uint64(cell[0]) | uint64(cell[1])<<8 | uint64(cell[2])<<16 | uint64(cell[3])<<24 |
+			uint64(cell[4])<<32 | uint64(cell[5])<<40 | uint64(cell[6])<<48 | uint64(cell[7])<<56
+		if hasZero(x^(','*ones))|hasZero(x^('"'*ones))|hasZero(x^('\r'*ones))|hasZero(x^('\n'*ones)) != 0 {
+			return true
+		}
+		cell = cell[8:]
+	}
+	for _, b := range cell {
+		if needsQuote[b] {
+			return true
+		}
+	}
+	return false
+}
+
+func hasZero(v uint64) uint64 { return (v - ones) &^ v & highs }
+
+// appendQuoted appends cell in quotes, with the guard's ' first when guard is set. A cell that
+// needs no quotes (only the guard) is appended without them.
+func appendQuoted(dst, cell []byte, guard bool) []byte {
+	quote := needsQuotes(cell)
+	if quote {
+		dst = append(dst, '"')
+	}
+	if guard {
+		dst = append(dst, '\'')
+	}
+	if !quote {
+		return append(dst, cell...)
+	}
+	for len(cell) > 0 {
+		i := bytes.IndexByte(cell, '"')
+		if i < 0 {
+			dst = append(dst, cell...)
+			break
+		}
+		dst = append(dst, cell[:i+1]...)
+		dst = append(dst, '"')
+		cell = cell[i+1:]
+	}
+	return append(dst, '"')
+}
