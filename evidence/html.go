@@ -139,11 +139,14 @@ func (p *htmlPage) build() {
 	if !r.Started.IsZero() && !r.Finished.IsZero() {
 		duration = r.Finished.Sub(r.Started).String()
 	}
-	for _, row := range [][2]string{
-		{"Run ID", r.RunID}, {"Target", e.Target}, {"Target URL", e.TargetURL}, {"Image digest", e.ImageDigest},
+	rows := [][2]string{{"Run ID", r.RunID}, {"Target", e.Target}, {"Target URL", e.TargetURL}}
+	if e.Image != "" { // only an image target has a reference of its own
+		rows = append(rows, [2]string{"Image", e.Image})
+	}
+	for _, row := range append(rows, [][2]string{{"Image digest", e.ImageDigest},
 		{"Git commit", commit}, {"Go", e.GoVersion}, {"Docker", e.DockerVersion}, {"Machine", e.Machine},
 		{"Started", formatTime(r.Started)}, {"Finished", formatTime(r.Finished)}, {"Duration", duration}, {"Note", e.Note},
-	} {
+	}...) {
 		if row[1] == "" {
 			row[1] = "—"
 		}

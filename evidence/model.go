@@ -140,6 +140,7 @@ type Environment struct {
 	Target        string `json:"target"` // container | process | url
 	TargetURL     string `json:"target_url,omitempty"`
 	ImageDigest   string `json:"image_digest,omitempty"`
+	Image         string `json:"image,omitempty"` // the image reference judged (image target)
 	GitCommit     string `json:"git_commit"`
 	GitDirty      bool   `json:"git_dirty"`
 	GoVersion     string `json:"go_version"`

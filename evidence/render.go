@@ -199,10 +199,15 @@ func RenderMarkdown(w io.Writer, r Report) error {
 	}
 	p("## Environment\n\n")
 	p("| | |\n|---|---|\n")
-	for _, row := range [][2]string{
+	rows := [][2]string{
 		{"Run ID", r.RunID},
 		{"Target", e.Target},
 		{"Target URL", e.TargetURL},
+	}
+	if e.Image != "" { // only an image target has a reference of its own
+		rows = append(rows, [2]string{"Image", e.Image})
+	}
+	for _, row := range append(rows, [][2]string{
 		{"Image digest", e.ImageDigest},
 		{"Git commit", commit},
 		{"Go", e.GoVersion},
@@ -212,7 +217,7 @@ func RenderMarkdown(w io.Writer, r Report) error {
 		{"Finished", formatTime(r.Finished)},
 		{"Duration", duration},
 		{"Note", e.Note},
-	} {
+	}...) {
 		p("| %s | %s |\n", row[0], mdCell(row[1]))
 	}
 	p("\n")

@@ -120,6 +120,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	suite.env.Target = string(tgt.Kind())
 	suite.env.TargetURL = tgt.BaseURL()
 	suite.env.ImageDigest = info.ImageID
+	if tgt.Kind() == target.KindImage {
+		suite.env.Image = info.Image
+	}
 	suite.env.Note = strings.TrimSpace(strings.Join([]string{info.Note, "memory: " + info.MemoryMethod}, "; "))
 	if k := tgt.Kind(); k == target.KindContainer || k == target.KindImage {
 		if v, err := target.DockerVersion(ctx); err == nil {
@@ -247,7 +250,8 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		}
 	}
 	if run != nil {
-		rep.Series = run.Series() // the charts of EVIDENCE.html
+		rep.Series = run.Series()           // the charts of EVIDENCE.html
+		rep.Baseline = run.BaselineDeltas() // its baseline table, when compared
 	}
 	if raw, err := json.MarshalIndent([]types.Report{report}, "", "  "); err == nil {
 		extras["ginkgo-report.json"] = raw

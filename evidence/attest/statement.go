@@ -48,8 +48,13 @@ func newStatement(r evidence.Report, sums string, thresholds []byte, url string)
 		if err != nil {
 			return nil, fmt.Errorf("%s: environment.image_digest: %w", evidence.FileJSON, err)
 		}
-		// The report records no image reference yet, so the image is named by its digest.
-		subjects = append([]*v1.ResourceDescriptor{{Name: d, Digest: map[string]string{"sha256": hexDigest}}}, subjects...)
+		// The image is named by its reference where the run recorded one (image target), else by
+		// its digest.
+		name := d
+		if r.Environment.Image != "" {
+			name = r.Environment.Image
+		}
+		subjects = append([]*v1.ResourceDescriptor{{Name: name, Digest: map[string]string{"sha256": hexDigest}}}, subjects...)
 	}
 
 	config, err := configuration(r, thresholds)

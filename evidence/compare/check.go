@@ -29,8 +29,15 @@ const CheckTitle = "no significant regression against the baseline run"
 // the baseline and the rules. The pipeline calls it with the run's own checks and samples; the
 // tests call it with bundles read from testdata.
 func BaselineCheck(dir string, cur Bundle, rules Rules, thresholds map[string]evidence.Rule) evidence.Check {
-	notRun := func(format string, a ...any) evidence.Check {
-		return evidence.Check{ID: CheckID, Title: CheckTitle, Status: evidence.StatusNotRun, Failures: []string{fmt.Sprintf(format, a...)}}
+	c, _ := Baseline(dir, cur, rules, thresholds)
+	return c
+}
+
+// Baseline is BaselineCheck that also returns every compared measure as an evidence.Delta, for the
+// report's baseline table (EVIDENCE.html); no deltas when nothing was compared.
+func Baseline(dir string, cur Bundle, rules Rules, thresholds map[string]evidence.Rule) (evidence.Check, []evidence.Delta) {
+	notRun := func(format string, a ...any) (evidence.Check, []evidence.Delta) {
+		return evidence.Check{ID: CheckID, Title: CheckTitle, Status: evidence.StatusNotRun, Failures: []string{fmt.Sprintf(format, a...)}}, nil
 	}
 	if dir == "" {
 		return notRun("no baseline bundle was given")
@@ -84,5 +91,10 @@ func BaselineCheck(dir string, cur Bundle, rules Rules, thresholds map[string]ev
 	if len(untested) > 0 {
 		check.Notes = append(check.Notes, "not tested: "+strings.Join(untested, "; "))
 	}
-	return check
+	deltas := make([]evidence.Delta, 0, len(c.Rows))
+	for _, r := range c.Rows {
+		deltas = append(deltas, evidence.Delta{Measure: r.Measure, Unit: r.Unit, Base: r.Base, New: r.New, Delta: r.Delta,
+			Verdict: string(r.Verdict), Note: r.Note})
+	}
+	return check, deltas
 }

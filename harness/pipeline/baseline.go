@@ -33,5 +33,11 @@ func (r *Run) Baseline(dir string, recorded map[string]evidence.Check) evidence.
 			return notRun("this run's " + compare.FileLoadResult + ": " + err.Error())
 		}
 	}
-	return compare.BaselineCheck(dir, cur, rules, r.cfg.Thresholds)
+	check, deltas := compare.Baseline(dir, cur, rules, r.cfg.Thresholds)
+	r.baseline = deltas
+	return check
 }
+
+// BaselineDeltas are the measures Baseline compared, for the report's baseline table; nil before
+// Baseline ran or when it compared nothing.
+func (r *Run) BaselineDeltas() []evidence.Delta { return r.baseline }

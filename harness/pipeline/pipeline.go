@@ -108,6 +108,7 @@ type Run struct {
 	windows                []window
 
 	artifacts map[string][]byte
+	baseline  []evidence.Delta // Baseline's comparison
 }
 
 // window is a closed memory window and what ran in it.
