@@ -127,26 +127,7 @@ func (p *htmlPage) build() {
 			Delta: value(d.Delta), Verdict: d.Verdict, Note: d.Note})
 	}
 
-	e := r.Environment
-	commit := e.GitCommit
-	if commit == "" {
-		commit = "unknown"
-	}
-	if e.GitDirty {
-		commit += " (dirty: uncommitted changes)"
-	}
-	duration := "—"
-	if !r.Started.IsZero() && !r.Finished.IsZero() {
-		duration = r.Finished.Sub(r.Started).String()
-	}
-	rows := [][2]string{{"Run ID", r.RunID}, {"Target", e.Target}, {"Target URL", e.TargetURL}}
-	if e.Image != "" { // only an image target has a reference of its own
-		rows = append(rows, [2]string{"Image", e.Image})
-	}
-	for _, row := range append(rows, [][2]string{{"Image digest", e.ImageDigest},
-		{"Git commit", commit}, {"Go", e.GoVersion}, {"Docker", e.DockerVersion}, {"Machine", e.Machine},
-		{"Started", formatTime(r.Started)}, {"Finished", formatTime(r.Finished)}, {"Duration", duration}, {"Note", e.Note},
-	}...) {
+	for _, row := range environmentRows(r) {
 		if row[1] == "" {
 			row[1] = "—"
 		}

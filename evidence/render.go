@@ -185,39 +185,9 @@ func RenderMarkdown(w io.Writer, r Report) error {
 		p("\n")
 	}
 
-	e := r.Environment
-	commit := e.GitCommit
-	if commit == "" {
-		commit = "unknown"
-	}
-	if e.GitDirty {
-		commit += " (dirty: uncommitted changes)"
-	}
-	duration := "—"
-	if !r.Started.IsZero() && !r.Finished.IsZero() {
-		duration = r.Finished.Sub(r.Started).String()
-	}
 	p("## Environment\n\n")
 	p("| | |\n|---|---|\n")
-	rows := [][2]string{
-		{"Run ID", r.RunID},
-		{"Target", e.Target},
-		{"Target URL", e.TargetURL},
-	}
-	if e.Image != "" { // only an image target has a reference of its own
-		rows = append(rows, [2]string{"Image", e.Image})
-	}
-	for _, row := range append(rows, [][2]string{
-		{"Image digest", e.ImageDigest},
-		{"Git commit", commit},
-		{"Go", e.GoVersion},
-		{"Docker", e.DockerVersion},
-		{"Machine", e.Machine},
-		{"Started", formatTime(r.Started)},
-		{"Finished", formatTime(r.Finished)},
-		{"Duration", duration},
-		{"Note", e.Note},
-	}...) {
+	for _, row := range environmentRows(r) {
 		p("| %s | %s |\n", row[0], mdCell(row[1]))
 	}
 	p("\n")
@@ -266,4 +236,28 @@ func writeArtifactTable(b *bytes.Buffer, as []Artifact) {
 		fmt.Fprintf(b, "| %s | `%s` | %d |\n", mdCell(a.Path), a.SHA256, a.Bytes)
 	}
 	b.WriteString("\n")
+}
+
+// environmentRows are the Environment table of the Markdown and HTML reports: where and against
+// what the run happened, label and value.
+func environmentRows(r Report) [][2]string {
+	e := r.Environment
+	commit := e.GitCommit
+	if commit == "" {
+		commit = "unknown"
+	}
+	if e.GitDirty {
+		commit += " (dirty: uncommitted changes)"
+	}
+	duration := "—"
+	if !r.Started.IsZero() && !r.Finished.IsZero() {
+		duration = r.Finished.Sub(r.Started).String()
+	}
+	rows := [][2]string{{"Run ID", r.RunID}, {"Target", e.Target}, {"Target URL", e.TargetURL}}
+	if e.Image != "" { // only an image target has a reference of its own
+		rows = append(rows, [2]string{"Image", e.Image})
+	}
+	return append(rows, [][2]string{{"Image digest", e.ImageDigest}, {"Git commit", commit}, {"Go", e.GoVersion},
+		{"Docker", e.DockerVersion}, {"Machine", e.Machine}, {"Started", formatTime(r.Started)},
+		{"Finished", formatTime(r.Finished)}, {"Duration", duration}, {"Note", e.Note}}...)
 }
