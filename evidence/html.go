@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"sort"
 )
 
 // RenderHTML writes EVIDENCE.html: the report of EVIDENCE.md as one self-contained page, with
@@ -134,22 +133,7 @@ func (p *htmlPage) build() {
 		p.Environment = append(p.Environment, row)
 	}
 
-	names := make([]string, 0, len(r.Thresholds))
-	for name := range r.Thresholds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	defaults, _ := defaultRules() // unparsable defaults fail every run long before a render
-	for _, name := range names {
-		rule := r.Thresholds[name].String()
-		switch d, ok := defaults[name]; {
-		case !ok:
-			rule += " (not a default)"
-		case d != r.Thresholds[name]:
-			rule += " (default " + d.String() + ")"
-		}
-		p.Thresholds = append(p.Thresholds, [2]string{name, rule})
-	}
+	p.Thresholds = thresholdRows(r)
 }
 
 // measureCells is a measure as a row of the checks table, read as EVIDENCE.md reads it.

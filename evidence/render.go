@@ -197,21 +197,8 @@ func RenderMarkdown(w io.Writer, r Report) error {
 		p("None recorded.\n\n")
 	} else {
 		p("| Measure | Rule |\n|---|---|\n")
-		names := make([]string, 0, len(r.Thresholds))
-		for name := range r.Thresholds {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		defaults, _ := defaultRules() // unparsable defaults fail every run long before a render
-		for _, name := range names {
-			rule := r.Thresholds[name].String()
-			switch d, ok := defaults[name]; {
-			case !ok:
-				rule += " (not a default)"
-			case d != r.Thresholds[name]:
-				rule += " (default " + d.String() + ")"
-			}
-			p("| %s | %s |\n", mdCell(name), mdCell(rule))
+		for _, row := range thresholdRows(r) {
+			p("| %s | %s |\n", mdCell(row[0]), mdCell(row[1]))
 		}
 		p("\n")
 	}
@@ -260,4 +247,27 @@ func environmentRows(r Report) [][2]string {
 	return append(rows, [][2]string{{"Image digest", e.ImageDigest}, {"Git commit", commit}, {"Go", e.GoVersion},
 		{"Docker", e.DockerVersion}, {"Machine", e.Machine}, {"Started", formatTime(r.Started)},
 		{"Finished", formatTime(r.Finished)}, {"Duration", duration}, {"Note", e.Note}}...)
+}
+
+// thresholdRows are the Thresholds table of the Markdown and HTML reports, by measure name: each
+// rule, marked where it is not a default or overrides one.
+func thresholdRows(r Report) [][2]string {
+	names := make([]string, 0, len(r.Thresholds))
+	for name := range r.Thresholds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	defaults, _ := defaultRules() // unparsable defaults fail every run long before a render
+	rows := make([][2]string, 0, len(names))
+	for _, name := range names {
+		rule := r.Thresholds[name].String()
+		switch d, ok := defaults[name]; {
+		case !ok:
+			rule += " (not a default)"
+		case d != r.Thresholds[name]:
+			rule += " (default " + d.String() + ")"
+		}
+		rows = append(rows, [2]string{name, rule})
+	}
+	return rows
 }
