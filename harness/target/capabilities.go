@@ -3,11 +3,14 @@ package target
 import (
 	"context"
 	"time"
+
+	"github.com/exportatscale/exportatscale/harness/metrics"
 )
 
 // What a target can show of the exporter beyond its HTTP API. A caller asks for each with a type
 // assertion on its Target and records NOT RUN for what the target cannot show. Container and
-// process targets implement all three; a url target none.
+// process targets implement all three; a url target none. A cluster implements them over all its
+// replicas, and Replicated, Database and MetricsSource besides.
 
 // Sampler samples the exporter's memory from outside it, in windows.
 type Sampler interface {
@@ -43,4 +46,54 @@ var (
 	_ Sampler   = (*containerTarget)(nil)
 	_ Logger    = (*containerTarget)(nil)
 	_ Restarter = (*containerTarget)(nil)
+)
+
+// Replicated is a deployment of several exporter replicas behind one front proxy.
+type Replicated interface {
+	// Replicas lists the replicas: Name and the replica's own URL (bypassing the proxy).
+	Replicas() []Replica
+	// KillReplica SIGKILLs replica i's exporter process (kill -9 of the container's main pid from
+	// the host, so the engine sees an unexpected death and its restart policy applies — not
+	// `docker kill`, which counts as a manual stop). Counted as an expected restart.
+	KillReplica(ctx context.Context, i int) error
+	// ProxyState reports whether the front proxy currently routes to replica i (HAProxy stats:
+	// UP/DOWN), and the number of requests it has sent it.
+	ProxyState(ctx context.Context, i int) (up bool, sessions int64, err error)
+	// ReplicaRestarts returns replica i's engine restart count.
+	ReplicaRestarts(ctx context.Context, i int) (int, error)
+}
+
+// Replica is one exporter of a Replicated deployment.
+type Replica struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// Database is the deployment's PostgreSQL.
+type Database interface {
+	// RestartDatabase restarts the server (pg_ctl restart -m mode: "fast", "immediate"), on the
+	// same port.
+	RestartDatabase(ctx context.Context, mode string) error
+	// DatabaseDSN is the connection string the replicas use.
+	DatabaseDSN() string
+	// DatabaseVersion is the server's version, such as "15.18".
+	DatabaseVersion() string
+}
+
+// MetricsSource scrapes every exporter of a deployment directly, where one scrape through BaseURL
+// would reach just one of them. A caller sums the snapshots (metrics.Sum) to reconcile the
+// deployment's counters, and compares them to see each exporter's share.
+type MetricsSource interface {
+	// ScrapeMetrics returns one snapshot per replica, in the order of Replicated.Replicas.
+	ScrapeMetrics(ctx context.Context) ([]metrics.Snapshot, error)
+}
+
+// The cluster shows all of it.
+var (
+	_ Sampler       = (*clusterTarget)(nil)
+	_ Logger        = (*clusterTarget)(nil)
+	_ Restarter     = (*clusterTarget)(nil)
+	_ Replicated    = (*clusterTarget)(nil)
+	_ Database      = (*clusterTarget)(nil)
+	_ MetricsSource = (*clusterTarget)(nil)
 )

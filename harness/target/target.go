@@ -62,6 +62,7 @@ var starters = map[Kind]func(context.Context, Options, selection) (Target, error
 	KindProcess:   startProcess,
 	KindURL:       startURL,
 	KindImage:     startImage,
+	KindCluster:   startCluster,
 }
 
 // Info is what a run records about its target.
@@ -85,16 +86,26 @@ type Info struct {
 	Startup     time.Duration `json:"startup_ns"`
 	// MemoryMethod says how memory is measured for this kind.
 	MemoryMethod string `json:"memory_method"`
+	// Replicas, Proxy and Database describe a cluster: its exporters (each with its own URL,
+	// bypassing the proxy), the front proxy and its version ("HAProxy 2.6.12"), and the
+	// database server ("PostgreSQL 15.18").
+	Replicas []Replica `json:"replicas,omitempty"`
+	Proxy    string    `json:"proxy,omitempty"`
+	Database string    `json:"database,omitempty"`
 }
 
 // RunState is whether the exporter kept running.
 type RunState struct {
-	// RestartCount is the engine's restart count (container) and is always 0 for a process.
+	// RestartCount is the engine's restart count (container; for a cluster the sum over its
+	// replicas, less ExpectedRestarts) and is always 0 for a process.
 	RestartCount int `json:"restart_count"`
 	// Exited is true when the exporter exited without Stop asking it to.
 	Exited bool `json:"exited"`
 	// ExitCode is the exit code once the exporter exited, for any reason.
 	ExitCode int `json:"exit_code"`
+	// ExpectedRestarts are restarts the harness caused itself (a cluster's KillReplica): not
+	// counted in RestartCount.
+	ExpectedRestarts int `json:"expected_restarts,omitempty"`
 	// OOMKilled is the engine's out-of-memory flag (container only).
 	OOMKilled bool `json:"oom_killed"`
 	// Status is a short human description ("running", "exited (2)", …).
@@ -130,6 +141,9 @@ type Options struct {
 	// DataDir is the store directory of a process target (default: under WorkDir). A
 	// container keeps its store in its /data volume, removed with the container.
 	DataDir string
+
+	// Cluster configures a cluster target.
+	Cluster ClusterOptions
 
 	// Image is the local image an image target runs: a reference or an image ID. It is never
 	// pulled.
