@@ -147,6 +147,25 @@ type Environment struct {
 	DockerVersion string `json:"docker_version,omitempty"`
 	Machine       string `json:"machine"` // OS/arch, CPUs, memory
 	Note          string `json:"note,omitempty"`
+	// Topology describes a deployment of several exporters behind a proxy (the cluster target);
+	// nil for one exporter.
+	Topology *Topology `json:"topology,omitempty"`
+}
+
+// Topology is a deployment of exporter replicas behind a front proxy over one database.
+type Topology struct {
+	Proxy    string         `json:"proxy"`    // kind and version, "HAProxy 2.6.12-1+deb12u4"
+	Database string         `json:"database"` // kind and version, "PostgreSQL 15.18"
+	Replicas []ReplicaShare `json:"replicas"`
+}
+
+// ReplicaShare is one replica and its share of the run's exports.
+type ReplicaShare struct {
+	Name string `json:"name"`
+	URL  string `json:"url"` // the replica's own, bypassing the proxy
+	// Exports is how many exports the replica answered between the run's first and last metric
+	// scrapes (its exporter_exports_total delta, every outcome); -1 when it was not measured.
+	Exports int `json:"exports"`
 }
 
 // Report is the one model every renderer reads.

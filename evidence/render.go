@@ -244,9 +244,26 @@ func environmentRows(r Report) [][2]string {
 	if e.Image != "" { // only an image target has a reference of its own
 		rows = append(rows, [2]string{"Image", e.Image})
 	}
+	if t := e.Topology; t != nil { // only a deployment of replicas has one
+		rows = append(rows, topologyRows(*t)...)
+	}
 	return append(rows, [][2]string{{"Image digest", e.ImageDigest}, {"Git commit", commit}, {"Go", e.GoVersion},
 		{"Docker", e.DockerVersion}, {"Machine", e.Machine}, {"Started", formatTime(r.Started)},
 		{"Finished", formatTime(r.Finished)}, {"Duration", duration}, {"Note", e.Note}}...)
+}
+
+// topologyRows describe a deployment of replicas: its proxy, its database, and each replica with
+// its share of the exports.
+func topologyRows(t Topology) [][2]string {
+	rows := [][2]string{{"Proxy", t.Proxy}, {"Database", t.Database}}
+	for _, r := range t.Replicas {
+		share := "exports not measured"
+		if r.Exports >= 0 {
+			share = fmt.Sprintf("%d exports", r.Exports)
+		}
+		rows = append(rows, [2]string{"Replica " + r.Name, fmt.Sprintf("%s (%s)", r.URL, share)})
+	}
+	return rows
 }
 
 // thresholdRows are the Thresholds table of the Markdown and HTML reports, by measure name: each

@@ -325,3 +325,22 @@ func TestFormatFloat(t *testing.T) {
 		}
 	}
 }
+
+// A deployment of replicas shows its proxy, its database and each replica's share of the exports
+// in the Environment table; a run against one exporter has none of these rows (the goldens).
+func TestEnvironmentRowsTopology(t *testing.T) {
+	r := Report{RunID: "r", Environment: Environment{Target: "cluster", Topology: &Topology{
+		Proxy: "HAProxy 2.6.12", Database: "PostgreSQL 15.18",
+		Replicas: []ReplicaShare{{Name: "replica-1", URL: "http://127.0.0.1:1", Exports: 7}, {Name: "replica-2", URL: "http://127.0.0.1:2", Exports: -1}},
+	}}}
+	got := map[string]string{}
+	for _, row := range environmentRows(r) {
+		got[row[0]] = row[1]
+	}
+	for k, want := range map[string]string{"Proxy": "HAProxy 2.6.12", "Database": "PostgreSQL 15.18",
+		"Replica replica-1": "http://127.0.0.1:1 (7 exports)", "Replica replica-2": "http://127.0.0.1:2 (exports not measured)"} {
+		if got[k] != want {
+			t.Errorf("row %q = %q, want %q", k, got[k], want)
+		}
+	}
+}
