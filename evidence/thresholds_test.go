@@ -29,6 +29,7 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"a3.csv_stream_p50_mib_per_second":    {">=", 10, "MiB/s"},
 		"a3.csv_rows_per_second":              {">=", 50000, "rows/s"},
 		"a3.failed_exports":                   {"==", 0, "exports"},
+		"a3.replicas_without_exports":         {"==", 0, "replicas"},
 		"a4.peak_memory_bytes":                {"<=", 256 << 20, "bytes"},
 		"a4.memory_growth_ratio":              {"<=", 0.5, "ratio"},
 		"a4.rss_crosscheck_ratio":             {"<=", 3, "ratio"},

@@ -93,7 +93,10 @@ type Run struct {
 	datasets      map[string]*dataset // smoke, load, large, bulk
 	before, after metrics.Snapshot
 	afterTaken    bool
-	manifests     []seed.Manifest
+	// replicasBefore and replicasAfter are the two scrapes replica by replica, for a deployment
+	// of replicas (replicas.go); before and after are their sums.
+	replicasBefore, replicasAfter replicaScrapes
+	manifests                     []seed.Manifest
 
 	tally     export.Tally // every export request between the two scrapes
 	load      *load.Result

@@ -10,7 +10,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/load"
 	"github.com/exportatscale/exportatscale/harness/memory"
-	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
 )
@@ -27,11 +26,11 @@ const (
 // rest in NDJSON batches.
 func (r *Run) Seed(ctx context.Context) evidence.Check {
 	r.say("scraping /metrics before any traffic")
-	before, err := metrics.Scrape(ctx, r.http, r.exports.BaseURL, r.exports.Token)
+	before, perReplica, err := r.scrape(ctx, "before")
 	if err != nil {
 		return failed("seed", titleSeed, fmt.Errorf("scraping /metrics before any traffic: %w", err))
 	}
-	r.before = before
+	r.before, r.replicasBefore = before, perReplica
 	r.artifacts["metrics-before.txt"] = before.Raw
 
 	t0 := time.Now()
@@ -209,7 +208,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	if observable {
 		observable = sampler.StartSampling(r.cfg.SampleInterval) == nil
 	}
-	resident := memory.Resident(ctx, r.http, r.exports.BaseURL, r.exports.Token, 250*time.Millisecond)
+	resident := r.resident(ctx, r.http, 250*time.Millisecond)
 
 	r.say("memory, from idle: small CSV exports, then large ones, each kind repeated through its own sampling window")
 	var sc, lc export.CSVReport
@@ -325,11 +324,11 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 	}
 
 	r.say("scraping /metrics once no export is in flight")
-	after, err := metrics.WaitIdle(ctx, r.http, r.exports.BaseURL, r.exports.Token)
+	after, perReplica, err := r.scrapeIdle(ctx)
 	if err != nil {
 		return failed("load", titleLoad, fmt.Errorf("scraping /metrics after the run: %w", err))
 	}
-	r.after, r.afterTaken = after, true
+	r.after, r.afterTaken, r.replicasAfter = after, true, perReplica
 	r.artifacts["metrics-after.txt"] = after.Raw
 	r.artifacts["probes.json"] = jsonArtifact(map[string]any{"burst": r.burst, "saturation": sat, "bad_endings": end, "memory": r.memory})
 
@@ -423,12 +422,12 @@ func (r *Run) A2() evidence.Check {
 	return assert.A2(r.cfg.Thresholds, r.tally.CSV, r.tally.PDF)
 }
 
-// A3 judges the load test's speed.
+// A3 judges the load test's speed, and for a deployment of replicas that each served a share.
 func (r *Run) A3() evidence.Check {
 	if r.load == nil {
 		return skipped("A3", "fast", "the load result")
 	}
-	return assert.A3(r.cfg.Thresholds, *r.load)
+	return r.withShares(assert.A3(r.cfg.Thresholds, *r.load))
 }
 
 // A4 judges the memory the target's sampler measured.
