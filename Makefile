@@ -53,7 +53,7 @@ image: build
 # Every test: unit tests (exporter, evidence, harness self-tests, dashboards), the fuzz targets
 # briefly, the exporter on a really full volume, the alert rule tests and the metrics contract
 # against a live exporter, the acceptance run. Nothing is skipped: what cannot run fails.
-test: unit fuzz full-volume test-observability acceptance
+test: unit fuzz full-volume test-observability acceptance verify-cluster
 
 # The scenarios package is the acceptance suite; it runs through verify (acceptance), not here.
 unit: tools-chromium
@@ -63,6 +63,12 @@ unit: tools-chromium
 acceptance:
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
 	$(BIN)/verify --target container --require-target
+
+# The acceptance suite against the deployment of DESIGN §10, required: PostgreSQL, the exporter
+# replicas (VERIFY_REPLICAS, default 2) as containers on the host network, HAProxy in front.
+verify-cluster: tools-haproxy
+	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
+	$(BIN)/verify --target cluster --require-target $(VERIFY_ARGS)
 
 # TestFullVolume fills a real 16 MiB tmpfs until the store answers 507. Mounting takes root (or
 # sudo); without it this target fails and says why rather than skipping the test.
@@ -95,3 +101,4 @@ lint: lint-observability
 
 include mk/observability.mk
 include mk/browser.mk
+include mk/cluster.mk

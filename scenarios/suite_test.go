@@ -58,11 +58,14 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "Export@Scale acceptance", suiteConfig, reporterConfig)
 }
 
+// csvCapacity is the --max-csv-exports the suite gives the exporters it starts.
+const csvCapacity = 10
+
 // exporterArgs configure a target the suite starts itself, so the probes know its limits: the
-// saturation probe holds one export more than --max-csv-exports, and the stalled reader waits past
-// --write-timeout.
+// saturation probe holds one export more than --max-csv-exports (per replica), and the stalled
+// reader waits past --write-timeout.
 func exporterArgs() []string {
-	return []string{"--rate=100", "--burst=50", "--max-csv-exports=10", "--max-pdf-exports=2",
+	return []string{"--rate=100", "--burst=50", "--max-csv-exports=" + strconv.Itoa(csvCapacity), "--max-pdf-exports=2",
 		"--pdf-max-rows=20000", "--write-timeout=" + opts.WriteTimeout.String(), "--shutdown-grace=15s"}
 }
 
@@ -101,6 +104,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Args:        exporterArgsFor(opts.Target),
 		URL:         opts.URL,
 		Token:       opts.Token,
+		Cluster:     target.ClusterOptions{Replicas: opts.Replicas},
 		Log:         GinkgoWriter,
 	})
 	if err != nil {
@@ -124,7 +128,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		suite.env.Image = info.Image
 	}
 	suite.env.Note = strings.TrimSpace(strings.Join([]string{info.Note, "memory: " + info.MemoryMethod}, "; "))
-	if k := tgt.Kind(); k == target.KindContainer || k == target.KindImage {
+	if k := tgt.Kind(); k == target.KindContainer || k == target.KindImage || k == target.KindCluster {
 		if v, err := target.DockerVersion(ctx); err == nil {
 			suite.env.DockerVersion = v
 		}
@@ -136,6 +140,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	cfg.WriteTimeout = opts.WriteTimeout
 	if tgt.Kind() == target.KindURL {
 		cfg.SaturationHold = 20 // more than the default capacity of 16
+	}
+	if rep, ok := tgt.(target.Replicated); ok {
+		// Round robin spreads the held exports over the replicas: one more than all of them hold
+		// saturates one, and the requests after it find every replica full.
+		cfg.SaturationHold = len(rep.Replicas())*csvCapacity + 1
 	}
 	cfg.Narrate = func(s string) {
 		By(s)
@@ -150,6 +159,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	run, err = pipeline.New(cfg)
 	Expect(err).NotTo(HaveOccurred())
+	suite.env.Topology = run.Topology()
 }, NodeTimeout(5*time.Minute))
 
 func exporterArgsFor(kind string) []string {
@@ -250,8 +260,9 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		}
 	}
 	if run != nil {
-		rep.Series = run.Series()           // the charts of EVIDENCE.html
-		rep.Baseline = run.BaselineDeltas() // its baseline table, when compared
+		rep.Environment.Topology = run.Topology() // each replica's share, now that it is measured
+		rep.Series = run.Series()                 // the charts of EVIDENCE.html
+		rep.Baseline = run.BaselineDeltas()       // its baseline table, when compared
 	}
 	if raw, err := json.MarshalIndent([]types.Report{report}, "", "  "); err == nil {
 		extras["ginkgo-report.json"] = raw

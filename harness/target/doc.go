@@ -1,7 +1,7 @@
 // Package target starts the exporter under test and observes it from outside.
 //
 // A Target is one running exporter reached over HTTP at BaseURL with a bearer Token that has
-// both scopes. Three kinds exist:
+// both scopes. These kinds exist:
 //
 //   - container: the exporter binary is built on the host (CGO_ENABLED=0), copied into a
 //     FROM scratch image built from exporter/Dockerfile, and started with testcontainers-go.
@@ -11,6 +11,12 @@
 //   - process: the same binary runs as a child process listening on 127.0.0.1. Memory is read
 //     from /proc/<pid>/status (RssAnon, and RssFile + RssShmem for information), logs are the
 //     captured stdout and stderr.
+//   - image: any local image of the container contract, observed as the container kind is.
+//   - cluster: the deployment past one machine, on loopback: a throwaway PostgreSQL (pgtmp), N
+//     replicas of the container kind's image on the host network over it, and HAProxy in front
+//     on deploy/haproxy.cfg. Memory, logs and restarts are observed replica by replica; it also
+//     offers the replicas themselves (Replicated), the database (Database) and every replica's
+//     metrics (MetricsSource).
 //   - url: an exporter that is already running elsewhere. Only its HTTP API is available;
 //     memory, logs and restarts are not observable from outside and say so.
 //

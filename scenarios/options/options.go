@@ -17,11 +17,12 @@ import (
 // Options are the settings of one acceptance run. Flags fill them; a VERIFY_* environment variable
 // only supplies a flag's default.
 type Options struct {
-	Target          string // auto (""), container, image, process or url
+	Target          string // auto (""), container, image, process, url or cluster
 	RequireTarget   bool   // a run that cannot get Target is NOT RUN, never a fallback
 	Image           string // image target: a local image, never pulled
 	URL             string // url target
 	Token           string // url target
+	Replicas        int    // cluster target: exporter replicas behind the proxy
 	SmokeRows       int
 	LoadRows        int
 	LoadConcurrency int
@@ -44,6 +45,7 @@ type Options struct {
 // Defaults are the documented defaults.
 func Defaults() Options {
 	return Options{
+		Replicas:        2,
 		SmokeRows:       1000,
 		LoadRows:        10000,
 		LoadConcurrency: 6, // below the CSV capacity the suite gives its own targets (10)
@@ -71,11 +73,12 @@ func (o *Options) Register(fs *flag.FlagSet) error {
 // flags declares the options, bound to o, on a set of their own.
 func (o *Options) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.StringVar(&o.Target, "target", o.Target, "exporter under test: container, image, process or url; empty picks container when a Docker engine answers, else process")
+	fs.StringVar(&o.Target, "target", o.Target, "exporter under test: container, image, process, url or cluster; empty picks container when a Docker engine answers, else process")
 	fs.BoolVar(&o.RequireTarget, "require-target", o.RequireTarget, "a run that cannot get --target is NOT RUN instead of falling back")
 	fs.StringVar(&o.Image, "image", o.Image, "a local image implementing the v1 API and the container contract, never pulled (target image)")
 	fs.StringVar(&o.URL, "url", o.URL, "base URL of a running exporter (target url)")
 	fs.StringVar(&o.Token, "token", o.Token, "bearer token with read and write scopes (target url)")
+	fs.IntVar(&o.Replicas, "replicas", o.Replicas, "exporter replicas behind HAProxy over PostgreSQL (target cluster)")
 	fs.IntVar(&o.SmokeRows, "smoke-rows", o.SmokeRows, "rows of the smoke dataset")
 	fs.IntVar(&o.LoadRows, "load-rows", o.LoadRows, "rows of the load dataset")
 	fs.IntVar(&o.LoadConcurrency, "load-concurrency", o.LoadConcurrency, "concurrent exports in the load test")
@@ -99,9 +102,12 @@ var runIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
 func (o Options) Validate() error {
 	var errs []error
 	switch o.Target {
-	case "", "container", "image", "process", "url":
+	case "", "container", "image", "process", "url", "cluster":
 	default:
-		errs = append(errs, fmt.Errorf("--target %q is not container, image, process or url", o.Target))
+		errs = append(errs, fmt.Errorf("--target %q is not container, image, process, url or cluster", o.Target))
+	}
+	if o.Replicas < 1 || o.Replicas > 8 {
+		errs = append(errs, errors.New("--replicas must be within [1, 8]"))
 	}
 	switch {
 	case o.Target == "url" && o.URL == "":

@@ -46,13 +46,13 @@ func TestRegister(t *testing.T) {
 		{name: "defaults", want: func(o *Options) {}},
 		{name: "every variable",
 			env: map[string]string{
-				"VERIFY_TARGET": "url", "VERIFY_REQUIRE_TARGET": "true", "VERIFY_IMAGE": "img", "VERIFY_URL": "http://h:1", "VERIFY_TOKEN": "tok",
+				"VERIFY_TARGET": "url", "VERIFY_REQUIRE_TARGET": "true", "VERIFY_IMAGE": "img", "VERIFY_URL": "http://h:1", "VERIFY_TOKEN": "tok", "VERIFY_REPLICAS": "3",
 				"VERIFY_SMOKE_ROWS": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_LOAD_CONCURRENCY": "3", "VERIFY_LOAD_REQUESTS": "4",
 				"VERIFY_PDF_SHARE": "0.5", "VERIFY_LARGE_ROWS": "5", "VERIFY_WRITE_TIMEOUT": "6s", "VERIFY_THRESHOLDS": "th.json",
 				"VERIFY_BASELINE": "base", "VERIFY_OUT": "o", "VERIFY_RUN_ID": "r", "VERIFY_SEED": "7", "VERIFY_TIMEOUT": "8m",
 			},
 			want: func(o *Options) {
-				o.Target, o.RequireTarget, o.Image, o.URL, o.Token = "url", true, "img", "http://h:1", "tok"
+				o.Target, o.RequireTarget, o.Image, o.URL, o.Token, o.Replicas = "url", true, "img", "http://h:1", "tok", 3
 				o.SmokeRows, o.LoadRows, o.LoadConcurrency, o.LoadRequests = 1, 2, 3, 4
 				o.PDFShare, o.LargeRows, o.WriteTimeout, o.Thresholds = 0.5, 5, 6*time.Second, "th.json"
 				o.Baseline = "base"
@@ -118,8 +118,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 			}
 		})
 	})
-	if n != 18 {
-		t.Errorf("%d flags, want the 18 of the README", n)
+	if n != 19 {
+		t.Errorf("%d flags, want the 19 of the README", n)
 	}
 }
 
@@ -127,7 +127,7 @@ func TestEnvVarPerFlag(t *testing.T) {
 // every flag given explicitly so the suite's environment cannot change a forwarded option.
 func TestArgsReproduce(t *testing.T) {
 	setEnv(t, nil)
-	o := Options{Target: "url", RequireTarget: true, Image: "exportatscale/exporter:dev", URL: "http://h:1", Token: "t", SmokeRows: 1, LoadRows: 2,
+	o := Options{Target: "url", RequireTarget: true, Image: "exportatscale/exporter:dev", URL: "http://h:1", Token: "t", Replicas: 3, SmokeRows: 1, LoadRows: 2,
 		LoadConcurrency: 3, LoadRequests: 4, PDFShare: 0.125, LargeRows: 5, WriteTimeout: 1500 * time.Millisecond,
 		Thresholds: "/th.json", Baseline: "/evidence/out/base", OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
 	t.Setenv("VERIFY_LOAD_ROWS", "99")
@@ -142,8 +142,8 @@ func TestArgsReproduce(t *testing.T) {
 	if got != o {
 		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
 	}
-	if n := len(Defaults().Args()); n != 18 {
-		t.Errorf("Args has %d flags, want 18", n)
+	if n := len(Defaults().Args()); n != 19 {
+		t.Errorf("Args has %d flags, want 19", n)
 	}
 }
 
@@ -156,13 +156,14 @@ func TestValidateTarget(t *testing.T) {
 		{target: ""},
 		{target: "container"},
 		{target: "process"},
+		{target: "cluster"},
 		{target: "url", url: "http://h:1"},
 		{target: "image", image: "exportatscale/exporter:dev"},
 		{target: "url", err: "--target url needs --url"},
 		{target: "image", err: "--target image needs --image"},
 		{target: "container", image: "x", err: "--image is for --target image"},
 		{target: "image", image: "x", url: "http://h:1", err: "--url is for --target url"},
-		{target: "vm", err: `--target "vm" is not container, image, process or url`},
+		{target: "vm", err: `--target "vm" is not container, image, process, url or cluster`},
 	} {
 		o := Defaults()
 		o.Target, o.URL, o.Image = tt.target, tt.url, tt.image
