@@ -1,0 +1,12 @@
+# The deployment past one machine (DESIGN §10): HAProxy 2.6 from Debian, as a host process on
+# loopback in front of the exporter replicas (deploy/haproxy.cfg). PostgreSQL's server comes from
+# Debian's postgresql package, as for the store's own tests. Included from the root Makefile;
+# `make verify-cluster` installs HAProxy before the run, which is NOT RUN (and fails) without it.
+
+SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: tools-haproxy verify-cluster
+
+tools-haproxy:
+	@command -v haproxy >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends haproxy)
+	@haproxy -v | head -n 1
