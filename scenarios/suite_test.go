@@ -145,6 +145,8 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		// Round robin spreads the held exports over the replicas: one more than all of them hold
 		// saturates one, and the requests after it find every replica full.
 		cfg.SaturationHold = len(rep.Replicas())*csvCapacity + 1
+		// Each replica has its own bucket per client: the burst must outrun all of them.
+		cfg.BurstRequests = max(cfg.BurstRequests, 500*len(rep.Replicas()))
 	}
 	cfg.Narrate = func(s string) {
 		By(s)
