@@ -47,6 +47,13 @@ func (r CSVReport) Failure() string {
 		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder+r.Mismatched+r.GuardViolations > 0)
 }
 
+// exact reports whether the body arrived whole and is exactly the expected export, whatever its
+// headers and trailers say.
+func (r CSVReport) exact() bool {
+	return r.Complete && r.HeaderOK && r.ParseErrors == 0 &&
+		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder+r.Mismatched+r.GuardViolations == 0
+}
+
 func failure(f Fetch, in Integrity, m Media, parse, rows bool) string {
 	switch {
 	case f.Status == 0:
