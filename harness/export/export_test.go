@@ -118,7 +118,7 @@ func TestCSVDigest(t *testing.T) {
 		{"wrong rows", "sha-256=:" + sha(body) + ":", "2", "wrong_rows"},
 		{"no Export-Rows", "sha-256=:" + sha(body) + ":", "", "wrong_rows"},
 		{"no Content-Digest", "", "1", "truncated"},
-		{"no trailers", "", "", "truncated"},
+		{"no trailers", "", "", "trailers_missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
