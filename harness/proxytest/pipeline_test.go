@@ -71,11 +71,11 @@ func runSmoke(t *testing.T, tg target.Target, suffix string) map[string]evidence
 	return checks
 }
 
-// TestBehindNginx runs the real exporter once directly and once behind Debian's nginx 1.22: the
-// same exports pass A1 directly, and through nginx A1 is RED with the note that an intermediary
-// stripped the trailers, while nothing blames the exporter's bodies (A1's row measures pass, A2
-// passes, every PDF export verifies, smoke's CSV exports fail as trailers_missing only). The
-// report shows the note.
+// TestBehindNginx runs the real exporter once directly and once behind Debian's nginx 1.22 running
+// deploy/nginx-1.27.conf less proxy_pass_trailers (deploySite). The same exports pass A1
+// directly; through nginx A1 is RED with the note that an intermediary stripped the trailers,
+// while nothing blames the exporter's bodies: A1's row measures pass, A2 passes, every PDF export
+// verifies, smoke's CSV exports fail as trailers_missing only. The report shows the note.
 func TestBehindNginx(t *testing.T) {
 	tg := startExporter(t)
 	u, err := url.Parse(tg.BaseURL())
