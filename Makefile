@@ -56,7 +56,7 @@ image: build
 test: unit fuzz full-volume test-observability acceptance
 
 # The scenarios package is the acceptance suite; it runs through verify (acceptance), not here.
-unit: tools-chromium
+unit: tools-chromium tools-nginx
 	SKIP_CONTAINER_TESTS= $(GO) test -count=1 $$($(GO) list ./... | grep -v '/scenarios$$')
 
 # The acceptance suite in container mode, required: no engine means NOT RUN and a failed make test.
@@ -95,3 +95,4 @@ lint: lint-observability
 
 include mk/observability.mk
 include mk/browser.mk
+include mk/deploy.mk
