@@ -56,8 +56,11 @@ image: build
 test: unit fuzz full-volume test-observability acceptance
 
 # The scenarios package is the acceptance suite; it runs through verify (acceptance), not here.
-unit: tools-chromium tools-nginx
+# The exporter's package runs twice: over bbolt with the rest, then over PostgreSQL (a throwaway
+# cluster its TestMain starts).
+unit: tools-chromium tools-nginx tools-postgres
 	SKIP_CONTAINER_TESTS= $(GO) test -count=1 $$($(GO) list ./... | grep -v '/scenarios$$')
+	EXPORTER_TEST_STORE=postgres $(GO) test -count=1 ./exporter/
 
 # The acceptance suite in container mode, required: no engine means NOT RUN and a failed make test.
 acceptance:
@@ -96,3 +99,4 @@ lint: lint-observability
 include mk/observability.mk
 include mk/browser.mk
 include mk/deploy.mk
+include mk/postgres.mk
