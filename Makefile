@@ -56,8 +56,11 @@ image: build
 test: unit fuzz full-volume test-observability acceptance verify-cluster
 
 # The scenarios package is the acceptance suite; it runs through verify (acceptance), not here.
-unit: tools-chromium
+# The exporter's package runs twice: over bbolt with the rest, then over PostgreSQL (a throwaway
+# cluster its TestMain starts).
+unit: tools-chromium tools-nginx tools-postgres
 	SKIP_CONTAINER_TESTS= $(GO) test -count=1 $$($(GO) list ./... | grep -v '/scenarios$$')
+	EXPORTER_TEST_STORE=postgres $(GO) test -count=1 ./exporter/
 
 # The acceptance suite in container mode, required: no engine means NOT RUN and a failed make test.
 acceptance:
@@ -66,7 +69,7 @@ acceptance:
 
 # The acceptance suite against the deployment of DESIGN §10, required: PostgreSQL, the exporter
 # replicas (VERIFY_REPLICAS, default 2) as containers on the host network, HAProxy in front.
-verify-cluster: tools-haproxy
+verify-cluster: tools-haproxy tools-postgres
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
 	$(BIN)/verify --target cluster --require-target $(VERIFY_ARGS)
 
@@ -101,4 +104,6 @@ lint: lint-observability
 
 include mk/observability.mk
 include mk/browser.mk
+include mk/deploy.mk
+include mk/postgres.mk
 include mk/cluster.mk

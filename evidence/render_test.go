@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -164,6 +165,38 @@ func TestRenderMarkdownVerdictFirst(t *testing.T) {
 		if !strings.HasPrefix(b.String(), want) {
 			t.Errorf("EVIDENCE.md starts %q, want %q", b.String()[:40], want)
 		}
+	}
+}
+
+// TestRenderNotes gives a failed check a note, as A1 diagnosing stripped trailers does: both
+// reports show it under Notes, named by its check, beside the check's failures.
+func TestRenderNotes(t *testing.T) {
+	const note = "trailers stripped by an intermediary: 7 of 7 CSV bodies complete and exact, trailers missing on every export"
+	r := redReport(t)
+	for i := range r.Checks {
+		if r.Checks[i].ID == "A1" {
+			r.Checks[i].Notes = []string{note}
+		}
+	}
+	for _, tt := range []struct {
+		name   string
+		render func(io.Writer, Report) error
+		want   []string
+	}{
+		{"markdown", RenderMarkdown, []string{"## Notes\n\n- **A1 complete**: " + note + "\n"}},
+		{"html", RenderHTML, []string{`<h2 id="notes">Notes</h2>`, "<li><strong>A1 complete</strong>: " + note + "</li>"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tt.render(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("no %q in the report", w)
+				}
+			}
+		})
 	}
 }
 

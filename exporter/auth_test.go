@@ -45,11 +45,7 @@ func TestLoadTokens(t *testing.T) {
 				// NewServer refuses to start on it.
 				cfg := testConfig(t.TempDir())
 				cfg.TokensFile = path
-				store, err := OpenBolt(cfg.DataDir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer store.Close()
+				store := openTestStore(t, cfg)
 				if _, err := NewServer(cfg, store, newCheckedLogger(t)); err == nil {
 					t.Errorf("NewServer started with tokens file %s", tt.file)
 				}

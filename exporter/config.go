@@ -17,6 +17,7 @@ import (
 type Config struct {
 	Listen         string
 	DataDir        string
+	PostgresDSN    string // not empty: the PostgreSQL store instead of bbolt
 	TokensFile     string
 	InsecureNoAuth bool
 	Rate           float64 // per-client requests per second; 0 turns rate limiting off
@@ -57,7 +58,8 @@ const envPrefix = "EXPORTER"
 func (c *Config) RegisterFlags(fs *flag.FlagSet) error {
 	own := flag.NewFlagSet("exporter", flag.ContinueOnError)
 	own.StringVar(&c.Listen, "listen", c.Listen, "address to serve on")
-	own.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the bbolt store")
+	own.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the bbolt store (unused with --postgres-dsn)")
+	own.StringVar(&c.PostgresDSN, "postgres-dsn", c.PostgresDSN, "PostgreSQL connection string (postgres://user@host:port/db); the PostgreSQL store instead of bbolt")
 	own.StringVar(&c.TokensFile, "tokens-file", c.TokensFile, "`path` of a file of <token> <scopes> lines; required on a non-loopback listen address")
 	own.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", c.InsecureNoAuth, "serve without auth even on a non-loopback address")
 	own.Float64Var(&c.Rate, "rate", c.Rate, "per-client requests per second (token bucket); 0 turns rate limiting off")
@@ -80,7 +82,7 @@ func (c Config) Validate() error {
 	} else if c.TokensFile == "" && !c.InsecureNoAuth && !loopback(c.Listen) {
 		errs = append(errs, fmt.Errorf("refusing to serve without auth on non-loopback address %s: give --tokens-file, or --insecure-no-auth to accept that", c.Listen))
 	}
-	if c.DataDir == "" {
+	if c.DataDir == "" && c.PostgresDSN == "" {
 		errs = append(errs, errors.New("--data-dir is required"))
 	}
 	if c.Rate < 0 {

@@ -175,8 +175,8 @@ func TestRegisterFlagsUsage(t *testing.T) {
 			t.Errorf("--%s usage %q does not name %s", f.Name, f.Usage, env)
 		}
 	})
-	if n != 13 {
-		t.Errorf("%d flags, want the 13 of the README", n)
+	if n != 14 {
+		t.Errorf("%d flags, want the 14 of the README", n)
 	}
 }
 

@@ -43,7 +43,7 @@ var nastyStrings = []string{
 	" leading space",
 	"trailing space ",
 	"mid=dle+of-text@",
-	"\x00nul and \x01 control",
+	"\x01 control and \x7f delete",
 }
 
 // nastyRecords has every nasty string in both string columns and negative numbers in the typed

@@ -116,6 +116,9 @@ func datasetMessage(named func(name string) string, anonymous string) func(error
 var errorRules = []errorRule{
 	{kind: ErrStoreFull, status: http.StatusInsufficientStorage, code: "store_full",
 		message: fixed("the store is full: nothing of this request was written; retry once the data volume has room")},
+	{kind: ErrStoreUnavailable, status: http.StatusServiceUnavailable, code: "store_unavailable",
+		message: fixed("the database is unavailable: this request was not acknowledged (a write is stored wholly or not at all, so retrying it is safe); retry after the Retry-After seconds"),
+		retry:   2 * time.Second},
 	{kind: ErrNotFound, status: http.StatusNotFound, code: "dataset_not_found",
 		message: datasetMessage(func(name string) string { return "no dataset " + name + ": create it with PUT first" },
 			"no such dataset: create it with PUT first")},

@@ -3,6 +3,7 @@ package exporter
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -32,6 +33,8 @@ func TestErrorResponse(t *testing.T) {
 			"the store is full: nothing of this request was written; retry once the data volume has room", 0, "", nil},
 		{"store full during PUT", &datasetError{"trades", full}, 507, "store_full",
 			"the store is full: nothing of this request was written; retry once the data volume has room", 0, "", nil},
+		{"store unavailable", &datasetError{"trades", fmt.Errorf("%w: %w", ErrStoreUnavailable, io.ErrUnexpectedEOF)}, 503, "store_unavailable",
+			"the database is unavailable: this request was not acknowledged (a write is stored wholly or not at all, so retrying it is safe); retry after the Retry-After seconds", 0, "2", nil},
 		{"not found", &datasetError{"nope", ErrNotFound}, 404, "dataset_not_found",
 			"no dataset nope: create it with PUT first", 0, "", nil},
 		{"not found unnamed", ErrNotFound, 404, "dataset_not_found", "no such dataset: create it with PUT first", 0, "", nil},

@@ -161,10 +161,7 @@ func (x *exportRun) scan(snap Snapshot, lead int, fn func(id uint64, row [][]byt
 	row := make([][]byte, lead+len(x.cols))
 	sel := row[lead:]
 	var n int64
-	return snap.Scan(x.q.after, func(id uint64, v []byte) error {
-		if x.q.limit >= 0 && n >= x.q.limit {
-			return errStopScan
-		}
+	return snap.Scan(x.q.after, x.q.limit, func(id uint64, v []byte) error {
 		var err error
 		if all, err = decodeCells(all, v, len(x.schema.Columns)); err != nil {
 			return fmt.Errorf("record %d: %w", id, err)
@@ -204,10 +201,7 @@ func (x *exportRun) pdfRows(snap Snapshot, maxRows int) (int64, error) {
 		capRows = min(capRows, x.q.limit)
 	}
 	var n int64
-	err := snap.Scan(x.q.after, func(uint64, []byte) error {
-		if n >= capRows {
-			return errStopScan
-		}
+	err := snap.Scan(x.q.after, capRows, func(uint64, []byte) error {
 		n++
 		return nil
 	})

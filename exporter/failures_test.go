@@ -191,12 +191,12 @@ type panickySnapshot struct {
 	panicAfter int64
 }
 
-func (s panickySnapshot) Scan(after uint64, fn func(id uint64, value []byte) error) error {
+func (s panickySnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error {
 	if s.panicAfter < 0 {
-		return s.Snapshot.Scan(after, fn)
+		return s.Snapshot.Scan(after, limit, fn)
 	}
 	var n int64
-	return s.Snapshot.Scan(after, func(id uint64, v []byte) error {
+	return s.Snapshot.Scan(after, limit, func(id uint64, v []byte) error {
 		if n == s.panicAfter {
 			panic(injectedPanic)
 		}
@@ -209,7 +209,7 @@ func (s panickySnapshot) Scan(after uint64, fn func(id uint64, value []byte) err
 // so the body cannot look complete (no terminating chunk, no trailers); before it, the answer is a
 // 500 JSON error. Either way the export's slot is freed.
 func TestExportPanic(t *testing.T) {
-	ps := &panickyStore{Store: newBoltStore(t)}
+	ps := &panickyStore{Store: openTestStore(t, testConfig(t.TempDir()))}
 	ps.panicAfter.Store(-1)
 	sink := &logSink{}
 	cfg := testConfig(t.TempDir())
@@ -293,7 +293,7 @@ func TestExportPanic(t *testing.T) {
 // connection after.
 func TestHandlerPanic(t *testing.T) {
 	sink := &logSink{}
-	ts := startTestServerLogging(t, testSetup{cfg: testConfig(t.TempDir())}, newBoltStore(t), slog.New(slog.NewJSONHandler(sink, nil)))
+	ts := startTestServerLogging(t, testSetup{cfg: testConfig(t.TempDir())}, openTestStore(t, testConfig(t.TempDir())), slog.New(slog.NewJSONHandler(sink, nil)))
 	ts.srv.mux.HandleFunc("/test/panic-before", func(http.ResponseWriter, *http.Request) { panic("before") })
 	ts.srv.mux.HandleFunc("/test/panic-after", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)

@@ -217,7 +217,7 @@ func newFuzzServer(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := store.Upsert("fuzz", recs, false); err != nil {
+	if err := store.Upsert("fuzz", recs, false); err != nil {
 		tb.Fatal(err)
 	}
 	cfg := testConfig(tb.TempDir())

@@ -50,11 +50,7 @@ func TestClientLimiterIsBounded(t *testing.T) {
 func TestLogsNeverQuoteRecords(t *testing.T) {
 	sink := &logSink{}
 	cfg := testConfig(t.TempDir())
-	store, err := OpenBolt(cfg.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t, cfg)
 	srv, err := NewServer(cfg, store, slog.New(slog.NewJSONHandler(sink, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -139,6 +139,9 @@ type testServer struct {
 func testConfig(dir string) Config {
 	cfg := DefaultConfig()
 	cfg.DataDir = dir
+	if testOverPostgres() {
+		cfg.PostgresDSN = testDSN(dir)
+	}
 	cfg.Rate = 0
 	return cfg
 }
@@ -158,7 +161,7 @@ func newTestServer(t testing.TB, opts ...setupOption) *testServer {
 	if err := setup.cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	store, err := OpenBolt(setup.cfg.DataDir)
+	store, err := OpenStore(setup.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package exporter
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -102,6 +104,9 @@ func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- storeRecord
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	counts, err := c.store.Counts()
+	if errors.Is(err, ErrStoreUnavailable) {
+		return // no series rather than a failed scrape: the database is down, the exporter is not
+	}
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(storeRecordsDesc, err)
 		return

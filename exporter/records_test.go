@@ -230,6 +230,7 @@ var badRecords = []struct {
 	{"bool capitalised", withField(1, "open", `True`), "unexpected"},
 	{"string as number", withField(1, "note", `5`), `field "note": want a string`},
 	{"string as bool", withField(1, "note", `false`), `field "note": want a string`},
+	{"string with U+0000", withField(1, "note", `"a\u0000b"`), `field "note": U+0000 is not allowed in a string`},
 	{"invalid UTF-8 in a string", withField(1, "note", "\"caf\xe9\""), "invalid UTF-8"},
 	{"invalid UTF-8 0xff", withField(1, "note", "\"\xff\""), "invalid UTF-8"},
 	{"UTF-8 surrogate", withField(1, "note", "\"\xed\xa0\x80\""), "invalid UTF-8"},

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -14,9 +15,9 @@ type Type string
 
 // Column types.
 const (
-	TypeString    Type = "string"    // the text as given
+	TypeString    Type = "string"    // the text as given, without U+0000 (which PostgreSQL's text cannot hold)
 	TypeInt       Type = "int"       // a JSON integer, exported as decimal digits
-	TypeDecimal   Type = "decimal"   // a JSON number or string -?digits[.digits], exported with its digits unchanged
+	TypeDecimal   Type = "decimal"   // a JSON number or string -?digits[.digits], exported with its digits (leading zeros dropped, no -0)
 	TypeTimestamp Type = "timestamp" // RFC 3339 in, RFC 3339 UTC out (fractional seconds kept)
 	TypeBool      Type = "bool"      // true or false
 )
@@ -98,6 +99,9 @@ func cellText(dst []byte, t Type, v jsonValue) ([]byte, error) {
 		if v.kind != kindString {
 			return dst, fmt.Errorf("want a string, got %s", v.kind)
 		}
+		if bytes.IndexByte(v.text, 0) >= 0 {
+			return dst, fmt.Errorf("U+0000 is not allowed in a string")
+		}
 		return append(dst, v.text...), nil
 	case TypeInt:
 		if v.kind != kindNumber {
@@ -115,7 +119,7 @@ func cellText(dst []byte, t Type, v jsonValue) ([]byte, error) {
 		if !decimalRE.Match(v.text) || len(v.text) > 64 {
 			return dst, fmt.Errorf("want a decimal like -123.45 (no exponent, at most 64 characters), got %q", truncate(v.text))
 		}
-		return append(dst, v.text...), nil
+		return canonicalDecimal(dst, v.text), nil
 	case TypeTimestamp:
 		if v.kind != kindString {
 			return dst, fmt.Errorf("want an RFC 3339 timestamp string, got %s", v.kind)
@@ -148,4 +152,27 @@ func truncate(b []byte) string {
 		s = s[:len(s)-1]
 	}
 	return string(s) + "…"
+}
+
+// canonicalDecimal appends d (-?digits[.digits]) in the one form both stores give back: the
+// integer part without leading zeros, and no minus sign on a zero. The fractional digits, and so
+// the scale, stay as given: 1.50 stays 1.50, 007.50 becomes 7.50, -0.00 becomes 0.00.
+func canonicalDecimal(dst, d []byte) []byte {
+	neg := len(d) > 0 && d[0] == '-'
+	if neg {
+		d = d[1:]
+	}
+	intEnd := bytes.IndexByte(d, '.')
+	if intEnd < 0 {
+		intEnd = len(d)
+	}
+	i := 0
+	for i < intEnd-1 && d[i] == '0' {
+		i++
+	}
+	d = d[i:]
+	if neg && bytes.ContainsFunc(d, func(r rune) bool { return r >= '1' && r <= '9' }) {
+		dst = append(dst, '-')
+	}
+	return append(dst, d...)
 }

@@ -10,6 +10,15 @@ import (
 	"time"
 )
 
+// OpenStore opens the store cfg names: PostgreSQL with a DSN, else bbolt under the data directory.
+// The PostgreSQL pool has a connection for every export slot and a few for ingest.
+func OpenStore(cfg Config) (Store, error) {
+	if cfg.PostgresDSN != "" {
+		return OpenPostgres(cfg.PostgresDSN, cfg.MaxCSVExports+cfg.MaxPDFExports+8)
+	}
+	return OpenBolt(cfg.DataDir)
+}
+
 // Run serves cfg until ctx is cancelled, then shuts down gracefully: it stops accepting, refuses new
 // API requests, lets in-flight requests finish for up to cfg.ShutdownGrace, and closes the store.
 // listening, when not nil, is called with the bound address once the server accepts connections.
@@ -17,7 +26,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, listening func(ad
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	store, err := OpenBolt(cfg.DataDir)
+	store, err := OpenStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -44,7 +53,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, listening func(ad
 			}
 		},
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "auth", srv.tokens != nil, "data_dir", cfg.DataDir)
+	where := []any{"store", "bbolt", "data_dir", cfg.DataDir}
+	if cfg.PostgresDSN != "" {
+		where = []any{"store", "postgres"} // never the DSN: it may hold a password
+	}
+	logger.Info("listening", append([]any{"addr", ln.Addr().String(), "auth", srv.tokens != nil}, where...)...)
 	if listening != nil {
 		listening(ln.Addr().String())
 	}

@@ -190,7 +190,7 @@ func TestRunGracefulShutdownFinishesExport(t *testing.T) {
 func TestRunRefusesBadConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"non-loopback without tokens": func() Config { c := testConfig(t.TempDir()); c.Listen = "0.0.0.0:0"; return c }(),
-		"no data dir":                 func() Config { c := testConfig(""); return c }(),
+		"no store":                    func() Config { c := testConfig(""); c.PostgresDSN = ""; return c }(),
 		"missing tokens file":         func() Config { c := testConfig(t.TempDir()); c.TokensFile = "/nonexistent/tokens"; return c }(),
 		"bad listen address":          func() Config { c := testConfig(t.TempDir()); c.Listen = "127.0.0.1:http-alt-x"; return c }(),
 	} {

@@ -54,7 +54,7 @@ func NewServer(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		}
 		s.tokens = t
 	}
-	if _, err := store.Counts(); err != nil {
+	if _, err := store.Counts(); err != nil && !errors.Is(err, ErrStoreUnavailable) {
 		return nil, fmt.Errorf("read store: %w", err)
 	}
 	s.m = newMetrics(s.reg, store)
@@ -161,7 +161,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	case s.draining.Load():
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 	case !s.store.Ready():
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store closed"})
+		retryAfter(w.Header(), 2*time.Second)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
 	default:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
@@ -368,7 +369,7 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) error {
 		s.m.ingested.WithLabelValues(mode, "client_error").Add(float64(max(countLines(body), 1)))
 		return err
 	}
-	if _, err := s.store.Upsert(name, recs, !batch); err != nil {
+	if err := s.store.Upsert(name, recs, !batch); err != nil {
 		outcome := "server_error"
 		if errors.Is(err, ErrStoreFull) {
 			outcome = "store_full"

@@ -91,7 +91,7 @@ func TestReadyzStoreClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := ts.do(t, http.MethodGet, "/readyz", nil)
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "store closed") {
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "store unavailable") || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("/readyz with the store closed: %d %s", resp.StatusCode, body)
 	}
 }

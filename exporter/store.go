@@ -25,12 +25,13 @@ type Store interface {
 	Schema(name string) (Schema, error)
 	// Counts returns the number of records of every dataset.
 	Counts() (map[string]uint64, error)
-	// Upsert writes records atomically, replacing those with the same id, and returns the
-	// dataset's record count afterwards. With group set, concurrent calls share one commit.
-	Upsert(name string, recs []Record, group bool) (count uint64, err error)
+	// Upsert writes records atomically, replacing those with the same id (the last of a batch
+	// wins). With group set, concurrent calls may share one commit. It returns once the records
+	// are committed: never before.
+	Upsert(name string, recs []Record, group bool) error
 	// View runs fn on one consistent snapshot of a dataset.
 	View(name string, fn func(Snapshot) error) error
-	// Ready reports whether the store is open.
+	// Ready reports whether the store can serve: open, and its database reachable.
 	Ready() bool
 	Close() error
 }
@@ -39,9 +40,10 @@ type Store interface {
 type Snapshot interface {
 	Schema() Schema
 	Rows() uint64
-	// Scan calls fn for every record with an id greater than after, in ascending id order, until fn
-	// returns an error (errStopScan ends it cleanly). The value is only valid during the call.
-	Scan(after uint64, fn func(id uint64, value []byte) error) error
+	// Scan calls fn for every record with an id greater than after, in ascending id order, for at
+	// most limit records (all when limit < 0), until fn returns an error (errStopScan ends it
+	// cleanly). The value is only valid during the call.
+	Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error
 }
 
 // Record is one record in stored form: its id and its cells (see recordParser.parse).
@@ -212,15 +214,14 @@ func (s *boltStore) Counts() (map[string]uint64, error) {
 	return out, err
 }
 
-func (s *boltStore) Upsert(name string, recs []Record, group bool) (uint64, error) {
-	var count uint64
+func (s *boltStore) Upsert(name string, recs []Record, group bool) error {
 	fn := func(tx *bolt.Tx) error {
 		b := tx.Bucket(dataBucket(name))
 		if b == nil {
 			return ErrNotFound
 		}
 		counts := tx.Bucket(bucketCounts)
-		count = binary.BigEndian.Uint64(counts.Get([]byte(name)))
+		count := binary.BigEndian.Uint64(counts.Get([]byte(name)))
 		var key [8]byte
 		for _, r := range recs {
 			binary.BigEndian.PutUint64(key[:], r.ID)
@@ -233,7 +234,7 @@ func (s *boltStore) Upsert(name string, recs []Record, group bool) (uint64, erro
 		}
 		return counts.Put([]byte(name), binary.BigEndian.AppendUint64(nil, count))
 	}
-	return count, s.update(group, fn)
+	return s.update(group, fn)
 }
 
 func (s *boltStore) View(name string, fn func(Snapshot) error) error {
@@ -273,11 +274,19 @@ type boltSnapshot struct {
 func (s *boltSnapshot) Schema() Schema { return s.schema }
 func (s *boltSnapshot) Rows() uint64   { return s.rows }
 
-func (s *boltSnapshot) Scan(after uint64, fn func(id uint64, value []byte) error) error {
+func (s *boltSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error {
+	if after == ^uint64(0) {
+		return nil
+	}
 	c := s.b.Cursor()
 	var key [8]byte
 	binary.BigEndian.PutUint64(key[:], after+1)
+	var n int64
 	for k, v := c.Seek(key[:]); k != nil; k, v = c.Next() {
+		if limit >= 0 && n >= limit {
+			return nil
+		}
+		n++
 		if len(k) != 8 {
 			return errCorrupt
 		}

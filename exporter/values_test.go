@@ -23,7 +23,10 @@ func TestValueRoundTrip(t *testing.T) {
 		{TypeDecimal, `1.50`, "1.50"},
 		{TypeDecimal, `-0.001`, "-0.001"},
 		{TypeDecimal, `0`, "0"},
-		{TypeDecimal, `"007.50"`, "007.50"},
+		{TypeDecimal, `"007.50"`, "7.50"},
+		{TypeDecimal, `"-0.00"`, "0.00"},
+		{TypeDecimal, `"-000"`, "0"},
+		{TypeDecimal, `"-00.10"`, "-0.10"},
 		{TypeDecimal, `12345678901234567890.123456789012345678`, "12345678901234567890.123456789012345678"},
 		{TypeDecimal, `"-99999999999999999999999999999999.000000000000000000000000000001"`, "-99999999999999999999999999999999.000000000000000000000000000001"},
 		{TypeTimestamp, `"2026-01-02T03:04:05+01:00"`, "2026-01-02T02:04:05Z"},
@@ -45,7 +48,7 @@ func TestValueRoundTrip(t *testing.T) {
 		{TypeString, `""`, ""},
 		{TypeString, `"naïve café – Ωμέγα – 中文 – 😀"`, "naïve café – Ωμέγα – 中文 – 😀"},
 		{TypeString, `"\u00e9\ud83d\ude00\n\t\"\\\/"`, "é😀\n\t\"\\/"},
-		{TypeString, `"\u0000"`, "\x00"},
+		{TypeString, `"\u0001"`, "\x01"},
 	}
 	for i, tt := range tests {
 		id := i + 1

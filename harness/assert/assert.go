@@ -87,6 +87,11 @@ func (b *builder) check(id, title string) evidence.Check {
 // A1 judges completeness: every seeded record exactly once in the CSV exports, every field equal to
 // the seed (formula guard inverted, and applied exactly), and Content-Digest and Export-Rows
 // present and right on every CSV and PDF export.
+//
+// When every CSV body arrived whole and exact but none carried a trailer (see
+// export.CSVTotals.TrailersStripped), the check still fails, since no client could have verified
+// those exports, and a note names the likely cause: an intermediary that drops HTTP trailers,
+// not the exporter.
 func A1(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Check {
 	b := &builder{th: th}
 	b.measure("a1.missing_rows", float64(csv.Missing), "rows")
@@ -102,6 +107,11 @@ func A1(th Thresholds, csv export.CSVTotals, pdf export.PDFTotals) evidence.Chec
 	}
 	if csv.Exports == 0 {
 		b.notRun = "no CSV export was received to judge"
+	}
+	if csv.TrailersStripped() {
+		b.note(fmt.Sprintf("trailers stripped by an intermediary: %d of %d CSV bodies complete and exact, "+
+			"trailers missing on every export (a proxy that drops HTTP trailers, e.g. nginx < 1.27.2); "+
+			"the exporter's bodies are right, but no client can verify them on this path", csv.Exact, csv.Exports))
 	}
 	b.explain(csv.Examples...)
 	b.explain(pdf.Examples...)

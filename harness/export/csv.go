@@ -41,10 +41,23 @@ type CSVReport struct {
 
 // Failure classifies the export: "" when it is complete and exactly right, otherwise the first
 // kind of failure: "status_<code>", "transport", "truncated", "parse_error", "content_headers",
-// "digest_mismatch" or "wrong_rows".
+// "trailers_missing", "digest_mismatch" or "wrong_rows". A body without a Content-Digest is
+// "truncated", as a client must take it, unless the body arrived whole and exactly right and
+// neither integrity field came at all: then it is "trailers_missing", what a proxy that drops
+// trailers leaves (see CSVTotals.TrailersStripped).
 func (r CSVReport) Failure() string {
+	if r.exact() && r.Media.OK() && !r.Integrity.Present {
+		return "trailers_missing"
+	}
 	return failure(r.Fetch, r.Integrity, r.Media, r.ParseErrors > 0,
 		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder+r.Mismatched+r.GuardViolations > 0)
+}
+
+// exact reports whether the body arrived whole and is exactly the expected export, whatever its
+// headers and trailers say.
+func (r CSVReport) exact() bool {
+	return r.Complete && r.HeaderOK && r.ParseErrors == 0 &&
+		r.Missing+r.Duplicates+r.Unexpected+r.OutOfOrder+r.Mismatched+r.GuardViolations == 0
 }
 
 func failure(f Fetch, in Integrity, m Media, parse, rows bool) string {

@@ -343,6 +343,8 @@ func (e *transportError) Unwrap() error { return e.err }
 type Integrity struct {
 	DigestOK bool // Content-Digest present with a sha-256 equal to the body's
 	RowsOK   bool // Export-Rows present and equal to the rows found in the body
+	// Present is true when at least one of the two fields arrived, right or wrong.
+	Present  bool
 	Problems []string
 }
 
@@ -352,8 +354,8 @@ func (i Integrity) OK() bool { return i.DigestOK && i.RowsOK }
 // checkIntegrity compares the digest and row-count fields (from fields, trailers or header) with
 // what was received.
 func checkIntegrity(fields http.Header, sum []byte, rows int) Integrity {
-	var in Integrity
-	digest := fields.Get("Content-Digest")
+	digest, n := fields.Get("Content-Digest"), fields.Get("Export-Rows")
+	in := Integrity{Present: digest != "" || n != ""}
 	switch got, ok := sha256Of(digest); {
 	case digest == "":
 		in.Problems = append(in.Problems, "Content-Digest missing")
@@ -365,7 +367,6 @@ func checkIntegrity(fields http.Header, sum []byte, rows int) Integrity {
 	default:
 		in.DigestOK = true
 	}
-	n := fields.Get("Export-Rows")
 	switch v, err := strconv.Atoi(n); {
 	case n == "":
 		in.Problems = append(in.Problems, "Export-Rows missing")

@@ -103,7 +103,8 @@ func TestCSVStatus(t *testing.T) {
 	}
 }
 
-// TestCSVDigest serves bodies by hand to check the integrity fields.
+// TestCSVDigest serves bodies by hand to check the integrity fields. The body is right in every
+// case, so each export counts as exact, and as untrailered only when neither field arrived.
 func TestCSVDigest(t *testing.T) {
 	recs := seed.Generate(1, 1, 1)
 	exp := expected(t, recs, export.Options{Columns: []string{"quantity"}})
@@ -115,7 +116,9 @@ func TestCSVDigest(t *testing.T) {
 		{"with another algorithm", "sha-512=:AAAA:, sha-256=:" + sha(body) + ":", "1", ""},
 		{"wrong digest", "sha-256=:" + sha("x") + ":", "1", "digest_mismatch"},
 		{"wrong rows", "sha-256=:" + sha(body) + ":", "2", "wrong_rows"},
-		{"no trailers", "", "", "truncated"},
+		{"no Export-Rows", "sha-256=:" + sha(body) + ":", "", "wrong_rows"},
+		{"no Content-Digest", "", "1", "truncated"},
+		{"no trailers", "", "", "trailers_missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +129,8 @@ func TestCSVDigest(t *testing.T) {
 				_, _ = w.Write([]byte(body))
 				if tt.digest != "" {
 					w.Header().Set("Content-Digest", tt.digest)
+				}
+				if tt.rows != "" {
 					w.Header().Set("Export-Rows", tt.rows)
 				}
 			}))
@@ -133,6 +138,12 @@ func TestCSVDigest(t *testing.T) {
 			r := (&export.Client{BaseURL: srv.URL}).CSV(context.Background(), exp)
 			if r.Failure() != tt.failure {
 				t.Errorf("failure %q, want %q: %v", r.Failure(), tt.failure, r.Examples)
+			}
+			var tl export.Tally
+			tl.Add(r)
+			untrailered := tt.digest == "" && tt.rows == ""
+			if tl.CSV.Exact != 1 || tl.CSV.Untrailered != map[bool]int{true: 1}[untrailered] || tl.CSV.TrailersStripped() != untrailered {
+				t.Errorf("totals %+v: want exact, untrailered %v", tl.CSV, untrailered)
 			}
 		})
 	}

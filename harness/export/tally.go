@@ -165,9 +165,25 @@ type CSVTotals struct {
 	// IntegrityMismatches are exports whose Content-Digest or Export-Rows trailer is missing or
 	// wrong.
 	IntegrityMismatches int `json:"integrity_mismatches"`
+	// Exact are exports whose body arrived whole (the chunked framing ended cleanly) and verified
+	// exactly: parsed, every expected row once and in order, every cell equal to the seed.
+	Exact int `json:"exact"`
+	// Untrailered are exports that carried neither integrity field, Content-Digest nor
+	// Export-Rows, as a trailer or in the header.
+	Untrailered int `json:"untrailered"`
 	// ContentHeaderMismatches are exports whose Content-Type or Content-Disposition is wrong.
 	ContentHeaderMismatches int      `json:"content_header_mismatches"`
 	Examples                []string `json:"examples,omitempty"`
+}
+
+// TrailersStripped reports the mark of an intermediary that drops HTTP trailers (nginx before
+// 1.27.2): every CSV export's body arrived whole and exactly right, yet not one of them carried
+// an integrity field. An exporter that cuts its streams short also sends no trailers, but its
+// bodies are not all whole and exact; one that forgets them on some exports leaves others with
+// them. Either way the integrity of the exports cannot be verified by a client, so the diagnosis
+// names the cause of a failure, it is not a pass.
+func (t CSVTotals) TrailersStripped() bool {
+	return t.Exports > 0 && t.Exact == t.Exports && t.Untrailered == t.Exports
 }
 
 // add adds one report; an export that never started (an error status) has no body to judge.
@@ -184,6 +200,12 @@ func (t *CSVTotals) add(r CSVReport) {
 	t.ParseErrors += r.ParseErrors
 	if !r.Integrity.OK() {
 		t.IntegrityMismatches++
+	}
+	if r.exact() {
+		t.Exact++
+	}
+	if !r.Integrity.Present {
+		t.Untrailered++
 	}
 	if !r.Media.OK() {
 		t.ContentHeaderMismatches++

@@ -184,6 +184,13 @@ func TestPipeline(t *testing.T) {
 				}
 			}
 			sort.Strings(failed)
+			// No fake strips trailers the way a proxy does (harness/proxytest has that case): a
+			// broken exporter is never excused as an intermediary.
+			for _, n := range checks["A1"].Notes {
+				if strings.HasPrefix(n, "trailers stripped") {
+					t.Errorf("A1 blames an intermediary: %s", n)
+				}
+			}
 			verdict := evidence.Decide(slices.Collect(maps.Values(checks)), slices.Sorted(maps.Keys(checks)))
 			if len(tt.red) == 0 {
 				if verdict != evidence.Green {

@@ -1,0 +1,804 @@
+package exporter
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrStoreUnavailable wraps a store operation that failed because the database cannot be reached
+// (down, restarting, refusing connections). The request was not acknowledged: an ingest is stored
+// wholly or not at all, and a retry of it is safe.
+var ErrStoreUnavailable = errors.New("the store is unavailable")
+
+// The PostgreSQL store keeps each dataset in a real table, datasets."<name>", with one typed
+// column per declared column (pgTypes) and id as its bigint primary key; the schemas are in the
+// catalog table exporter.datasets. timestamptz keeps microseconds, so a timestamp column has a
+// companion column "ns.<i>" (i: the column's position in the schema) with the 0–999 nanoseconds
+// beyond them, which the exporter adds back on export.
+var pgTypes = map[Type]string{
+	TypeString:    "text",
+	TypeInt:       "bigint",
+	TypeDecimal:   "numeric",
+	TypeTimestamp: "timestamptz",
+	TypeBool:      "boolean",
+}
+
+// pgStore is the Store over PostgreSQL. Exporters over one database are stateless: any number of
+// them can serve it at once.
+type pgStore struct {
+	pool    *pgxpool.Pool
+	schemas sync.Map // name → Schema; schemas never change once created
+	closed  atomic.Bool
+
+	initMu sync.Mutex
+	inited bool
+
+	// health is a connection of its own for Ready, so readiness reflects the database, not how
+	// busy the pool is with exports.
+	healthMu sync.Mutex
+	health   *pgx.Conn
+	connCfg  *pgx.ConnConfig
+
+	// ackEarly, set only by a fault build (faults_ackearly.go), acknowledges an ingest before
+	// its transaction commits: the broken exporter the harness must catch.
+	ackEarly bool
+}
+
+const (
+	pgOpTimeout    = 30 * time.Second // one schema, count or ingest statement
+	pgReadyTimeout = 2 * time.Second
+	// pgCatalogLock is the advisory lock held while creating the catalog, so replicas starting
+	// together do not race on CREATE … IF NOT EXISTS.
+	pgCatalogLock = 0x6578706f72746572 // "exporter"
+)
+
+// OpenPostgres opens the store in the database dsn names. The database may be down: the store then
+// answers ErrStoreUnavailable (and Ready false) until it comes up, and creates its catalog then.
+// maxConns bounds the pool; each export in flight holds one connection.
+func OpenPostgres(dsn string, maxConns int) (Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("--postgres-dsn: %w", err)
+	}
+	cfg.MaxConns = int32(max(maxConns, 4))
+	cfg.ConnConfig.RuntimeParams["application_name"] = "exporter"
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 5*time.Second {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &pgStore{pool: pool, connCfg: cfg.ConnConfig.Copy()}
+	applyPGFaults(s)
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	if err := s.init(ctx); err != nil && !errors.Is(err, ErrStoreUnavailable) {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init creates the catalog once per process; until it succeeds every operation tries again.
+func (s *pgStore) init(ctx context.Context) error {
+	s.initMu.Lock()
+	defer s.initMu.Unlock()
+	if s.inited {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, sql := range []string{
+			`SELECT pg_advisory_xact_lock(` + strconv.Itoa(pgCatalogLock) + `)`,
+			`CREATE SCHEMA IF NOT EXISTS exporter`,
+			`CREATE SCHEMA IF NOT EXISTS datasets`,
+			`CREATE TABLE IF NOT EXISTS exporter.datasets (
+				name text PRIMARY KEY,
+				columns jsonb NOT NULL,
+				created timestamptz NOT NULL DEFAULT now())`,
+		} {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err = pgError(err); err == nil {
+		s.inited = true
+	}
+	return err
+}
+
+// pgError classifies a database error: the database being unreachable or going down becomes
+// ErrStoreUnavailable, a full disk ErrStoreFull; anything else (a bug) stays as it is, a 500.
+func pgError(err error) error {
+	if err == nil || errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrStoreFull) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "53100": // disk_full
+			return fmt.Errorf("%w: %w", ErrStoreFull, err)
+		case strings.HasPrefix(pe.Code, "08"), // connection exceptions
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // admin shutdown, crash shutdown, cannot connect now
+			pe.Code == "53300",                     // too many connections
+			pe.Code == "40001", pe.Code == "40P01": // serialization failure, deadlock: retry
+			return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.Timeout(err), pgconn.SafeToRetry(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, context.DeadlineExceeded), strings.Contains(err.Error(), "conn closed"),
+		strings.Contains(err.Error(), "closed pool"):
+		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	return err
+}
+
+func (s *pgStore) ready(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%w: closed", ErrStoreUnavailable)
+	}
+	return s.init(ctx)
+}
+
+func pgTable(name string) string { return "datasets." + pgx.Identifier{name}.Sanitize() }
+
+func pgNanos(i int) string { return pgx.Identifier{"ns." + strconv.Itoa(i)}.Sanitize() }
+
+func (s *pgStore) PutSchema(name string, sc Schema) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return false, err
+	}
+	created := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, name); err != nil {
+			return err
+		}
+		var old []byte
+		switch err := tx.QueryRow(ctx, `SELECT columns FROM exporter.datasets WHERE name = $1`, name).Scan(&old); {
+		case err == nil:
+			var prev Schema
+			if err := json.Unmarshal(old, &prev.Columns); err != nil {
+				return err
+			}
+			if !prev.equal(sc) {
+				return ErrSchemaConflict
+			}
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		var ddl strings.Builder
+		fmt.Fprintf(&ddl, "CREATE TABLE %s (id bigint PRIMARY KEY", pgTable(name))
+		for _, c := range sc.Columns {
+			fmt.Fprintf(&ddl, ", %s %s NOT NULL", pgx.Identifier{c.Name}.Sanitize(), pgTypes[c.Type])
+		}
+		for i, c := range sc.Columns {
+			if c.Type == TypeTimestamp {
+				fmt.Fprintf(&ddl, ", %s smallint NOT NULL DEFAULT 0 CHECK (%[1]s BETWEEN 0 AND 999)", pgNanos(i))
+			}
+		}
+		ddl.WriteString(")")
+		if _, err := tx.Exec(ctx, ddl.String()); err != nil {
+			return err
+		}
+		for i, c := range sc.Columns {
+			if c.Type == TypeTimestamp {
+				comment := fmt.Sprintf("COMMENT ON COLUMN %s.%s IS 'nanoseconds of %s beyond its microseconds'",
+					pgTable(name), pgNanos(i), c.Name)
+				if _, err := tx.Exec(ctx, comment); err != nil {
+					return err
+				}
+			}
+		}
+		colsJSON, err := json.Marshal(sc.Columns)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO exporter.datasets (name, columns) VALUES ($1, $2)`, name, colsJSON); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return false, pgError(err)
+	}
+	return created, nil
+}
+
+func (s *pgStore) Schema(name string) (Schema, error) {
+	if v, ok := s.schemas.Load(name); ok {
+		return v.(Schema), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return Schema{}, err
+	}
+	var raw []byte
+	err := s.pool.QueryRow(ctx, `SELECT columns FROM exporter.datasets WHERE name = $1`, name).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Schema{}, ErrNotFound
+	}
+	if err != nil {
+		return Schema{}, pgError(err)
+	}
+	var sc Schema
+	if err := json.Unmarshal(raw, &sc.Columns); err != nil {
+		return Schema{}, err
+	}
+	s.schemas.Store(name, sc)
+	return sc, nil
+}
+
+// Counts counts every dataset's rows in one snapshot.
+func (s *pgStore) Counts() (map[string]uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT name FROM exporter.datasets ORDER BY name`)
+		if err != nil {
+			return err
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(names) == 0 {
+			return err
+		}
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("SELECT %d, count(*) FROM %s", i, pgTable(n))
+		}
+		rows, err = tx.Query(ctx, strings.Join(parts, " UNION ALL "))
+		if err != nil {
+			return err
+		}
+		var i int
+		var n int64
+		_, err = pgx.ForEachRow(rows, []any{&i, &n}, func() error {
+			out[names[i]] = uint64(n)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, pgError(err)
+	}
+	return out, nil
+}
+
+// Upsert writes recs in one transaction: one INSERT … ON CONFLICT over arrays of every column, so
+// a batch is stored wholly or not at all. Later records win over earlier ones with the same id,
+// as in bbolt. group is not needed: PostgreSQL commits concurrent transactions together itself.
+func (s *pgStore) Upsert(name string, recs []Record, group bool) error {
+	sc, err := s.Schema(name)
+	if err != nil {
+		return err
+	}
+	recs = lastPerID(recs)
+	cols := newPGColumns(sc, len(recs))
+	cells := make([][]byte, 0, len(sc.Columns))
+	for _, r := range recs {
+		if cells, err = decodeCells(cells, r.Value, len(sc.Columns)); err != nil {
+			return err
+		}
+		if err := cols.add(r.ID, cells); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	sql := pgUpsertSQL(name, sc)
+	if s.ackEarly {
+		go func() { // the fault: the caller is told "stored" before anything is
+			ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
+			defer cancel()
+			time.Sleep(ackEarlyDelay)
+			s.pool.Exec(ctx, sql, cols.args...)
+		}()
+		return nil
+	}
+	_, err = s.pool.Exec(ctx, sql, cols.args...)
+	return pgError(err)
+}
+
+// ackEarlyDelay is how long the ack-before-commit fault holds a write before sending it.
+const ackEarlyDelay = 500 * time.Millisecond
+
+// lastPerID drops every record that a later one with the same id replaces (ON CONFLICT cannot
+// update one row twice in a statement).
+func lastPerID(recs []Record) []Record {
+	if len(recs) < 2 {
+		return recs
+	}
+	last := make(map[uint64]int, len(recs))
+	for i, r := range recs {
+		last[r.ID] = i
+	}
+	if len(last) == len(recs) {
+		return recs
+	}
+	out := make([]Record, 0, len(last))
+	for i, r := range recs {
+		if last[r.ID] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func pgUpsertSQL(name string, sc Schema) string {
+	var names, params, sel, set []string
+	names = append(names, "id")
+	params = append(params, "$1::bigint[]")
+	sel = append(sel, "u.c0")
+	n := 1
+	param := func(pgType string) string {
+		n++
+		params = append(params, fmt.Sprintf("$%d::%s[]", n, pgType))
+		return fmt.Sprintf("u.c%d", n-1)
+	}
+	for _, c := range sc.Columns {
+		col := pgx.Identifier{c.Name}.Sanitize()
+		names = append(names, col)
+		set = append(set, col+" = EXCLUDED."+col)
+		switch c.Type {
+		case TypeDecimal:
+			sel = append(sel, param("text")+"::numeric")
+		default:
+			sel = append(sel, param(pgTypes[c.Type]))
+		}
+	}
+	for i, c := range sc.Columns {
+		if c.Type == TypeTimestamp {
+			col := pgNanos(i)
+			names = append(names, col)
+			set = append(set, col+" = EXCLUDED."+col)
+			sel = append(sel, param("smallint"))
+		}
+	}
+	aliases := make([]string, n)
+	for i := range aliases {
+		aliases[i] = fmt.Sprintf("c%d", i)
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM unnest(%s) AS u(%s) ON CONFLICT (id) DO UPDATE SET %s",
+		pgTable(name), strings.Join(names, ", "), strings.Join(sel, ", "), strings.Join(params, ", "),
+		strings.Join(aliases, ", "), strings.Join(set, ", "))
+}
+
+// pgColumns gathers a batch column by column, in the order of pgUpsertSQL's parameters.
+type pgColumns struct {
+	sc    Schema
+	ids   []int64
+	cols  []any // per schema column: *[]string, *[]int64, *[]time.Time or *[]bool
+	nanos []*[]int16
+	args  []any
+}
+
+func newPGColumns(sc Schema, n int) *pgColumns {
+	c := &pgColumns{sc: sc, ids: make([]int64, 0, n)}
+	c.args = append(c.args, &c.ids)
+	for _, col := range sc.Columns {
+		var v any
+		switch col.Type {
+		case TypeString, TypeDecimal:
+			s := make([]string, 0, n)
+			v = &s
+		case TypeInt:
+			s := make([]int64, 0, n)
+			v = &s
+		case TypeTimestamp:
+			s := make([]time.Time, 0, n)
+			v = &s
+		case TypeBool:
+			s := make([]bool, 0, n)
+			v = &s
+		}
+		c.cols = append(c.cols, v)
+		c.args = append(c.args, v)
+	}
+	for _, col := range sc.Columns {
+		if col.Type == TypeTimestamp {
+			s := make([]int16, 0, n)
+			c.nanos = append(c.nanos, &s)
+			c.args = append(c.args, &s)
+		}
+	}
+	return c
+}
+
+// add appends one record's cells (their canonical text, see cellText).
+func (c *pgColumns) add(id uint64, cells [][]byte) error {
+	c.ids = append(c.ids, int64(id))
+	ns := 0
+	for i, col := range c.sc.Columns {
+		cell := cells[i]
+		switch col.Type {
+		case TypeString, TypeDecimal:
+			p := c.cols[i].(*[]string)
+			*p = append(*p, string(cell))
+		case TypeInt:
+			n, err := strconv.ParseInt(string(cell), 10, 64)
+			if err != nil {
+				return fmt.Errorf("record %d: %w", id, errCorrupt)
+			}
+			p := c.cols[i].(*[]int64)
+			*p = append(*p, n)
+		case TypeTimestamp:
+			t, err := time.Parse(time.RFC3339Nano, string(cell))
+			if err != nil {
+				return fmt.Errorf("record %d: %w", id, errCorrupt)
+			}
+			p := c.cols[i].(*[]time.Time)
+			*p = append(*p, t.Truncate(time.Microsecond))
+			q := c.nanos[ns]
+			*q = append(*q, int16(t.Nanosecond()%1000))
+			ns++
+		case TypeBool:
+			p := c.cols[i].(*[]bool)
+			*p = append(*p, string(cell) == "true")
+		}
+	}
+	return nil
+}
+
+// View runs fn in one REPEATABLE READ READ ONLY transaction: one snapshot for the whole export.
+func (s *pgStore) View(name string, fn func(Snapshot) error) error {
+	sc, err := s.Schema(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	begin, cancelBegin := context.WithTimeout(ctx, pgOpTimeout)
+	defer cancelBegin()
+	tx, err := s.pool.BeginTx(begin, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return pgError(err)
+	}
+	defer tx.Rollback(context.Background())
+	// An export walks the primary key in order; never a sort of the whole table instead.
+	if _, err := tx.Exec(begin, "SET LOCAL enable_sort = off"); err != nil {
+		return pgError(err)
+	}
+	snap := &pgSnapshot{ctx: ctx, tx: tx, name: name, schema: sc, rows: -1}
+	return fn(snap)
+}
+
+func (s *pgStore) Ready() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), pgReadyTimeout)
+	defer cancel()
+	if s.ready(ctx) != nil {
+		return false
+	}
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	if s.health == nil || s.health.IsClosed() {
+		c, err := pgx.ConnectConfig(ctx, s.connCfg)
+		if err != nil {
+			return false
+		}
+		s.health = c
+	}
+	if err := s.health.Ping(ctx); err != nil {
+		s.health.Close(context.Background())
+		s.health = nil
+		return false
+	}
+	return true
+}
+
+func (s *pgStore) Close() error {
+	s.closed.Store(true)
+	s.pool.Close()
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	if s.health != nil {
+		s.health.Close(context.Background())
+		s.health = nil
+	}
+	return nil
+}
+
+type pgSnapshot struct {
+	ctx    context.Context
+	tx     pgx.Tx
+	name   string
+	schema Schema
+	rows   int64
+}
+
+func (s *pgSnapshot) Schema() Schema { return s.schema }
+
+func (s *pgSnapshot) Rows() uint64 {
+	if s.rows < 0 {
+		if err := s.tx.QueryRow(s.ctx, "SELECT count(*) FROM "+pgTable(s.name)).Scan(&s.rows); err != nil {
+			s.rows = 0
+		}
+	}
+	return uint64(s.rows)
+}
+
+// Scan streams the rows with a binary COPY of the primary key range, turning each row back into
+// the stored encoding (the canonical cell texts) that the encoders take.
+func (s *pgSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error {
+	if after >= 1<<63-1 || limit == 0 {
+		return nil
+	}
+	var sel strings.Builder
+	sel.WriteString("id")
+	for _, c := range s.schema.Columns {
+		sel.WriteString(", ")
+		sel.WriteString(pgx.Identifier{c.Name}.Sanitize())
+	}
+	for i, c := range s.schema.Columns {
+		if c.Type == TypeTimestamp {
+			sel.WriteString(", " + pgNanos(i))
+		}
+	}
+	sql := fmt.Sprintf("COPY (SELECT %s FROM %s WHERE id > %d ORDER BY id", sel.String(), pgTable(s.name), after)
+	if limit > 0 {
+		sql += " LIMIT " + strconv.FormatInt(limit, 10)
+	}
+	sql += ") TO STDOUT (FORMAT binary)"
+	w := newCopyDecoder(s.schema, fn)
+	_, err := s.tx.Conn().PgConn().CopyTo(s.ctx, w, sql)
+	if w.err != nil { // fn's own error (a stop, the client gone) comes first
+		if w.err == errStopScan {
+			return nil
+		}
+		return w.err
+	}
+	if err != nil {
+		return pgError(err)
+	}
+	return w.finish()
+}
+
+// copyDecoder parses PostgreSQL's binary COPY stream (header, tuples, trailer) as it arrives, in
+// whatever pieces it arrives.
+type copyDecoder struct {
+	schema  Schema
+	fn      func(id uint64, value []byte) error
+	pending []byte // an incomplete tuple carried over from the last write
+	header  bool
+	done    bool
+	err     error // from fn: ends the COPY
+	value   []byte
+	cell    []byte
+	fields  [][]byte
+	nanoIdx []int // per schema column: the index of its nanoseconds field, or -1
+}
+
+var pgCopySignature = []byte("PGCOPY\n\xff\r\n\x00")
+
+func newCopyDecoder(sc Schema, fn func(uint64, []byte) error) *copyDecoder {
+	d := &copyDecoder{schema: sc, fn: fn, nanoIdx: make([]int, len(sc.Columns))}
+	next := 1 + len(sc.Columns)
+	for i, c := range sc.Columns {
+		d.nanoIdx[i] = -1
+		if c.Type == TypeTimestamp {
+			d.nanoIdx[i] = next
+			next++
+		}
+	}
+	d.fields = make([][]byte, next)
+	return d
+}
+
+func (d *copyDecoder) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(d.pending) > 0 {
+		d.pending = append(d.pending, p...)
+		p = d.pending
+	}
+	rest, err := d.parse(p)
+	if err != nil {
+		if d.err == nil {
+			d.err = err
+		}
+		return 0, err
+	}
+	d.pending = append(d.pending[:0], rest...)
+	return n, nil
+}
+
+// parse consumes every complete part of b and returns what is left.
+func (d *copyDecoder) parse(b []byte) ([]byte, error) {
+	if !d.header {
+		const fixed = 11 + 4 + 4
+		if len(b) < fixed {
+			return b, nil
+		}
+		if string(b[:11]) != string(pgCopySignature) {
+			return nil, errors.New("postgres: not a binary COPY stream")
+		}
+		ext := binary.BigEndian.Uint32(b[15:19])
+		if uint32(len(b)-fixed) < ext {
+			return b, nil
+		}
+		b = b[fixed+int(ext):]
+		d.header = true
+	}
+	for len(b) >= 2 {
+		count := int16(binary.BigEndian.Uint16(b))
+		if count == -1 {
+			d.done = true
+			return b[2:], nil
+		}
+		if int(count) != len(d.fields) {
+			return nil, fmt.Errorf("postgres: a COPY row of %d fields, want %d", count, len(d.fields))
+		}
+		pos := 2
+		complete := true
+		for i := range d.fields {
+			if len(b)-pos < 4 {
+				complete = false
+				break
+			}
+			l := int32(binary.BigEndian.Uint32(b[pos:]))
+			pos += 4
+			if l < 0 {
+				return nil, errors.New("postgres: a NULL in a NOT NULL column")
+			}
+			if len(b)-pos < int(l) {
+				complete = false
+				break
+			}
+			d.fields[i] = b[pos : pos+int(l)]
+			pos += int(l)
+		}
+		if !complete {
+			return b, nil
+		}
+		if err := d.row(); err != nil {
+			return nil, err
+		}
+		b = b[pos:]
+	}
+	return b, nil
+}
+
+// row turns the fields of one tuple into the stored encoding and hands it on.
+func (d *copyDecoder) row() error {
+	f := d.fields
+	if len(f[0]) != 8 {
+		return errCorrupt
+	}
+	id := binary.BigEndian.Uint64(f[0])
+	v := d.value[:0]
+	for i, c := range d.schema.Columns {
+		cell, err := pgCellText(d.cell[:0], c.Type, f[1+i], d.nanos(i))
+		if err != nil {
+			return fmt.Errorf("record %d: %w", id, err)
+		}
+		d.cell = cell
+		v = binary.AppendUvarint(v, uint64(len(cell)))
+		v = append(v, cell...)
+	}
+	d.value = v
+	return d.fn(id, v)
+}
+
+func (d *copyDecoder) nanos(i int) int {
+	if d.nanoIdx[i] < 0 {
+		return 0
+	}
+	b := d.fields[d.nanoIdx[i]]
+	if len(b) != 2 {
+		return 0
+	}
+	return int(int16(binary.BigEndian.Uint16(b)))
+}
+
+func (d *copyDecoder) finish() error {
+	if !d.done || len(d.pending) != 0 {
+		return fmt.Errorf("%w: the COPY stream ended early", ErrStoreUnavailable)
+	}
+	return nil
+}
+
+// pgEpochMicros is 2000-01-01T00:00:00Z, PostgreSQL's epoch, in Unix microseconds.
+const pgEpochMicros = 946684800_000_000
+
+// pgCellText appends the canonical cell text (cellText's) of one binary COPY field of type t.
+func pgCellText(dst []byte, t Type, b []byte, nanos int) ([]byte, error) {
+	switch t {
+	case TypeString:
+		return append(dst, b...), nil
+	case TypeInt:
+		if len(b) != 8 {
+			return dst, errCorrupt
+		}
+		return strconv.AppendInt(dst, int64(binary.BigEndian.Uint64(b)), 10), nil
+	case TypeBool:
+		if len(b) != 1 {
+			return dst, errCorrupt
+		}
+		return strconv.AppendBool(dst, b[0] != 0), nil
+	case TypeTimestamp:
+		if len(b) != 8 {
+			return dst, errCorrupt
+		}
+		us := int64(binary.BigEndian.Uint64(b))
+		ts := time.UnixMicro(us + pgEpochMicros).Add(time.Duration(nanos)).UTC()
+		return ts.AppendFormat(dst, time.RFC3339Nano), nil
+	case TypeDecimal:
+		return numericText(dst, b)
+	}
+	return dst, errCorrupt
+}
+
+// numericText appends the text of a binary numeric: ndigits, weight, sign and display scale, then
+// ndigits base-10000 digits, the first of weight 10000^weight. The text has exactly dscale
+// fractional digits, as PostgreSQL's own output does.
+func numericText(dst, b []byte) ([]byte, error) {
+	if len(b) < 8 {
+		return dst, errCorrupt
+	}
+	ndigits := int(binary.BigEndian.Uint16(b))
+	weight := int(int16(binary.BigEndian.Uint16(b[2:])))
+	sign := binary.BigEndian.Uint16(b[4:])
+	dscale := int(binary.BigEndian.Uint16(b[6:]))
+	if len(b) != 8+2*ndigits || (sign != 0 && sign != 0x4000) {
+		return dst, errCorrupt // NaN and the infinities are never stored
+	}
+	digit := func(k int) int {
+		if k < 0 || k >= ndigits {
+			return 0
+		}
+		return int(binary.BigEndian.Uint16(b[8+2*k:]))
+	}
+	if sign == 0x4000 && ndigits > 0 {
+		dst = append(dst, '-')
+	}
+	if weight < 0 || ndigits == 0 {
+		dst = append(dst, '0')
+	} else {
+		dst = strconv.AppendInt(dst, int64(digit(0)), 10)
+		for k := 1; k <= weight; k++ {
+			d := digit(k)
+			dst = append(dst, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
+		}
+	}
+	if dscale > 0 {
+		dst = append(dst, '.')
+		for p, left := 1, dscale; left > 0; p++ {
+			d := digit(weight + p)
+			four := [4]byte{byte('0' + d/1000), byte('0' + d/100%10), byte('0' + d/10%10), byte('0' + d%10)}
+			dst = append(dst, four[:min(4, left)]...)
+			left -= 4
+		}
+	}
+	return dst, nil
+}
