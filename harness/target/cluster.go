@@ -515,7 +515,7 @@ func (c *clusterTarget) DatabaseDSN() string { return c.db.DSN("postgres") }
 
 // DatabaseVersion is the server's version as postgres --version ends it ("15.18-0+deb12u1",
 // the last word of "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", without its ")").
-func (c *clusterTarget) DatabaseVersion() string { return strings.TrimSuffix(c.db.Version, ")") }
+func (c *clusterTarget) DatabaseVersion() string { return c.db.Version }
 
 // ScrapeMetrics scrapes each replica's /metrics at its own URL.
 func (c *clusterTarget) ScrapeMetrics(ctx context.Context) ([]metrics.Snapshot, error) {

@@ -102,8 +102,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if f := strings.Fields(out); len(f) > 0 {
-		c.Version = f[len(f)-1]
+	// "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": the version is the third word.
+	if f := strings.Fields(out); len(f) >= 3 {
+		c.Version = f[2]
 	}
 	if err := c.Start(ctx); err != nil {
 		c.Remove()

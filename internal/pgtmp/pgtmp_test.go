@@ -3,6 +3,7 @@ package pgtmp
 import (
 	"context"
 	"os"
+	"regexp"
 	"testing"
 	"time"
 
@@ -20,8 +21,8 @@ func TestCluster(t *testing.T) {
 	}
 	dir := c.Dir
 	defer c.Remove()
-	if c.Version == "" {
-		t.Error("no server version")
+	if !regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`).MatchString(c.Version) {
+		t.Errorf("server version %q", c.Version)
 	}
 	dsn, err := c.CreateDatabase(ctx, "pgtmp_test")
 	if err != nil {
