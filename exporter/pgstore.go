@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -318,18 +320,154 @@ func (s *pgStore) Upsert(name string, recs []Record, group bool) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
-	sql := pgUpsertSQL(name, sc)
+	write := func(ctx context.Context) error {
+		if len(recs) < pgCopyFrom {
+			_, err := s.pool.Exec(ctx, pgUpsertSQL(name, sc), cols.args...)
+			return err
+		}
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return copyInsert(ctx, tx, name, sc, cols) })
+		var pe *pgconn.PgError
+		if errors.Is(err, errSomeExist) || (errors.As(err, &pe) && pe.Code == "23505") { // unique_violation: a concurrent writer
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return copyUpsert(ctx, tx, name, sc, cols) })
+		}
+		return err
+	}
 	if s.ackEarly {
 		go func() { // the fault: the caller is told "stored" before anything is
 			ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
 			defer cancel()
 			time.Sleep(ackEarlyDelay)
-			s.pool.Exec(ctx, sql, cols.args...)
+			write(ctx)
 		}()
 		return nil
 	}
-	_, err = s.pool.Exec(ctx, sql, cols.args...)
-	return pgError(err)
+	return pgError(write(ctx))
+}
+
+// errSomeExist turns copyInsert into copyUpsert: some ids of the batch are stored already.
+var errSomeExist = errors.New("some records exist")
+
+// copyInsert is the fast path of a batch of new ids, the common case of a load: a binary COPY
+// straight into the table. It fails with errSomeExist, before writing anything, when any id is
+// stored already, and with a unique violation when a concurrent writer stored one meanwhile;
+// either way the transaction is rolled back and copyUpsert does the batch.
+func copyInsert(ctx context.Context, tx pgx.Tx, name string, sc Schema, cols *pgColumns) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pgTable(name)+" WHERE id = ANY($1::bigint[]))", cols.ids).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return errSomeExist
+	}
+	names := []string{"id"}
+	for _, c := range sc.Columns {
+		names = append(names, c.Name)
+	}
+	for i, c := range sc.Columns {
+		if c.Type == TypeTimestamp {
+			names = append(names, "ns."+strconv.Itoa(i))
+		}
+	}
+	src := cols.source()
+	src.numeric = true
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"datasets", name}, names, src)
+	return err
+}
+
+// pgCopyFrom is the batch size from which an upsert goes through COPY into a staging table: one
+// array parameter per column (pgUpsertSQL) costs PostgreSQL several times as much per row.
+const pgCopyFrom = 64
+
+// copyUpsert streams the batch with a binary COPY into a temporary staging table of the
+// connection (emptied at every commit), then upserts it from there in one statement. pgx encodes
+// the rows while the server takes them.
+func copyUpsert(ctx context.Context, tx pgx.Tx, name string, sc Schema, cols *pgColumns) error {
+	stage := pgx.Identifier{"stage." + name}.Sanitize()
+	var def, names, sel, set []string
+	def = append(def, "id bigint")
+	names = append(names, "id")
+	sel = append(sel, "id")
+	for i, c := range sc.Columns {
+		col := pgx.Identifier{c.Name}.Sanitize()
+		typ := pgTypes[c.Type]
+		cast := ""
+		if c.Type == TypeDecimal {
+			typ, cast = "text", "::numeric" // pgx sends text as is; the server parses it exactly
+		}
+		def = append(def, fmt.Sprintf("c%d %s", i, typ))
+		names = append(names, col)
+		sel = append(sel, fmt.Sprintf("c%d%s", i, cast))
+		set = append(set, col+" = EXCLUDED."+col)
+	}
+	for i, c := range sc.Columns {
+		if c.Type == TypeTimestamp {
+			def = append(def, fmt.Sprintf("n%d smallint", i))
+			names = append(names, pgNanos(i))
+			sel = append(sel, fmt.Sprintf("n%d", i))
+			set = append(set, pgNanos(i)+" = EXCLUDED."+pgNanos(i))
+		}
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (%s) ON COMMIT DELETE ROWS", stage, strings.Join(def, ", "))); err != nil {
+		return err
+	}
+	stageCols := make([]string, 0, len(sel))
+	for _, s := range sel {
+		stageCols = append(stageCols, strings.TrimSuffix(s, "::numeric"))
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage." + name}, stageCols, cols.source()); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (id) DO UPDATE SET %s",
+		pgTable(name), strings.Join(names, ", "), strings.Join(sel, ", "), stage, strings.Join(set, ", ")))
+	return err
+}
+
+// source yields the gathered batch row by row, as CopyFrom takes it.
+func (c *pgColumns) source() *pgColumnsSource {
+	src := &pgColumnsSource{c: c, row: make([]any, len(c.args)), i: -1, decimal: make([]bool, len(c.args))}
+	for i, col := range c.sc.Columns {
+		src.decimal[1+i] = col.Type == TypeDecimal
+	}
+	return src
+}
+
+type pgColumnsSource struct {
+	c       *pgColumns
+	row     []any
+	i       int
+	decimal []bool // per argument: a decimal column
+	// numeric sends decimals as numeric values (for a numeric column) instead of their text (for
+	// a staging column of type text).
+	numeric bool
+}
+
+func (s *pgColumnsSource) Next() bool { s.i++; return s.i < len(s.c.ids) }
+func (s *pgColumnsSource) Err() error { return nil }
+
+func (s *pgColumnsSource) Values() ([]any, error) {
+	for k, a := range s.c.args {
+		switch v := a.(type) {
+		case *[]int64:
+			s.row[k] = (*v)[s.i]
+		case *[]string:
+			if s.numeric && s.decimal[k] {
+				n, err := decimalNumeric((*v)[s.i])
+				if err != nil {
+					return nil, err
+				}
+				s.row[k] = n
+				continue
+			}
+			s.row[k] = (*v)[s.i]
+		case *[]time.Time:
+			s.row[k] = (*v)[s.i]
+		case *[]bool:
+			s.row[k] = (*v)[s.i]
+		case *[]int16:
+			s.row[k] = (*v)[s.i]
+		}
+	}
+	return s.row, nil
 }
 
 // ackEarlyDelay is how long the ack-before-commit fault holds a write before sending it.
@@ -571,18 +709,89 @@ func (s *pgSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []
 		sql += " LIMIT " + strconv.FormatInt(limit, 10)
 	}
 	sql += ") TO STDOUT (FORMAT binary)"
-	w := newCopyDecoder(s.schema, fn)
-	_, err := s.tx.Conn().PgConn().CopyTo(s.ctx, w, sql)
-	if w.err != nil { // fn's own error (a stop, the client gone) comes first
-		if w.err == errStopScan {
+
+	// The COPY is received on a goroutine of its own, in chunks, while this one decodes the rows
+	// and fn encodes and sends them: the database, the decoding and the client's socket each keep
+	// going instead of taking turns. At most pgChunks chunks are in flight, so memory stays bounded.
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	chunks := make(chan []byte, pgChunks)
+	free := make(chan []byte, pgChunks+2)
+	var copyErr error
+	go func() {
+		defer close(chunks)
+		cw := &chunkWriter{ctx: ctx, out: chunks, free: free}
+		_, copyErr = s.tx.Conn().PgConn().CopyTo(ctx, cw, sql)
+		if copyErr == nil {
+			copyErr = cw.flush()
+		}
+	}()
+	d := newCopyDecoder(s.schema, fn)
+	for c := range chunks {
+		if d.err == nil {
+			if _, err := d.Write(c); err != nil {
+				cancel() // fn's error (a stop, the client gone) ends the COPY
+			}
+		}
+		select {
+		case free <- c[:0]:
+		default:
+		}
+	}
+	if d.err != nil { // fn's own error comes first
+		if d.err == errStopScan {
 			return nil
 		}
-		return w.err
+		return d.err
 	}
-	if err != nil {
-		return pgError(err)
+	if copyErr != nil {
+		return pgError(copyErr)
 	}
-	return w.finish()
+	return d.finish()
+}
+
+// pgChunks and pgChunkSize bound what a scan holds of the COPY stream: 8 chunks of 256 KiB.
+const (
+	pgChunks    = 8
+	pgChunkSize = 256 << 10
+)
+
+// chunkWriter gathers the COPY stream's messages (one per row) into chunks for the decoder.
+type chunkWriter struct {
+	ctx  context.Context
+	out  chan<- []byte
+	free chan []byte
+	buf  []byte
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	if w.buf == nil {
+		select {
+		case w.buf = <-w.free:
+		default:
+			w.buf = make([]byte, 0, pgChunkSize)
+		}
+	}
+	w.buf = append(w.buf, p...)
+	if len(w.buf) >= pgChunkSize-16<<10 {
+		if err := w.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (w *chunkWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	select {
+	case w.out <- w.buf:
+		w.buf = nil
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
 }
 
 // copyDecoder parses PostgreSQL's binary COPY stream (header, tuples, trailer) as it arrives, in
@@ -801,4 +1010,18 @@ func numericText(dst, b []byte) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// decimalNumeric is the numeric of a canonical decimal text, its scale kept: "1.50" is 150 × 10^-2,
+// which PostgreSQL stores with display scale 2.
+func decimalNumeric(d string) (pgtype.Numeric, error) {
+	digits, frac := d, ""
+	if i := strings.IndexByte(d, '.'); i >= 0 {
+		digits, frac = d[:i], d[i+1:]
+	}
+	n, ok := new(big.Int).SetString(digits+frac, 10)
+	if !ok {
+		return pgtype.Numeric{}, fmt.Errorf("decimal %q: %w", d, errCorrupt)
+	}
+	return pgtype.Numeric{Int: n, Exp: -int32(len(frac)), Valid: true}, nil
 }

@@ -76,4 +76,45 @@ func TestValueRoundTrip(t *testing.T) {
 			}
 		})
 	}
+
+	// The same values in one batch per type, each line three times under new ids: a store may
+	// write a batch another way than a single record (PostgreSQL: COPY instead of an INSERT).
+	byType := map[Type][]int{}
+	for i, tt := range tests {
+		byType[tt.ty] = append(byType[tt.ty], i)
+	}
+	for ty, cases := range byType {
+		name := "b-" + string(ty)
+		ts.createDataset(t, name, `{"columns":[{"name":"v","type":"`+string(ty)+`"}]}`)
+		var batch []byte
+		want := map[string]string{}
+		for k := range 3 {
+			for _, i := range cases {
+				id := fmt.Sprint(k*1000 + i + 1)
+				batch = fmt.Appendf(batch, `{"id":%s,"v":%s}`+"\n", id, tests[i].json)
+				want[id] = tests[i].want
+			}
+		}
+		for len(want) < 70 { // past the size from which a store may batch differently
+			id := fmt.Sprint(10000 + len(want))
+			batch = fmt.Appendf(batch, `{"id":%s,"v":%s}`+"\n", id, tests[cases[0]].json)
+			want[id] = tests[cases[0]].want
+		}
+		ts.ingest(t, name, batch)
+		ts.ingest(t, name, batch) // again, over the stored records: an upsert of every one
+		_, body := ts.exportCSV(t, name, "")
+		rows := parseCSV(t, body)
+		if len(rows)-1 != len(want) {
+			t.Errorf("batch of %s: %d rows, want %d", ty, len(rows)-1, len(want))
+		}
+		for _, r := range rows[1:] {
+			got := r[1]
+			if ty == TypeString {
+				got = unguard(got)
+			}
+			if got != want[r[0]] {
+				t.Errorf("batch of %s, id %s: cell %q, want %q", ty, r[0], got, want[r[0]])
+			}
+		}
+	}
 }
