@@ -38,9 +38,22 @@ type ClusterOptions struct {
 	// NoProxyHealthChecks turns the proxy's health checks off: a broken deployment for
 	// self-tests, whose proxy keeps sending traffic to a dead replica.
 	NoProxyHealthChecks bool
-	// RestartPolicy is the replicas' engine restart policy: "on-failure" (default), "always",
-	// "unless-stopped", or "no" (a broken deployment: a replica that dies stays dead).
+	// RestartPolicy is what happens to a replica whose exporter dies: "on-failure" (default),
+	// "always" or "unless-stopped" restart it RestartDelay later; "no" (a broken deployment)
+	// leaves it dead. The target itself plays the orchestrator here: the engine's own restart
+	// policy restarts a container within milliseconds, far sooner than any orchestrator does
+	// (Docker Swarm's restart delay defaults to 5 s, Kubernetes' crash-loop back-off starts at
+	// 10 s), which would leave a dead replica no time to be noticed by the proxy at all.
 	RestartPolicy string
+	// RestartDelay is how long a dead replica stays dead before it is restarted (default 3 s).
+	RestartDelay time.Duration
+}
+
+func (c ClusterOptions) restartDelay() time.Duration {
+	if c.RestartDelay <= 0 {
+		return 3 * time.Second
+	}
+	return c.RestartDelay
 }
 
 // maxReplicas is how many servers deploy/haproxy.cfg declares (EXPORTER_REPLICA_1 … _8).
@@ -120,6 +133,8 @@ type replica struct {
 	mem *sampler
 	// kills counts KillReplica calls: the restarts they cause are expected.
 	kills int
+	// restarts counts the restarts of the target's supervisor (superviseReplica).
+	restarts int
 }
 
 func startCluster(ctx context.Context, o Options, sel selection) (_ Target, err error) {
@@ -288,7 +303,6 @@ func (c *clusterTarget) startReplica(ctx context.Context, o Options, i int) erro
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	policy := o.Cluster.restartPolicy()
 	req := testcontainers.ContainerRequest{
 		Image: c.built,
 		Env:   env,
@@ -300,7 +314,8 @@ func (c *clusterTarget) startReplica(ctx context.Context, o Options, i int) erro
 			// The replica binds 127.0.0.1 of the host itself: no published port, no proxy of the
 			// engine's between HAProxy and the exporter, and the database on the host's loopback.
 			hc.NetworkMode = "host"
-			hc.RestartPolicy = container.RestartPolicy{Name: policy}
+			// The engine never restarts it: superviseReplica does, as an orchestrator would.
+			hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyDisabled}
 		},
 	}
 	generic, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
@@ -319,7 +334,44 @@ func (c *clusterTarget) startReplica(ctx context.Context, o Options, i int) erro
 		logs, _ := readLogs(ctx, r.ctr)
 		return fmt.Errorf("%s: %w\nexporter output:\n%s", name, err, tail(logs, 40))
 	}
+	if o.Cluster.restartPolicy() != container.RestartPolicyDisabled {
+		go c.superviseReplica(r, o.Cluster.restartDelay())
+	}
 	return nil
+}
+
+// superviseReplica restarts r delay after its exporter died, until the cluster stops.
+func (c *clusterTarget) superviseReplica(r *replica, delay time.Duration) {
+	var deadSince time.Time
+	for {
+		time.Sleep(100 * time.Millisecond)
+		c.mu.Lock()
+		stopping := c.stopping
+		c.mu.Unlock()
+		if stopping {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		in, err := r.ctr.Inspect(ctx)
+		switch {
+		case err != nil || in.State == nil:
+		case in.State.Running || in.State.Restarting:
+			deadSince = time.Time{}
+		case deadSince.IsZero():
+			deadSince = time.Now()
+		case time.Since(deadSince) >= delay:
+			c.mu.Lock()
+			stopping = c.stopping
+			c.mu.Unlock()
+			if !stopping && r.ctr.Start(ctx) == nil {
+				c.mu.Lock()
+				r.restarts++
+				c.mu.Unlock()
+				deadSince = time.Time{}
+			}
+		}
+		cancel()
+	}
 }
 
 // readMemory is a replica's memory from its container stats.
@@ -427,17 +479,15 @@ func (c *clusterTarget) KillReplica(ctx context.Context, i int) error {
 	return nil
 }
 
-// ReplicaRestarts is the engine's restart count of replica i, whatever caused them.
+// ReplicaRestarts is how often replica i was restarted after it died, whatever killed it.
 func (c *clusterTarget) ReplicaRestarts(ctx context.Context, i int) (int, error) {
 	r, err := c.replica(i)
 	if err != nil {
 		return 0, err
 	}
-	in, err := r.ctr.Inspect(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("%s: inspect: %w", r.Name, err)
-	}
-	return in.RestartCount, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return r.restarts, nil
 }
 
 // ProxyState reads HAProxy's stats for replica i: UP (or checks off) is routed to; stot is the
@@ -599,6 +649,7 @@ func (c *clusterTarget) state(ctx context.Context) (RunState, error) {
 		}
 		rs := runStateOf(in)
 		c.mu.Lock()
+		rs.RestartCount = r.restarts
 		expected := min(r.kills, rs.RestartCount)
 		c.mu.Unlock()
 		total.RestartCount += rs.RestartCount - expected

@@ -61,7 +61,7 @@ func TestClusterTarget(t *testing.T) {
 		t.Fatalf("ScrapeMetrics = %d snapshots, %v", len(snaps), err)
 	}
 
-	By("a killed replica leaves the rotation within seconds, the engine restarts it, and it comes back UP")
+	By("a killed replica leaves the rotation within seconds, is restarted after the restart delay, and comes back UP")
 	if err := samplerOf(t, tg).StartSampling(100 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func TestClusterTarget(t *testing.T) {
 	if err := rep.KillReplica(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
-	// The engine may restart it before two checks fail: then DOWN is never seen, and the restart
-	// count tells the story. Either way it must be back UP, restarted once, soon.
+	// It stays dead for the restart delay (3 s), longer than the proxy needs to see it fail two
+	// checks 500 ms apart: it must be seen DOWN, then restarted once and UP again.
 	sawDown := false
 	g.Eventually(func() (int, error) {
 		if up, _, err := rep.ProxyState(context.Background(), 1); err == nil && !up {
@@ -86,6 +86,9 @@ func TestClusterTarget(t *testing.T) {
 		return up, err
 	}).WithTimeout(20*time.Second).WithPolling(50*time.Millisecond).Should(gomega.BeTrue(), "replica-2 UP again")
 	t.Logf("replica-2 back UP %v after the kill (seen DOWN in between: %v)", time.Since(killed).Round(10*time.Millisecond), sawDown)
+	if !sawDown {
+		t.Error("the proxy never took the dead replica out of rotation")
+	}
 	rs, err := restarterOf(t, tg).Restarts(context.Background())
 	if err != nil || rs.RestartCount != 0 || rs.ExpectedRestarts != 1 || rs.Exited {
 		t.Errorf("Restarts after KillReplica = %+v, %v; want 0 unexpected, 1 expected", rs, err)
