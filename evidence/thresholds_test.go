@@ -43,6 +43,19 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"a6.missing_metrics":                  {"==", 0, "metrics"},
 		"a6.lint_problems":                    {"==", 0, "problems"},
 		"a6.unreconciled":                     {"==", 0, "values"},
+		"f1.victim_exports_in_flight":         {">=", 1, "exports"},
+		"f1.cut_counted_ok":                   {"==", 0, "exports"},
+		"f1.held_exports_wrong":               {"==", 0, "exports"},
+		"f1.resumed_inexact":                  {"==", 0, "exports"},
+		"f1.failed_after_kill":                {"==", 0, "exports"},
+		"f1.seconds_out_of_rotation":          {"<=", 3, "s"},
+		"f1.seconds_until_back":               {"<=", 20, "s"},
+		"f1.victim_exports_after_return":      {">=", 1, "exports"},
+		"f2.lost_acknowledged_records":        {"==", 0, "records"},
+		"f2.partial_batches":                  {"==", 0, "batches"},
+		"f2.mismatched_records":               {"==", 0, "records"},
+		"f2.server_errors":                    {"==", 0, "responses"},
+		"f2.seconds_to_recover":               {"<=", 10, "s"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d rules, want %d", len(got), len(want))

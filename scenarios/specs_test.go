@@ -1,7 +1,10 @@
 package scenarios_test
 
 import (
+	"slices"
 	"time"
+
+	"github.com/exportatscale/exportatscale/harness/pipeline"
 
 	. "github.com/onsi/ginkgo/v2"
 )
@@ -44,4 +47,22 @@ var _ = Describe("Export acceptance", Ordered, ContinueOnFailure, func() {
 		}
 		record(run.Baseline(opts.Baseline, suite.checks))
 	})
+
+	// The faults, after everything above judged the deployment whole: required of a deployment
+	// of replicas over its own database (the cluster target), not run against anything else.
+	It("F1 replica killed: cut exports detected and resumed exactly, the proxy routes around the dead replica, which comes back", Label("fault", "F1"), func(ctx SpecContext) {
+		requireFault(pipeline.ReplicaKilledID)
+		record(run.ReplicaKilled(ctx))
+	}, NodeTimeout(5*time.Minute))
+	It("F2 database restart: nothing acknowledged lost, no batch in part, ingest back within the bound", Label("fault", "F2"), func(ctx SpecContext) {
+		requireFault(pipeline.DatabaseRestartID)
+		record(run.DatabaseRestart(ctx))
+	}, NodeTimeout(5*time.Minute))
 })
+
+// requireFault skips a fault spec the target cannot be put through; such a check is not required.
+func requireFault(id string) {
+	if suite.target == nil || !slices.Contains(pipeline.FaultChecks(suite.target), id) {
+		Skip(id + ": the target is not a deployment of replicas over its own database, so the check is not required")
+	}
+}

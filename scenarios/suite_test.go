@@ -229,6 +229,11 @@ var _ = ReportAfterEach(func(r SpecReport) {
 // its target still leaves a NOT RUN bundle saying why.
 var _ = ReportAfterSuite("evidence", func(report Report) {
 	required := append(evidence.DefaultRequired(), evidence.SuiteCheckID)
+	if suite.target != nil {
+		required = append(required, pipeline.FaultChecks(suite.target)...)
+	} else if opts.Target == string(target.KindCluster) {
+		required = append(required, pipeline.ReplicaKilledID, pipeline.DatabaseRestartID)
+	}
 	if opts.Baseline != "" {
 		required = append(required, compare.CheckID)
 	}
