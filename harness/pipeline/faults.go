@@ -43,11 +43,8 @@ func FaultChecks(t target.Target) []string {
 	return ids
 }
 
-// faultBounds are how long the steps wait for what they observe.
-const (
-	faultWait = 60 * time.Second // for a replica to come back, for ingest to succeed again
-	holdBytes = 64 << 10         // what each held export reads before the kill
-)
+// holdBytes is what each held export reads before the kill.
+const holdBytes = 64 << 10
 
 // ReplicaKilled is F1. It holds CSV exports of the bulk set open through the proxy, SIGKILLs the
 // replica serving most of them, and then requires: every export the replica was serving ends
@@ -113,7 +110,7 @@ func (r *Run) ReplicaKilled(ctx context.Context) evidence.Check {
 		return failed(id, title, err)
 	}
 	// The proxy's view of the victim, polled until it is back (or the wait is over).
-	watch := watchReplica(ctx, rep, victim, killed)
+	watch := watchReplica(ctx, rep, victim, killed, r.cfg.FaultWait)
 
 	// Exports started right after the kill, all at once: a proxy that still routes to the dead
 	// replica fails some of them. As many as the survivors can take beside the held ones.
@@ -175,7 +172,7 @@ func (r *Run) ReplicaKilled(ctx context.Context) evidence.Check {
 	back := st.back.Seconds()
 	if st.back == 0 {
 		back = st.watched.Seconds()
-		fail("%s was not back within %v of the kill (restarted, ready, routed to)", name, faultWait)
+		fail("%s was not back within %v of the kill (restarted, ready, routed to)", name, r.cfg.FaultWait)
 	}
 	restarts, _ := rep.ReplicaRestarts(ctx, victim)
 	if st.back > 0 && restarts <= restartsBefore {
@@ -285,18 +282,18 @@ type replicaWatch struct {
 
 type watchResult struct {
 	outOfRotation time.Duration // from the kill until the proxy stopped routing to it; 0: never
-	back          time.Duration // until it was routed to again and ready; 0: not within faultWait
+	back          time.Duration // until it was routed to again and ready; 0: not within Config.FaultWait
 	watched       time.Duration
 	sentWhileDead int64 // the proxy's request count for it when it came back (or the wait ended)
 }
 
-func watchReplica(ctx context.Context, rep target.Replicated, i int, killed time.Time) *replicaWatch {
+func watchReplica(ctx context.Context, rep target.Replicated, i int, killed time.Time, wait time.Duration) *replicaWatch {
 	w := &replicaWatch{done: make(chan struct{})}
 	url := rep.Replicas()[i].URL
 	go func() {
 		defer close(w.done)
 		hc := &http.Client{Timeout: time.Second}
-		for time.Since(killed) < faultWait && ctx.Err() == nil {
+		for time.Since(killed) < wait && ctx.Err() == nil {
 			up, sent, err := rep.ProxyState(ctx, i)
 			if err == nil {
 				w.st.sentWhileDead = sent
@@ -394,7 +391,7 @@ func (r *Run) DatabaseRestart(ctx context.Context) evidence.Check {
 				if err != nil {
 					return
 				}
-				deadline := time.Now().Add(faultWait)
+				deadline := time.Now().Add(r.cfg.FaultWait)
 				for !b.acked && time.Now().Before(deadline) && ctx.Err() == nil {
 					a := attempt{sent: time.Now()}
 					status, wait, err := r.postBatch(ctx, name, body)

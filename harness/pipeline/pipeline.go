@@ -59,6 +59,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// SampleInterval is how often the target's memory is sampled (0: 200 ms).
 	SampleInterval time.Duration
+	// FaultWait bounds how long a fault step waits for the deployment to come back (0: 60 s).
+	FaultWait time.Duration
 
 	// Narrate, when set, is told what each step is doing (the suite passes Ginkgo's By).
 	Narrate func(string)
@@ -165,6 +167,9 @@ func New(cfg Config) (*Run, error) {
 	}
 	if cfg.SampleInterval == 0 {
 		cfg.SampleInterval = d.SampleInterval
+	}
+	if cfg.FaultWait == 0 {
+		cfg.FaultWait = time.Minute
 	}
 	if cfg.Thresholds == nil {
 		return nil, errors.New("pipeline: no thresholds")

@@ -490,5 +490,14 @@ func (r *Run) A6() evidence.Check {
 // All runs every step and assertion in order and returns their checks, for callers that are not
 // a Ginkgo suite (the self-tests).
 func (r *Run) All(ctx context.Context) []evidence.Check {
-	return []evidence.Check{r.Seed(ctx), r.Smoke(ctx), r.Load(ctx), r.A1(), r.A2(), r.A3(), r.A4(), r.A5(ctx), r.A6()}
+	checks := []evidence.Check{r.Seed(ctx), r.Smoke(ctx), r.Load(ctx), r.A1(), r.A2(), r.A3(), r.A4(), r.A5(ctx), r.A6()}
+	for _, id := range FaultChecks(r.cfg.Target) {
+		switch id {
+		case ReplicaKilledID:
+			checks = append(checks, r.ReplicaKilled(ctx))
+		case DatabaseRestartID:
+			checks = append(checks, r.DatabaseRestart(ctx))
+		}
+	}
+	return checks
 }
