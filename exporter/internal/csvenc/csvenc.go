@@ -12,6 +12,7 @@ package csvenc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 )
 
@@ -69,9 +70,17 @@ func (w *Writer) Write(record [][]byte) error {
 			b = append(b, '\'')
 		}
 		b = append(b, cell...)
-		var q uint8
-		for _, c := range cell {
-			q |= needsQuote[c]
+		// Eight bytes at a time first (see needsQuotes); every quoting byte is below '-', and most
+		// words have no such byte, which one cheap test tells.
+		var q uint64
+		c := cell
+		for ; len(c) >= 8; c = c[8:] {
+			if x := binary.LittleEndian.Uint64(c); hasLess(x, '-') != 0 {
+				q |= hasZero(x^(','*ones)) | hasZero(x^('"'*ones)) | hasZero(x^('\r'*ones)) | hasZero(x^('\n'*ones))
+			}
+		}
+		for _, c := range c {
+			q |= uint64(needsQuote[c])
 		}
 		if q != 0 {
 			b = appendQuoted(b[:at], cell, guard)
@@ -133,6 +142,9 @@ func needsQuotes(cell []byte) bool {
 	}
 	return q != 0
 }
+
+// hasLess is not 0 iff a byte of v is below c (c <= 128).
+func hasLess(v uint64, c byte) uint64 { return (v - uint64(c)*ones) &^ v & highs }
 
 func hasZero(v uint64) uint64 { return (v - ones) &^ v & highs }
 
