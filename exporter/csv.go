@@ -16,7 +16,7 @@ func (x *exportRun) csv(snap Snapshot, timeout time.Duration) error {
 	x.w.WriteHeader(http.StatusOK)
 	x.sent = true
 	st := newBodyStream(x.w, timeout, x.onFirst)
-	defer func() { x.bytes = st.bytes() }()
+	defer func() { x.bytes = st.end() }() // on every path: no chunk may still be in flight once we return
 
 	enc := csvenc.New(st)
 	enc.BOM = x.q.bom
