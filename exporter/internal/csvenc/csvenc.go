@@ -16,8 +16,8 @@ import (
 	"io"
 )
 
-// bufSize is how much a Writer collects before it writes to its io.Writer: a write is one chunk
-// of a streamed response, about 64 KiB.
+// bufSize is how much a Writer collects before it writes to its io.Writer, about 64 KiB (the
+// exporter's stream gathers these writes into chunks of its own).
 const bufSize = 64 << 10
 
 // needsQuote marks the bytes that force a field into quotes (RFC 4180), with 1: OR-ing the marks of
