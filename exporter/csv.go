@@ -16,7 +16,7 @@ func (x *exportRun) csv(snap Snapshot, timeout time.Duration) error {
 	x.w.WriteHeader(http.StatusOK)
 	x.sent = true
 	st := newBodyStream(x.w, timeout, x.onFirst)
-	defer func() { x.bytes = st.bytes() }()
+	defer func() { x.bytes = st.end() }() // on every path: no chunk may still be in flight once we return
 
 	enc := csvenc.New(st)
 	enc.BOM = x.q.bom
@@ -33,8 +33,9 @@ func (x *exportRun) csv(snap Snapshot, timeout time.Duration) error {
 		return err
 	}
 	var id []byte
+	var prev uint64
 	err := x.scan(snap, 1, func(n uint64, row [][]byte) error {
-		id = strconv.AppendUint(id[:0], n, 10)
+		id, prev = appendID(id, prev, n), n
 		row[0] = id
 		if err := enc.Write(row); err != nil {
 			return err
@@ -53,4 +54,21 @@ func (x *exportRun) csv(snap Snapshot, timeout time.Duration) error {
 	}
 	st.setTrailers(x.rows)
 	return nil
+}
+
+// appendID turns id, the decimal text of prev (empty at first), into that of n. Ids mostly come one
+// after another, so it counts up in place when n is prev+1: usually one digit changes.
+func appendID(id []byte, prev, n uint64) []byte {
+	if n != prev+1 || len(id) == 0 {
+		return strconv.AppendUint(id[:0], n, 10)
+	}
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] != '9' {
+			id[i]++
+			return id
+		}
+		id[i] = '0'
+	}
+	id[0] = '1' // it was all nines, now all zeros: one digit more
+	return append(id, '0')
 }

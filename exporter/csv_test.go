@@ -300,3 +300,17 @@ func TestExportRequestErrors(t *testing.T) {
 		t.Errorf("exports{csv,ok} = %v after only bad requests", got)
 	}
 }
+
+// appendID counts up in place and agrees with strconv wherever ids jump or gain a digit.
+func TestAppendID(t *testing.T) {
+	var id []byte
+	var prev uint64
+	for _, n := range []uint64{1, 8, 98, 997, 5, 9999, 1<<63 - 3} {
+		for m := n; m < n+4; m++ {
+			id, prev = appendID(id, prev, m), m
+			if want := strconv.FormatUint(m, 10); string(id) != want {
+				t.Fatalf("after %d: %q, want %q", m, id, want)
+			}
+		}
+	}
+}

@@ -215,11 +215,11 @@ func TestExportPanic(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.MaxCSVExports, cfg.MaxPDFExports = 1, 1
 	ts := startTestServerLogging(t, testSetup{cfg: cfg}, ps, slog.New(slog.NewJSONHandler(sink, nil)))
-	ts.seedTestDataset(t, "trades", plainRecords(1, 5000))
+	ts.seedTestDataset(t, "trades", plainRecords(1, 20000))
 	_, whole := ts.exportCSV(t, "trades", "")
 
-	// CSV: the panic comes after the first 64 KiB chunks have gone out.
-	ps.panicAfter.Store(3000)
+	// CSV: the panic comes after the first chunks (of chunkSize) have gone out.
+	ps.panicAfter.Store(15000)
 	resp, err := ts.client.Get(ts.URL + "/v1/datasets/trades/export?format=csv")
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ func TestExportPanic(t *testing.T) {
 		{"exporter_exports_total", []string{"format", "pdf", "outcome", "server_error"}, 1},
 		{"exporter_exports_in_flight", []string{"format", "csv"}, 0},
 		{"exporter_exports_in_flight", []string{"format", "pdf"}, 0},
-		{"exporter_export_rows_total", []string{"format", "csv"}, 5000},
+		{"exporter_export_rows_total", []string{"format", "csv"}, 20000},
 		{"exporter_export_duration_seconds", []string{"format", "csv"}, 2},
 		{"exporter_export_duration_seconds", []string{"format", "pdf"}, 1},
 	} {

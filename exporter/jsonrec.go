@@ -370,15 +370,27 @@ func (p *recordParser) parse(dst, line []byte) (id uint64, out []byte, err error
 	return id, out, nil
 }
 
-// decodeCells splits a stored value into its cells, reusing cells. The cells alias v.
+// decodeCells splits a stored value into its cells, reusing cells. The cells alias v. A cell shorter
+// than 128 bytes, nearly every one, has a length of one byte, read here without binary.Uvarint.
 func decodeCells(cells [][]byte, v []byte, n int) ([][]byte, error) {
-	cells = cells[:0]
-	for range n {
-		l, k := binary.Uvarint(v)
-		if k <= 0 || uint64(len(v)-k) < l {
-			return cells, errCorrupt
+	if cap(cells) < n {
+		cells = make([][]byte, n)
+	}
+	cells = cells[:n]
+	for i := range cells {
+		if len(v) == 0 {
+			return cells[:i], errCorrupt
 		}
-		cells = append(cells, v[k:k+int(l)])
+		l, k := uint64(v[0]), 1
+		if l >= 0x80 {
+			if l, k = binary.Uvarint(v); k <= 0 {
+				return cells[:i], errCorrupt
+			}
+		}
+		if uint64(len(v)-k) < l {
+			return cells[:i], errCorrupt
+		}
+		cells[i] = v[k : k+int(l)]
 		v = v[k+int(l):]
 	}
 	if len(v) != 0 {

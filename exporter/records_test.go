@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -353,5 +354,22 @@ func TestIngestRequestErrors(t *testing.T) {
 	}
 	if got := ts.metric(t, "exporter_store_records", "dataset", "trades"); got != 1 {
 		t.Errorf("store_records = %v, want 1", got)
+	}
+}
+
+// BenchmarkDecodeCells splits a stored record shaped like exporter/bench's trades into its cells.
+func BenchmarkDecodeCells(b *testing.B) {
+	var v []byte
+	for _, c := range []string{"2026-01-13T02:15:07.123Z", "ACC-004211", "INITECH", "BUY", "-42", "1234.5678",
+		"-51849.98", "EUR", "FILLED", "false", "partial fill; remainder cancelled"} {
+		v = binary.AppendUvarint(v, uint64(len(c)))
+		v = append(v, c...)
+	}
+	var cells [][]byte
+	for b.Loop() {
+		var err error
+		if cells, err = decodeCells(cells, v, 11); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -15,20 +15,30 @@ import (
 // export is cut off. It hashes what it sends, for the Content-Digest of the body, and it is the
 // io.Writer the encoders write to.
 //
-// Writes are collected up to chunkSize; a write of a full chunk or more, which is what the CSV
-// encoder hands over, goes out as it is, without a copy.
+// Writes are collected into chunks of chunkSize. A full chunk is hashed and sent by a goroutine of
+// its own while the next one fills, so the encoder and the network (and SHA-256) take turns on
+// separate cores instead of one; at most one chunk is in flight. An error of a chunk in flight is
+// returned by the Write or Flush after it. Flush sends what is buffered and returns once
+// everything is sent; a stream left without a Flush must be ended with end.
 type bodyStream struct {
 	w          http.ResponseWriter
 	rc         *http.ResponseController
 	timeout    time.Duration
-	buf        []byte
+	buf        []byte // filling
+	spare      []byte // the buffer of the chunk in flight, free once it is sent
+	inFlight   bool
+	sent       chan error // the result of the chunk in flight
+	err        error      // the first failed send: the stream is over
 	sum        hash.Hash
 	n          int64
 	onFirst    func()
 	wroteFirst bool
 }
 
-const chunkSize = 64 << 10
+// chunkSize is the size of the chunks sent, and of each of the stream's two buffers: large enough
+// that the per-chunk costs (two or three syscalls, the deadline, the chunk header) are small
+// against the bytes, small enough that a stream holds little memory.
+const chunkSize = 256 << 10
 
 // errClientGone marks a failed write to the client: a stalled reader past the deadline or a dropped
 // connection.
@@ -37,28 +47,59 @@ var errClientGone = errors.New("client stopped reading")
 // newBodyStream starts a stream onto w; onFirst, if not nil, runs before the first byte is sent.
 // The status line and headers must be written already.
 func newBodyStream(w http.ResponseWriter, timeout time.Duration, onFirst func()) *bodyStream {
-	return &bodyStream{w: w, rc: http.NewResponseController(w), timeout: timeout, sum: sha256.New(), onFirst: onFirst}
+	return &bodyStream{w: w, rc: http.NewResponseController(w), timeout: timeout, sum: sha256.New(),
+		onFirst: onFirst, buf: make([]byte, 0, chunkSize), spare: make([]byte, 0, chunkSize), sent: make(chan error, 1)}
 }
 
 func (s *bodyStream) Write(p []byte) (int, error) {
-	if len(s.buf) == 0 && len(p) >= chunkSize {
-		return len(p), s.send(p)
+	n := 0
+	for s.err == nil && len(p) > 0 {
+		k := copy(s.buf[len(s.buf):cap(s.buf)], p)
+		s.buf, p, n = s.buf[:len(s.buf)+k], p[k:], n+k
+		if len(s.buf) == cap(s.buf) {
+			s.handOff()
+		}
 	}
-	s.buf = append(s.buf, p...) // grown as needed: the CSV encoder leaves only its last bytes here
-	if len(s.buf) >= chunkSize {
-		return len(p), s.Flush()
-	}
-	return len(p), nil
+	return n, s.err
 }
 
-// Flush sends what is buffered.
-func (s *bodyStream) Flush() error {
-	if len(s.buf) == 0 {
-		return nil
+// handOff sends the full buffer in the background, once the chunk before it is sent, and gives
+// Write the other buffer.
+func (s *bodyStream) handOff() {
+	if s.wait() != nil {
+		return
 	}
-	err := s.send(s.buf)
+	full := s.buf
+	s.buf, s.spare, s.inFlight = s.spare[:0], full, true
+	go func() { s.sent <- s.send(full) }()
+}
+
+// wait waits for the chunk in flight, if any, and returns the stream's error.
+func (s *bodyStream) wait() error {
+	if s.inFlight {
+		s.inFlight = false
+		if err := <-s.sent; err != nil {
+			s.err = err
+		}
+	}
+	return s.err
+}
+
+// Flush sends what is buffered and waits until everything is sent.
+func (s *bodyStream) Flush() error {
+	if s.wait() != nil || len(s.buf) == 0 {
+		return s.err
+	}
+	s.err = s.send(s.buf)
 	s.buf = s.buf[:0]
-	return err
+	return s.err
+}
+
+// end waits for the chunk in flight, so that nothing writes to the response once the handler has
+// returned, and returns the number of body bytes sent. What is still buffered is dropped.
+func (s *bodyStream) end() int64 {
+	s.wait()
+	return s.n
 }
 
 // send writes p to the client under the write deadline and pushes it to the network.
@@ -84,7 +125,7 @@ func (s *bodyStream) send(p []byte) error {
 	return nil
 }
 
-// bytes is the number of body bytes sent.
+// bytes is the number of body bytes sent, when nothing is in flight (after Flush or end).
 func (s *bodyStream) bytes() int64 { return s.n }
 
 // digest is the RFC 9530 Content-Digest field value of everything sent so far.

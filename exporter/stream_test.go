@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -48,26 +49,24 @@ func TestBodyStream(t *testing.T) {
 			t.Fatalf("Write = %d, %v", n, err)
 		}
 	}
-	// Small writes are collected into chunks of chunkSize (and at most one write more).
+	// Small writes are collected into chunks of chunkSize; Flush sends the rest.
 	small := bytes.Repeat([]byte("0123456789"), 10)
 	for range 3 * chunkSize / len(small) {
 		write(small)
 	}
-	if len(rec.writes) != 2 || rec.flushes != 2 {
-		t.Fatalf("after %d bytes in small writes: writes %v, %d flushes; want 2 chunks", sent.Len(), rec.writes, rec.flushes)
-	}
-	for _, n := range rec.writes {
-		if n < chunkSize || n >= chunkSize+len(small) {
-			t.Errorf("chunk of %d bytes", n)
-		}
-	}
-	// A large write after a flush goes out whole.
 	if err := st.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	if want := []int{chunkSize, chunkSize, sent.Len() - 2*chunkSize}; !slices.Equal(rec.writes, want) || rec.flushes != 3 {
+		t.Fatalf("after %d bytes in small writes and a Flush: writes %v, %d flushes; want %v", sent.Len(), rec.writes, rec.flushes, want)
+	}
+	// A large write goes out in chunks too.
 	write(bytes.Repeat([]byte("x"), 3*chunkSize))
-	if last := rec.writes[len(rec.writes)-1]; last != 3*chunkSize {
-		t.Errorf("a write of %d bytes went out as %d", 3*chunkSize, last)
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.writes[3:]; !slices.Equal(got, []int{chunkSize, chunkSize, chunkSize}) {
+		t.Errorf("a write of %d bytes went out as %v", 3*chunkSize, got)
 	}
 	write([]byte("tail"))
 	if err := st.Flush(); err != nil {
@@ -110,5 +109,24 @@ func TestBodyStreamClientGone(t *testing.T) {
 	}
 	if _, err := st.Write(make([]byte, chunkSize)); !errors.Is(err, errClientGone) {
 		t.Errorf("Write of a chunk = %v, want errClientGone", err)
+	}
+}
+
+// A chunk that fails in flight fails the Write after it, and nothing is sent after it.
+func TestBodyStreamFailsInFlight(t *testing.T) {
+	broken := errors.New("broken pipe")
+	rec := &chunkRecorder{ResponseRecorder: httptest.NewRecorder(), fail: broken}
+	st := newBodyStream(rec, time.Second, nil)
+	if _, err := st.Write(make([]byte, chunkSize)); err != nil {
+		t.Fatalf("the Write that fills the first chunk failed: %v", err)
+	}
+	if _, err := st.Write(make([]byte, chunkSize)); !errors.Is(err, errClientGone) || !errors.Is(err, broken) {
+		t.Errorf("Write after a failed chunk = %v, want errClientGone and the cause", err)
+	}
+	if err := st.Flush(); !errors.Is(err, errClientGone) {
+		t.Errorf("Flush = %v, want errClientGone", err)
+	}
+	if n := st.end(); n != 0 {
+		t.Errorf("%d bytes counted as sent", n)
 	}
 }

@@ -3,17 +3,20 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +25,8 @@ import (
 	"time"
 
 	"github.com/onsi/gomega"
+
+	"github.com/exportatscale/exportatscale/exporter"
 )
 
 const schema = `{"columns":[
@@ -47,13 +52,27 @@ func trade(b []byte, r *rand.Rand, id int64) []byte {
 	return b
 }
 
+// client is the benchmark's HTTP client. It keeps the transport's small read buffer on purpose:
+// drain reads 1 MiB at a time, and reads that large go from the socket straight into its buffer
+// (bufio passes them through), where a large transport buffer would add a copy of every byte.
+// BenchmarkClientCeiling measures what it can take.
+var client = &http.Client{Transport: &http.Transport{DisableCompression: true}}
+
 // server is the exporter binary running as a child process.
 type server struct {
 	cmd  *exec.Cmd
 	base string
 }
 
+var (
+	exporterBin = flag.String("exporter", "", "run this exporter binary instead of building ../cmd/exporter (to compare builds)")
+	storeDir    = flag.String("store", "", "keep BenchmarkExportCSV's seeded store in this directory and reuse it in later runs")
+)
+
 var buildOnce = sync.OnceValues(func() (string, error) {
+	if *exporterBin != "" {
+		return *exporterBin, nil
+	}
 	dir, err := os.MkdirTemp("", "exporter-bench")
 	if err != nil {
 		return "", err
@@ -236,7 +255,7 @@ func (s *server) seed(tb testing.TB, n, chunk int) time.Duration {
 // export fetches an export, counting body bytes and lines, and checks the trailers arrived.
 func (s *server) export(tb testing.TB, query string) (rows int, bytes int64) {
 	tb.Helper()
-	resp, err := http.Get(s.base + "/v1/datasets/t/export?" + query)
+	resp, err := client.Get(s.base + "/v1/datasets/t/export?" + query)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -245,18 +264,7 @@ func (s *server) export(tb testing.TB, query string) (rows int, bytes int64) {
 		b, _ := io.ReadAll(resp.Body)
 		tb.Fatalf("export: %d %s", resp.StatusCode, b)
 	}
-	br := bufio.NewReaderSize(resp.Body, 1<<20)
-	buf := make([]byte, 1<<20)
-	for {
-		n, err := br.Read(buf)
-		bytes += int64(n)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
+	bytes = drain(tb, resp.Body)
 	rows, _ = strconv.Atoi(resp.Header.Get("Export-Rows"))
 	if resp.Header.Get("Export-Rows") == "" {
 		rows, _ = strconv.Atoi(resp.Trailer.Get("Export-Rows"))
@@ -267,6 +275,24 @@ func (s *server) export(tb testing.TB, query string) (rows int, bytes int64) {
 	return rows, bytes
 }
 
+// readBuf is what drain reads into: reused, so the timed path allocates nothing per export.
+var readBuf = make([]byte, 1<<20)
+
+// drain reads body to its end and returns its length: all the timed path does with a body.
+func drain(tb testing.TB, body io.Reader) int64 {
+	var n int64
+	for {
+		k, err := body.Read(readBuf)
+		n += int64(k)
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 const csvRows = 1_000_000
 
 // BenchmarkExportCSV streams 1,000,000 rows as CSV over loopback HTTP from a freshly started exporter
@@ -274,11 +300,8 @@ const csvRows = 1_000_000
 // exporting the same rows with -csv. It reports the peak of anonymous memory (RssAnon, sampled) and
 // of the whole resident set (VmHWM, which includes the mapped store file's pages).
 func BenchmarkExportCSV(b *testing.B) {
-	dir := b.TempDir()
+	dir := seededStore(b)
 	s := start(b, dir)
-	s.seed(b, csvRows, 50_000)
-	s.stop()
-	s = start(b, dir)
 	b.Logf("RSS after start: %.1f MiB", s.vmHWM(b)/(1<<20))
 	anon := s.sampleAnon()
 	b.ResetTimer()
@@ -301,7 +324,7 @@ func BenchmarkExportCSV(b *testing.B) {
 	b.ReportMetric(anon.peakMiB(b), "peak-RssAnon-MiB")
 	b.ReportMetric(s.vmHWM(b)/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(0, "ns/op")
-	if sq, err := sqliteRowsPerSec(b, s, dir); err != nil {
+	if sq, err := sqliteRowsPerSec(b, s); err != nil {
 		b.Logf("sqlite3 comparison not run: %v", err)
 	} else {
 		b.ReportMetric(sq, "sqlite3-rows/s")
@@ -309,13 +332,33 @@ func BenchmarkExportCSV(b *testing.B) {
 	}
 }
 
+// seededStore returns a data directory holding dataset t with csvRows trades: a fresh one, or the
+// -store directory, seeded on first use.
+func seededStore(b *testing.B) string {
+	dir := *storeDir
+	if dir == "" {
+		dir = b.TempDir()
+	} else if _, err := os.Stat(filepath.Join(dir, "seeded")); err == nil {
+		return dir
+	}
+	s := start(b, dir)
+	s.seed(b, csvRows, 50_000)
+	s.stop()
+	if *storeDir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "seeded"), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // sqliteRowsPerSec loads the exporter's own CSV into an SQLite table and times `sqlite3 -csv`
 // writing all rows in id order to /dev/null (best of three).
-func sqliteRowsPerSec(b *testing.B, s *server, dir string) (float64, error) {
+func sqliteRowsPerSec(b *testing.B, s *server) (float64, error) {
 	if _, err := exec.LookPath("sqlite3"); err != nil {
 		return 0, err
 	}
-	csvPath := filepath.Join(dir, "t.csv")
+	csvPath := filepath.Join(b.TempDir(), "t.csv")
 	resp, err := http.Get(s.base + "/v1/datasets/t/export?format=csv")
 	if err != nil {
 		return 0, err
@@ -330,7 +373,7 @@ func sqliteRowsPerSec(b *testing.B, s *server, dir string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	db := filepath.Join(dir, "t.sqlite")
+	db := filepath.Join(filepath.Dir(csvPath), "t.sqlite")
 	load := exec.Command("sqlite3", db)
 	load.Stdin = strings.NewReader(".mode csv\n.import " + csvPath + " t\n")
 	if out, err := load.CombinedOutput(); err != nil {
@@ -351,6 +394,80 @@ func sqliteRowsPerSec(b *testing.B, s *server, dir string) (float64, error) {
 		best = min(best, took)
 	}
 	return float64(csvRows) / best.Seconds(), nil
+}
+
+// BenchmarkExportCSVInProcess is BenchmarkExportCSV with the exporter run in the benchmark's own
+// process (exporter.Run, still over a loopback listener), for profiling: with -cpuprofile, the
+// samples of the server's goroutines carry the label side=server and the client's side=client, so
+//
+//	go tool pprof -top -tagfocus side=server cpu.out
+//
+// shows where the exporter spends its time. The figures match the child process's only roughly:
+// client and server share one runtime and its garbage collector here.
+func BenchmarkExportCSVInProcess(b *testing.B) {
+	dir := seededStore(b)
+	cfg := exporter.DefaultConfig()
+	cfg.Listen, cfg.DataDir, cfg.Rate, cfg.LogLevel = "127.0.0.1:0", dir, 0, slog.LevelWarn
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	served := make(chan error, 1)
+	go pprof.Do(ctx, pprof.Labels("side", "server"), func(ctx context.Context) {
+		served <- exporter.Run(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})),
+			func(a string) { addr <- a })
+	})
+	b.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			b.Error(err)
+		}
+	})
+	var s *server
+	select {
+	case a := <-addr:
+		s = &server{base: "http://" + a}
+	case err := <-served:
+		b.Fatal(err)
+	}
+	var rows int
+	var n int64
+	pprof.Do(ctx, pprof.Labels("side", "client"), func(context.Context) {
+		for b.Loop() {
+			rows, n = s.export(b, "format=csv")
+		}
+	})
+	if rows != csvRows {
+		b.Fatalf("exported %d rows, want %d", rows, csvRows)
+	}
+	perOp := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(float64(rows)/perOp, "rows/s")
+	b.ReportMetric(float64(n)/perOp/1e6, "MB/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkClientCeiling is the benchmark client's own limit: the same client reading a body the
+// size of the CSV export (with its trailers) from a server that does nothing but write it over
+// loopback in 1 MiB chunks. An export measured near this rate is bound by the instrument.
+func BenchmarkClientCeiling(b *testing.B) {
+	const size = 128 << 20
+	block := bytes.Repeat([]byte("1,2026-01-01T00:00:01.237Z,ACC-012345,ACME,BUY,42,1.2345,51.84,USD,NEW,false,\r\n"), 1<<20/80)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Content-Digest, Export-Rows")
+		for sent := 0; sent < size; sent += len(block) {
+			if _, err := w.Write(block); err != nil {
+				return
+			}
+		}
+		w.Header().Set("Content-Digest", "sha-256=:x:")
+		w.Header().Set("Export-Rows", "1")
+	}))
+	b.Cleanup(ts.Close)
+	s := &server{base: ts.URL}
+	var n int64
+	for b.Loop() {
+		_, n = s.export(b, "format=csv")
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e6, "MB/s")
+	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkExportPDF renders 10,000 rows as PDF per op, then reports the peak RSS of one export at

@@ -12,15 +12,17 @@ package csvenc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 )
 
-// bufSize is how much a Writer collects before it writes to its io.Writer: a write is one chunk
-// of a streamed response, about 64 KiB.
+// bufSize is how much a Writer collects before it writes to its io.Writer, about 64 KiB (the
+// exporter's stream gathers these writes into chunks of its own).
 const bufSize = 64 << 10
 
-// needsQuote marks the bytes that force a field into quotes (RFC 4180).
-var needsQuote = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+// needsQuote marks the bytes that force a field into quotes (RFC 4180), with 1: OR-ing the marks of
+// a cell's bytes tells whether it needs quotes without a branch per byte.
+var needsQuote = [256]uint8{',': 1, '"': 1, '\r': 1, '\n': 1}
 
 // guarded marks the first bytes of a string cell that get the formula guard.
 var guarded = [256]bool{'=': true, '+': true, '-': true, '@': true, '\t': true, '\r': true, '\'': true}
@@ -60,11 +62,28 @@ func (w *Writer) Write(record [][]byte) error {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		// Most cells need neither quotes nor the guard: copy them as they are.
-		if guard := i < len(strs) && strs[i] && len(cell) > 0 && guarded[cell[0]]; !guard && !needsQuotes(cell) {
-			b = append(b, cell...)
-		} else {
-			b = appendQuoted(b, cell, guard)
+		// Most cells need no quotes: copy them (after the guard's ' where it is due) and look at
+		// each byte once, without a call; the rare cell that does need quotes is written again.
+		at := len(b)
+		guard := i < len(strs) && strs[i] && len(cell) > 0 && guarded[cell[0]]
+		if guard {
+			b = append(b, '\'')
+		}
+		b = append(b, cell...)
+		// Eight bytes at a time first (see needsQuotes); every quoting byte is below '-', and most
+		// words have no such byte, which one cheap test tells.
+		var q uint64
+		c := cell
+		for ; len(c) >= 8; c = c[8:] {
+			if x := binary.LittleEndian.Uint64(c); hasLess(x, '-') != 0 {
+				q |= hasZero(x^(','*ones)) | hasZero(x^('"'*ones)) | hasZero(x^('\r'*ones)) | hasZero(x^('\n'*ones))
+			}
+		}
+		for _, c := range c {
+			q |= uint64(needsQuote[c])
+		}
+		if q != 0 {
+			b = appendQuoted(b[:at], cell, guard)
 		}
 	}
 	w.buf = append(b, '\r', '\n')
@@ -117,13 +136,15 @@ func needsQuotes(cell []byte) bool {
 		}
 		cell = cell[8:]
 	}
+	var q uint8
 	for _, b := range cell {
-		if needsQuote[b] {
-			return true
-		}
+		q |= needsQuote[b]
 	}
-	return false
+	return q != 0
 }
+
+// hasLess is not 0 iff a byte of v is below c (c <= 128).
+func hasLess(v uint64, c byte) uint64 { return (v - uint64(c)*ones) &^ v & highs }
 
 func hasZero(v uint64) uint64 { return (v - ones) &^ v & highs }
 

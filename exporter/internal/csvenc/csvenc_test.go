@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -211,16 +212,17 @@ func TestWriteError(t *testing.T) {
 	}
 }
 
-// BenchmarkWrite encodes rows shaped like the exporter's trades: mostly plain cells, some that
-// need quotes or the guard.
+// BenchmarkWrite encodes rows shaped like the exporter's trades (the records of exporter/bench):
+// mostly plain cells, a note in four rows of ten that needs quotes, three that need the guard.
 func BenchmarkWrite(b *testing.B) {
-	rows := [][][]byte{
-		{[]byte("1048576"), []byte("2026-01-13T02:15:07.123Z"), []byte("ACC-004211"), []byte("INITECH"), []byte("BUY"),
-			[]byte("-42"), []byte("1234.5678"), []byte("-51849.98"), []byte("EUR"), []byte("FILLED"), []byte("false"), []byte("settled, T+2")},
-		{[]byte("1048577"), []byte("2026-01-13T02:15:08.360Z"), []byte("ACC-031337"), []byte("HOOLI"), []byte("SELL"),
-			[]byte("7"), []byte("99.0001"), []byte("693.00"), []byte("USD"), []byte("NEW"), []byte("true"), []byte("=HYPERLINK(\"x\")")},
-		{[]byte("1048578"), []byte("2026-01-13T02:15:09.597Z"), []byte("ACC-000042"), []byte("ACME"), []byte("BUY"),
-			[]byte("100"), []byte("12.5000"), []byte("1250.00"), []byte("CHF"), []byte("PARTIAL"), []byte("false"), []byte("Zürich desk ✓")},
+	notes := []string{"", "settled, T+2", `client said "urgent"`, "line one\nline two", "=HYPERLINK(\"x\")",
+		"Zürich desk ✓", "-0.5 adj", "@risk review", "partial fill; remainder cancelled", "東京 close"}
+	var rows [][][]byte
+	for i, note := range notes {
+		rows = append(rows, [][]byte{[]byte(strconv.Itoa(1048576 + i)), []byte("2026-01-13T02:15:07.123Z"),
+			[]byte("ACC-004211"), []byte([]string{"INITECH", "HOOLI", "ACME"}[i%3]), []byte([]string{"BUY", "SELL"}[i%2]),
+			[]byte(strconv.Itoa(i*37 - 42)), []byte("1234.5678"), []byte("-51849.98"), []byte("EUR"), []byte("FILLED"),
+			[]byte(strconv.FormatBool(i%3 == 0)), []byte(note)})
 	}
 	strs := []bool{false, false, true, true, true, false, false, false, true, true, false, true}
 	var size int64
