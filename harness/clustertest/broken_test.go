@@ -1,0 +1,171 @@
+// Package clustertest proves the fault checks of a deployment (F1 replica killed, F2 database
+// restart) on real deployments of the cluster target: a healthy one passes both, and each broken
+// one is RED on the check, and the measure, that names what is broken.
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/harness/target"
+)
+
+var (
+	binMu   sync.Mutex
+	bins    = map[string]string{}
+	binsDir string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binsDir != "" {
+		os.RemoveAll(binsDir)
+	}
+	os.Exit(code)
+}
+
+// exporterBinary builds the exporter (with the given build tags) once per test binary, static,
+// as the targets build it.
+func exporterBinary(t *testing.T, tags string) string {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if b, ok := bins[tags]; ok {
+		return b
+	}
+	if binsDir == "" {
+		d, err := os.MkdirTemp("", "clustertest-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binsDir = d
+	}
+	out := filepath.Join(binsDir, "exporter"+strings.ReplaceAll(tags, ",", "-"))
+	args := []string{"build", "-trimpath", "-o", out}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command("go", append(args, "../../exporter/cmd/exporter")...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the exporter (tags %q): %v\n%s", tags, err, b)
+	}
+	bins[tags] = out
+	return out
+}
+
+// deployment starts a 2-replica cluster and returns the fault checks its pipeline gives, after
+// seeding at small sizes.
+func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env map[string]string) map[string]evidence.Check {
+	t.Helper()
+	if os.Getenv("SKIP_CONTAINER_TESTS") != "" {
+		t.Skip("SKIP_CONTAINER_TESTS is set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	tg, err := target.Start(ctx, target.Options{Kind: target.KindCluster, RequireKind: true, Cluster: cluster,
+		BinaryPath: exporterBinary(t, tags), WorkDir: t.TempDir(), Env: env,
+		Args: []string{"--rate=0", "--max-csv-exports=10"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = tg.Stop(ctx)
+	})
+	th, err := evidence.LoadThresholds("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: "clustertest", Seed: 7,
+		SmokeRows: 100, SmokeSingle: 10, LoadRows: 1000, LargeRows: 2000, BulkRows: 3000, HeldRows: 3000,
+		FaultWait: 20 * time.Second, Narrate: func(s string) { t.Log(s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := run.Seed(ctx); c.Status != evidence.StatusPassed {
+		t.Fatalf("seed: %s %v", c.Status, c.Failures)
+	}
+	checks := map[string]evidence.Check{}
+	for _, c := range []evidence.Check{run.ReplicaKilled(ctx), run.DatabaseRestart(ctx)} {
+		checks[c.ID] = c
+		t.Logf("%s %s: %s", c.ID, c.Title, describe(c))
+	}
+	return checks
+}
+
+func describe(c evidence.Check) string {
+	parts := []string{string(c.Status)}
+	for _, m := range c.Measures {
+		mark := ""
+		if !m.Pass {
+			mark = " FAIL"
+		}
+		parts = append(parts, fmt.Sprintf("%s=%g%s", m.Name, m.Value, mark))
+	}
+	return strings.Join(parts, ", ") + "; " + strings.Join(c.Failures, "; ")
+}
+
+// requireRed requires check id failed with the measure named failing among its measures.
+func requireRed(t *testing.T, checks map[string]evidence.Check, id, measure string) {
+	t.Helper()
+	c := checks[id]
+	if c.Status != evidence.StatusFailed {
+		t.Fatalf("%s is %s, want failed: %s", id, c.Status, describe(c))
+	}
+	for _, m := range c.Measures {
+		if m.Name == measure {
+			if m.Pass {
+				t.Errorf("%s failed, but not on %s (= %g passes): %s", id, measure, m.Value, describe(c))
+			}
+			return
+		}
+	}
+	t.Errorf("%s has no measure %s: %s", id, measure, describe(c))
+}
+
+func requirePassed(t *testing.T, checks map[string]evidence.Check, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if c := checks[id]; c.Status != evidence.StatusPassed {
+			t.Errorf("%s is %s, want passed: %s", id, c.Status, describe(c))
+		}
+	}
+}
+
+// The supported deployment passes both faults at these sizes: what the broken ones fail is not
+// an effect of the sizes.
+func TestHealthyDeployment(t *testing.T) {
+	requirePassed(t, deployment(t, target.ClusterOptions{}, "", nil), pipeline.ReplicaKilledID, pipeline.DatabaseRestartID)
+}
+
+// A proxy without health checks keeps routing to the dead replica: F1, out of rotation.
+func TestProxyWithoutHealthChecks(t *testing.T) {
+	checks := deployment(t, target.ClusterOptions{NoProxyHealthChecks: true}, "", nil)
+	requireRed(t, checks, pipeline.ReplicaKilledID, "f1.seconds_out_of_rotation")
+	requirePassed(t, checks, pipeline.DatabaseRestartID)
+}
+
+// A replica that is never restarted stays out: F1, back.
+func TestReplicaNeverRestarted(t *testing.T) {
+	checks := deployment(t, target.ClusterOptions{RestartPolicy: "no"}, "", nil)
+	requireRed(t, checks, pipeline.ReplicaKilledID, "f1.seconds_until_back")
+	requirePassed(t, checks, pipeline.DatabaseRestartID)
+}
+
+// An exporter that acknowledges an ingest before it commits loses records on a database restart:
+// F2, lost acknowledged records. (The fault is compiled in only with -tags exporterfaults.)
+func TestAckBeforeCommit(t *testing.T) {
+	checks := deployment(t, target.ClusterOptions{}, "exporterfaults", map[string]string{"EXPORTER_FAULT_ACK_BEFORE_COMMIT": "1"})
+	requireRed(t, checks, pipeline.DatabaseRestartID, "f2.lost_acknowledged_records")
+}
