@@ -161,11 +161,7 @@ func (x *exportRun) scan(snap Snapshot, lead int, fn func(id uint64, row [][]byt
 	row := make([][]byte, lead+len(x.cols))
 	sel := row[lead:]
 	var n int64
-	return snap.Scan(x.q.after, x.q.limit, func(id uint64, v []byte) error {
-		var err error
-		if all, err = decodeCells(all, v, len(x.schema.Columns)); err != nil {
-			return fmt.Errorf("record %d: %w", id, err)
-		}
+	each := func(id uint64, all [][]byte) error {
 		for i, c := range x.cols {
 			sel[i] = all[c]
 		}
@@ -176,6 +172,16 @@ func (x *exportRun) scan(snap Snapshot, lead int, fn func(id uint64, row [][]byt
 			return errors.Join(errClientGone, x.ctx.Err())
 		}
 		return nil
+	}
+	if cs, ok := snap.(cellScanner); ok {
+		return cs.ScanCells(x.q.after, x.q.limit, each)
+	}
+	return snap.Scan(x.q.after, x.q.limit, func(id uint64, v []byte) error {
+		var err error
+		if all, err = decodeCells(all, v, len(x.schema.Columns)); err != nil {
+			return fmt.Errorf("record %d: %w", id, err)
+		}
+		return each(id, all)
 	})
 }
 

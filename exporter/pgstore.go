@@ -1,13 +1,13 @@
 package exporter
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -17,7 +17,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -305,15 +304,21 @@ func (s *pgStore) Upsert(name string, recs []Record, group bool) error {
 		return err
 	}
 	recs = lastPerID(recs)
-	cols := newPGColumns(sc, len(recs))
-	cells := make([][]byte, 0, len(sc.Columns))
-	for _, r := range recs {
-		if cells, err = decodeCells(cells, r.Value, len(sc.Columns)); err != nil {
-			return err
+	var cols *pgColumns
+	var stream []byte
+	if len(recs) < pgCopyFrom {
+		cols = newPGColumns(sc, len(recs))
+		cells := make([][]byte, 0, len(sc.Columns))
+		for _, r := range recs {
+			if cells, err = decodeCells(cells, r.Value, len(sc.Columns)); err != nil {
+				return err
+			}
+			if err := cols.add(r.ID, cells); err != nil {
+				return err
+			}
 		}
-		if err := cols.add(r.ID, cells); err != nil {
-			return err
-		}
+	} else if stream, err = copyBatch(nil, sc, recs); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), pgOpTimeout)
 	defer cancel()
@@ -325,10 +330,9 @@ func (s *pgStore) Upsert(name string, recs []Record, group bool) error {
 			_, err := s.pool.Exec(ctx, pgUpsertSQL(name, sc), cols.args...)
 			return err
 		}
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return copyInsert(ctx, tx, name, sc, cols) })
-		var pe *pgconn.PgError
-		if errors.Is(err, errSomeExist) || (errors.As(err, &pe) && pe.Code == "23505") { // unique_violation: a concurrent writer
-			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return copyUpsert(ctx, tx, name, sc, cols) })
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return copyInsert(ctx, tx, name, stream) })
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" { // unique_violation: some ids exist
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return copyUpsert(ctx, tx, name, sc, stream) })
 		}
 		return err
 	}
@@ -344,33 +348,11 @@ func (s *pgStore) Upsert(name string, recs []Record, group bool) error {
 	return pgError(write(ctx))
 }
 
-// errSomeExist turns copyInsert into copyUpsert: some ids of the batch are stored already.
-var errSomeExist = errors.New("some records exist")
-
 // copyInsert is the fast path of a batch of new ids, the common case of a load: a binary COPY
-// straight into the table. It fails with errSomeExist, before writing anything, when any id is
-// stored already, and with a unique violation when a concurrent writer stored one meanwhile;
-// either way the transaction is rolled back and copyUpsert does the batch.
-func copyInsert(ctx context.Context, tx pgx.Tx, name string, sc Schema, cols *pgColumns) error {
-	var exists bool
-	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pgTable(name)+" WHERE id = ANY($1::bigint[]))", cols.ids).Scan(&exists); err != nil {
-		return err
-	}
-	if exists {
-		return errSomeExist
-	}
-	names := []string{"id"}
-	for _, c := range sc.Columns {
-		names = append(names, c.Name)
-	}
-	for i, c := range sc.Columns {
-		if c.Type == TypeTimestamp {
-			names = append(names, "ns."+strconv.Itoa(i))
-		}
-	}
-	src := cols.source()
-	src.numeric = true
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"datasets", name}, names, src)
+// straight into the table. A batch with an id that is stored already fails on the primary key
+// with a unique violation, nothing written, and copyUpsert does it instead.
+func copyInsert(ctx context.Context, tx pgx.Tx, name string, stream []byte) error {
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(stream), "COPY "+pgTable(name)+" FROM STDIN (FORMAT binary)")
 	return err
 }
 
@@ -378,96 +360,38 @@ func copyInsert(ctx context.Context, tx pgx.Tx, name string, sc Schema, cols *pg
 // array parameter per column (pgUpsertSQL) costs PostgreSQL several times as much per row.
 const pgCopyFrom = 64
 
-// copyUpsert streams the batch with a binary COPY into a temporary staging table of the
-// connection (emptied at every commit), then upserts it from there in one statement. pgx encodes
-// the rows while the server takes them.
-func copyUpsert(ctx context.Context, tx pgx.Tx, name string, sc Schema, cols *pgColumns) error {
+// copyUpsert sends the batch with a binary COPY into a temporary staging table of the
+// connection shaped like the dataset's (emptied at every commit), then upserts it from there in
+// one statement.
+func copyUpsert(ctx context.Context, tx pgx.Tx, name string, sc Schema, stream []byte) error {
 	stage := pgx.Identifier{"stage." + name}.Sanitize()
-	var def, names, sel, set []string
-	def = append(def, "id bigint")
-	names = append(names, "id")
-	sel = append(sel, "id")
-	for i, c := range sc.Columns {
+	names := []string{"id"}
+	var set []string
+	for _, c := range sc.Columns {
 		col := pgx.Identifier{c.Name}.Sanitize()
-		typ := pgTypes[c.Type]
-		cast := ""
-		if c.Type == TypeDecimal {
-			typ, cast = "text", "::numeric" // pgx sends text as is; the server parses it exactly
-		}
-		def = append(def, fmt.Sprintf("c%d %s", i, typ))
 		names = append(names, col)
-		sel = append(sel, fmt.Sprintf("c%d%s", i, cast))
 		set = append(set, col+" = EXCLUDED."+col)
 	}
 	for i, c := range sc.Columns {
 		if c.Type == TypeTimestamp {
-			def = append(def, fmt.Sprintf("n%d smallint", i))
 			names = append(names, pgNanos(i))
-			sel = append(sel, fmt.Sprintf("n%d", i))
 			set = append(set, pgNanos(i)+" = EXCLUDED."+pgNanos(i))
 		}
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (%s) ON COMMIT DELETE ROWS", stage, strings.Join(def, ", "))); err != nil {
-		return err
+	cols := strings.Join(names, ", ")
+	for _, sql := range []string{
+		fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA", stage, cols, pgTable(name)),
+	} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return err
+		}
 	}
-	stageCols := make([]string, 0, len(sel))
-	for _, s := range sel {
-		stageCols = append(stageCols, strings.TrimSuffix(s, "::numeric"))
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage." + name}, stageCols, cols.source()); err != nil {
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(stream), "COPY "+stage+" FROM STDIN (FORMAT binary)"); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (id) DO UPDATE SET %s",
-		pgTable(name), strings.Join(names, ", "), strings.Join(sel, ", "), stage, strings.Join(set, ", ")))
+		pgTable(name), cols, cols, stage, strings.Join(set, ", ")))
 	return err
-}
-
-// source yields the gathered batch row by row, as CopyFrom takes it.
-func (c *pgColumns) source() *pgColumnsSource {
-	src := &pgColumnsSource{c: c, row: make([]any, len(c.args)), i: -1, decimal: make([]bool, len(c.args))}
-	for i, col := range c.sc.Columns {
-		src.decimal[1+i] = col.Type == TypeDecimal
-	}
-	return src
-}
-
-type pgColumnsSource struct {
-	c       *pgColumns
-	row     []any
-	i       int
-	decimal []bool // per argument: a decimal column
-	// numeric sends decimals as numeric values (for a numeric column) instead of their text (for
-	// a staging column of type text).
-	numeric bool
-}
-
-func (s *pgColumnsSource) Next() bool { s.i++; return s.i < len(s.c.ids) }
-func (s *pgColumnsSource) Err() error { return nil }
-
-func (s *pgColumnsSource) Values() ([]any, error) {
-	for k, a := range s.c.args {
-		switch v := a.(type) {
-		case *[]int64:
-			s.row[k] = (*v)[s.i]
-		case *[]string:
-			if s.numeric && s.decimal[k] {
-				n, err := decimalNumeric((*v)[s.i])
-				if err != nil {
-					return nil, err
-				}
-				s.row[k] = n
-				continue
-			}
-			s.row[k] = (*v)[s.i]
-		case *[]time.Time:
-			s.row[k] = (*v)[s.i]
-		case *[]bool:
-			s.row[k] = (*v)[s.i]
-		case *[]int16:
-			s.row[k] = (*v)[s.i]
-		}
-	}
-	return s.row, nil
 }
 
 // ackEarlyDelay is how long the ack-before-commit fault holds a write before sending it.
@@ -687,9 +611,22 @@ func (s *pgSnapshot) Rows() uint64 {
 	return uint64(s.rows)
 }
 
-// Scan streams the rows with a binary COPY of the primary key range, turning each row back into
-// the stored encoding (the canonical cell texts) that the encoders take.
+// Scan is ScanCells with each record in the stored encoding.
 func (s *pgSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error {
+	var v []byte
+	return s.ScanCells(after, limit, func(id uint64, cells [][]byte) error {
+		v = v[:0]
+		for _, c := range cells {
+			v = binary.AppendUvarint(v, uint64(len(c)))
+			v = append(v, c...)
+		}
+		return fn(id, v)
+	})
+}
+
+// ScanCells streams the rows with a binary COPY of the primary key range, turning each row into
+// the canonical cell texts that the encoders take.
+func (s *pgSnapshot) ScanCells(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error {
 	if after >= 1<<63-1 || limit == 0 {
 		return nil
 	}
@@ -798,21 +735,21 @@ func (w *chunkWriter) flush() error {
 // whatever pieces it arrives.
 type copyDecoder struct {
 	schema  Schema
-	fn      func(id uint64, value []byte) error
+	fn      func(id uint64, cells [][]byte) error
 	pending []byte // an incomplete tuple carried over from the last write
 	header  bool
 	done    bool
-	err     error // from fn: ends the COPY
-	value   []byte
-	cell    []byte
+	err     error    // from fn: ends the COPY
+	text    []byte   // the cells' texts, end to end
+	cells   [][]byte // into text
 	fields  [][]byte
 	nanoIdx []int // per schema column: the index of its nanoseconds field, or -1
 }
 
 var pgCopySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
-func newCopyDecoder(sc Schema, fn func(uint64, []byte) error) *copyDecoder {
-	d := &copyDecoder{schema: sc, fn: fn, nanoIdx: make([]int, len(sc.Columns))}
+func newCopyDecoder(sc Schema, fn func(uint64, [][]byte) error) *copyDecoder {
+	d := &copyDecoder{schema: sc, fn: fn, nanoIdx: make([]int, len(sc.Columns)), cells: make([][]byte, len(sc.Columns))}
 	next := 1 + len(sc.Columns)
 	for i, c := range sc.Columns {
 		d.nanoIdx[i] = -1
@@ -898,25 +835,31 @@ func (d *copyDecoder) parse(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// row turns the fields of one tuple into the stored encoding and hands it on.
+// row turns the fields of one tuple into cell texts and hands them on.
 func (d *copyDecoder) row() error {
 	f := d.fields
 	if len(f[0]) != 8 {
 		return errCorrupt
 	}
 	id := binary.BigEndian.Uint64(f[0])
-	v := d.value[:0]
+	text := d.text[:0]
+	ends := d.cells // the end of each cell in text first, the cells once text stops moving
 	for i, c := range d.schema.Columns {
-		cell, err := pgCellText(d.cell[:0], c.Type, f[1+i], d.nanos(i))
-		if err != nil {
+		var err error
+		start := len(text)
+		if text, err = pgCellText(text, c.Type, f[1+i], d.nanos(i)); err != nil {
 			return fmt.Errorf("record %d: %w", id, err)
 		}
-		d.cell = cell
-		v = binary.AppendUvarint(v, uint64(len(cell)))
-		v = append(v, cell...)
+		ends[i] = text[start:len(text):len(text)]
 	}
-	d.value = v
-	return d.fn(id, v)
+	d.text = text
+	at := 0
+	for i := range d.cells {
+		n := len(ends[i])
+		d.cells[i] = text[at : at+n : at+n]
+		at += n
+	}
+	return d.fn(id, d.cells)
 }
 
 func (d *copyDecoder) nanos(i int) int {
@@ -959,9 +902,7 @@ func pgCellText(dst []byte, t Type, b []byte, nanos int) ([]byte, error) {
 		if len(b) != 8 {
 			return dst, errCorrupt
 		}
-		us := int64(binary.BigEndian.Uint64(b))
-		ts := time.UnixMicro(us + pgEpochMicros).Add(time.Duration(nanos)).UTC()
-		return ts.AppendFormat(dst, time.RFC3339Nano), nil
+		return appendTimestamp(dst, int64(binary.BigEndian.Uint64(b))+pgEpochMicros, nanos), nil
 	case TypeDecimal:
 		return numericText(dst, b)
 	}
@@ -1012,16 +953,61 @@ func numericText(dst, b []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// decimalNumeric is the numeric of a canonical decimal text, its scale kept: "1.50" is 150 × 10^-2,
-// which PostgreSQL stores with display scale 2.
-func decimalNumeric(d string) (pgtype.Numeric, error) {
-	digits, frac := d, ""
-	if i := strings.IndexByte(d, '.'); i >= 0 {
-		digits, frac = d[:i], d[i+1:]
+// appendTimestamp appends the RFC 3339 UTC text of a moment given as Unix microseconds and the
+// nanoseconds beyond them, as time.RFC3339Nano formats it (fraction without trailing zeros), for
+// the years 0000–9999 that ingest allows; a few times faster than time.Time.AppendFormat.
+func appendTimestamp(dst []byte, micros int64, nanos int) []byte {
+	const microsPerDay = 86400 * 1_000_000
+	days := micros / microsPerDay
+	rem := micros % microsPerDay
+	if rem < 0 {
+		days--
+		rem += microsPerDay
 	}
-	n, ok := new(big.Int).SetString(digits+frac, 10)
-	if !ok {
-		return pgtype.Numeric{}, fmt.Errorf("decimal %q: %w", d, errCorrupt)
+	// Days since 1970-01-01 to the civil date (H. Hinnant's algorithm, proleptic Gregorian).
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
 	}
-	return pgtype.Numeric{Int: n, Exp: -int32(len(frac)), Valid: true}, nil
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := doy - (153*mp+2)/5 + 1
+	month := mp + 3
+	if month > 12 {
+		month -= 12
+	}
+	year := yoe + era*400
+	if month <= 2 {
+		year++
+	}
+	secs := rem / 1_000_000
+	frac := int(rem%1_000_000)*1000 + nanos
+	two := func(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
+	dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	dst = two(dst, month)
+	dst = append(dst, '-')
+	dst = two(dst, day)
+	dst = append(dst, 'T')
+	dst = two(dst, secs/3600)
+	dst = append(dst, ':')
+	dst = two(dst, secs/60%60)
+	dst = append(dst, ':')
+	dst = two(dst, secs%60)
+	if frac > 0 {
+		var digits [9]byte
+		for i := 8; i >= 0; i-- {
+			digits[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		n := 9
+		for digits[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, '.')
+		dst = append(dst, digits[:n]...)
+	}
+	return append(dst, 'Z')
 }

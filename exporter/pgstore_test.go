@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -160,7 +161,7 @@ func TestPostgresTables(t *testing.T) {
 }
 
 // TestNumericText compares numericText, on the binary form PostgreSQL sends, with PostgreSQL's own
-// text for the same numbers.
+// text for the same numbers, and numericBinary, on the canonical text, with that binary form.
 func TestNumericText(t *testing.T) {
 	c := startTestCluster(t)
 	ctx := context.Background()
@@ -185,8 +186,37 @@ func TestNumericText(t *testing.T) {
 		if err != nil || string(got) != text {
 			t.Errorf("numericText(%s) = %q, %v; PostgreSQL says %q", v, got, err, text)
 		}
-		if canonical := canonicalDecimal(nil, []byte(v)); string(canonical) != text {
+		canonical := canonicalDecimal(nil, []byte(v))
+		if string(canonical) != text {
 			t.Errorf("canonicalDecimal(%s) = %q; PostgreSQL keeps %q", v, canonical, text)
+		}
+		if enc, err := numericBinary(nil, canonical); err != nil || string(enc) != string(bin) {
+			t.Errorf("numericBinary(%s) = %x, %v; PostgreSQL sends %x", canonical, enc, err, bin)
+		}
+	}
+}
+
+// TestAppendTimestamp compares appendTimestamp with time.Time.AppendFormat(time.RFC3339Nano) over
+// the years ingest allows, fractions of every length included.
+func TestAppendTimestamp(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	lo := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	hi := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+	cases := []int64{lo, hi, 0, -1, 1, 951782400000000, 946684800000000 - 1}
+	for range 200000 {
+		cases = append(cases, lo+r.Int64N(hi-lo))
+	}
+	for i, us := range cases {
+		ns := 0
+		if i%3 == 0 {
+			ns = r.IntN(1000)
+		}
+		if i%5 == 0 {
+			us -= us % 1_000_000 // whole seconds
+		}
+		want := time.UnixMicro(us).Add(time.Duration(ns)).UTC().Format(time.RFC3339Nano)
+		if got := string(appendTimestamp(nil, us, ns)); got != want {
+			t.Fatalf("appendTimestamp(%d, %d) = %s, want %s", us, ns, got, want)
 		}
 	}
 }

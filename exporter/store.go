@@ -46,6 +46,14 @@ type Snapshot interface {
 	Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error
 }
 
+// cellScanner is a Snapshot that can hand out a record's cells as they are, without the stored
+// encoding between them (the PostgreSQL store, which builds the cells from its own rows).
+type cellScanner interface {
+	// ScanCells is Scan with the record's canonical cell texts, one per column of the schema;
+	// they are only valid during the call.
+	ScanCells(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error
+}
+
 // Record is one record in stored form: its id and its cells (see recordParser.parse).
 type Record struct {
 	ID    uint64
