@@ -687,10 +687,10 @@ func (s *pgSnapshot) ScanCells(after uint64, limit int64, fn func(id uint64, cel
 	return d.finish()
 }
 
-// pgChunks and pgChunkSize bound what a scan holds of the COPY stream: 8 chunks of 256 KiB.
+// pgChunks and pgChunkSize bound what a scan holds of the COPY stream: 4 chunks of 1 MiB.
 const (
-	pgChunks    = 8
-	pgChunkSize = 256 << 10
+	pgChunks    = 4
+	pgChunkSize = 1 << 20
 )
 
 // chunkWriter gathers the COPY stream's messages (one per row) into chunks for the decoder.
@@ -740,8 +740,9 @@ type copyDecoder struct {
 	header  bool
 	done    bool
 	err     error    // from fn: ends the COPY
-	text    []byte   // the cells' texts, end to end
-	cells   [][]byte // into text
+	text    []byte   // the texts of the cells that are not strings, end to end
+	ends    []int    // per column: the end of its cell in text
+	cells   [][]byte // into text, or into the received fields for strings
 	fields  [][]byte
 	nanoIdx []int // per schema column: the index of its nanoseconds field, or -1
 }
@@ -749,7 +750,7 @@ type copyDecoder struct {
 var pgCopySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
 func newCopyDecoder(sc Schema, fn func(uint64, [][]byte) error) *copyDecoder {
-	d := &copyDecoder{schema: sc, fn: fn, nanoIdx: make([]int, len(sc.Columns)), cells: make([][]byte, len(sc.Columns))}
+	d := &copyDecoder{schema: sc, fn: fn, nanoIdx: make([]int, len(sc.Columns)), cells: make([][]byte, len(sc.Columns)), ends: make([]int, len(sc.Columns))}
 	next := 1 + len(sc.Columns)
 	for i, c := range sc.Columns {
 		d.nanoIdx[i] = -1
@@ -842,22 +843,27 @@ func (d *copyDecoder) row() error {
 		return errCorrupt
 	}
 	id := binary.BigEndian.Uint64(f[0])
+	// A string's cell is its field as received (no copy); the other cells are written into
+	// text, their ends kept in d.ends until text has stopped growing.
 	text := d.text[:0]
-	ends := d.cells // the end of each cell in text first, the cells once text stops moving
 	for i, c := range d.schema.Columns {
+		if c.Type == TypeString {
+			d.cells[i] = f[1+i][:len(f[1+i]):len(f[1+i])]
+			continue
+		}
 		var err error
-		start := len(text)
 		if text, err = pgCellText(text, c.Type, f[1+i], d.nanos(i)); err != nil {
 			return fmt.Errorf("record %d: %w", id, err)
 		}
-		ends[i] = text[start:len(text):len(text)]
+		d.ends[i] = len(text)
 	}
 	d.text = text
 	at := 0
-	for i := range d.cells {
-		n := len(ends[i])
-		d.cells[i] = text[at : at+n : at+n]
-		at += n
+	for i, c := range d.schema.Columns {
+		if c.Type != TypeString {
+			d.cells[i] = text[at:d.ends[i]:d.ends[i]]
+			at = d.ends[i]
+		}
 	}
 	return d.fn(id, d.cells)
 }
