@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -78,6 +80,11 @@ func OpenPostgres(dsn string, maxConns int) (Store, error) {
 	cfg.MaxConns = int32(max(maxConns, 4))
 	cfg.ConnConfig.RuntimeParams["application_name"] = "exporter"
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// An export is megabytes of COPY data arriving in the server's 8 KiB sends: read the socket
+	// in large reads, not one syscall per 8 KiB.
+	cfg.ConnConfig.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		return pgproto3.NewFrontend(bufio.NewReaderSize(r, 256<<10), w)
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 5*time.Second {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
