@@ -386,12 +386,9 @@ func copyUpsert(ctx context.Context, tx pgx.Tx, name string, sc Schema, stream [
 		}
 	}
 	cols := strings.Join(names, ", ")
-	for _, sql := range []string{
-		fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA", stage, cols, pgTable(name)),
-	} {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return err
-		}
+	create := fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA", stage, cols, pgTable(name))
+	if _, err := tx.Exec(ctx, create); err != nil {
+		return err
 	}
 	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(stream), "COPY "+stage+" FROM STDIN (FORMAT binary)"); err != nil {
 		return err

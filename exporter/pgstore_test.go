@@ -18,15 +18,7 @@ import (
 // its own, whichever store the rest of the package runs over.
 
 func startTestCluster(t *testing.T) *pgtmp.Cluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := pgtmp.Start(ctx, pgtmp.Options{NoFsync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Remove() })
-	return c
+	return pgtmp.ForTest(t, pgtmp.Options{NoFsync: true})
 }
 
 // TestPostgresOutage stops the database under a running exporter: readiness, ingest and export

@@ -17,19 +17,6 @@ import (
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
 )
 
-// startPostgres starts a throwaway, durable (fsync on) PostgreSQL cluster for one benchmark.
-func startPostgres(b *testing.B) *pgtmp.Cluster {
-	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c, err := pgtmp.Start(ctx, pgtmp.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Remove() })
-	return c
-}
-
 // BenchmarkPostgresExportCSV streams the same 1,000,000 trades as BenchmarkExportCSV from the
 // PostgreSQL store, from a freshly started exporter, and times side by side psql's
 // `\copy (SELECT …) TO STDOUT WITH (FORMAT csv)` of the same rows in id order, read to the end by
@@ -39,7 +26,7 @@ func startPostgres(b *testing.B) *pgtmp.Cluster {
 // peak-RSS-MiB (VmHWM) is the judged figure: this store maps no file, so the resident set is the
 // process's own.
 func BenchmarkPostgresExportCSV(b *testing.B) {
-	pg := startPostgres(b)
+	pg := pgtmp.ForTest(b, pgtmp.Options{}) // durable: fsync on
 	dsn := pg.DSN("postgres")
 	s := start(b, b.TempDir(), "--postgres-dsn", dsn)
 	s.seed(b, csvRows, 50_000)
@@ -140,7 +127,7 @@ func countLines(r io.Reader) (int, error) {
 // BenchmarkPostgresIngestBatch loads NDJSON batches of 10,000 records into the PostgreSQL store.
 func BenchmarkPostgresIngestBatch(b *testing.B) {
 	const n = 200_000
-	pg := startPostgres(b)
+	pg := pgtmp.ForTest(b, pgtmp.Options{}) // durable: fsync on
 	var took time.Duration
 	i := 0
 	for b.Loop() {

@@ -116,10 +116,10 @@ func (r *Run) ReplicaKilled(ctx context.Context) evidence.Check {
 	// replica fails some of them. As many as the survivors can take beside the held ones.
 	after := r.exportMany(ctx, load.full, 4*(n-1))
 	failedAfter := 0
-	for _, rep := range after {
-		if f := rep.Failure(); f != "" {
+	for _, res := range after {
+		if f := res.Failure(); f != "" {
 			failedAfter++
-			fail("an export started right after the kill failed: %s%s", f, describeFetch(rep.Fetch))
+			fail("an export started right after the kill failed: %s%s", f, describeFetch(res.Fetch))
 		}
 	}
 
@@ -128,13 +128,13 @@ func (r *Run) ReplicaKilled(ctx context.Context) evidence.Check {
 	okHeld, wrong := 0, 0
 	for _, p := range pending {
 		rec := p.Receive()
-		rep := rec.CSV()
-		switch f := rep.Failure(); {
+		res := rec.CSV()
+		switch f := res.Failure(); {
 		case f == "":
 			okHeld++
-		case rep.Missing+rep.Duplicates+rep.Unexpected+rep.OutOfOrder+rep.Mismatched+rep.GuardViolations > 0 && rec.Complete:
+		case res.Missing+res.Duplicates+res.Unexpected+res.OutOfOrder+res.Mismatched+res.GuardViolations > 0 && rec.Complete:
 			wrong++
-			fail("a held export arrived whole but wrong: %s%s", f, describeFetch(rep.Fetch))
+			fail("a held export arrived whole but wrong: %s%s", f, describeFetch(res.Fetch))
 		default:
 			cut = append(cut, rec)
 		}
@@ -151,8 +151,8 @@ func (r *Run) ReplicaKilled(ctx context.Context) evidence.Check {
 	// export in one piece.
 	r.say(fmt.Sprintf("F1: resuming %d cut exports with after=<last whole id>", len(cut)))
 	whole := r.exports.Get(ctx, export.CSV, held)
-	if rep := whole.CSV(); rep.Failure() != "" {
-		fail("the reference export (in one piece, after the kill) failed: %s%s", rep.Failure(), describeFetch(rep.Fetch))
+	if res := whole.CSV(); res.Failure() != "" {
+		fail("the reference export (in one piece, after the kill) failed: %s%s", res.Failure(), describeFetch(res.Fetch))
 	}
 	inexact := 0
 	for i, rec := range cut {
@@ -184,9 +184,9 @@ func (r *Run) ReplicaKilled(ctx context.Context) evidence.Check {
 	if st.back > 0 {
 		beforeBack, err := src.ScrapeMetrics(ctx)
 		if err == nil {
-			for _, rep := range r.exportMany(ctx, load.full, 4*n) {
-				if f := rep.Failure(); f != "" {
-					fail("an export after %s came back failed: %s%s", name, f, describeFetch(rep.Fetch))
+			for _, res := range r.exportMany(ctx, load.full, 4*n) {
+				if f := res.Failure(); f != "" {
+					fail("an export after %s came back failed: %s%s", name, f, describeFetch(res.Fetch))
 				}
 			}
 			if afterBack, err := src.ScrapeMetrics(ctx); err == nil {
