@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -631,6 +632,19 @@ func (s *pgSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []
 // ScanCells streams the rows with a binary COPY of the primary key range, turning each row into
 // the canonical cell texts that the encoders take.
 func (s *pgSnapshot) ScanCells(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error {
+	return s.copyScan(after, limit, newCopyDecoder(s.schema, fn))
+}
+
+// ScanCSV is ScanCells writing each row as a CSV record, the text of each field appended to the
+// encoder's buffer where it is made: a third of the export's CPU, against cells handed to
+// csvenc.Writer.Write.
+func (s *pgSnapshot) ScanCSV(after uint64, limit int64, cols []int, enc *csvenc.Writer, each func() error) error {
+	return s.copyScan(after, limit, newCSVCopyDecoder(s.schema, cols, enc, each))
+}
+
+// copyScan streams the rows of the primary key range after it (at most limit, if not negative)
+// with a binary COPY, through d.
+func (s *pgSnapshot) copyScan(after uint64, limit int64, d *copyDecoder) error {
 	if after >= 1<<63-1 || limit == 0 {
 		return nil
 	}
@@ -667,7 +681,6 @@ func (s *pgSnapshot) ScanCells(after uint64, limit int64, fn func(id uint64, cel
 			copyErr = cw.flush()
 		}
 	}()
-	d := newCopyDecoder(s.schema, fn)
 	for c := range chunks {
 		if d.err == nil {
 			if _, err := d.Write(c); err != nil {
@@ -736,11 +749,14 @@ func (w *chunkWriter) flush() error {
 }
 
 // copyDecoder parses PostgreSQL's binary COPY stream (header, tuples, trailer) as it arrives, in
-// whatever pieces it arrives.
+// whatever pieces it arrives, and hands each tuple on: as cells to fn, or as a CSV record to enc.
 type copyDecoder struct {
 	schema  Schema
 	fn      func(id uint64, cells [][]byte) error
-	pending []byte // an incomplete tuple carried over from the last write
+	enc     *csvenc.Writer // not nil: CSV records (csvRow) instead of cells
+	cols    []int          // the CSV record's columns, after the id
+	each    func() error   // after each CSV record
+	pending []byte         // an incomplete tuple carried over from the last write
 	header  bool
 	done    bool
 	err     error    // from fn: ends the COPY
@@ -764,6 +780,14 @@ func newCopyDecoder(sc Schema, fn func(uint64, [][]byte) error) *copyDecoder {
 		}
 	}
 	d.fields = make([][]byte, next)
+	return d
+}
+
+// newCSVCopyDecoder returns a decoder writing each tuple as a CSV record of the columns cols to
+// enc (see csvScanner).
+func newCSVCopyDecoder(sc Schema, cols []int, enc *csvenc.Writer, each func() error) *copyDecoder {
+	d := newCopyDecoder(sc, nil)
+	d.enc, d.cols, d.each = enc, cols, each
 	return d
 }
 
@@ -842,6 +866,9 @@ func (d *copyDecoder) parse(b []byte) ([]byte, error) {
 
 // row turns the fields of one tuple into cell texts and hands them on.
 func (d *copyDecoder) row() error {
+	if d.enc != nil {
+		return d.csvRow()
+	}
 	f := d.fields
 	if len(f[0]) != 8 {
 		return errCorrupt
@@ -870,6 +897,32 @@ func (d *copyDecoder) row() error {
 		}
 	}
 	return d.fn(id, d.cells)
+}
+
+// csvRow writes the fields of one tuple as a CSV record: the id, then the columns d.cols.
+func (d *copyDecoder) csvRow() error {
+	f := d.fields
+	if len(f[0]) != 8 {
+		return errCorrupt
+	}
+	id := binary.BigEndian.Uint64(f[0])
+	b := strconv.AppendUint(d.enc.Begin(), id, 10)
+	for _, i := range d.cols {
+		b = append(b, ',')
+		t := d.schema.Columns[i].Type
+		if t == TypeString {
+			b = csvenc.AppendCell(b, f[1+i], true)
+			continue
+		}
+		var err error
+		if b, err = pgCellText(b, t, f[1+i], d.nanos(i)); err != nil {
+			return fmt.Errorf("record %d: %w", id, err)
+		}
+	}
+	if err := d.enc.End(b); err != nil {
+		return err
+	}
+	return d.each()
 }
 
 func (d *copyDecoder) nanos(i int) int {
@@ -933,6 +986,11 @@ func numericText(dst, b []byte) ([]byte, error) {
 	if len(b) != 8+2*ndigits || (sign != 0 && sign != 0x4000) {
 		return dst, errCorrupt // NaN and the infinities are never stored
 	}
+	for k := range ndigits {
+		if binary.BigEndian.Uint16(b[8+2*k:]) > 9999 {
+			return dst, errCorrupt
+		}
+	}
 	digit := func(k int) int {
 		if k < 0 || k >= ndigits {
 			return 0
@@ -947,20 +1005,25 @@ func numericText(dst, b []byte) ([]byte, error) {
 	} else {
 		dst = strconv.AppendInt(dst, int64(digit(0)), 10)
 		for k := 1; k <= weight; k++ {
-			d := digit(k)
-			dst = append(dst, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
+			dst = appendFour(dst, digit(k), 4)
 		}
 	}
 	if dscale > 0 {
 		dst = append(dst, '.')
 		for p, left := 1, dscale; left > 0; p++ {
 			d := digit(weight + p)
-			four := [4]byte{byte('0' + d/1000), byte('0' + d/100%10), byte('0' + d/10%10), byte('0' + d%10)}
-			dst = append(dst, four[:min(4, left)]...)
+			dst = appendFour(dst, d, min(4, left))
 			left -= 4
 		}
 	}
 	return dst, nil
+}
+
+// appendFour appends the first n of the four decimal digits of a base-10000 digit d (0–9999).
+func appendFour(dst []byte, d, n int) []byte {
+	hi, lo := d/100, d%100
+	four := [4]byte{decimalPairs[2*hi], decimalPairs[2*hi+1], decimalPairs[2*lo], decimalPairs[2*lo+1]}
+	return append(dst, four[:n]...)
 }
 
 // appendTimestamp appends the RFC 3339 UTC text of a moment given as Unix microseconds and the
@@ -993,31 +1056,43 @@ func appendTimestamp(dst []byte, micros int64, nanos int) []byte {
 	if month <= 2 {
 		year++
 	}
-	secs := rem / 1_000_000
+	secs := int(rem / 1_000_000)
 	frac := int(rem%1_000_000)*1000 + nanos
-	two := func(dst []byte, v int64) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
-	dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
-	dst = two(dst, month)
-	dst = append(dst, '-')
-	dst = two(dst, day)
-	dst = append(dst, 'T')
-	dst = two(dst, secs/3600)
-	dst = append(dst, ':')
-	dst = two(dst, secs/60%60)
-	dst = append(dst, ':')
-	dst = two(dst, secs%60)
+	// Into an array first, two digits at a time from decimalPairs, then appended at once.
+	var b [30]byte
+	pair := func(at, v int) { b[at], b[at+1] = decimalPairs[2*v], decimalPairs[2*v+1] }
+	pair(0, int(year/100))
+	pair(2, int(year%100))
+	b[4] = '-'
+	pair(5, int(month))
+	b[7] = '-'
+	pair(8, int(day))
+	b[10] = 'T'
+	pair(11, secs/3600)
+	b[13] = ':'
+	pair(14, secs/60%60)
+	b[16] = ':'
+	pair(17, secs%60)
+	n := 19
 	if frac > 0 {
-		var digits [9]byte
-		for i := 8; i >= 0; i-- {
-			digits[i] = byte('0' + frac%10)
-			frac /= 10
-		}
-		n := 9
-		for digits[n-1] == '0' {
+		b[19] = '.'
+		hi, mid, lo := frac/1_000_000, frac/1000%1000, frac%1000
+		b[20] = byte('0' + hi/100)
+		pair(21, hi%100)
+		b[23] = byte('0' + mid/100)
+		pair(24, mid%100)
+		b[26] = byte('0' + lo/100)
+		pair(27, lo%100)
+		n = 29
+		for b[n-1] == '0' { // no trailing zeros; frac > 0, so a digit other than 0 stops it
 			n--
 		}
-		dst = append(dst, '.')
-		dst = append(dst, digits[:n]...)
 	}
-	return append(dst, 'Z')
+	b[n] = 'Z'
+	return append(dst, b[:n+1]...)
 }
+
+// decimalPairs holds the two-digit texts of 0 to 99, end to end.
+const decimalPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"

@@ -1,8 +1,10 @@
 package exporter
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
 	"github.com/jackc/pgx/v5"
 )
@@ -206,6 +209,9 @@ func TestAppendTimestamp(t *testing.T) {
 		if i%5 == 0 {
 			us -= us % 1_000_000 // whole seconds
 		}
+		if i%7 == 0 {
+			us -= us % 1000 // milliseconds
+		}
 		want := time.UnixMicro(us).Add(time.Duration(ns)).UTC().Format(time.RFC3339Nano)
 		if got := string(appendTimestamp(nil, us, ns)); got != want {
 			t.Fatalf("appendTimestamp(%d, %d) = %s, want %s", us, ns, got, want)
@@ -222,8 +228,8 @@ func TestCopyRoundTrip(t *testing.T) {
 	var recs []Record
 	var want [][]string
 	for id := 1; id <= 300; id++ {
-		line := fmt.Sprintf(`{"id":%d,"s":"row %d, \"q\"\r\n%s","i":%d,"d":"%d.%0*d","t":"2026-0%d-1%dT0%d:00:00.%09dZ","b":%t}`,
-			id, id, strings.Repeat("é", id%7), id*7919-100000, id-150, id%5, id, id%9+1, id%10, id%10, id*12345, id%2 == 0)
+		line := fmt.Sprintf(`{"id":%d,"s":"%srow %d, \"q\"\r\n%s","i":%d,"d":"%d.%0*d","t":"2026-0%d-1%dT0%d:00:00.%09dZ","b":%t}`,
+			id, []string{"", "=", "-"}[id%3], id, strings.Repeat("é", id%7), id*7919-100000, id-150, id%5, id, id%9+1, id%10, id%10, id*12345, id%2 == 0)
 		_, v, err := p.parse(nil, []byte(line))
 		if err != nil {
 			t.Fatalf("%s: %v", line, err)
@@ -254,18 +260,44 @@ func TestCopyRoundTrip(t *testing.T) {
 			got = append(got, row)
 			return nil
 		})
-		for rest := stream; len(rest) > 0; {
-			n := min(len(rest), 1+r.IntN(piece))
-			if _, err := d.Write(rest[:n]); err != nil {
-				t.Fatalf("pieces of up to %d bytes: %v", piece, err)
-			}
-			rest = rest[n:]
-		}
-		if err := d.finish(); err != nil {
+		if err := feedPieces(d, stream, piece, r); err != nil {
 			t.Fatalf("pieces of up to %d bytes: %v", piece, err)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("pieces of up to %d bytes: the cells differ\n got %q\nwant %q", piece, got[:2], want[:2])
+		}
+	}
+	// As CSV records (ScanCSV), of some columns in another order: what csvenc.Writer.Write makes
+	// of the same cells.
+	cols := []int{4, 0, 3, 2}
+	var wantCSV bytes.Buffer
+	enc := csvenc.New(&wantCSV)
+	enc.Strings = []bool{false, false, true, false, false}
+	for _, row := range want {
+		rec := [][]byte{[]byte(row[0])}
+		for _, c := range cols {
+			rec = append(rec, []byte(row[1+c]))
+		}
+		if err := enc.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, piece := range []int{1, 7, 1000, len(stream)} {
+		var got bytes.Buffer
+		enc := csvenc.New(&got)
+		records := 0
+		d := newCSVCopyDecoder(sc, cols, enc, func() error { records++; return nil })
+		if err := feedPieces(d, stream, piece, r); err != nil {
+			t.Fatalf("CSV, pieces of up to %d bytes: %v", piece, err)
+		}
+		if err := enc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if records != len(recs) || got.String() != wantCSV.String() {
+			t.Fatalf("CSV, pieces of up to %d bytes: %d records, want %d; the CSV differs: %v", piece, records, len(recs), got.String() != wantCSV.String())
 		}
 	}
 	// A stream cut before its trailer is not a whole export.
@@ -273,5 +305,59 @@ func TestCopyRoundTrip(t *testing.T) {
 	d.Write(stream[:len(stream)-2])
 	if err := d.finish(); err == nil {
 		t.Error("a stream without its trailer finished cleanly")
+	}
+}
+
+// feedPieces hands stream to d in pieces of 1 to max bytes, then ends it.
+func feedPieces(d *copyDecoder, stream []byte, max int, r *rand.Rand) error {
+	for rest := stream; len(rest) > 0; {
+		n := min(len(rest), 1+r.IntN(max))
+		if _, err := d.Write(rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return d.finish()
+}
+
+// BenchmarkAppendTimestamp formats trade timestamps (milliseconds, as the benchmark's trades have).
+func BenchmarkAppendTimestamp(b *testing.B) {
+	us := time.Date(2026, 1, 13, 2, 15, 7, 123_000_000, time.UTC).UnixMicro()
+	buf := make([]byte, 0, 64)
+	for i := 0; b.Loop(); i++ {
+		buf = appendTimestamp(buf[:0], us+int64(i%4096)*1_001_000, 0)
+	}
+}
+
+// BenchmarkNumericText formats the binary numerics of prices and notionals like the benchmark's.
+func BenchmarkNumericText(b *testing.B) {
+	var bins [][]byte
+	for _, d := range []string{"1234.5678", "-51849.98", "0.0042", "987654321.12", "17.50", "3"} {
+		bin, err := numericBinary(nil, []byte(d))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bins = append(bins, bin)
+	}
+	buf := make([]byte, 0, 64)
+	for i := 0; b.Loop(); i++ {
+		var err error
+		if buf, err = numericText(buf[:0], bins[i%len(bins)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestNumericTextCorrupt: a binary numeric PostgreSQL would never send is refused, not printed.
+func TestNumericTextCorrupt(t *testing.T) {
+	for name, bin := range map[string][]byte{
+		"short":           {0, 1, 0, 0},
+		"digit past 9999": {0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10},
+		"NaN":             {0, 0, 0, 0, 0xc0, 0, 0, 0},
+		"missing digit":   {0, 2, 0, 0, 0, 0, 0, 0, 0, 1},
+	} {
+		if got, err := numericText(nil, bin); !errors.Is(err, errCorrupt) {
+			t.Errorf("%s: numericText = %q, %v; want errCorrupt", name, got, err)
+		}
 	}
 }

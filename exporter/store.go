@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -52,6 +53,15 @@ type cellScanner interface {
 	// ScanCells is Scan with the record's canonical cell texts, one per column of the schema;
 	// they are only valid during the call.
 	ScanCells(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error
+}
+
+// csvScanner is a Snapshot that writes a CSV export's records itself, straight from its own rows
+// onto the encoder, with no cells between them (the PostgreSQL store): the columns cols of the
+// schema after the id, each record begun and ended on enc (csvenc.Writer.Begin and End), string
+// cells through csvenc.AppendCell under the guard, the others in their canonical text (which
+// never needs quotes). each runs after every record; its error ends the scan.
+type csvScanner interface {
+	ScanCSV(after uint64, limit int64, cols []int, enc *csvenc.Writer, each func() error) error
 }
 
 // Record is one record in stored form: its id and its cells (see recordParser.parse).

@@ -405,9 +405,14 @@ func sqliteRowsPerSec(b *testing.B, s *server) (float64, error) {
 // shows where the exporter spends its time. The figures match the child process's only roughly:
 // client and server share one runtime and its garbage collector here.
 func BenchmarkExportCSVInProcess(b *testing.B) {
-	dir := seededStore(b)
 	cfg := exporter.DefaultConfig()
-	cfg.Listen, cfg.DataDir, cfg.Rate, cfg.LogLevel = "127.0.0.1:0", dir, 0, slog.LevelWarn
+	cfg.DataDir = seededStore(b)
+	exportInProcess(b, cfg)
+}
+
+// exportInProcess runs BenchmarkExportCSVInProcess's loop on the store cfg names.
+func exportInProcess(b *testing.B, cfg exporter.Config) {
+	cfg.Listen, cfg.Rate, cfg.LogLevel = "127.0.0.1:0", 0, slog.LevelWarn
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	served := make(chan error, 1)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/exporter"
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
 )
 
@@ -58,6 +59,20 @@ func BenchmarkPostgresExportCSV(b *testing.B) {
 	b.ReportMetric(csvRows/median(theirs), "psql-rows/s")
 	b.ReportMetric(median(theirs)/median(ours), "x-psql")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkPostgresExportCSVInProcess is BenchmarkExportCSVInProcess over the PostgreSQL store:
+// the same 1,000,000 trades, the exporter in the benchmark's process, for profiling with
+// -cpuprofile and -tagfocus side=server.
+func BenchmarkPostgresExportCSVInProcess(b *testing.B) {
+	pg := pgtmp.ForTest(b, pgtmp.Options{})
+	dsn := pg.DSN("postgres")
+	s := start(b, b.TempDir(), "--postgres-dsn", dsn)
+	s.seed(b, csvRows, 50_000)
+	s.stop()
+	cfg := exporter.DefaultConfig()
+	cfg.PostgresDSN = dsn
+	exportInProcess(b, cfg)
 }
 
 func median(v []float64) float64 {
