@@ -676,7 +676,9 @@ func (s *pgSnapshot) copyScan(after uint64, limit int64, d *copyDecoder) error {
 	go func() {
 		defer close(chunks)
 		cw := &chunkWriter{ctx: ctx, out: chunks, free: free}
+		end := batchReads(s.tx.Conn().PgConn().Conn(), pgReadMark, &cw.n)
 		_, copyErr = s.tx.Conn().PgConn().CopyTo(ctx, cw, sql)
+		end()
 		if copyErr == nil {
 			copyErr = cw.flush()
 		}
@@ -716,9 +718,15 @@ type chunkWriter struct {
 	out  chan<- []byte
 	free chan []byte
 	buf  []byte
+	n    atomic.Int64 // bytes written
 }
 
+// pgReadMark is the low-water mark of an export's connection while its COPY streams (see
+// batchReads).
+const pgReadMark = 64 << 10
+
 func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
 	if w.buf == nil {
 		select {
 		case w.buf = <-w.free:
@@ -756,6 +764,8 @@ type copyDecoder struct {
 	enc     *csvenc.Writer // not nil: CSV records (csvRow) instead of cells
 	cols    []int          // the CSV record's columns, after the id
 	each    func() error   // after each CSV record
+	idText  []byte         // the text of prevID, the id of the last CSV record (see appendID)
+	prevID  uint64
 	pending []byte         // an incomplete tuple carried over from the last write
 	header  bool
 	done    bool
@@ -906,7 +916,8 @@ func (d *copyDecoder) csvRow() error {
 		return errCorrupt
 	}
 	id := binary.BigEndian.Uint64(f[0])
-	b := strconv.AppendUint(d.enc.Begin(), id, 10)
+	d.idText, d.prevID = appendID(d.idText, d.prevID, id), id
+	b := append(d.enc.Begin(), d.idText...)
 	for _, i := range d.cols {
 		b = append(b, ',')
 		t := d.schema.Columns[i].Type
@@ -1003,7 +1014,7 @@ func numericText(dst, b []byte) ([]byte, error) {
 	if weight < 0 || ndigits == 0 {
 		dst = append(dst, '0')
 	} else {
-		dst = strconv.AppendInt(dst, int64(digit(0)), 10)
+		dst = appendLead(dst, digit(0))
 		for k := 1; k <= weight; k++ {
 			dst = appendFour(dst, digit(k), 4)
 		}
@@ -1017,6 +1028,19 @@ func numericText(dst, b []byte) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// appendLead appends a base-10000 digit d (0–9999) without leading zeros.
+func appendLead(dst []byte, d int) []byte {
+	switch {
+	case d >= 1000:
+		return appendFour(dst, d, 4)
+	case d >= 100:
+		return append(dst, byte('0'+d/100), decimalPairs[2*(d%100)], decimalPairs[2*(d%100)+1])
+	case d >= 10:
+		return append(dst, decimalPairs[2*d], decimalPairs[2*d+1])
+	}
+	return append(dst, byte('0'+d))
 }
 
 // appendFour appends the first n of the four decimal digits of a base-10000 digit d (0–9999).

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package exporter
+
+import (
+	"net"
+	"sync/atomic"
+)
+
+// batchReads does nothing here: SO_RCVLOWAT is used on Linux only (see pglowat_linux.go).
+func batchReads(net.Conn, int, *atomic.Int64) (end func()) { return func() {} }
