@@ -766,7 +766,7 @@ type copyDecoder struct {
 	each    func() error   // after each CSV record
 	idText  []byte         // the text of prevID, the id of the last CSV record (see appendID)
 	prevID  uint64
-	pending []byte         // an incomplete tuple carried over from the last write
+	pending []byte // an incomplete tuple carried over from the last write
 	header  bool
 	done    bool
 	err     error    // from fn: ends the COPY
