@@ -32,26 +32,43 @@ func BenchmarkPostgresExportCSV(b *testing.B) {
 	s := start(b, b.TempDir(), "--postgres-dsn", dsn)
 	s.seed(b, csvRows, 50_000)
 	s.stop()
+	// A settled table for both sides: vacuumed (hint bits set, visibility map made, no autovacuum
+	// of the fresh million rows competing with the ops) and checkpointed.
+	if err := psqlRun(pg, "VACUUM (ANALYZE) datasets.t", "CHECKPOINT"); err != nil {
+		b.Fatal(err)
+	}
 	s = start(b, b.TempDir(), "--postgres-dsn", dsn)
 	anon := s.sampleAnon()
 	var ours, theirs []float64
 	var n int64
+	var use, psqlUse usage // summed over the ops
 	for b.Loop() {
+		u0 := s.usage(b, pg)
 		t0 := time.Now()
 		rows, bytes := s.export(b, "format=csv")
 		took := time.Since(t0)
+		use.add(s.usage(b, pg).minus(u0))
 		if rows != csvRows {
 			b.Fatalf("exported %d rows, want %d", rows, csvRows)
 		}
 		ours, n = append(ours, took.Seconds()), bytes
 		b.StopTimer()
+		u0 = s.usage(b, pg)
 		psql, err := psqlSeconds(pg)
 		if err != nil {
 			b.Fatalf("psql comparison: %v", err)
 		}
+		psqlUse.add(s.usage(b, pg).minus(u0))
 		theirs = append(theirs, psql)
 		b.StartTimer()
 	}
+	// Where the CPU went, per export: the exporter's process and the database's (every process of
+	// the cluster), and the exporter's read syscalls; the database's for psql's export beside it.
+	ops := float64(b.N)
+	b.ReportMetric(use.exporterCPU/ops, "exporter-CPU-s/op")
+	b.ReportMetric(use.reads/ops, "exporter-reads/op")
+	b.ReportMetric(use.postgresCPU/ops, "postgres-CPU-s/op")
+	b.ReportMetric(psqlUse.postgresCPU/ops, "psql-postgres-CPU-s/op")
 	b.ReportMetric(csvRows/median(ours), "rows/s")
 	b.ReportMetric(float64(n)/median(ours)/1e6, "MB/s")
 	b.ReportMetric(anon.peakMiB(b), "peak-RssAnon-MiB")
@@ -75,6 +92,91 @@ func BenchmarkPostgresExportCSVInProcess(b *testing.B) {
 	exportInProcess(b, cfg)
 }
 
+// usage is CPU time (user and system, in seconds) and read syscalls, from /proc.
+type usage struct{ exporterCPU, reads, postgresCPU float64 }
+
+func (u *usage) add(v usage) {
+	u.exporterCPU += v.exporterCPU
+	u.reads += v.reads
+	u.postgresCPU += v.postgresCPU
+}
+
+func (u usage) minus(v usage) usage {
+	return usage{u.exporterCPU - v.exporterCPU, u.reads - v.reads, u.postgresCPU - v.postgresCPU}
+}
+
+// usage reads the exporter's CPU time and read syscalls so far, and the CPU time of the cluster's
+// postmaster and its children (the backends, psql's included, and the background processes).
+func (s *server) usage(tb testing.TB, pg *pgtmp.Cluster) usage {
+	var u usage
+	var err error
+	if u.exporterCPU, _, err = procCPU(s.cmd.Process.Pid); err != nil {
+		tb.Fatal(err)
+	}
+	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", s.cmd.Process.Pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, l := range strings.Split(string(io), "\n") {
+		if v, ok := strings.CutPrefix(l, "syscr: "); ok {
+			u.reads, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	pidFile, err := os.ReadFile(filepath.Join(pg.Dir, "data", "postmaster.pid"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	postmaster, err := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		var pid int
+		fmt.Sscanf(filepath.Base(filepath.Dir(st)), "%d", &pid)
+		cpu, ppid, err := procCPU(pid)
+		if err == nil && (pid == postmaster || ppid == postmaster) {
+			u.postgresCPU += cpu
+		}
+		if pid == postmaster { // and the backends that have ended (psql's), which it waited for
+			u.postgresCPU += reaped(tb, pid)
+		}
+	}
+	return u
+}
+
+// procCPU reads a process's user and system time (seconds) and its parent from /proc/<pid>/stat.
+func procCPU(pid int) (cpu float64, ppid int, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name, in parentheses, may hold spaces: the fields start after its last ")".
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(f) < 13 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / clockTicks, ppid, nil
+}
+
+// reaped is the CPU time of the children a process has waited for (cutime and cstime).
+func reaped(tb testing.TB, pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	cutime, _ := strconv.ParseFloat(f[13], 64)
+	cstime, _ := strconv.ParseFloat(f[14], 64)
+	return (cutime + cstime) / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux (sysconf(_SC_CLK_TCK)).
+const clockTicks = 100
+
 func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	slices.Sort(s)
@@ -84,17 +186,40 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// psqlSeconds times psql exporting the dataset's table as CSV once.
-func psqlSeconds(pg *pgtmp.Cluster) (float64, error) {
+// psqlPath finds Debian's psql, beside the server's binaries or on PATH.
+func psqlPath() (string, error) {
 	bin, err := pgtmp.BinDir()
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	psql := filepath.Join(bin, "psql")
 	if _, err := os.Stat(psql); err != nil {
-		if psql, err = exec.LookPath("psql"); err != nil {
-			return 0, err
-		}
+		return exec.LookPath("psql")
+	}
+	return psql, nil
+}
+
+// psqlRun runs SQL statements with psql, one -c each.
+func psqlRun(pg *pgtmp.Cluster, sql ...string) error {
+	psql, err := psqlPath()
+	if err != nil {
+		return err
+	}
+	args := []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "postgres", "-d", "postgres"}
+	for _, q := range sql {
+		args = append(args, "-c", q)
+	}
+	if out, err := exec.Command(psql, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("psql %q: %v: %s", sql, err, out)
+	}
+	return nil
+}
+
+// psqlSeconds times psql exporting the dataset's table as CSV once.
+func psqlSeconds(pg *pgtmp.Cluster) (float64, error) {
+	psql, err := psqlPath()
+	if err != nil {
+		return 0, err
 	}
 	cols := "id, trade_ts, account, symbol, side, quantity, price, notional, currency, status, is_amended, note"
 	copyCmd := `\copy (SELECT ` + cols + ` FROM datasets.t ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)`
