@@ -58,6 +58,7 @@ func BenchmarkPostgresExportCSV(b *testing.B) {
 		if err != nil {
 			b.Fatalf("psql comparison: %v", err)
 		}
+		s.awaitReaped(b, pg, u0.backends) // psql's backend's time is in the postmaster's once reaped
 		psqlUse.add(s.usage(b, pg).minus(u0))
 		theirs = append(theirs, psql)
 		b.StartTimer()
@@ -92,8 +93,12 @@ func BenchmarkPostgresExportCSVInProcess(b *testing.B) {
 	exportInProcess(b, cfg)
 }
 
-// usage is CPU time (user and system, in seconds) and read syscalls, from /proc.
-type usage struct{ exporterCPU, reads, postgresCPU float64 }
+// usage is CPU time (user and system, in seconds) and read syscalls, from /proc, and the number
+// of the cluster's processes.
+type usage struct {
+	exporterCPU, reads, postgresCPU float64
+	backends                        int
+}
 
 func (u *usage) add(v usage) {
 	u.exporterCPU += v.exporterCPU
@@ -102,7 +107,7 @@ func (u *usage) add(v usage) {
 }
 
 func (u usage) minus(v usage) usage {
-	return usage{u.exporterCPU - v.exporterCPU, u.reads - v.reads, u.postgresCPU - v.postgresCPU}
+	return usage{u.exporterCPU - v.exporterCPU, u.reads - v.reads, u.postgresCPU - v.postgresCPU, u.backends}
 }
 
 // usage reads the exporter's CPU time and read syscalls so far, and the CPU time of the cluster's
@@ -137,12 +142,21 @@ func (s *server) usage(tb testing.TB, pg *pgtmp.Cluster) usage {
 		cpu, ppid, err := procCPU(pid)
 		if err == nil && (pid == postmaster || ppid == postmaster) {
 			u.postgresCPU += cpu
+			u.backends++
 		}
 		if pid == postmaster { // and the backends that have ended (psql's), which it waited for
 			u.postgresCPU += reaped(tb, pid)
 		}
 	}
 	return u
+}
+
+// awaitReaped waits (up to 5 s) until the cluster is back to n processes: a backend whose client
+// has gone is reaped by the postmaster a moment later.
+func (s *server) awaitReaped(tb testing.TB, pg *pgtmp.Cluster, n int) {
+	for deadline := time.Now().Add(5 * time.Second); s.usage(tb, pg).backends > n && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // procCPU reads a process's user and system time (seconds) and its parent from /proc/<pid>/stat.
