@@ -69,6 +69,17 @@ var (
 	storeDir    = flag.String("store", "", "keep BenchmarkExportCSV's seeded store in this directory and reuse it in later runs")
 )
 
+// builtDir holds the exporter buildOnce built, removed when the benchmarks are done.
+var builtDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
 var buildOnce = sync.OnceValues(func() (string, error) {
 	if *exporterBin != "" {
 		return *exporterBin, nil
@@ -77,6 +88,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	builtDir = dir
 	bin := filepath.Join(dir, "exporter")
 	cmd := exec.Command("go", "build", "-o", bin, "../cmd/exporter")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
