@@ -64,6 +64,10 @@ func (t *Tally) Add(c Counted) {
 	}
 }
 
+// AddRefused counts an answer the client did not keep as an export: a 429 it sent the request
+// again after. Its status and its Retry-After are counted as any answer's are.
+func (t *Tally) AddRefused(f Fetch) { t.addWire(f, 0, true) }
+
 func (t *Tally) addWire(f Fetch, rows int, counted bool) {
 	if f.Status == 0 {
 		return // no answer: nothing for the exporter to have counted either

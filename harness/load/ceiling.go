@@ -57,7 +57,7 @@ func Ceiling(ctx context.Context, cfg Config, replay Replay, res Result) (Ceilin
 	c.BaseURL = srv.URL
 	cfg.Client = &c
 	cfg.Progress = nil // the load test's progress was the exporter's
-	got, wall := fetchAll(ctx, cfg)
+	got, _, wall := fetchAll(ctx, cfg)
 
 	rows := map[string]int{} // rows per path, from the exporter's verified run
 	for _, s := range res.Samples {

@@ -11,12 +11,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
 // Job is one export of a load mix.
@@ -146,15 +148,18 @@ type Result struct {
 	// RowsPerSecond and MiBPerSecond are the rows and MiB of OK exports (both formats) per second
 	// of Wall; CSVRowsPerSecond the CSV rows alone per second of CSVSpan (first CSV request sent to
 	// last CSV byte), while sharing the exporter with the PDFs.
-	CSVSpan          time.Duration  `json:"csv_span_ns"`
-	RowsPerSecond    float64        `json:"rows_per_second"`
-	MiBPerSecond     float64        `json:"mib_per_second"`
-	CSVRowsPerSecond float64        `json:"csv_rows_per_second"`
-	Failed           int            `json:"failed"` // exports that were not OK
-	Errors           map[string]int `json:"errors"` // failed exports by kind (export.CSVReport.Failure)
-	Examples         []string       `json:"examples,omitempty"`
-	Samples          []Sample       `json:"samples"`
-	Tally            export.Tally   `json:"tally"`
+	CSVSpan          time.Duration `json:"csv_span_ns"`
+	RowsPerSecond    float64       `json:"rows_per_second"`
+	MiBPerSecond     float64       `json:"mib_per_second"`
+	CSVRowsPerSecond float64       `json:"csv_rows_per_second"`
+	Failed           int           `json:"failed"` // exports that were not OK
+	// RateLimitedRetries counts the 429s the load honoured: it sent the export again after their
+	// Retry-After (see maxRetries).
+	RateLimitedRetries int            `json:"rate_limited_retries"`
+	Errors             map[string]int `json:"errors"` // failed exports by kind (export.CSVReport.Failure)
+	Examples           []string       `json:"examples,omitempty"`
+	Samples            []Sample       `json:"samples"`
+	Tally              export.Tally   `json:"tally"`
 	// Ceiling is the instrument's own ceiling, when measured (see Ceiling).
 	Ceiling *CeilingResult `json:"ceiling,omitempty"`
 }
@@ -166,17 +171,43 @@ func Run(ctx context.Context, cfg Config) (Result, Replay, error) {
 	if err := cfg.validate(); err != nil {
 		return Result{}, nil, err
 	}
-	got, wall := fetchAll(ctx, cfg)
+	got, refused, wall := fetchAll(ctx, cfg)
 	replay := Capture(got)
 	res := Result{Requests: len(cfg.Jobs), Wall: wall, Errors: map[string]int{}}
 	verify(&res, got)
+	for _, fs := range refused {
+		for _, f := range fs {
+			res.Tally.AddRefused(f)
+			res.RateLimitedRetries++
+		}
+	}
 	return res, replay, nil
+}
+
+// A job answered 429 with a Retry-After of at most maxRetryWait is sent again after that wait, up
+// to maxRetries times: the load test is a client that honours the rate limit, as the contract asks
+// of every client, and a refusal it honoured is not a failed export. The refused answers still
+// count (Tally.AddRefused: A5 judges their Retry-After, A6 finds them in the exporter's
+// rejections), and the export's timings are those of its last attempt. A longer Retry-After, a
+// 429 without one, or a fourth 429 fails the export.
+const (
+	maxRetries   = 3
+	maxRetryWait = 2 * time.Second
+)
+
+// retryWait is how long to wait before sending again the job r answered, if it is to be sent again.
+func retryWait(r *export.Received) (time.Duration, bool) {
+	if r.Status != http.StatusTooManyRequests || r.Header == nil {
+		return 0, false
+	}
+	d, ok := ratelimit.RetryAfter(r.Header.Get("Retry-After"))
+	return d, ok && d <= maxRetryWait
 }
 
 // fetchAll is the timed path: each worker sends its next job and reads the answer to its end.
 // With PDFConcurrency set, PDF jobs have their own PDFConcurrency workers and CSV jobs the rest, so
 // a CSV export never waits behind a PDF one for a slot. A job not sent (ctx ended) has a nil entry.
-func fetchAll(ctx context.Context, cfg Config) ([]*export.Received, time.Duration) {
+func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused [][]export.Fetch, wall time.Duration) {
 	conc := cfg.Concurrency
 	if conc <= 0 {
 		conc = 4
@@ -185,7 +216,8 @@ func fetchAll(ctx context.Context, cfg Config) ([]*export.Received, time.Duratio
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	got := make([]*export.Received, len(cfg.Jobs))
+	got = make([]*export.Received, len(cfg.Jobs))
+	refused = make([][]export.Fetch, len(cfg.Jobs)) // the 429s a job was sent again after
 	lanes := map[string]chan int{export.CSV: make(chan int), export.PDF: make(chan int)}
 	workers := map[string]int{export.CSV: conc, export.PDF: 0}
 	if p := cfg.PDFConcurrency; p > 0 {
@@ -204,9 +236,20 @@ func fetchAll(ctx context.Context, cfg Config) ([]*export.Received, time.Duratio
 		for range n {
 			wg.Go(func() {
 				for i := range lanes[format] {
-					rctx, cancel := context.WithTimeout(ctx, timeout)
-					got[i] = cfg.Client.Get(rctx, cfg.Jobs[i].Format, cfg.Jobs[i].Expected)
-					cancel()
+					for attempt := 0; ; attempt++ {
+						rctx, cancel := context.WithTimeout(ctx, timeout)
+						got[i] = cfg.Client.Get(rctx, cfg.Jobs[i].Format, cfg.Jobs[i].Expected)
+						cancel()
+						wait, again := retryWait(got[i])
+						if !again || attempt == maxRetries {
+							break
+						}
+						refused[i] = append(refused[i], got[i].Fetch)
+						select {
+						case <-time.After(wait):
+						case <-ctx.Done():
+						}
+					}
 					if cfg.Progress != nil {
 						doneMu.Lock()
 						done++
@@ -245,9 +288,9 @@ func fetchAll(ctx context.Context, cfg Config) ([]*export.Received, time.Duratio
 		}
 	}
 	if last.IsZero() {
-		return got, time.Since(start)
+		return got, refused, time.Since(start)
 	}
-	return got, last.Sub(start)
+	return got, refused, last.Sub(start)
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -362,3 +362,43 @@ func TestProxyFaults(t *testing.T) {
 		t.Errorf("median stream %.2f MiB/s, the proxy paces it at 2 MiB/s", p50/(1<<20))
 	}
 }
+
+// TestRunHonoursRateLimit: the load sends an export the exporter refused with 429 again after its
+// Retry-After, so a limit met under load fails nothing, and the refusals are still counted; a
+// Retry-After past what the load waits for fails the export.
+func TestRunHonoursRateLimit(t *testing.T) {
+	recs := seed.Generate(5, 50, 1)
+	for _, tt := range []struct {
+		name   string
+		rate   float64
+		failed bool
+	}{
+		{"a limit the load meets", 40, false},
+		{"a limit too low to wait for", 0.1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := start(t, fake.Config{Rate: tt.rate, Burst: 4}, "trades", seed.Trades(), recs)
+			full := expect(t, "trades", seed.Trades(), recs, export.Options{})
+			res, _, err := load.Run(context.Background(), load.Config{
+				Client: c, Concurrency: 4, Jobs: load.Plan(16, 0, []*export.Expected{full}, nil),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := res.Tally.Status[http.StatusTooManyRequests]
+			if tt.failed {
+				if res.Failed == 0 || res.Errors["status_429"] != res.Failed || res.RateLimitedRetries != 0 {
+					t.Fatalf("failed %d %v, retried %d; want 429s failed, none retried", res.Failed, res.Errors, res.RateLimitedRetries)
+				}
+				return
+			}
+			if res.Failed != 0 || res.RateLimitedRetries == 0 || refused != res.RateLimitedRetries || len(res.Tally.NoRetryAfter) != 0 {
+				t.Fatalf("failed %d %v, retried %d, 429s tallied %d; want none failed, the retried 429s tallied",
+					res.Failed, res.Errors, res.RateLimitedRetries, refused)
+			}
+			if res.CSV.OK != 16 || res.CSV.Rows != 16*50 {
+				t.Errorf("OK %d rows %d", res.CSV.OK, res.CSV.Rows)
+			}
+		})
+	}
+}

@@ -337,6 +337,7 @@ func (r *Run) Load(ctx context.Context) evidence.Check {
 		r.info("load.wall_seconds", res.Wall.Seconds(), "s"),
 		r.info("load.rows_per_second", res.RowsPerSecond, "rows/s"),
 		r.info("load.mib_per_second", res.MiBPerSecond, "MiB/s"),
+		r.info("load.rate_limited_retries", float64(res.RateLimitedRetries), "responses"),
 		r.info("load.burst_429", float64(r.burst.RateLimited), "responses"),
 		r.info("load.saturation_503", float64(sat.Saturated), "responses"),
 		r.info("load.large_export_rows", float64(lc.Rows), "rows"),
