@@ -114,10 +114,11 @@ func (u usage) minus(v usage) usage {
 // postmaster and its children (the backends, psql's included, and the background processes).
 func (s *server) usage(tb testing.TB, pg *pgtmp.Cluster) usage {
 	var u usage
-	var err error
-	if u.exporterCPU, _, err = procCPU(s.cmd.Process.Pid); err != nil {
+	st, err := procStat(s.cmd.Process.Pid)
+	if err != nil {
 		tb.Fatal(err)
 	}
+	u.exporterCPU = st.cpu
 	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", s.cmd.Process.Pid))
 	if err != nil {
 		tb.Fatal(err)
@@ -136,16 +137,17 @@ func (s *server) usage(tb testing.TB, pg *pgtmp.Cluster) usage {
 		tb.Fatal(err)
 	}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, st := range stats {
+	for _, path := range stats {
 		var pid int
-		fmt.Sscanf(filepath.Base(filepath.Dir(st)), "%d", &pid)
-		cpu, ppid, err := procCPU(pid)
-		if err == nil && (pid == postmaster || ppid == postmaster) {
-			u.postgresCPU += cpu
-			u.backends++
+		fmt.Sscanf(filepath.Base(filepath.Dir(path)), "%d", &pid)
+		st, err := procStat(pid)
+		if err != nil || (pid != postmaster && st.ppid != postmaster) {
+			continue
 		}
+		u.postgresCPU += st.cpu
+		u.backends++
 		if pid == postmaster { // and the backends that have ended (psql's), which it waited for
-			u.postgresCPU += reaped(tb, pid)
+			u.postgresCPU += st.reaped
 		}
 	}
 	return u
@@ -159,33 +161,29 @@ func (s *server) awaitReaped(tb testing.TB, pg *pgtmp.Cluster, n int) {
 	}
 }
 
-// procCPU reads a process's user and system time (seconds) and its parent from /proc/<pid>/stat.
-func procCPU(pid int) (cpu float64, ppid int, err error) {
+// stat is what the benchmarks read of /proc/<pid>/stat: the process's user and system time, that
+// of the children it waited for (seconds), and its parent.
+type stat struct {
+	cpu, reaped float64
+	ppid        int
+}
+
+func procStat(pid int) (stat, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return stat{}, err
 	}
 	// The command name, in parentheses, may hold spaces: the fields start after its last ")".
 	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	if len(f) < 13 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	if len(f) < 15 {
+		return stat{}, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
-	ppid, _ = strconv.Atoi(f[1])
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / clockTicks, ppid, nil
-}
-
-// reaped is the CPU time of the children a process has waited for (cutime and cstime).
-func reaped(tb testing.TB, pid int) float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		tb.Fatal(err)
+	var t [4]float64 // utime, stime, cutime, cstime
+	for i := range t {
+		t[i], _ = strconv.ParseFloat(f[11+i], 64)
 	}
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	cutime, _ := strconv.ParseFloat(f[13], 64)
-	cstime, _ := strconv.ParseFloat(f[14], 64)
-	return (cutime + cstime) / clockTicks
+	ppid, _ := strconv.Atoi(f[1])
+	return stat{cpu: (t[0] + t[1]) / clockTicks, reaped: (t[2] + t[3]) / clockTicks, ppid: ppid}, nil
 }
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux (sysconf(_SC_CLK_TCK)).

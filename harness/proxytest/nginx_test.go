@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/loopback"
 )
 
 // deployConf is the nginx configuration deploy/ ships, for nginx >= 1.27.2; its placeholders.
@@ -110,7 +112,7 @@ func nginxArgs(dir, conf string) []string {
 func startNginx(t *testing.T, upstream string) string {
 	t.Helper()
 	bin := nginxBinary(t)
-	port, err := freePort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,15 +159,6 @@ func startNginx(t *testing.T, upstream string) string {
 			t.Fatalf("nginx did not listen on %s within 10s: %v", listen, err)
 		}
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func lastLines(s string, n int) string {

@@ -22,6 +22,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/exportatscale/exportatscale/harness/metrics"
+	"github.com/exportatscale/exportatscale/internal/loopback"
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
 )
 
@@ -294,7 +295,7 @@ func (c *clusterTarget) buildImage(ctx context.Context, o Options, root, bin str
 // cluster's database, and waits for its /readyz.
 func (c *clusterTarget) startReplica(ctx context.Context, o Options, i int) error {
 	name := fmt.Sprintf("replica-%d", i+1)
-	port, err := freeLoopbackPort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -383,7 +384,7 @@ func (r *replica) readMemory(p *testcontainers.DockerProvider) func(context.Cont
 // startProxy runs HAProxy on proxyConfig, as it is, in the foreground, with the replicas'
 // addresses in its environment, and waits until it routes to every replica.
 func (c *clusterTarget) startProxy(ctx context.Context, o Options, cfgPath string) error {
-	port, err := freeLoopbackPort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}

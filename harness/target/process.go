@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/loopback"
 )
 
 // processTarget is the exporter running as a child process on loopback.
@@ -70,7 +72,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("process target: %w", err)
 	}
-	port, err := freeLoopbackPort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("process target: %w", err)
 	}
@@ -233,17 +235,6 @@ func readProcMemory(pid int) (reading, error) {
 		return reading{}, err
 	}
 	return m.reading(), nil
-}
-
-// freeLoopbackPort asks the kernel for a free port on 127.0.0.1. Another process could take
-// it before the exporter binds it; the exporter then fails to start and says so.
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitReady polls baseURL/readyz until it answers 200, the timeout passes, or gone closes.

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/loopback"
 )
 
 // Options adjust a cluster. The zero value is a durable server (fsync on).
@@ -127,7 +128,7 @@ func (c *Cluster) DSN(db string) string {
 // Start starts a stopped cluster, on its old port when it had one.
 func (c *Cluster) Start(ctx context.Context) error {
 	if c.Port == 0 {
-		p, err := freePort()
+		p, err := loopback.FreePort()
 		if err != nil {
 			return err
 		}
@@ -215,15 +216,6 @@ func tail(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // ForTest starts a cluster for one test or benchmark and removes it when that ends.
