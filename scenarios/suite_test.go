@@ -20,7 +20,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/exportatscale/exportatscale/evidence"
-	"github.com/exportatscale/exportatscale/evidence/compare"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
@@ -137,7 +136,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	cfg.Target, cfg.Thresholds, cfg.Suffix, cfg.Seed = tgt, suite.thresholds, opts.RunID, opts.Seed
 	cfg.SmokeRows, cfg.LoadRows, cfg.LargeRows = opts.SmokeRows, opts.LoadRows, opts.LargeRows
 	cfg.LoadRequests, cfg.LoadConcurrency, cfg.PDFShare = opts.LoadRequests, opts.LoadConcurrency, opts.PDFShare
-	cfg.WriteTimeout = opts.WriteTimeout
+	cfg.WriteTimeout, cfg.Baseline = opts.WriteTimeout, opts.Baseline
 	if tgt.Kind() == target.KindURL {
 		cfg.SaturationHold = 20 // more than the default capacity of 16
 	}
@@ -169,6 +168,15 @@ func exporterArgsFor(kind string) []string {
 		return nil
 	}
 	return exporterArgs()
+}
+
+// capabilities are what the run can be judged on: its target's (or, when the target never
+// started, what one of the kind asked for would have had) and its options'.
+func capabilities() pipeline.Capabilities {
+	if suite.target != nil {
+		return pipeline.CapabilitiesOf(suite.target, opts.Baseline)
+	}
+	return pipeline.CapabilitiesOfKind(target.Kind(opts.Target), opts.Baseline)
 }
 
 // progressWriter is the progress channel verify handed the suite (progress.EnvFD), or nil.
@@ -228,15 +236,7 @@ var _ = ReportAfterEach(func(r SpecReport) {
 // The evidence is written from this run's results only, whatever happened: a run that never got
 // its target still leaves a NOT RUN bundle saying why.
 var _ = ReportAfterSuite("evidence", func(report Report) {
-	required := append(evidence.DefaultRequired(), evidence.SuiteCheckID)
-	if suite.target != nil {
-		required = append(required, pipeline.FaultChecks(suite.target)...)
-	} else if opts.Target == string(target.KindCluster) {
-		required = append(required, pipeline.ReplicaKilledID, pipeline.DatabaseRestartID)
-	}
-	if opts.Baseline != "" {
-		required = append(required, compare.CheckID)
-	}
+	required := pipeline.Required(pipeline.Table(), capabilities())
 	rep := evidence.Report{
 		SchemaVersion: evidence.SchemaVersion,
 		RunID:         opts.RunID,

@@ -93,11 +93,11 @@ func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := run.Seed(ctx); c.Status != evidence.StatusPassed {
+	if c := run.Some(ctx, "seed")[0]; c.Status != evidence.StatusPassed {
 		t.Fatalf("seed: %s %v", c.Status, c.Failures)
 	}
 	checks := map[string]evidence.Check{}
-	for _, c := range []evidence.Check{run.ReplicaKilled(ctx), run.DatabaseRestart(ctx)} {
+	for _, c := range run.Some(ctx, "F1", "F2") {
 		checks[c.ID] = c
 		t.Logf("%s %s: %s", c.ID, c.Title, describe(c))
 	}
@@ -146,26 +146,26 @@ func requirePassed(t *testing.T, checks map[string]evidence.Check, ids ...string
 // The supported deployment passes both faults at these sizes: what the broken ones fail is not
 // an effect of the sizes.
 func TestHealthyDeployment(t *testing.T) {
-	requirePassed(t, deployment(t, target.ClusterOptions{}, "", nil), pipeline.ReplicaKilledID, pipeline.DatabaseRestartID)
+	requirePassed(t, deployment(t, target.ClusterOptions{}, "", nil), "F1", "F2")
 }
 
 // A proxy without health checks keeps routing to the dead replica: F1, out of rotation.
 func TestProxyWithoutHealthChecks(t *testing.T) {
 	checks := deployment(t, target.ClusterOptions{NoProxyHealthChecks: true}, "", nil)
-	requireRed(t, checks, pipeline.ReplicaKilledID, "f1.seconds_out_of_rotation")
-	requirePassed(t, checks, pipeline.DatabaseRestartID)
+	requireRed(t, checks, "F1", "f1.seconds_out_of_rotation")
+	requirePassed(t, checks, "F2")
 }
 
 // A replica that is never restarted stays out: F1, back.
 func TestReplicaNeverRestarted(t *testing.T) {
 	checks := deployment(t, target.ClusterOptions{RestartPolicy: "no"}, "", nil)
-	requireRed(t, checks, pipeline.ReplicaKilledID, "f1.seconds_until_back")
-	requirePassed(t, checks, pipeline.DatabaseRestartID)
+	requireRed(t, checks, "F1", "f1.seconds_until_back")
+	requirePassed(t, checks, "F2")
 }
 
 // An exporter that acknowledges an ingest before it commits loses records on a database restart:
 // F2, lost acknowledged records. (The fault is compiled in only with -tags exporterfaults.)
 func TestAckBeforeCommit(t *testing.T) {
 	checks := deployment(t, target.ClusterOptions{}, "exporterfaults", map[string]string{"EXPORTER_FAULT_ACK_BEFORE_COMMIT": "1"})
-	requireRed(t, checks, pipeline.DatabaseRestartID, "f2.lost_acknowledged_records")
+	requireRed(t, checks, "F2", "f2.lost_acknowledged_records")
 }

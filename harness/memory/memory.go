@@ -3,7 +3,7 @@
 // target.Sampler's Peak and ResetPeak) until the window holds enough samples, so a window's peak
 // is the memory used while that export ran, not one stale sample taken before it started.
 //
-// Measure runs the small window and then the large one and yields the fields of assert.Memory
+// Measure runs the small window and then the large one and yields the Memory
 // that A4 turns into a4.memory_growth_ratio, on anonymous memory (target.MemoryWindow.PeakBytes):
 // about 0 for an exporter that streams, 1 or more for one that holds an export in memory.
 package memory
@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/exportatscale/exportatscale/harness/assert"
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/target"
 )
@@ -150,16 +149,16 @@ func Measure(ctx context.Context, w Windows, small, large Probe, p Procedure) (G
 	return g, nil
 }
 
-// Memory returns the fields of assert.Memory that g measured: the anonymous peaks, samples and
+// Memory returns the fields of Memory that g measured: the anonymous peaks, samples and
 // export sizes of both windows, and the highest anonymous and file-backed figures of the two as
 // the outside peaks so far. They are all zero, so A4 does not judge growth, unless both windows
 // were measured and every export in them succeeded. A caller that measures more windows raises
 // PeakExternal and PeakExternalFile with theirs; it adds ProcessResident.
-func (g Growth) Memory() assert.Memory {
+func (g Growth) Memory() Memory {
 	if !g.Small.Measured || !g.Large.Measured || g.Small.Failed || g.Large.Failed {
-		return assert.Memory{}
+		return Memory{}
 	}
-	return assert.Memory{
+	return Memory{
 		PeakExternal:     float64(max(g.Small.Window.PeakBytes, g.Large.Window.PeakBytes)),
 		PeakExternalFile: float64(max(g.Small.Window.PeakFileBytes, g.Large.Window.PeakFileBytes)),
 		PeakDuringSmall:  float64(g.Small.Window.PeakBytes),
@@ -208,4 +207,46 @@ func Resident(ctx context.Context, hc *http.Client, baseURL, token string, inter
 		defer mu.Unlock()
 		return peak
 	}
+}
+
+// Memory is what the target's sampler measured, in bytes.
+//
+// The judged figures are anonymous memory (target.MemoryWindow.PeakBytes): what the exporter
+// allocated itself, which grows when it holds an export instead of streaming it. File-backed
+// pages (its binary, a store it maps) are the kernel's to drop and refill; they are information.
+type Memory struct {
+	PeakExternal float64 // highest anonymous memory measured from outside the exporter (/proc, container stats) during the run
+	// PeakExternalFile is the highest file-backed figure measured from outside
+	// (target.MemoryWindow.PeakFileBytes: a process's resident file and shared pages, a
+	// container's page cache); 0 when not measured. Information, and the upper end of the
+	// cross-check with ProcessResident.
+	PeakExternalFile float64
+	PeakDuringSmall  float64 // anonymous peak while a small CSV export ran
+	PeakDuringLarge  float64 // anonymous peak while a large CSV export ran
+	// SmallBytes and LargeBytes are the body sizes of one small and one large export: the growth
+	// between the two peaks is judged per byte of extra export, so a baseline of a few MiB (a
+	// container's anonymous memory) or a few dozen (a process's RSS) does not change the verdict.
+	SmallBytes, LargeBytes float64
+	// ProcessResident is the highest process_resident_memory_bytes from /metrics during the
+	// run: every resident page of the process, file-backed ones included.
+	ProcessResident float64
+	// SmallSamples and LargeSamples are the samples taken in the small and the large export's
+	// window (target.MemoryWindow.Samples): a peak of fewer than two is stale or a single point.
+	SmallSamples, LargeSamples int
+}
+
+// ResidentOutside is how far the process's own resident memory lies outside what was measured
+// from outside it, as a ratio of at least 1. Its anonymous memory is part of its resident pages
+// and anonymous plus file-backed memory covers them (a container's page cache may hold more
+// than the process maps), so a healthy measurement gives 1, and peaks sampled at other moments
+// a little more. The upper end counts only when the file figure was measured.
+func (m Memory) ResidentOutside() float64 {
+	lo, hi := m.PeakExternal, m.PeakExternal+m.PeakExternalFile
+	switch {
+	case m.ProcessResident < lo:
+		return lo / m.ProcessResident
+	case m.PeakExternalFile > 0 && m.ProcessResident > hi:
+		return m.ProcessResident / hi
+	}
+	return 1
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportatscale/exportatscale/harness/assert"
 	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/onsi/gomega"
@@ -172,7 +171,7 @@ func TestMeasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := assert.Memory{PeakExternal: 80e6, PeakExternalFile: 30e6, PeakDuringSmall: 50e6, PeakDuringLarge: 80e6,
+	want := memory.Memory{PeakExternal: 80e6, PeakExternalFile: 30e6, PeakDuringSmall: 50e6, PeakDuringLarge: 80e6,
 		SmallSamples: 3, LargeSamples: 4, SmallBytes: 120e3, LargeBytes: 25e6}
 	if got := g.Memory(); got != want {
 		t.Errorf("Memory() = %+v, want %+v", got, want)
@@ -186,7 +185,7 @@ func TestMeasure(t *testing.T) {
 		"small unmeasured": {Small: memory.Result{Bytes: 1}, Large: g.Large},
 		"large failed":     {Small: g.Small, Large: memory.Result{Measured: true, Failed: true, Bytes: 7}},
 	} {
-		if got := g.Memory(); got != (assert.Memory{}) {
+		if got := g.Memory(); got != (memory.Memory{}) {
 			t.Errorf("%s: Memory() = %+v, want zero", name, got)
 		}
 	}

@@ -31,7 +31,7 @@ func (urlTarget) Stop(ctx context.Context) error { return nil }
 
 // finishedRun is a Run that measured what the bundle of that run records: its load result, as the
 // Load step keeps it, and its checks, as the suite records them.
-func finishedRun(t *testing.T, name string) (*Run, map[string]evidence.Check) {
+func finishedRun(t *testing.T, name, baseline string) *Run {
 	t.Helper()
 	thresholds, err := evidence.LoadThresholds("")
 	if err != nil {
@@ -53,9 +53,9 @@ func finishedRun(t *testing.T, name string) (*Run, map[string]evidence.Check) {
 	for _, c := range report.Checks {
 		recorded[c.ID] = c
 	}
-	r := &Run{cfg: Config{Target: urlTarget{}, Thresholds: thresholds, Suffix: name},
+	cfg := Config{Target: urlTarget{}, Thresholds: thresholds, Suffix: name, Baseline: baseline}
+	return &Run{cfg: cfg, caps: CapabilitiesOf(cfg.Target, baseline), recorded: recorded,
 		artifacts: map[string][]byte{compare.FileLoadResult: raw}}
-	return r, recorded
 }
 
 // TestBaseline is the baseline step of an acceptance run of the uniformly slow exporter (slow4,
@@ -77,11 +77,11 @@ func TestBaseline(t *testing.T) {
 			[]string{"this run has no load samples"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r, recorded := finishedRun(t, tt.run)
+			r := finishedRun(t, tt.run, tt.baseline)
 			if tt.noLoad {
 				delete(r.artifacts, compare.FileLoadResult)
 			}
-			c := r.Baseline(tt.baseline, recorded)
+			c := r.Check(context.Background(), baselineCheck)
 			if c.ID != "baseline" || c.Status != tt.wantStatus {
 				t.Errorf("check %s: %s, want %s; failures %q", c.ID, c.Status, tt.wantStatus, c.Failures)
 			}

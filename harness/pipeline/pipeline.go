@@ -1,11 +1,13 @@
-// Package pipeline is the acceptance run: the bodies of its steps (seed, smoke, load with its
-// probes) and the measurements the assertions A1–A6 judge, against any running target. The Ginkgo
-// suite calls one step per spec and records the check it returns; the harness's self-tests call
-// the very same steps against broken fakes. Nothing here knows Ginkgo or testing.
+// Package pipeline is the acceptance run and owns its table of checks (table.go): the steps (seed,
+// smoke, load with its probes), the assertions A1–A6, the faults F1 and F2, the baseline and the
+// suite's own check. Each check is one file (check_*.go) holding its row: ID, title, labels, when
+// it applies, a Measure that returns plain data, and a Judge that turns that data and the
+// thresholds into the check. The Ginkgo suite makes one spec per row, the self-tests run the same
+// rows through Run.All, and the required set of the verdict is Required of the same table.
+// Nothing here knows Ginkgo or testing.
 //
-// A Run is used once, its steps in order: Seed, Smoke, Load, then the assertions in any order.
-// A step whose inputs an earlier step did not produce returns a check that is skipped (not run),
-// never passed. Steps are not safe for concurrent use.
+// A Run is used once, its rows in table order. A check whose inputs an earlier step did not
+// produce is skipped (not run), never passed. Checks are not safe for concurrent use.
 package pipeline
 
 import (
@@ -19,9 +21,9 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
-	"github.com/exportatscale/exportatscale/harness/assert"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/load"
+	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
@@ -71,7 +73,12 @@ type Config struct {
 	// have been received.
 	Exported func(done, planned int)
 
-	// Omit names reconciliations A6 leaves out (metric series names, see assert.Observability).
+	// Baseline is an earlier run's bundle to compare with: it makes the baseline check apply.
+	Baseline string
+	// Table is the checks the run is made of (0: Table()); the self-tests add to it.
+	Table []Def
+
+	// Omit names reconciliations A6 leaves out (metric series names, see Observability).
 	// Only the self-tests set it, to prove that each reconciliation is what catches its fake.
 	Omit []string
 }
@@ -105,7 +112,7 @@ type Run struct {
 	burst     load.BurstResult
 	saturated *load.SaturationResult
 	endings   *load.BadEndingsResult
-	memory    assert.Memory
+	memory    memory.Memory
 	memoryOK  bool
 
 	// For Series: when Load and its load test began, and the memory windows Load closed.
@@ -113,7 +120,10 @@ type Run struct {
 	windows                []window
 
 	artifacts map[string][]byte
-	baseline  []evidence.Delta // Baseline's comparison
+	baseline  []evidence.Delta // the baseline check's comparison
+
+	caps     Capabilities
+	recorded map[string]evidence.Check // every check made so far, by ID
 }
 
 // window is a closed memory window and what ran in it.
@@ -174,7 +184,11 @@ func New(cfg Config) (*Run, error) {
 	if cfg.Thresholds == nil {
 		return nil, errors.New("pipeline: no thresholds")
 	}
-	r := &Run{cfg: cfg, datasets: map[string]*dataset{}, artifacts: map[string][]byte{}, schema: seed.Trades()}
+	if cfg.Table == nil {
+		cfg.Table = Table()
+	}
+	r := &Run{cfg: cfg, datasets: map[string]*dataset{}, artifacts: map[string][]byte{}, schema: seed.Trades(),
+		caps: CapabilitiesOf(cfg.Target, cfg.Baseline), recorded: map[string]evidence.Check{}}
 	base, token := cfg.Target.BaseURL(), cfg.Target.Token()
 	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	r.stall = &http.Client{Transport: smallReceiveBuffer()}
@@ -201,25 +215,6 @@ func (r *Run) datasetName(kind string) string {
 		return kind
 	}
 	return kind + "-" + s
-}
-
-// skipped is the check of a step that could not run because an earlier one did not produce what
-// it needs: not run, never passed.
-func skipped(id, title, what string) evidence.Check {
-	return evidence.Check{ID: id, Title: title, Status: evidence.StatusSkipped,
-		Failures: []string{what + " is missing: an earlier step did not complete, so this cannot be judged"}}
-}
-
-// failed is the check of a step that broke off: it names what went wrong.
-func failed(id, title string, err error, measures ...evidence.Measure) evidence.Check {
-	c := evidence.NewCheck(id, title, measures, []string{err.Error()})
-	c.Status = evidence.StatusFailed
-	return c
-}
-
-// info builds an informational measure (a rule under its name would judge it).
-func (r *Run) info(name string, v float64, unit string) evidence.Measure {
-	return evidence.Judge(r.cfg.Thresholds, name, v, unit)
 }
 
 func jsonArtifact(v any) []byte {

@@ -120,32 +120,26 @@ func (r *Run) shares() []evidence.ReplicaShare {
 	return out
 }
 
-// withShares adds to A3, for a deployment of replicas, each replica's share of the exports and
-// the number of replicas that served none, judged by a3.replicas_without_exports: a replica the
-// proxy never routes to leaves the deployment at a fraction of its capacity, and is as much a
-// failure of the load test as a failed export. A3 and not A6, because A6 judges whether the
-// metrics tell the truth, and here they do: they tell that one replica did nothing.
-func (r *Run) withShares(c evidence.Check) evidence.Check {
-	shares := r.shares()
-	if shares == nil || c.Status != evidence.StatusPassed && c.Status != evidence.StatusFailed {
-		return c
+// shares adds to A3, for a deployment of replicas, each replica's share of the exports and the
+// number of replicas that served none, judged by a3.replicas_without_exports: a replica the proxy
+// never routes to leaves the deployment at a fraction of its capacity, and is as much a failure
+// of the load test as a failed export. A3 and not A6, because A6 judges whether the metrics tell
+// the truth, and here they do: they tell that one replica did nothing. Nil shares add nothing.
+func (b *builder) shares(shares []evidence.ReplicaShare) {
+	if shares == nil {
+		return
 	}
 	idle := 0
-	ms := c.Measures
 	for _, s := range shares {
 		if s.Exports <= 0 {
 			idle++
 		}
-		ms = append(ms, r.info("a3.replica_exports."+s.Name, float64(s.Exports), "exports"))
+		b.info("a3.replica_exports."+s.Name, float64(s.Exports), "exports")
 	}
-	ms = append(ms, r.info("a3.replicas_without_exports", float64(idle), "replicas"))
-	failures := c.Failures
+	b.measure("a3.replicas_without_exports", float64(idle), "replicas")
 	if idle > 0 {
-		failures = append(failures, fmt.Sprintf("%d of %d replicas served no export: the proxy does not spread the load", idle, len(shares)))
+		b.fail("%d of %d replicas served no export: the proxy does not spread the load", idle, len(shares))
 	}
-	out := evidence.NewCheck(c.ID, c.Title, ms, failures)
-	out.Notes = c.Notes
-	return out
 }
 
 // Topology is the deployment of replicas the run measured, for the evidence's Environment: the

@@ -52,7 +52,9 @@ func TestShares(t *testing.T) {
 			r := &Run{cfg: Config{Target: replicated{}, Thresholds: th}, afterTaken: true,
 				replicasBefore: replicaScrapes{exportsScrape(t, 1, 0), exportsScrape(t, 2, 0)},
 				replicasAfter:  replicaScrapes{exportsScrape(t, 8, 1), exportsScrape(t, 2+tt.second, 0)}}
-			c := r.withShares(evidence.NewCheck("A3", "fast", nil, nil))
+			b := &builder{th: th}
+			b.shares(r.shares())
+			c := b.check()
 			if c.Status != tt.wantState {
 				t.Errorf("A3 = %s (%v), want %s", c.Status, c.Failures, tt.wantState)
 			}

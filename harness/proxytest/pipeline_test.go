@@ -65,7 +65,7 @@ func runSmoke(t *testing.T, tg target.Target, suffix string) map[string]evidence
 		t.Fatal(err)
 	}
 	checks := map[string]evidence.Check{}
-	for _, c := range []evidence.Check{run.Seed(ctx), run.Smoke(ctx), run.A1(), run.A2()} {
+	for _, c := range run.Some(ctx, "seed", "smoke", "A1", "A2") {
 		checks[c.ID] = c
 	}
 	return checks

@@ -360,3 +360,26 @@ func (c *Client) do(ctx context.Context, method, url, contentType string, body [
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
+
+// SendBatch posts recs to dataset as one NDJSON batch, once: a refusal is not retried, so a caller
+// that stages faults sees every answer. It returns the status and the Retry-After the answer
+// carried (0 when it had none); an error means no answer came.
+func (c *Client) SendBatch(ctx context.Context, dataset string, schema Schema, recs []Record) (status int, retryAfter time.Duration, err error) {
+	var body bytes.Buffer
+	for _, rec := range recs {
+		line, err := schema.MarshalRecord(rec)
+		if err != nil {
+			return 0, 0, err
+		}
+		body.Write(line)
+		body.WriteByte('\n')
+	}
+	resp, err := c.do(ctx, http.MethodPost, c.datasetURL(dataset)+"/records", "application/x-ndjson", body.Bytes())
+	if err != nil {
+		return 0, 0, err
+	}
+	if d, ok := ratelimit.RetryAfter(resp.header.Get("Retry-After")); ok {
+		retryAfter = d
+	}
+	return resp.status, retryAfter, nil
+}

@@ -258,6 +258,12 @@ func waitReady(ctx context.Context, baseURL, token string, timeout time.Duration
 	}
 }
 
+// Ready asks the exporter at baseURL once whether it is ready (GET /readyz answered 200 within a
+// second): nil if so, else why not.
+func Ready(ctx context.Context, baseURL, token string) error {
+	return probeReady(ctx, &http.Client{Timeout: time.Second}, baseURL, token)
+}
+
 func probeReady(ctx context.Context, client *http.Client, baseURL, token string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/readyz", nil)
 	if err != nil {

@@ -1,4 +1,4 @@
-package assert_test
+package pipeline
 
 import (
 	"fmt"
@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/exportatscale/exportatscale/evidence"
-	"github.com/exportatscale/exportatscale/harness/assert"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/load"
+	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
 
-func thresholds(t *testing.T) assert.Thresholds {
+func thresholds(t *testing.T) Thresholds {
 	t.Helper()
 	th, err := evidence.LoadThresholds("")
 	if err != nil {
@@ -40,8 +40,8 @@ func TestA1(t *testing.T) {
 		{"PDF header wrong", export.CSVTotals{Exports: 1}, export.PDFTotals{Exports: 1, IntegrityMismatches: 1}, evidence.StatusFailed, "a1.trailer_mismatches = 1 exports breaks == 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := assert.A1(th, tt.csv, tt.pdf)
-			if c.ID != "A1" || c.Status != tt.status || !strings.Contains(strings.Join(c.Failures, "\n"), tt.line) {
+			c := judgeA1(th, export.Tally{CSV: tt.csv, PDF: tt.pdf})
+			if c.Status != tt.status || !strings.Contains(strings.Join(c.Failures, "\n"), tt.line) {
 				t.Errorf("check %+v", c)
 			}
 		})
@@ -78,7 +78,7 @@ func TestA1TrailersStripped(t *testing.T) {
 			for _, r := range tt.reports {
 				tl.Add(r)
 			}
-			c := assert.A1(thresholds(t), tl.CSV, tl.PDF)
+			c := judgeA1(thresholds(t), export.Tally{CSV: tl.CSV, PDF: tl.PDF})
 			noted := slices.ContainsFunc(c.Notes, func(n string) bool { return strings.HasPrefix(n, note) })
 			if c.Status != tt.status || noted != tt.noted {
 				t.Errorf("A1 %s, notes %q; want %s, noted %v", c.Status, c.Notes, tt.status, tt.noted)
@@ -99,14 +99,14 @@ func TestMissingThreshold(t *testing.T) {
 	delete(th, "a3.csv_p95_seconds")
 	r := load.Result{CSVRowsPerSecond: 1e6, CSV: load.FormatResult{OK: 1, StreamRate: load.Distribution{Count: 1, P50: 100 << 20}},
 		PDF: load.FormatResult{OK: 1}}
-	c := assert.A3(th, r)
+	c := judgeA3(th, speed{Load: r})
 	if c.Status != evidence.StatusFailed || !slices.Contains(c.Failures, "no threshold for a3.csv_p95_seconds") {
 		t.Errorf("check %+v", c)
 	}
 	if _, ok := thresholds(t)["a3.csv_latency_p50_seconds"]; ok {
 		t.Fatal("a3.csv_latency_p50_seconds has a default rule; pick another informational measure")
 	}
-	if c := assert.A3(thresholds(t), r); c.Status != evidence.StatusPassed || !hasMeasure(c, "a3.csv_latency_p50_seconds") {
+	if c := judgeA3(thresholds(t), speed{Load: r}); c.Status != evidence.StatusPassed || !hasMeasure(c, "a3.csv_latency_p50_seconds") {
 		t.Errorf("with every rule: %+v", c)
 	}
 }
@@ -114,16 +114,16 @@ func TestMissingThreshold(t *testing.T) {
 func TestA4(t *testing.T) {
 	th := thresholds(t)
 	// A streaming exporter: 50 MB anonymous, 30 MB of file pages, its own RSS their sum.
-	ok := assert.Memory{PeakExternal: 50e6, PeakExternalFile: 30e6, PeakDuringSmall: 40e6, PeakDuringLarge: 42e6, ProcessResident: 78e6,
+	ok := memory.Memory{PeakExternal: 50e6, PeakExternalFile: 30e6, PeakDuringSmall: 40e6, PeakDuringLarge: 42e6, ProcessResident: 78e6,
 		SmallSamples: 3, LargeSamples: 20, SmallBytes: 1e5, LargeBytes: 1e7}
-	with := func(f func(*assert.Memory)) assert.Memory {
+	with := func(f func(*memory.Memory)) memory.Memory {
 		m := ok
 		f(&m)
 		return m
 	}
 	for _, tt := range []struct {
 		name   string
-		m      assert.Memory
+		m      memory.Memory
 		status evidence.Status
 		line   string             // in the failures
 		values map[string]float64 // measures that must be there, with their values
@@ -131,32 +131,32 @@ func TestA4(t *testing.T) {
 	}{
 		{name: "healthy", m: ok, status: evidence.StatusPassed,
 			values: map[string]float64{"a4.peak_memory_bytes": 50e6, "a4.rss_crosscheck_ratio": 1, "a4.peak_file_bytes": 30e6, "a4.process_resident_bytes": 78e6}},
-		{name: "healthy, file pages not measured", m: with(func(m *assert.Memory) { m.PeakExternalFile, m.ProcessResident = 0, 58e6 }),
+		{name: "healthy, file pages not measured", m: with(func(m *memory.Memory) { m.PeakExternalFile, m.ProcessResident = 0, 58e6 }),
 			status: evidence.StatusPassed, values: map[string]float64{"a4.rss_crosscheck_ratio": 1}, absent: []string{"a4.peak_file_bytes"}},
 		// A store mapped into memory makes RSS large; the anonymous memory A4 judges is not.
-		{name: "file pages beyond the budget", m: with(func(m *assert.Memory) { m.PeakExternalFile, m.ProcessResident = 600e6, 640e6 }),
+		{name: "file pages beyond the budget", m: with(func(m *memory.Memory) { m.PeakExternalFile, m.ProcessResident = 600e6, 640e6 }),
 			status: evidence.StatusPassed, values: map[string]float64{"a4.peak_memory_bytes": 50e6, "a4.rss_crosscheck_ratio": 1}},
-		{name: "peaks sampled at other moments", m: with(func(m *assert.Memory) { m.ProcessResident = 40e6 }),
+		{name: "peaks sampled at other moments", m: with(func(m *memory.Memory) { m.ProcessResident = 40e6 }),
 			status: evidence.StatusPassed, values: map[string]float64{"a4.rss_crosscheck_ratio": 1.25}},
-		{name: "url target: resident memory only", m: assert.Memory{ProcessResident: 480e6}, status: evidence.StatusNotRun,
+		{name: "url target: resident memory only", m: memory.Memory{ProcessResident: 480e6}, status: evidence.StatusNotRun,
 			line: "no memory measured from outside", values: map[string]float64{"a4.process_resident_bytes": 480e6},
 			absent: []string{"a4.peak_memory_bytes", "a4.rss_crosscheck_ratio"}},
-		{name: "over budget", m: with(func(m *assert.Memory) { m.PeakExternal, m.ProcessResident = 400e6, 430e6 }),
+		{name: "over budget", m: with(func(m *memory.Memory) { m.PeakExternal, m.ProcessResident = 400e6, 430e6 }),
 			status: evidence.StatusFailed, line: "a4.peak_memory_bytes = 4e+08 bytes breaks <="},
-		{name: "buffered", m: with(func(m *assert.Memory) { m.PeakDuringLarge = 40e6 + 1e7 }), // the whole export held in memory
+		{name: "buffered", m: with(func(m *memory.Memory) { m.PeakDuringLarge = 40e6 + 1e7 }), // the whole export held in memory
 			status: evidence.StatusFailed, line: "a4.memory_growth_ratio"},
 		// More anonymous memory than the process has resident: another process's, or a unit slip.
-		{name: "outside figure above the resident one", m: with(func(m *assert.Memory) { m.PeakExternal, m.ProcessResident = 200e6, 50e6 }),
+		{name: "outside figure above the resident one", m: with(func(m *memory.Memory) { m.PeakExternal, m.ProcessResident = 200e6, 50e6 }),
 			status: evidence.StatusFailed, line: "a4.rss_crosscheck_ratio = 4 ratio breaks <= 3", values: map[string]float64{"a4.rss_crosscheck_ratio": 4}},
 		// Far less than the process has resident, file pages included: something was missed.
-		{name: "outside figure below the resident one", m: with(func(m *assert.Memory) { m.PeakExternal, m.PeakExternalFile, m.ProcessResident = 10e6, 10e6, 100e6 }),
+		{name: "outside figure below the resident one", m: with(func(m *memory.Memory) { m.PeakExternal, m.PeakExternalFile, m.ProcessResident = 10e6, 10e6, 100e6 }),
 			status: evidence.StatusFailed, line: "a4.rss_crosscheck_ratio = 5 ratio breaks <= 3"},
-		{name: "no export sizes", m: with(func(m *assert.Memory) { m.LargeBytes = 0 }), status: evidence.StatusNotRun,
+		{name: "no export sizes", m: with(func(m *memory.Memory) { m.LargeBytes = 0 }), status: evidence.StatusNotRun,
 			line: "no export sizes", absent: []string{"a4.memory_growth_ratio"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := assert.A4(th, tt.m)
-			if c.ID != "A4" || c.Status != tt.status || !strings.Contains(strings.Join(c.Failures, "\n"), tt.line) {
+			c := judgeA4(th, tt.m)
+			if c.Status != tt.status || !strings.Contains(strings.Join(c.Failures, "\n"), tt.line) {
 				t.Errorf("check %+v", c)
 			}
 			for name, want := range tt.values {
@@ -176,13 +176,13 @@ func TestA4(t *testing.T) {
 		m := ok
 		m.SmallSamples, m.LargeSamples = few[0], few[1]
 		m.PeakDuringLarge = 400e6 // a growth that a single, stale sample must not be judged on
-		c := assert.A4(th, m)
+		c := judgeA4(th, m)
 		if c.Status != evidence.StatusNotRun || !strings.Contains(strings.Join(c.Failures, "\n"), "too few samples in the memory window") ||
 			hasMeasure(c, "a4.memory_growth_ratio") {
 			t.Errorf("samples %v: %+v", few, c)
 		}
 		m.PeakExternal, m.ProcessResident = 400e6, 430e6
-		if c := assert.A4(th, m); c.Status != evidence.StatusFailed {
+		if c := judgeA4(th, m); c.Status != evidence.StatusFailed {
 			t.Errorf("samples %v, over budget: %+v", few, c)
 		}
 	}
@@ -195,31 +195,31 @@ func TestA5(t *testing.T) {
 	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok})
 	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusServiceUnavailable, Header: ok})
 	burst := load.BurstResult{RateLimited: 1, WithRetryAfter: 1, WithRateLimit: 1, WithRateLimitPolicy: 1}
-	observed := assert.Protection{Tally: healthy, Burst: burst, RestartsObservable: true, LogsObservable: true}
-	if c := assert.A5(th, observed); c.Status != evidence.StatusPassed || !hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
+	observed := Protection{Tally: healthy, Burst: burst, RestartsObservable: true, LogsObservable: true}
+	if c := judgeA5(th, observed); c.Status != evidence.StatusPassed || !hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
 		t.Errorf("healthy: %+v", c)
 	}
 
 	blind := observed
 	blind.RestartsObservable, blind.LogsObservable = false, false
-	c := assert.A5(th, blind)
+	c := judgeA5(th, blind)
 	if c.Status != evidence.StatusNotRun || hasMeasure(c, "a5.restarts") || hasMeasure(c, "a5.panics_in_logs") ||
 		!strings.Contains(strings.Join(c.Failures, "\n"), "restarts or logs") {
 		t.Errorf("nothing observable: %+v", c)
 	}
 	blind.LogsObservable = true
-	if c := assert.A5(th, blind); c.Status != evidence.StatusNotRun || hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
+	if c := judgeA5(th, blind); c.Status != evidence.StatusNotRun || hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
 		t.Errorf("restarts not observable: %+v", c)
 	}
 	blind.Tally.Add(export.Fetch{Format: export.CSV, Status: http.StatusInternalServerError})
-	if c := assert.A5(th, blind); c.Status != evidence.StatusFailed {
+	if c := judgeA5(th, blind); c.Status != evidence.StatusFailed {
 		t.Errorf("not observable, but a 500: %+v", c)
 	}
 
 	shapeless := observed
 	shapeless.Burst.WithRateLimit, shapeless.Burst.WithRateLimitPolicy = 0, 0
 	shapeless.Burst.Example = http.Header{"Ratelimit": {"limit=10, remaining=0"}}
-	c = assert.A5(th, shapeless)
+	c = judgeA5(th, shapeless)
 	lines := strings.Join(c.Failures, "\n")
 	if c.Status != evidence.StatusFailed || !strings.Contains(lines, "valid RateLimit header") ||
 		!strings.Contains(lines, "valid RateLimit-Policy header") || !strings.Contains(lines, `RateLimit: "limit=10, remaining=0"`) {
@@ -242,9 +242,9 @@ exporter_ingest_records_total{mode="batch",outcome="ok"} 5
 	var counts export.Tally
 	counts.Add(export.CSVReport{Fetch: export.Fetch{Format: export.CSV, Status: 200, Complete: true, Bytes: 150}, Rows: 10})
 	counts.Add(export.Fetch{Format: export.CSV, Status: 200}) // cut: none of its rows or bytes may be counted
-	o := assert.Observability{Before: before, After: after, Tally: counts,
+	o := Observability{Before: before, After: after, Tally: counts,
 		Manifests: []seed.Manifest{{Mode: seed.ModeBatch, Rows: 5}}}
-	lines := strings.Join(assert.Reconcile(o), "\n")
+	lines := strings.Join(Reconcile(o), "\n")
 	for _, want := range []string{
 		`exporter_export_duration_seconds_count{format="csv"}: series missing, harness counted 2`,
 		`exporter_requests_rejected_total{reason="saturated"}: series missing`,
@@ -259,7 +259,7 @@ exporter_ingest_records_total{mode="batch",outcome="ok"} 5
 			t.Errorf("%q reported in\n%s", unwanted, lines)
 		}
 	}
-	if c := assert.A6(th, o); c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "series missing") {
+	if c := judgeA6(th, o); c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "series missing") {
 		t.Errorf("check %+v", c)
 	}
 
@@ -267,7 +267,7 @@ exporter_ingest_records_total{mode="batch",outcome="ok"} 5
 	o.After = parse(t, `exporter_export_rows_total{format="csv"} 25
 exporter_export_bytes_total{format="csv"} 300
 `)
-	lines = strings.Join(assert.Reconcile(o), "\n")
+	lines = strings.Join(Reconcile(o), "\n")
 	for _, want := range []string{`exporter_export_rows_total{format="csv"}: delta 15, harness counted 10`,
 		`exporter_export_bytes_total{format="csv"}: delta 200, harness counted 150`} {
 		if !strings.Contains(lines, want) {
@@ -276,7 +276,7 @@ exporter_export_bytes_total{format="csv"} 300
 	}
 	// Left out, that reconciliation no longer sees it.
 	o.Omit = []string{"exporter_export_rows_total"}
-	if lines := strings.Join(assert.Reconcile(o), "\n"); strings.Contains(lines, "exporter_export_rows_total") {
+	if lines := strings.Join(Reconcile(o), "\n"); strings.Contains(lines, "exporter_export_rows_total") {
 		t.Errorf("omitted series reported:\n%s", lines)
 	}
 }
@@ -309,10 +309,10 @@ exporter_store_records{dataset="bulk"} 4
 	} {
 		counts.Add(f)
 	}
-	o := assert.Observability{Before: before, After: after, Tally: counts,
+	o := Observability{Before: before, After: after, Tally: counts,
 		Manifests: []seed.Manifest{{Dataset: "trades"}, {Dataset: "bulk"}, {Dataset: "extra"}, {Dataset: "extra"}},
 		Stored:    map[string]int{"trades": 10, "bulk": 4, "gone": 1}}
-	got := assert.Reconcile(o)
+	got := Reconcile(o)
 	lines := strings.Join(got, "\n")
 	for _, want := range []string{
 		`exporter_exports_total{format="pdf",outcome="server_error"}: delta 0, harness counted 1`,

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/load"
+	"github.com/exportatscale/exportatscale/harness/target"
+)
+
+var a5Check = define(Def{ID: "A5", Title: "protected",
+	Spec:   "protected: 429 and 503 with Retry-After, stalled readers cut off, no 5xx, no restart, no panic",
+	Labels: []string{"assert", "A5"}, Applies: always}, measureProtection, judgeA5)
+
+// measureProtection gathers the run's answers, the burst, the stalled reader, and the target's
+// restarts and logs where it shows them.
+func measureProtection(ctx context.Context, r *Run) (Protection, error) {
+	if r.saturated == nil {
+		return Protection{}, missing("the burst and saturation probes")
+	}
+	p := Protection{Tally: r.tally, Burst: r.burst}
+	if r.endings != nil && r.endings.Stalled.Started() && !r.endings.StalledCut {
+		p.Unprotected = append(p.Unprotected, "a reader that stalled past the write timeout was not cut off")
+	}
+	if rs, ok := r.cfg.Target.(target.Restarter); ok {
+		state, err := rs.Restarts(ctx)
+		if err != nil {
+			return p, fmt.Errorf("reading the exporter's restarts: %w", err)
+		}
+		p.RestartsObservable = true
+		p.Restarts = state.RestartCount
+		if state.Exited {
+			p.Restarts++
+		}
+	}
+	if lg, ok := r.cfg.Target.(target.Logger); ok {
+		logs, err := lg.Logs(ctx)
+		if err != nil {
+			return p, fmt.Errorf("reading the exporter's logs: %w", err)
+		}
+		p.LogsObservable = true
+		p.Panics = Panics(logs)
+	}
+	return p, nil
+}
+
+// Protection is what A5 judges.
+type Protection struct {
+	Tally    export.Tally     // every export answer of the run, the burst and saturation probes' included
+	Burst    load.BurstResult // for the RateLimit and RateLimit-Policy headers of its 429s
+	Restarts int              // exporter restarts seen by the target
+	Panics   []string         // log lines that show a panic
+	// Unprotected are protections the probes found missing, e.g. a stalled reader not cut off.
+	Unprotected []string
+	// RestartsObservable and LogsObservable say whether the target could report restarts and
+	// logs at all; without them Restarts and Panics are not measured zeros, and A5 is NOT RUN.
+	RestartsObservable, LogsObservable bool
+}
+
+// judgeA5 judges protection: over-limit and over-capacity requests answered 429 and 503 with a valid
+// Retry-After (the 429s also with RateLimit and RateLimit-Policy of the documented shape), and
+// both actually happened; zero other 5xx; no restart; no panic in the logs.
+func judgeA5(th Thresholds, p Protection) evidence.Check {
+	b := &builder{th: th}
+	c := p.Tally
+	b.measure("a5.rate_limited_without_retry_after", float64(c.NoRetryAfter[http.StatusTooManyRequests]), "responses")
+	b.measure("a5.saturated_without_retry_after", float64(c.NoRetryAfter[http.StatusServiceUnavailable]), "responses")
+	b.measure("a5.rate_limited_responses", float64(c.Status[http.StatusTooManyRequests]), "responses")
+	b.measure("a5.saturated_responses", float64(c.Status[http.StatusServiceUnavailable]), "responses")
+	b.measure("a5.server_errors", float64(c.ServerErrors()), "responses")
+	var unobservable []string
+	if p.RestartsObservable {
+		b.measure("a5.restarts", float64(p.Restarts), "restarts")
+	} else {
+		unobservable = append(unobservable, "restarts")
+	}
+	if p.LogsObservable {
+		b.measure("a5.panics_in_logs", float64(len(p.Panics)), "lines")
+	} else {
+		unobservable = append(unobservable, "logs")
+	}
+	if len(unobservable) > 0 {
+		b.notRun = "the target does not let the harness observe the exporter's " + strings.Join(unobservable, " or ")
+	}
+	bad := false
+	if n := p.Burst.RateLimited - p.Burst.WithRateLimit; n > 0 {
+		b.fail(`%d of the burst's 429 answers lack a valid RateLimit header ("<name>";r=<int>;t=<int>)`, n)
+		bad = true
+	}
+	if n := p.Burst.RateLimited - p.Burst.WithRateLimitPolicy; n > 0 {
+		b.fail(`%d of the burst's 429 answers lack a valid RateLimit-Policy header ("<name>";q=<int>;w=<int>)`, n)
+		bad = true
+	}
+	if h := p.Burst.Example; h != nil && (bad || c.NoRetryAfter[http.StatusTooManyRequests] > 0) {
+		b.explain(fmt.Sprintf("first 429 of the burst: Retry-After: %q, RateLimit: %q, RateLimit-Policy: %q",
+			h.Get("Retry-After"), h.Get("RateLimit"), h.Get("RateLimit-Policy")))
+	}
+	for _, s := range slices.Sorted(maps.Keys(c.Status)) {
+		if s >= 500 && s != http.StatusServiceUnavailable {
+			b.explain(fmt.Sprintf("%d answers HTTP %d", c.Status[s], s))
+		}
+	}
+	for _, u := range p.Unprotected {
+		b.fail("%s", u)
+	}
+	b.explain(p.Panics...)
+	return b.check()
+}

@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/export"
+)
+
+var smokeCheck = define(Def{ID: "smoke", Title: "1k rows exported as CSV and PDF with every option, each fully verified",
+	Spec: "exports 1k rows as CSV and PDF with every option, each fully verified", Labels: []string{"smoke"},
+	Timeout: 2 * time.Minute, Applies: always}, measureSmoke, judgeSmoke)
+
+// smoking is what Smoke measured: the full CSV and PDF exports and every failed export's lines.
+type smoking struct {
+	CSV      export.CSVReport
+	PDF      export.PDFReport
+	Exports  int
+	Failures []string
+}
+
+// variants are the export options each format is exercised with, for a dataset of n records
+// with ids 1..n: everything, a column subset, a window by after and limit, a BOM, and
+// combinations of them.
+func variants(n int) (csv, pdf []export.Options) {
+	csv = []export.Options{
+		{},
+		{Columns: []string{"trade_ts", "account", "symbol", "quantity", "price", "note"}},
+		{After: int64(n / 4), Limit: n / 2},
+		{BOM: true},
+		{Columns: []string{"note", "quantity", "trade_ts"}, After: int64(n / 10), Limit: n / 4, BOM: true},
+		{After: int64(n - 3)},
+		{Limit: 1, Columns: []string{"symbol"}},
+	}
+	pdf = []export.Options{
+		{},
+		{Columns: []string{"account", "symbol", "quantity", "price", "note"}, After: int64(n / 5), Limit: n / 2},
+	}
+	return csv, pdf
+}
+
+// measureSmoke exports the smoke set as CSV and PDF with every option and combination of options,
+// and verifies each export in full.
+func measureSmoke(ctx context.Context, r *Run) (smoking, error) {
+	ds := r.datasets["smoke"]
+	if ds == nil {
+		return smoking{}, missing("the smoke dataset")
+	}
+	csvOpts, pdfOpts := variants(len(ds.records))
+	s := smoking{Exports: len(csvOpts) + len(pdfOpts)}
+	for i, opt := range csvOpts {
+		exp, err := r.expect(ds, opt)
+		if err != nil {
+			return s, err
+		}
+		r.say(fmt.Sprintf("exporting the smoke dataset as CSV with %s", describeOptions(opt)))
+		c := r.verifyCSV(ctx, exp)
+		if i == 0 {
+			s.CSV = c
+		}
+		s.failed("CSV", opt, c.Failure(), c.Fetch, c.Examples)
+	}
+	for i, opt := range pdfOpts {
+		exp, err := r.expect(ds, opt)
+		if err != nil {
+			return s, err
+		}
+		r.say(fmt.Sprintf("exporting the smoke dataset as PDF with %s", describeOptions(opt)))
+		p := r.verifyPDF(ctx, exp)
+		if i == 0 {
+			s.PDF = p
+		}
+		s.failed("PDF", opt, p.Failure(), p.Fetch, p.Examples)
+	}
+	return s, nil
+}
+
+// failed keeps an export's failure, if any, with its first examples.
+func (s *smoking) failed(format string, opt export.Options, failure string, f export.Fetch, examples []string) {
+	if failure == "" {
+		return
+	}
+	s.Failures = append(s.Failures, fmt.Sprintf("%s with %s: %s%s", format, describeOptions(opt), failure, describeFetch(f)))
+	s.Failures = append(s.Failures, examples[:min(len(examples), 3)]...)
+}
+
+func judgeSmoke(th Thresholds, s smoking) evidence.Check {
+	b := &builder{th: th}
+	b.info("smoke.csv_rows", float64(s.CSV.Rows), "rows")
+	b.info("smoke.csv_seconds", s.CSV.Latency.Seconds(), "s")
+	b.info("smoke.pdf_pages", float64(s.PDF.Pages), "pages")
+	b.info("smoke.pdf_seconds", s.PDF.Latency.Seconds(), "s")
+	b.info("smoke.exports", float64(s.Exports), "exports")
+	for _, f := range s.Failures {
+		b.fail("%s", f)
+	}
+	return b.check()
+}
+
+func describeOptions(o export.Options) string {
+	s := ""
+	if o.Columns != nil {
+		s += fmt.Sprintf(" columns=%v", o.Columns)
+	}
+	if o.After > 0 {
+		s += fmt.Sprintf(" after=%d", o.After)
+	}
+	if o.Limit > 0 {
+		s += fmt.Sprintf(" limit=%d", o.Limit)
+	}
+	if o.BOM {
+		s += " bom=1"
+	}
+	if s == "" {
+		return "no options"
+	}
+	return s[1:]
+}
