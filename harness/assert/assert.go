@@ -1,4 +1,4 @@
-// Package assert holds the six acceptance assertions A1–A6 (DESIGN §7) as plain functions: each
+// Package assert holds the six acceptance assertions A1–A6 (docs/design.md) as plain functions: each
 // takes what the harness measured and the thresholds (data, see evidence.LoadThresholds) and
 // returns an evidence.Check with every measured value and the rule it was judged by.
 //
