@@ -14,10 +14,10 @@ build:
 
 # The acceptance run. REQUIRE_TARGET=container (or process, url) makes that target mandatory: a run
 # that cannot get it is NOT RUN. IMAGE=REF judges any image in the local engine that implements the
-# v1 API and the container contract (README), never pulled: --target image --image REF
+# v1 API and the container contract (docs/design.md), never pulled: --target image --image REF
 # --require-target. IMAGE comes from the make command line only (a plain assignment here), so an
 # IMAGE in the environment cannot change what is judged. Other options: VERIFY_ARGS="--load-requests
-# 200 ..." or the VERIFY_* environment variables (README). The verdict decides the exit status: make
+# 200 ..." or the VERIFY_* environment variables (docs/acceptance.md). The verdict decides the exit status: make
 # prints it and fails unless GREEN; bin/verify itself exits 0 GREEN, 1 RED, 2 NOT RUN (`go run` would
 # mask that).
 # SIGN_KEY=FILE (an ed25519 private key, PEM: `evidence keygen`) signs the run's bundle afterwards,
@@ -67,7 +67,7 @@ acceptance:
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
 	$(BIN)/verify --target container --require-target
 
-# The acceptance suite against the deployment of DESIGN §10, required: PostgreSQL, the exporter
+# The acceptance suite against the deployment of docs/deployment.md, required: PostgreSQL, the exporter
 # replicas (VERIFY_REPLICAS, default 2) as containers on the host network, HAProxy in front.
 verify-cluster: tools-haproxy tools-postgres
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify

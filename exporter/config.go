@@ -31,7 +31,7 @@ type Config struct {
 	LogLevel       slog.Level
 }
 
-// DefaultConfig returns the defaults documented in the README.
+// DefaultConfig returns the defaults documented in docs/api.md.
 func DefaultConfig() Config {
 	return Config{
 		Listen:        "127.0.0.1:8080",

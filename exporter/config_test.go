@@ -73,7 +73,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestDefaultConfigMatchesREADME(t *testing.T) {
+func TestDefaultConfigMatchesDocs(t *testing.T) {
 	c := DefaultConfig()
 	want := Config{Listen: "127.0.0.1:8080", DataDir: "./data", Rate: 50, Burst: 100, MaxCSVExports: 16,
 		MaxPDFExports: 2, PDFMaxRows: 20000, MaxBodyBytes: 67108864, WriteTimeout: 30 * time.Second,
@@ -176,7 +176,7 @@ func TestRegisterFlagsUsage(t *testing.T) {
 		}
 	})
 	if n != 14 {
-		t.Errorf("%d flags, want the 14 of the README", n)
+		t.Errorf("%d flags, want the 14 of docs/api.md", n)
 	}
 }
 
@@ -229,11 +229,11 @@ func TestEnvVarPerFlag(t *testing.T) {
 	})
 }
 
-// TestFlagsMatchREADME checks the README's flag table against the flags, row by row: the same
+// TestFlagsMatchDocs checks the flag table of docs/api.md against the flags, row by row: the same
 // flags, each variable the one it reads, each default the flag's.
-func TestFlagsMatchREADME(t *testing.T) {
+func TestFlagsMatchDocs(t *testing.T) {
 	fs, scratch := flagSet(t), flagSet(t)
-	problems, err := envflag.CheckREADME("../README.md", "### Flags", envPrefix, fs, scratch)
+	problems, err := envflag.CheckDoc("../docs/api.md", "## Flags", envPrefix, fs, scratch)
 	if err != nil {
 		t.Fatal(err)
 	}

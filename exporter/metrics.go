@@ -21,7 +21,7 @@ var (
 // exportBuckets span exports from a millisecond to ten minutes.
 var exportBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 
-// metrics are the nine exporter_* series of DESIGN §6.
+// metrics are the nine exporter_* series of docs/design.md.
 type metrics struct {
 	exports        *prometheus.CounterVec
 	exportRows     *prometheus.CounterVec

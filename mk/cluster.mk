@@ -1,4 +1,4 @@
-# The deployment past one machine (DESIGN §10): HAProxy 2.6 from Debian, as a host process on
+# The deployment past one machine (docs/deployment.md): HAProxy 2.6 from Debian, as a host process on
 # loopback in front of the exporter replicas (deploy/haproxy.cfg). PostgreSQL's server comes from
 # Debian's postgresql package, as for the store's own tests. Included from the root Makefile;
 # `make verify-cluster` and `make unit` install HAProxy first; without it the run is NOT RUN (and

@@ -3,7 +3,7 @@
 # as a process with the suite's limits, package fake's proxy (fakeexporter --upstream) sits in
 # front of it and applies the timing faults given as JSON, and bin/verify judges the proxy as a
 # url target. The run must be RED on A3 (a url run also leaves A4 NOT RUN). Used for the margins
-# of A3's rules in the README:
+# of A3's rules in docs/acceptance.md:
 #
 #   scenarios/slowed.sh '{"StreamRate":4194304}'                       # every body at 4 MiB/s
 #   scenarios/slowed.sh '{"FirstByteDelay":1500000000}'                # first byte held 1.5 s

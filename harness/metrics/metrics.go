@@ -213,7 +213,7 @@ func splitSeries(key string) (string, map[string]string) {
 	return name, labels
 }
 
-// Required are the nine exporter metrics of DESIGN §6 with their types and the label values every
+// Required are the nine exporter metrics of docs/design.md with their types and the label values every
 // one of them must have initialised before the first request.
 var Required = []struct {
 	Name   string

@@ -196,7 +196,7 @@ func TestNginx127Config(t *testing.T) {
 // TestNginxFraming pins down what a client behind nginx 1.22 still has: the upstream's trailers
 // are gone from a whole export, but an upstream that resets its stream mid-body (as the exporter
 // does when an export fails after its status line) still reaches the client as a body that does
-// not end cleanly, never as a whole one. deploy/README.md relies on both.
+// not end cleanly, never as a whole one. docs/deployment.md relies on both.
 func TestNginxFraming(t *testing.T) {
 	const part = "id,note\r\n1,first\r\n"
 	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,7 @@
 // Package seed makes deterministic, realistic trade records from a seeded PRNG and loads them into
 // an exporter over HTTP (batch NDJSON or one record per request), recording a manifest of what was
-// sent. The expected cell text of every record is derived here, from the records and the README
-// contract, never from an exporter's encoder.
+// sent. The expected cell text of every record is derived here, from the records and the v1 API
+// contract (docs/design.md), never from an exporter's encoder.
 package seed
 
 import (

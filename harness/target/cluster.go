@@ -26,7 +26,7 @@ import (
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
 )
 
-// KindCluster is the deployment of DESIGN §10 on loopback: a throwaway PostgreSQL, N exporter
+// KindCluster is the deployment of docs/deployment.md on loopback: a throwaway PostgreSQL, N exporter
 // replicas over it as containers on the host network, and HAProxy in front of them.
 const KindCluster Kind = "cluster"
 

@@ -1,7 +1,8 @@
 // Package envflag declares a program's flags once, with the standard flag package, and lets
 // github.com/peterbourgon/ff/v3 supply each one's default from an environment variable derived
 // from its name (EXPORTER_MAX_CSV_EXPORTS for --max-csv-exports). The exporter and the acceptance
-// run's options both use it; CheckREADME keeps the README's flag tables true to the flags.
+// run's options both use it; CheckDoc keeps the flag tables of their docs (docs/api.md,
+// docs/acceptance.md) true to the flags.
 package envflag
 
 import (
@@ -30,13 +31,13 @@ func Var(prefix, name string) string {
 	return prefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(name))
 }
 
-// CheckREADME compares the first Markdown table after the line starting with heading in the file
+// CheckDoc compares the first Markdown table after the line starting with heading in the file
 // at path with fs, row by row: the same flags (first column, `--name`), each reading the variable
 // Var derives (second column), each with the flag's default (third column: a `literal` that
 // scratch, a second registration of the same flags, reads back as the default; prose or nothing
 // for an empty default). It returns one line per disagreement.
-func CheckREADME(path, heading, prefix string, fs, scratch *flag.FlagSet) ([]string, error) {
-	rows, err := readmeTable(path, heading)
+func CheckDoc(path, heading, prefix string, fs, scratch *flag.FlagSet) ([]string, error) {
+	rows, err := docTable(path, heading)
 	if err != nil {
 		return nil, err
 	}
@@ -48,20 +49,20 @@ func CheckREADME(path, heading, prefix string, fs, scratch *flag.FlagSet) ([]str
 			seen[name] = true
 			f := fs.Lookup(name)
 			if f == nil {
-				problems = append(problems, fmt.Sprintf("README has --%s, the flags do not", name))
+				problems = append(problems, fmt.Sprintf("%s has --%s, the flags do not", path, name))
 				continue
 			}
 			if i >= len(row.envs) || row.envs[i] != Var(prefix, name) {
-				problems = append(problems, fmt.Sprintf("README: --%s reads %v, want %s", name, row.envs, Var(prefix, name)))
+				problems = append(problems, fmt.Sprintf("%s: --%s reads %v, want %s", path, name, row.envs, Var(prefix, name)))
 			}
 			if p := checkDefault(f, scratch, row.def); p != "" {
-				problems = append(problems, p)
+				problems = append(problems, path+": "+p)
 			}
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {
 		if !seen[f.Name] {
-			problems = append(problems, fmt.Sprintf("--%s is not in the README", f.Name))
+			problems = append(problems, fmt.Sprintf("--%s is not in %s", f.Name, path))
 		}
 	})
 	return problems, nil
@@ -71,23 +72,23 @@ func checkDefault(f *flag.Flag, scratch *flag.FlagSet, def string) string {
 	lit, ok := strings.CutPrefix(def, "`")
 	if !ok {
 		if f.DefValue != "" {
-			return fmt.Sprintf("README: --%s defaults to %q, the flag to %q", f.Name, def, f.DefValue)
+			return fmt.Sprintf("--%s defaults to %q, the flag to %q", f.Name, def, f.DefValue)
 		}
 		return ""
 	}
 	lit = strings.TrimSuffix(lit, "`")
 	if err := scratch.Set(f.Name, lit); err != nil || scratch.Lookup(f.Name).Value.String() != f.DefValue {
-		return fmt.Sprintf("README: --%s defaults to %s, the flag to %q (%s reads as %v, %v)", f.Name, def, f.DefValue, lit, scratch.Lookup(f.Name).Value, err)
+		return fmt.Sprintf("--%s defaults to %s, the flag to %q (%s reads as %v, %v)", f.Name, def, f.DefValue, lit, scratch.Lookup(f.Name).Value, err)
 	}
 	return ""
 }
 
-type readmeRow struct {
+type docRow struct {
 	flags, envs []string // the `code` spans of the cells
 	def         string
 }
 
-func readmeTable(path, heading string) ([]readmeRow, error) {
+func docTable(path, heading string) ([]docRow, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func readmeTable(path, heading string) ([]readmeRow, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s has no %q", path, heading)
 	}
-	var rows []readmeRow
+	var rows []docRow
 	for _, line := range strings.Split(after, "\n") {
 		if !strings.HasPrefix(line, "|") {
 			if len(rows) > 0 {
@@ -108,7 +109,7 @@ func readmeTable(path, heading string) ([]readmeRow, error) {
 		if len(cells) < 5 || strings.TrimSpace(cells[1]) == "flag" || strings.HasPrefix(cells[1], "---") {
 			continue
 		}
-		rows = append(rows, readmeRow{code(cells[1]), code(cells[2]), strings.TrimSpace(cells[3])})
+		rows = append(rows, docRow{code(cells[1]), code(cells[2]), strings.TrimSpace(cells[3])})
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("%s: no table after %q", path, heading)

@@ -119,7 +119,7 @@ func TestEnvVarPerFlag(t *testing.T) {
 		})
 	})
 	if n != 19 {
-		t.Errorf("%d flags, want the 19 of the README", n)
+		t.Errorf("%d flags, want the 19 of docs/acceptance.md", n)
 	}
 }
 
@@ -174,15 +174,15 @@ func TestValidateTarget(t *testing.T) {
 	}
 }
 
-// TestOptionsMatchREADME checks the README's Options table against the flags, row by row: the same
-// flags, each variable the one it reads, each default the flag's.
-func TestOptionsMatchREADME(t *testing.T) {
+// TestOptionsMatchDocs checks the Options table of docs/acceptance.md against the flags, row by row:
+// the same flags, each variable the one it reads, each default the flag's.
+func TestOptionsMatchDocs(t *testing.T) {
 	_, fs, err := register(t, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, scratch, _ := register(t, nil)
-	problems, err := envflag.CheckREADME("../../README.md", "Options — flags of `bin/verify`", envPrefix, fs, scratch)
+	problems, err := envflag.CheckDoc("../../docs/acceptance.md", "## Options", envPrefix, fs, scratch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ const (
 	dashboardFile = "dashboards/exporter.json"
 )
 
-// nine is the exporter's metric contract (DESIGN.md §6): every one must be exposed with this type
+// nine is the exporter's metric contract (docs/design.md): every one must be exposed with this type
 // and used by at least one alert or dashboard query.
 var nine = map[string]dto.MetricType{
 	"exporter_exports_total":             dto.MetricType_COUNTER,

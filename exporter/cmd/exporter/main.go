@@ -1,4 +1,4 @@
-// Command exporter serves the reference streaming exporter. See the README for flags and the API.
+// Command exporter serves the reference streaming exporter. See docs/api.md for flags and the API.
 package main
 
 import (

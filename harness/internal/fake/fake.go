@@ -1,7 +1,7 @@
 // Package fake is an in-memory exporter for the harness's own tests. Healthy, it implements the
-// README contract (datasets, single and batch ingest, streamed CSV with trailers and formula guard,
-// paginated PDF, the nine metrics, health checks, rate limiting and load shedding); each field of
-// Faults breaks one promise, so the harness can prove it notices.
+// v1 API contract of docs/design.md (datasets, single and batch ingest, streamed CSV with trailers
+// and formula guard, paginated PDF, the nine metrics, health checks, rate limiting and load
+// shedding); each field of Faults breaks one promise, so the harness can prove it notices.
 //
 // It is written independently of the reference exporter on purpose: the harness must agree with
 // the contract, not with one implementation of it.

@@ -27,8 +27,9 @@ func do(t *testing.T, method, url, contentType, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestIngestContract checks the fake's ingest against the README: every column plus a positive id,
-// no null, no unknown or missing field, and an atomic batch that names the bad line.
+// TestIngestContract checks the fake's ingest against the v1 API contract (docs/design.md): every
+// column plus a positive id, no null, no unknown or missing field, and an atomic batch that names
+// the bad line.
 func TestIngestContract(t *testing.T) {
 	srv := fake.Start(t, fake.Config{})
 	ds := srv.URL + "/v1/datasets/d"
