@@ -23,6 +23,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
@@ -57,15 +58,17 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "Export@Scale acceptance", suiteConfig, reporterConfig)
 }
 
-// csvCapacity is the --max-csv-exports the suite gives the exporters it starts.
-const csvCapacity = 10
-
-// exporterArgs configure a target the suite starts itself, so the probes know its limits: the
-// saturation probe holds one export more than --max-csv-exports (per replica), and the stalled
-// reader waits past --write-timeout.
-func exporterArgs() []string {
-	return []string{"--rate=100", "--burst=50", "--max-csv-exports=" + strconv.Itoa(csvCapacity), "--max-pdf-exports=2",
-		"--pdf-max-rows=20000", "--write-timeout=" + opts.WriteTimeout.String(), "--shutdown-grace=15s"}
+// limits are those the suite starts its own targets with (contract.Harness), so the probes know
+// them: the saturation probe holds one export more than every replica's --max-csv-exports, and the
+// stalled reader waits past --write-timeout. A URL target's are unknown: the exporter's defaults,
+// with the --write-timeout given for it.
+func limits() contract.Limits {
+	if opts.Target == string(target.KindURL) {
+		l := contract.Defaults()
+		l.WriteTimeout = opts.WriteTimeout
+		return l
+	}
+	return contract.Harness(opts.WriteTimeout)
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
@@ -132,21 +135,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 			suite.env.DockerVersion = v
 		}
 	}
-	cfg := pipeline.DefaultConfig()
-	cfg.Target, cfg.Thresholds, cfg.Suffix, cfg.Seed = tgt, suite.thresholds, opts.RunID, opts.Seed
+	cfg := pipeline.Config{Target: tgt, Thresholds: suite.thresholds, Suffix: opts.RunID, Seed: opts.Seed,
+		Sizes: contract.DefaultSizes(), Limits: limits(), Baseline: opts.Baseline}
 	cfg.SmokeRows, cfg.LoadRows, cfg.LargeRows = opts.SmokeRows, opts.LoadRows, opts.LargeRows
 	cfg.LoadRequests, cfg.LoadConcurrency, cfg.PDFShare = opts.LoadRequests, opts.LoadConcurrency, opts.PDFShare
-	cfg.WriteTimeout, cfg.Baseline = opts.WriteTimeout, opts.Baseline
-	if tgt.Kind() == target.KindURL {
-		cfg.SaturationHold = 20 // more than the default capacity of 16
-	}
-	if rep, ok := tgt.(target.Replicated); ok {
-		// Round robin spreads the held exports over the replicas: one more than all of them hold
-		// saturates one, and the requests after it find every replica full.
-		cfg.SaturationHold = len(rep.Replicas())*csvCapacity + 1
-		// Each replica has its own bucket per client: the burst must outrun all of them.
-		cfg.BurstRequests = max(cfg.BurstRequests, 500*len(rep.Replicas()))
-	}
 	cfg.Narrate = func(s string) {
 		By(s)
 		events.Send(progress.Event{Kind: progress.KindStep, Text: s})
@@ -167,7 +159,7 @@ func exporterArgsFor(kind string) []string {
 	if kind == string(target.KindURL) {
 		return nil
 	}
-	return exporterArgs()
+	return limits().Args()
 }
 
 // capabilities are what the run can be judged on: its target's (or, when the target never

@@ -7,73 +7,28 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/contract"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
-var (
-	binMu   sync.Mutex
-	bins    = map[string]string{}
-	binsDir string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binsDir != "" {
-		os.RemoveAll(binsDir)
-	}
-	os.Exit(code)
-}
-
-// exporterBinary builds the exporter (with the given build tags) once per test binary, static,
-// as the targets build it.
-func exporterBinary(t *testing.T, tags string) string {
-	t.Helper()
-	binMu.Lock()
-	defer binMu.Unlock()
-	if b, ok := bins[tags]; ok {
-		return b
-	}
-	if binsDir == "" {
-		d, err := os.MkdirTemp("", "clustertest-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		binsDir = d
-	}
-	out := filepath.Join(binsDir, "exporter"+strings.ReplaceAll(tags, ",", "-"))
-	args := []string{"build", "-trimpath", "-o", out}
-	if tags != "" {
-		args = append(args, "-tags", tags)
-	}
-	cmd := exec.Command("go", append(args, "../../exporter/cmd/exporter")...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the exporter (tags %q): %v\n%s", tags, err, b)
-	}
-	bins[tags] = out
-	return out
-}
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
 // deployment starts a 2-replica cluster and returns the fault checks its pipeline gives, after
 // seeding at small sizes.
 func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env map[string]string) map[string]evidence.Check {
 	t.Helper()
-	if os.Getenv("SKIP_CONTAINER_TESTS") != "" {
-		t.Skip("SKIP_CONTAINER_TESTS is set")
-	}
+	testkit.Require(t, testkit.Docker, testkit.PostgreSQL, testkit.HAProxy)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindCluster, RequireKind: true, Cluster: cluster,
-		BinaryPath: exporterBinary(t, tags), WorkDir: t.TempDir(), Env: env,
+		BinaryPath: testkit.Binary(t, testkit.ExporterPkg, strings.Fields(tags)...), WorkDir: t.TempDir(), Env: env,
 		Args: []string{"--rate=0", "--max-csv-exports=10"}})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +43,7 @@ func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env ma
 		t.Fatal(err)
 	}
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: "clustertest", Seed: 7,
-		SmokeRows: 100, SmokeSingle: 10, LoadRows: 1000, LargeRows: 2000, BulkRows: 3000, HeldRows: 3000,
+		Sizes:     contract.Sizes{SmokeRows: 100, SmokeSingle: 10, LoadRows: 1000, LargeRows: 2000, BulkRows: 3000, HeldRows: 3000},
 		FaultWait: 20 * time.Second, Narrate: func(s string) { t.Log(s) }})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/contract"
 )
 
 // Config is one acceptance run. Zero sizes take the suite's defaults (DefaultConfig).
@@ -38,27 +39,14 @@ type Config struct {
 	Suffix string
 	Seed   uint64
 
-	SmokeRows   int // rows of the smoke set
-	SmokeSingle int // of them, seeded one request each (concurrently)
-	LoadRows    int // rows of the load set
-	LargeRows   int // rows of the large set (memory windows, saturation)
-	// BulkRows is the size of the bulk set, rows of one 16 KiB text cell each: the exports that end
-	// badly read it, so that no chain of socket buffers on the way (a container's userland proxy
-	// autotunes its own to tens of MiB) can hold the rest of an export whose reader stalled.
-	BulkRows int
-	// HeldRows is the size of one export held by the saturation probe, in rows of the bulk set:
-	// big enough not to finish into socket buffers (48 MiB by default), and no bigger, since every
-	// held export is read and verified.
-	HeldRows        int
-	LoadRequests    int     // exports in the load test
-	LoadConcurrency int     // exports in flight during the load test
-	PDFShare        float64 // fraction of the load's exports that are PDF
-	BurstRequests   int     // requests of the burst over the rate limit at most; it stops after 20 429s
-	// SaturationHold is how many exports the saturation probe holds unread: more than the
-	// target's CSV export capacity.
+	// Sizes are the run's sizes; a zero one takes contract.DefaultSizes()'.
+	contract.Sizes
+	// Limits are the limits the target runs with (zero: contract.Defaults(), the exporter's own).
+	// The saturation probe and the stalled reader are derived from them.
+	Limits contract.Limits
+	// SaturationHold is how many exports the saturation probe holds unread (0: derived from
+	// Limits, one more than every replica holds together).
 	SaturationHold int
-	// WriteTimeout is the target's write timeout, after which it must cut off a stalled reader.
-	WriteTimeout time.Duration
 	// SampleInterval is how often the target's memory is sampled (0: 200 ms).
 	SampleInterval time.Duration
 	// FaultWait bounds how long a fault step waits for the deployment to come back (0: 60 s).
@@ -81,13 +69,6 @@ type Config struct {
 	// Omit names reconciliations A6 leaves out (metric series names, see Observability).
 	// Only the self-tests set it, to prove that each reconciliation is what catches its fake.
 	Omit []string
-}
-
-// DefaultConfig is the suite's run; Target, Thresholds, Suffix and Seed are the caller's.
-func DefaultConfig() Config {
-	return Config{SmokeRows: 1000, SmokeSingle: 200, LoadRows: 10000, LargeRows: 300000, BulkRows: 6000, HeldRows: 3000,
-		LoadRequests: 120, LoadConcurrency: 6, PDFShare: 0.25, BurstRequests: 1000, SaturationHold: 11,
-		WriteTimeout: 30 * time.Second, SampleInterval: 200 * time.Millisecond}
 }
 
 // Run is one acceptance run in progress: what its steps measured so far.
@@ -162,21 +143,21 @@ func New(cfg Config) (*Run, error) {
 	if cfg.Target == nil {
 		return nil, errors.New("pipeline: no target")
 	}
-	d := DefaultConfig()
-	for _, f := range []struct{ v, def *int }{
-		{&cfg.SmokeRows, &d.SmokeRows}, {&cfg.LoadRows, &d.LoadRows}, {&cfg.LargeRows, &d.LargeRows}, {&cfg.BulkRows, &d.BulkRows},
-		{&cfg.HeldRows, &d.HeldRows}, {&cfg.LoadRequests, &d.LoadRequests}, {&cfg.LoadConcurrency, &d.LoadConcurrency},
-		{&cfg.BurstRequests, &d.BurstRequests}, {&cfg.SaturationHold, &d.SaturationHold},
-	} {
-		if *f.v == 0 {
-			*f.v = *f.def
-		}
+	cfg.Sizes = withDefaults(cfg.Sizes, contract.DefaultSizes())
+	if cfg.Limits == (contract.Limits{}) {
+		cfg.Limits = contract.Defaults()
 	}
-	if cfg.WriteTimeout == 0 {
-		cfg.WriteTimeout = d.WriteTimeout
+	replicas := 1
+	if rep, ok := cfg.Target.(target.Replicated); ok {
+		replicas = len(rep.Replicas())
+	}
+	// Each replica has its own bucket per client: the burst must outrun all of them.
+	cfg.BurstRequests *= replicas
+	if cfg.SaturationHold == 0 {
+		cfg.SaturationHold = cfg.Limits.SaturationHold(replicas)
 	}
 	if cfg.SampleInterval == 0 {
-		cfg.SampleInterval = d.SampleInterval
+		cfg.SampleInterval = 200 * time.Millisecond
 	}
 	if cfg.FaultWait == 0 {
 		cfg.FaultWait = time.Minute
@@ -247,4 +228,18 @@ func describeFetch(f export.Fetch) string {
 		msg += ": " + f.Body
 	}
 	return msg + ")"
+}
+
+// withDefaults is s with each zero count taken from d. PDFShare is left as it is: 0 is a share.
+func withDefaults(s, d contract.Sizes) contract.Sizes {
+	for _, f := range []struct{ v, def *int }{
+		{&s.SmokeRows, &d.SmokeRows}, {&s.SmokeSingle, &d.SmokeSingle}, {&s.LoadRows, &d.LoadRows}, {&s.LargeRows, &d.LargeRows},
+		{&s.BulkRows, &d.BulkRows}, {&s.HeldRows, &d.HeldRows}, {&s.LoadRequests, &d.LoadRequests},
+		{&s.LoadConcurrency, &d.LoadConcurrency}, {&s.BurstRequests, &d.BurstRequests},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	return s
 }

@@ -3,8 +3,6 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,22 +10,18 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // TestSeries runs the pipeline against the healthy fake exporter as a process and checks the
 // series it hands to the evidence: every load export, memory samples in four labelled windows,
 // every answer of the burst and of the saturation probe, on one timeline, drawn as six charts.
 func TestSeries(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "fakeexporter")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "../internal/fake/cmd/fakeexporter")
-	build.Env = append(build.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the fake exporter: %v\n%s", err, out)
-	}
+	bin := testkit.Binary(t, testkit.FakePkg)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true, BinaryPath: bin, WorkDir: t.TempDir(),
-		Args: []string{"--rate=100", "--burst=50", "--max-csv-exports=4", "--max-pdf-exports=2", "--pdf-max-rows=20000", "--write-timeout=3s"}})
+		Args: testkit.FakeLimits().Args()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +35,7 @@ func TestSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: "series", Seed: 7,
-		SmokeRows: 300, SmokeSingle: 30, LoadRows: 3000, LargeRows: 20000, BulkRows: 1000, HeldRows: 1000,
-		LoadRequests: 24, LoadConcurrency: 4, PDFShare: 0.25, BurstRequests: 100, SaturationHold: 5, WriteTimeout: 3 * time.Second,
-		SampleInterval: 50 * time.Millisecond})
+		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits(), SampleInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,9 +15,12 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 	"github.com/exportatscale/exportatscale/scenarios/progress"
 	"github.com/exportatscale/exportatscale/scenarios/specs"
 )
+
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
 // stub is a target that is never reached: the example check reads nothing from it.
 type stub struct{}

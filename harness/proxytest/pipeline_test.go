@@ -12,6 +12,7 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/contract"
 )
 
 // stripped is how A1's note on stripped trailers begins.
@@ -60,7 +61,7 @@ func runSmoke(t *testing.T, tg target.Target, suffix string) map[string]evidence
 		t.Fatal(err)
 	}
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: suffix, Seed: 42,
-		SmokeRows: 300, SmokeSingle: 20, LoadRows: 10, LargeRows: 10, BulkRows: 1, HeldRows: 1})
+		Sizes: contract.Sizes{SmokeRows: 300, SmokeSingle: 20, LoadRows: 10, LargeRows: 10, BulkRows: 1, HeldRows: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,59 +17,21 @@ import (
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
-// The fake's limits in every run, as the suite gives its own targets: small enough that the
-// probes trip them, large enough that seeding and load do not.
-const (
-	fakeMaxCSV       = 4
-	fakeWriteTimeout = 3 * time.Second // longer than the saturation probe holds its exports, even on a busy machine
-)
-
+// fakeArgs start the fake with faults and the limits of testkit.FakeLimits, as the suite gives its
+// own targets theirs: small enough that the probes trip them, large enough that seeding and load do
+// not.
 func fakeArgs(f fake.Faults) []string {
 	b, err := json.Marshal(f)
 	if err != nil {
 		panic(err)
 	}
-	return []string{"--rate=100", "--burst=50", fmt.Sprintf("--max-csv-exports=%d", fakeMaxCSV), "--max-pdf-exports=2",
-		"--pdf-max-rows=20000", "--write-timeout=" + fakeWriteTimeout.String(), "--faults-json=" + string(b)}
+	return append(testkit.FakeLimits().Args(), "--faults-json="+string(b))
 }
 
-var (
-	fakeOnce sync.Once
-	fakeBin  string
-	fakeErr  error
-	fakeDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fakeDir != "" {
-		os.RemoveAll(fakeDir)
-	}
-	os.Exit(code)
-}
-
-// fakeExporter builds cmd/fakeexporter once per test binary, as a static binary, as the target
-// builds the exporter.
-func fakeExporter(t *testing.T) string {
-	t.Helper()
-	fakeOnce.Do(func() {
-		if fakeDir, fakeErr = os.MkdirTemp("", "selftest-"); fakeErr != nil {
-			return
-		}
-		fakeBin = filepath.Join(fakeDir, "fakeexporter")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", fakeBin, "../internal/fake/cmd/fakeexporter")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fakeErr = fmt.Errorf("build the fake exporter: %v\n%s", err, out)
-		}
-	})
-	if fakeErr != nil {
-		t.Fatal(fakeErr)
-	}
-	return fakeBin
-}
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
 // runPipeline starts the fake exporter with faults as a process through the suite's process target
 // and runs the suite's pipeline against it, at sizes that keep a run to seconds. It returns every
@@ -82,7 +41,7 @@ func runPipeline(t *testing.T, faults fake.Faults, args []string, tune func(*pip
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true,
-		BinaryPath: fakeExporter(t), WorkDir: t.TempDir(), Args: append(fakeArgs(faults), args...)})
+		BinaryPath: testkit.Binary(t, testkit.FakePkg), WorkDir: t.TempDir(), Args: append(fakeArgs(faults), args...)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +55,7 @@ func runPipeline(t *testing.T, faults fake.Faults, args []string, tune func(*pip
 		t.Fatal(err)
 	}
 	cfg := pipeline.Config{Target: tg, Thresholds: th, Suffix: "selftest", Seed: 42,
-		SmokeRows: 300, SmokeSingle: 30, LoadRows: 3000, LargeRows: 60000, BulkRows: 1000, HeldRows: 1000,
-		LoadRequests: 24, LoadConcurrency: 4, PDFShare: 0.25, BurstRequests: 600,
-		SaturationHold: fakeMaxCSV + 1, WriteTimeout: fakeWriteTimeout}
+		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits()}
 	if tune != nil {
 		tune(&cfg)
 	}

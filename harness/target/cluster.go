@@ -22,6 +22,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/exportatscale/exportatscale/harness/metrics"
+	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/loopback"
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
 )
@@ -33,7 +34,7 @@ const KindCluster Kind = "cluster"
 // ClusterOptions configure a cluster target. The zero value is the supported deployment: two
 // replicas, health-checked by the proxy, restarted by the engine when they die.
 type ClusterOptions struct {
-	// Replicas is the number of exporter replicas (default 2, at most maxReplicas, the servers
+	// Replicas is the number of exporter replicas (default 2, at most contract.MaxReplicas, the servers
 	// deploy/haproxy.cfg declares).
 	Replicas int
 	// NoProxyHealthChecks turns the proxy's health checks off: a broken deployment for
@@ -57,12 +58,9 @@ func (c ClusterOptions) restartDelay() time.Duration {
 	return c.RestartDelay
 }
 
-// maxReplicas is how many servers deploy/haproxy.cfg declares (EXPORTER_REPLICA_1 … _8).
-const maxReplicas = 8
-
 func (c ClusterOptions) replicas() int {
 	if c.Replicas == 0 {
-		return 2
+		return contract.DefaultReplicas
 	}
 	return c.Replicas
 }
@@ -75,8 +73,8 @@ func (c ClusterOptions) restartPolicy() container.RestartPolicyMode {
 }
 
 func (c ClusterOptions) validate() error {
-	if n := c.replicas(); n < 1 || n > maxReplicas {
-		return fmt.Errorf("%d replicas: want 1 to %d", c.Replicas, maxReplicas)
+	if err := contract.ValidateReplicas(c.replicas()); err != nil {
+		return err
 	}
 	switch c.restartPolicy() {
 	case container.RestartPolicyOnFailure, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped, container.RestartPolicyDisabled:

@@ -25,17 +25,12 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // The fake's limits, given as the suite gives its own targets' (exporterArgs), here to an image
 // through the contract's environment: small enough that the probes trip them.
-const (
-	fakeMaxCSV       = 4
-	fakeWriteTimeout = 3 * time.Second // as the self-tests': longer than the saturation probe holds its exports
-)
-
-var fakeArgs = []string{"--rate=100", "--burst=50", fmt.Sprintf("--max-csv-exports=%d", fakeMaxCSV), "--max-pdf-exports=2",
-	"--pdf-max-rows=20000", "--write-timeout=" + fakeWriteTimeout.String(), "--shutdown-grace=15s"}
+var fakeArgs = testkit.FakeLimits().Args()
 
 // fakeDockerfile is an image that is not ours: another binary, path, user and no ENV or EXPOSE,
 // so what configures it is the contract the image target gives it.
@@ -226,10 +221,12 @@ func runPipeline(t *testing.T, tg target.Target) map[string]evidence.Check {
 		r.Value = v
 		th[name] = r
 	}
+	sizes := testkit.SmallRun()
+	// Through a container's userland proxy, which autotunes its socket buffers to tens of MiB, the
+	// exports that end badly and the held ones must be bigger than the process target's.
+	sizes.BulkRows, sizes.HeldRows = 3000, 3000
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: "image", Seed: 42,
-		SmokeRows: 300, SmokeSingle: 30, LoadRows: 3000, LargeRows: 30000, BulkRows: 3000, HeldRows: 3000,
-		LoadRequests: 24, LoadConcurrency: 4, PDFShare: 0.25, BurstRequests: 100,
-		SaturationHold: fakeMaxCSV + 1, WriteTimeout: fakeWriteTimeout})
+		Sizes: sizes, Limits: testkit.FakeLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}

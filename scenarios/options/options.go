@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/envflag"
 	"github.com/exportatscale/exportatscale/internal/project"
 )
@@ -44,15 +45,16 @@ type Options struct {
 
 // Defaults are the documented defaults.
 func Defaults() Options {
+	s := contract.DefaultSizes()
 	return Options{
-		Replicas:        2,
-		SmokeRows:       1000,
-		LoadRows:        10000,
-		LoadConcurrency: 6, // below the CSV capacity the suite gives its own targets (10)
-		LoadRequests:    120,
-		PDFShare:        0.25,
-		LargeRows:       300000,
-		WriteTimeout:    4 * time.Second,
+		Replicas:        contract.DefaultReplicas,
+		SmokeRows:       s.SmokeRows,
+		LoadRows:        s.LoadRows,
+		LoadConcurrency: s.LoadConcurrency,
+		LoadRequests:    s.LoadRequests,
+		PDFShare:        s.PDFShare,
+		LargeRows:       s.LargeRows,
+		WriteTimeout:    contract.HarnessWriteTimeout,
 		OutDir:          "evidence/out",
 		Seed:            20261127,
 		Timeout:         10 * time.Minute,
@@ -106,8 +108,8 @@ func (o Options) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--target %q is not container, image, process, url or cluster", o.Target))
 	}
-	if o.Replicas < 1 || o.Replicas > 8 {
-		errs = append(errs, errors.New("--replicas must be within [1, 8]"))
+	if err := contract.ValidateReplicas(o.Replicas); err != nil {
+		errs = append(errs, fmt.Errorf("--%w", err))
 	}
 	switch {
 	case o.Target == "url" && o.URL == "":

@@ -1,0 +1,12 @@
+// Package testkit is the one test-helper package of the repository: what more than one package's
+// tests need, each made once and cleaned up where it is made (t.Cleanup), in the manner of bbolt's
+// internal/btesting.
+//
+// It builds binaries once per test binary (Binary), starts the fake exporter (StartFake), gives a
+// small run's sizes and the fake's limits (SmallRun, FakeLimits), a buffer safe to write from one
+// goroutine while another reads (Buffer), and says what the machine must have (Require).
+//
+// One convention for a test that needs something the machine lacks: Require fails the test, naming
+// what is missing and how to get it, unless the environment variable named by SkipMissing is set,
+// and then it skips. `make test` never sets it, so nothing is skipped there.
+package testkit
