@@ -1,8 +1,15 @@
 # Export@Scale — see README.md. Tools this Makefile needs are installed at pinned versions by the
 # targets under "tools".
 SHELL := /bin/bash
+
+# The tools every part of this Makefile and of the mk/*.mk it includes uses, defined here once.
 GO ?= go
 BIN := bin
+# Tools installed at pinned versions (`go install`) go here.
+TOOLS_BIN ?= $(CURDIR)/$(BIN)/tools
+# apt-get and mount need root: sudo unless this already runs as root (CI runners have
+# passwordless sudo; containers usually run as root). `make SUDO=` runs them as they are.
+SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # The tag `make image` builds (`make image IMAGE=REF` builds REF).
 IMAGE_TAG ?= exportatscale/exporter:dev
 export CGO_ENABLED := 0
@@ -75,14 +82,13 @@ verify-cluster: tools-haproxy tools-postgres
 
 # TestFullVolume fills a real 16 MiB tmpfs until the store answers 507. Mounting takes root (or
 # sudo); without it this target fails and says why rather than skipping the test.
-SUDO_MOUNT := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 full-volume:
 	@vol=$$(mktemp -d) && \
-	if ! $(SUDO_MOUNT) mount -t tmpfs -o size=16m tmpfs "$$vol"; then \
+	if ! $(SUDO) mount -t tmpfs -o size=16m tmpfs "$$vol"; then \
 		rmdir "$$vol"; echo "full-volume: cannot mount a tmpfs (needs root or sudo): TestFullVolume NOT RUN"; exit 1; \
 	fi; \
 	rc=0; EXPORTER_TEST_FULL_VOLUME="$$vol" $(GO) test -count=1 -run '^TestFullVolume$$' ./exporter/ || rc=$$?; \
-	$(SUDO_MOUNT) umount "$$vol"; rmdir "$$vol"; exit $$rc
+	$(SUDO) umount "$$vol"; rmdir "$$vol"; exit $$rc
 
 FUZZTIME ?= 5s
 fuzz:
