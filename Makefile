@@ -27,31 +27,22 @@ build:
 # 200 ..." or the VERIFY_* environment variables (README). The verdict decides the exit status: make
 # prints it and fails unless GREEN; bin/verify itself exits 0 GREEN, 1 RED, 2 NOT RUN (`go run` would
 # mask that).
-# SIGN_KEY=FILE (an ed25519 private key, PEM: `evidence keygen`) signs the run's bundle afterwards,
-# whatever its verdict: `evidence attest` writes attestation.intoto.json into the directory that
-# bin/verify names on its last "evidence:" line. The exit status still follows the verdict; a
-# bundle that cannot be signed fails a GREEN run too.
+# SIGN_KEY=FILE (an ed25519 private key, PEM: `evidence keygen`) signs the run's bundle,
+# whatever its verdict: bin/verify --sign-key FILE writes attestation.intoto.json into the bundle
+# directory (as `evidence attest --key FILE DIR` does). The exit status still follows the verdict,
+# with two more cases: a key (or a --thresholds file, or a --baseline bundle) that cannot be used is
+# refused before anything runs, with no bundle written: 2, as NOT RUN; a bundle that cannot be
+# signed fails a GREEN run too: 3 (a RED or NOT RUN run keeps its 1 or 2).
 REQUIRE_TARGET ?=
 IMAGE =
 VERIFY_ARGS ?=
 SIGN_KEY ?=
 VERIFY_TARGET_ARGS = $(if $(IMAGE),--target image --image $(IMAGE) --require-target,$(if $(REQUIRE_TARGET),--target $(REQUIRE_TARGET) --require-target))
-VERIFY_RUN = $(BIN)/verify $(VERIFY_TARGET_ARGS) $(VERIFY_ARGS)
+VERIFY_RUN = $(BIN)/verify $(VERIFY_TARGET_ARGS) $(VERIFY_ARGS) $(if $(SIGN_KEY),--sign-key "$(SIGN_KEY)")
 verify:
 	$(if $(and $(IMAGE),$(REQUIRE_TARGET)),$(error give IMAGE=REF or REQUIRE_TARGET=KIND, not both))
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
-ifeq ($(SIGN_KEY),)
 	$(VERIFY_RUN)
-else
-	$(GO) build -o $(BIN)/evidence ./evidence/cmd/evidence
-	@[ -r "$(SIGN_KEY)" ] || { echo "verify: SIGN_KEY $(SIGN_KEY) is not a readable file" >&2; exit 4; }
-	@set -o pipefail; out=$$(mktemp); \
-	$(VERIFY_RUN) | tee "$$out"; rc=$$?; \
-	dir=$$(sed -n 's|^evidence: \(.*\)/EVIDENCE\.md$$|\1|p' "$$out" | tail -n 1); rm -f "$$out"; \
-	if [ -z "$$dir" ]; then echo "verify: the run named no evidence bundle: nothing to sign" >&2; exit $$(( rc ? rc : 2 )); fi; \
-	$(BIN)/evidence attest --key "$(SIGN_KEY)" "$$dir" || { echo "verify: $$dir could not be signed" >&2; [ "$$rc" -ne 0 ] || rc=3; }; \
-	exit $$rc
-endif
 
 image: build
 	rm -rf $(BIN)/image && mkdir -p $(BIN)/image/data && cp $(BIN)/exporter $(BIN)/image/
