@@ -1,8 +1,15 @@
 # Export@Scale — see README.md. Tools this Makefile needs are installed at pinned versions by the
 # targets under "tools".
 SHELL := /bin/bash
+
+# The tools every part of this Makefile and of the mk/*.mk it includes uses, defined here once.
 GO ?= go
 BIN := bin
+# Tools installed at pinned versions (`go install`) go here.
+TOOLS_BIN ?= $(CURDIR)/$(BIN)/tools
+# apt-get and mount need root: sudo unless this already runs as root (CI runners have
+# passwordless sudo; containers usually run as root). `make SUDO=` runs them as they are.
+SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # The tag `make image` builds (`make image IMAGE=REF` builds REF).
 IMAGE_TAG ?= exportatscale/exporter:dev
 export CGO_ENABLED := 0
@@ -20,31 +27,22 @@ build:
 # 200 ..." or the VERIFY_* environment variables (docs/acceptance.md). The verdict decides the exit status: make
 # prints it and fails unless GREEN; bin/verify itself exits 0 GREEN, 1 RED, 2 NOT RUN (`go run` would
 # mask that).
-# SIGN_KEY=FILE (an ed25519 private key, PEM: `evidence keygen`) signs the run's bundle afterwards,
-# whatever its verdict: `evidence attest` writes attestation.intoto.json into the directory that
-# bin/verify names on its last "evidence:" line. The exit status still follows the verdict; a
-# bundle that cannot be signed fails a GREEN run too.
+# SIGN_KEY=FILE (an ed25519 private key, PEM: `evidence keygen`) signs the run's bundle,
+# whatever its verdict: bin/verify --sign-key FILE writes attestation.intoto.json into the bundle
+# directory (as `evidence attest --key FILE DIR` does). The exit status still follows the verdict,
+# with two more cases: a key (or a --thresholds file, or a --baseline bundle) that cannot be used is
+# refused before anything runs, with no bundle written: 2, as NOT RUN; a bundle that cannot be
+# signed fails a GREEN run too: 3 (a RED or NOT RUN run keeps its 1 or 2).
 REQUIRE_TARGET ?=
 IMAGE =
 VERIFY_ARGS ?=
 SIGN_KEY ?=
 VERIFY_TARGET_ARGS = $(if $(IMAGE),--target image --image $(IMAGE) --require-target,$(if $(REQUIRE_TARGET),--target $(REQUIRE_TARGET) --require-target))
-VERIFY_RUN = $(BIN)/verify $(VERIFY_TARGET_ARGS) $(VERIFY_ARGS)
+VERIFY_RUN = $(BIN)/verify $(VERIFY_TARGET_ARGS) $(VERIFY_ARGS) $(if $(SIGN_KEY),--sign-key "$(SIGN_KEY)")
 verify:
 	$(if $(and $(IMAGE),$(REQUIRE_TARGET)),$(error give IMAGE=REF or REQUIRE_TARGET=KIND, not both))
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
-ifeq ($(SIGN_KEY),)
 	$(VERIFY_RUN)
-else
-	$(GO) build -o $(BIN)/evidence ./evidence/cmd/evidence
-	@[ -r "$(SIGN_KEY)" ] || { echo "verify: SIGN_KEY $(SIGN_KEY) is not a readable file" >&2; exit 4; }
-	@set -o pipefail; out=$$(mktemp); \
-	$(VERIFY_RUN) | tee "$$out"; rc=$$?; \
-	dir=$$(sed -n 's|^evidence: \(.*\)/EVIDENCE\.md$$|\1|p' "$$out" | tail -n 1); rm -f "$$out"; \
-	if [ -z "$$dir" ]; then echo "verify: the run named no evidence bundle: nothing to sign" >&2; exit $$(( rc ? rc : 2 )); fi; \
-	$(BIN)/evidence attest --key "$(SIGN_KEY)" "$$dir" || { echo "verify: $$dir could not be signed" >&2; [ "$$rc" -ne 0 ] || rc=3; }; \
-	exit $$rc
-endif
 
 image: build
 	rm -rf $(BIN)/image && mkdir -p $(BIN)/image/data && cp $(BIN)/exporter $(BIN)/image/
@@ -59,7 +57,7 @@ test: unit fuzz full-volume test-observability acceptance verify-cluster
 # The exporter's package runs twice: over bbolt with the rest, then over PostgreSQL (a throwaway
 # cluster its TestMain starts).
 unit: tools-chromium tools-nginx tools-postgres
-	SKIP_CONTAINER_TESTS= $(GO) test -count=1 $$($(GO) list ./... | grep -v '/scenarios$$')
+	EXPORTATSCALE_SKIP_MISSING= $(GO) test -count=1 $$($(GO) list ./... | grep -v '/scenarios$$')
 	EXPORTER_TEST_STORE=postgres $(GO) test -count=1 ./exporter/
 
 # The acceptance suite in container mode, required: no engine means NOT RUN and a failed make test.
@@ -75,14 +73,13 @@ verify-cluster: tools-haproxy tools-postgres
 
 # TestFullVolume fills a real 16 MiB tmpfs until the store answers 507. Mounting takes root (or
 # sudo); without it this target fails and says why rather than skipping the test.
-SUDO_MOUNT := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 full-volume:
 	@vol=$$(mktemp -d) && \
-	if ! $(SUDO_MOUNT) mount -t tmpfs -o size=16m tmpfs "$$vol"; then \
+	if ! $(SUDO) mount -t tmpfs -o size=16m tmpfs "$$vol"; then \
 		rmdir "$$vol"; echo "full-volume: cannot mount a tmpfs (needs root or sudo): TestFullVolume NOT RUN"; exit 1; \
 	fi; \
 	rc=0; EXPORTER_TEST_FULL_VOLUME="$$vol" $(GO) test -count=1 -run '^TestFullVolume$$' ./exporter/ || rc=$$?; \
-	$(SUDO_MOUNT) umount "$$vol"; rmdir "$$vol"; exit $$rc
+	$(SUDO) umount "$$vol"; rmdir "$$vol"; exit $$rc
 
 FUZZTIME ?= 5s
 fuzz:

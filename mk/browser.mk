@@ -2,7 +2,6 @@
 # Chromium, and the Liberation fonts the charts are laid out with. Included from the root
 # Makefile; `make test` installs it before the unit tests, which fail (never skip) without it.
 
-SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CHROMIUM ?= chromium
 
 .PHONY: tools-chromium

@@ -4,8 +4,6 @@
 # `make verify-cluster` and `make unit` install HAProxy first; without it the run is NOT RUN (and
 # fails), and the cluster test fails.
 
-SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-
 .PHONY: tools-haproxy verify-cluster
 
 tools-haproxy:

@@ -4,7 +4,6 @@
 # package's service is not needed: the tests start nginx themselves on loopback. (nginx lives in
 # /usr/sbin, which a user's PATH may lack; the tests look there too.)
 
-SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 NGINX ?= nginx
 
 .PHONY: tools-nginx

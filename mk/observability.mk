@@ -5,13 +5,9 @@
 #   make test-observability   rule unit tests + the contract test against a live exporter
 #   make dashboards           regenerate dashboards/exporter.json from dashboards/dashboards.go
 
-GO ?= go
-TOOLS_BIN ?= $(CURDIR)/bin/tools
 PROMTOOL ?= promtool
 ACTIONLINT_VERSION := v1.7.12
 ACTIONLINT := $(TOOLS_BIN)/actionlint
-# apt-get needs root; CI runners have passwordless sudo, containers usually run as root.
-SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: tools-promtool tools-actionlint lint-observability test-observability dashboards
 

@@ -3,8 +3,6 @@
 # every user starts a throwaway cluster of its own (internal/pgtmp: initdb as an unprivileged user,
 # a temporary directory, a loopback port), never the package's service.
 
-SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-
 .PHONY: tools-postgres
 
 tools-postgres:

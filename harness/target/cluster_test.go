@@ -15,7 +15,7 @@ import (
 )
 
 // requireCluster fails the test unless this machine can run a cluster: a container engine,
-// HAProxy and a PostgreSQL server. SKIP_CONTAINER_TESTS=1 skips it, as it does every container
+// HAProxy and a PostgreSQL server. EXPORTATSCALE_SKIP_MISSING=1 (testkit.SkipMissing) skips it, as it does every container
 // test.
 func requireCluster(t *testing.T) {
 	t.Helper()

@@ -8,23 +8,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // requireEngine fails the test when no container engine answers: the container tests run
 // wherever the unit tests run, make test included, and a machine without an engine fails them
-// rather than passing them silently. SKIP_CONTAINER_TESTS=1 skips them instead, for a run by
+// rather than passing them silently. testkit.SkipMissing=1 skips them instead, for a run by
 // hand on such a machine; make test clears it.
 func requireEngine(t *testing.T) EngineInfo {
 	t.Helper()
-	if os.Getenv("SKIP_CONTAINER_TESTS") == "1" {
-		t.Skip("SKIP_CONTAINER_TESTS=1: container tests skipped")
+	if os.Getenv(testkit.SkipMissing) == "1" {
+		t.Skipf("%s=1: container tests skipped", testkit.SkipMissing)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	info, err := ProbeEngine(ctx)
 	if err != nil {
 		t.Fatalf("the container tests need a Docker engine, and none answered: %v\n"+
-			"(start one, or set SKIP_CONTAINER_TESTS=1 to skip these tests outside make test)", err)
+			"(start one, or set EXPORTATSCALE_SKIP_MISSING=1 to skip these tests outside make test)", err)
 	}
 	return info
 }

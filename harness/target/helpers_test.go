@@ -6,84 +6,27 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/internal/testkit"
 	"github.com/onsi/gomega"
 )
 
-var (
-	standinOnce sync.Once
-	standinPath string
-	standinErr  error
-	standinDir  string // built binaries; removed by TestMain
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
-	exporterOnce sync.Once
-	exporterPath string
-	exporterErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if standinDir != "" {
-		os.RemoveAll(standinDir)
-	}
-	os.Exit(code)
-}
-
-var tempOnce sync.Once
-
-// standinDirOrTemp is this test binary's directory for built binaries, removed by TestMain.
-func standinDirOrTemp() string {
-	tempOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "target-test-")
-		if err != nil {
-			panic(err)
-		}
-		standinDir = dir
-	})
-	return standinDir
-}
-
-// standin builds testdata/standin once per test binary: a static stand-in that serves
-// /readyz and can be told to use memory or exit (see its doc comment).
+// standin is testdata/standin, built once per test binary: a static stand-in that serves /readyz
+// and can be told to use memory or exit (see its doc comment).
 func standin(t *testing.T) string {
 	t.Helper()
-	standinOnce.Do(func() {
-		standinPath = filepath.Join(standinDirOrTemp(), "exporter")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", standinPath, "./testdata/standin")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			standinErr = fmt.Errorf("build standin: %v\n%s", err, out)
-		}
-	})
-	if standinErr != nil {
-		t.Fatal(standinErr)
-	}
-	return standinPath
+	return testkit.Binary(t, "./harness/target/testdata/standin")
 }
 
-// exporterBinary builds the real exporter from this repository once per test binary.
+// exporterBinary is the real exporter from this repository, built once per test binary.
 func exporterBinary(t *testing.T) string {
 	t.Helper()
-	exporterOnce.Do(func() {
-		root, err := findRepoRoot(".")
-		if err != nil {
-			exporterErr = err
-			return
-		}
-		t0 := time.Now()
-		exporterPath, exporterErr = BuildBinary(context.Background(), root, filepath.Join(standinDirOrTemp(), "real"))
-		t.Logf("exporter binary build: %v", time.Since(t0))
-	})
-	if exporterErr != nil {
-		t.Fatal(exporterErr)
-	}
-	return exporterPath
+	return testkit.Binary(t, testkit.ExporterPkg)
 }
 
 // startTarget starts a target and stops it when the test ends.

@@ -333,11 +333,11 @@ func startImage(t *testing.T, ref string, env map[string]string) target.Target {
 }
 
 // needEngine fails the test when no container engine answers, as the container tests do (and
-// skips it with SKIP_CONTAINER_TESTS=1, for a run by hand on a machine without one).
+// skips it with testkit.SkipMissing=1, for a run by hand on a machine without one).
 func needEngine(t *testing.T) {
 	t.Helper()
-	if os.Getenv("SKIP_CONTAINER_TESTS") == "1" {
-		t.Skip("SKIP_CONTAINER_TESTS=1: container tests skipped")
+	if os.Getenv(testkit.SkipMissing) == "1" {
+		t.Skipf("%s=1: container tests skipped", testkit.SkipMissing)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

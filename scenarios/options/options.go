@@ -61,15 +61,16 @@ func Defaults() Options {
 	}
 }
 
-// envPrefix names the environment variables of the flags: --load-rows reads VERIFY_LOAD_ROWS.
-const envPrefix = "VERIFY"
+// EnvPrefix names the environment variables of the flags: --load-rows reads VERIFY_LOAD_ROWS. The
+// verify command's own flags (--sign-key) read theirs with the same prefix.
+const EnvPrefix = "VERIFY"
 
 // Register binds o to fs, each flag's default taken from o or, when set, from its VERIFY_*
 // environment variable, which the flag's usage names. A malformed environment value is an error
 // naming the variable. The suite registers on flag.CommandLine, which go test parses, so the
 // environment is read here rather than when the arguments are parsed.
 func (o *Options) Register(fs *flag.FlagSet) error {
-	return envflag.Bind(fs, o.flags(), envPrefix)
+	return envflag.Bind(fs, o.flags(), EnvPrefix)
 }
 
 // flags declares the options, bound to o, on a set of their own.

@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 
 	v1 "github.com/in-toto/attestation/go/v1"
 
@@ -169,7 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		var c attestConfig
 		pos, err := parseFlags(cmd, args, 1, stdout, stderr, func(fs *flag.FlagSet) {
 			fs.StringVar(&c.Key, "key", "", "private key (PEM, PKCS#8 ed25519) to sign with")
-			fs.StringVar(&c.URL, "url", githubRunURL(os.Getenv), "URL of the CI run, recorded in the attestation")
+			fs.StringVar(&c.URL, "url", attest.GitHubRunURL(os.Getenv), "URL of the CI run, recorded in the attestation")
 		})
 		if err != nil || pos == nil {
 			return err
@@ -206,15 +205,6 @@ func parseFlags(cmd string, args []string, want int, stdout, stderr io.Writer, d
 	}
 	io.WriteString(stderr, usage)
 	return nil, &exitError{exitUsage, err}
-}
-
-// githubRunURL is the URL of the GitHub Actions run this process is part of, or "" outside one.
-func githubRunURL(getenv func(string) string) string {
-	server, repo, id := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID")
-	if server == "" || repo == "" || id == "" {
-		return ""
-	}
-	return strings.TrimSuffix(server, "/") + "/" + repo + "/actions/runs/" + id
 }
 
 func verify(dir string, stdout io.Writer) error {

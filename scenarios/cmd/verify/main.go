@@ -1,6 +1,14 @@
 // Command verify runs the acceptance suite once and turns its evidence into an exit code:
 // 0 GREEN, 1 RED, 2 NOT RUN. The verdict is read back from the evidence bundle the suite wrote,
 // after its checksums are verified — never from the test runner's own exit status.
+//
+// Configuration that cannot be used — a bad flag, a --thresholds file, a --baseline bundle or a
+// --sign-key that cannot be read as the run would read it — is refused before anything starts,
+// one line naming the file and what is wrong: 2, and no bundle written.
+//
+// With --sign-key the bundle is signed, whatever its verdict, as `evidence attest --key` signs it:
+// attestation.intoto.json in the bundle's directory. The exit status still follows the verdict,
+// except that a GREEN run whose bundle could not be signed exits 3.
 package main
 
 import (
@@ -18,35 +26,61 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/attest"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
 
+// exitUnsigned is the exit status of a GREEN run whose bundle could not be signed; a RED or NOT
+// RUN run keeps its own.
+const exitUnsigned = 3
+
+// unsignedError says that the bundle in dir could not be signed.
+type unsignedError struct {
+	dir string
+	err error
+}
+
+func (e *unsignedError) Error() string { return e.dir + ": not signed: " + e.err.Error() }
+func (e *unsignedError) Unwrap() error { return e.err }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	verdict, err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exit(os.Stderr, verdict, err))
+}
+
+// exit reports err on stderr, a line "verify: …" for each of its lines, and returns the exit
+// status of the run: the verdict's (evidence.ExitCode), or exitUnsigned for a GREEN run that
+// could not be signed.
+func exit(stderr io.Writer, verdict evidence.Verdict, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
-		return
+		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "verify:", err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, "verify:", line)
+		}
 	}
-	os.Exit(evidence.ExitCode(verdict))
+	var unsigned *unsignedError
+	if verdict == evidence.Green && errors.As(err, &unsigned) {
+		return exitUnsigned
+	}
+	return evidence.ExitCode(verdict)
 }
 
 // run runs the suite with the options in args and returns the verdict of the evidence it wrote;
-// any failure to get evidence is NOT RUN.
+// any failure to get evidence is NOT RUN, and so is configuration refused before the suite starts.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (evidence.Verdict, error) {
-	opts := options.Defaults()
+	c := defaultConfig()
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: verify [flags]\n\nRuns the acceptance suite (seed, smoke, load, A1–A6) and writes the evidence bundle.\nIt shows the run's progress and ends with a summary of every check; the suite's own output goes\nto <out>/<run-id>.suite.log.\nExit code: 0 GREEN, 1 RED, 2 NOT RUN.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: verify [flags]\n\nRuns the acceptance suite (seed, smoke, load, A1–A6) and writes the evidence bundle.\nIt shows the run's progress and ends with a summary of every check; the suite's own output goes\nto <out>/<run-id>.suite.log. With --sign-key it signs the bundle, whatever its verdict.\nExit code: 0 GREEN, 1 RED, 2 NOT RUN or configuration refused before the run (nothing written),\n3 GREEN but the bundle could not be signed.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	envErr := opts.Register(fs)
-	quiet := fs.Bool("quiet", false, "print only the summary of the checks, not the run's progress")
+	envErr := c.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return evidence.NotRun, err
 	}
@@ -56,9 +90,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return evidence.NotRun, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if err := opts.Validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return evidence.NotRun, err
 	}
+	opts := c.Options
 	root, err := options.RepoRoot()
 	if err != nil {
 		return evidence.NotRun, err
@@ -86,38 +121,81 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	color := isTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("CI") == ""
-	printer := &progress.Printer{W: stdout, TTY: isTerminal(stdout) && getenv("CI") == "", Color: color, Quiet: *quiet}
+	printer := &progress.Printer{W: stdout, TTY: isTerminal(stdout) && getenv("CI") == "", Color: color, Quiet: c.Quiet}
 	suiteLog := dir + ".suite.log"
 	runErr := runSuite(ctx, root, opts, suiteLog, color, printer, stderr)
-	report, err := evidence.VerifyBundle(dir)
+	return conclude(ctx, finish{dir: dir, runID: opts.RunID, suiteLog: suiteLog, suiteErr: runErr,
+		signKey: c.SignKey, ciURL: attest.GitHubRunURL(getenv)}, printer, stdout, stderr)
+}
+
+// finish is what conclude needs of a run once the suite is done.
+type finish struct {
+	dir, runID string // where the suite was to write the bundle of run runID
+	suiteLog   string
+	suiteErr   error  // the suite's exit status: only a hint
+	signKey    string // sign the bundle with this key (PEM), when not empty
+	ciURL      string // the CI run, recorded in the attestation
+}
+
+// conclude reads the verdict of the run from the bundle the suite wrote, signs the bundle when
+// asked (whatever its verdict), and prints the summary. A bundle that does not verify, or that is
+// not this run's, is NOT RUN; a bundle verify judges otherwise than it says (GREEN, but the suite
+// failed) is not signed, lest the attestation vouch for a verdict the run did not get.
+func conclude(ctx context.Context, f finish, printer *progress.Printer, stdout, stderr io.Writer) (evidence.Verdict, error) {
+	report, err := evidence.VerifyBundle(f.dir)
 	if err != nil {
-		if runErr != nil {
-			err = errors.Join(err, fmt.Errorf("suite: %w", runErr))
+		if f.suiteErr != nil {
+			err = errors.Join(err, fmt.Errorf("suite: %w", f.suiteErr))
 		}
-		fmt.Fprintf(stdout, "\nverdict: %s (no valid evidence in %s)\n", evidence.NotRun, dir)
-		if tail := lastLines(suiteLog, 30); tail != "" {
-			fmt.Fprintf(stderr, "the suite's last lines (%s):\n%s\n", suiteLog, tail)
+		if f.signKey != "" {
+			err = errors.Join(err, &unsignedError{f.dir, errors.New("no valid evidence to sign")})
+		}
+		fmt.Fprintf(stdout, "\nverdict: %s (no valid evidence in %s)\n", evidence.NotRun, f.dir)
+		if tail := lastLines(f.suiteLog, 30); tail != "" {
+			fmt.Fprintf(stderr, "the suite's last lines (%s):\n%s\n", f.suiteLog, tail)
 		}
 		return evidence.NotRun, err
 	}
 	verdict := report.Verdict
 	switch {
-	case report.RunID != opts.RunID:
-		verdict, err = evidence.NotRun, fmt.Errorf("the bundle in %s is of run %q, not %q", dir, report.RunID, opts.RunID)
-	case verdict == evidence.Green && runErr != nil:
+	case report.RunID != f.runID:
+		verdict, err = evidence.NotRun, fmt.Errorf("the bundle in %s is of run %q, not %q", f.dir, report.RunID, f.runID)
+	case verdict == evidence.Green && f.suiteErr != nil:
 		// The bundle cannot be GREEN while the suite itself failed: something it did not judge broke.
-		verdict, err = evidence.NotRun, fmt.Errorf("the suite failed (%v) although its evidence says GREEN", runErr)
+		verdict, err = evidence.NotRun, fmt.Errorf("the suite failed (%v) although its evidence says GREEN", f.suiteErr)
+	}
+	if f.signKey != "" {
+		signErr := fmt.Errorf("the run is %s although its bundle says %s", verdict, report.Verdict)
+		if verdict == report.Verdict {
+			signErr = signBundle(ctx, f.dir, f.signKey, f.ciURL)
+		}
+		if signErr != nil {
+			err = errors.Join(err, &unsignedError{f.dir, signErr})
+		}
 	}
 	report.Verdict = verdict
 	var paths []string
-	for _, f := range []string{evidence.FileMarkdown, "EVIDENCE.html", "attestation.intoto.json"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			paths = append(paths, filepath.Join(dir, f))
+	for _, name := range []string{evidence.FileMarkdown, "EVIDENCE.html", attest.FileName} {
+		if _, err := os.Stat(filepath.Join(f.dir, name)); err == nil {
+			paths = append(paths, filepath.Join(f.dir, name))
 		}
 	}
 	printer.Summary(report, paths...)
-	fmt.Fprintf(stdout, "suite log: %s\n", suiteLog)
+	fmt.Fprintf(stdout, "suite log: %s\n", f.suiteLog)
 	return verdict, err
+}
+
+// signBundle signs the bundle in dir with the key (PEM) at keyPath, as `evidence attest --key`
+// does: attest.Sign writes dir/attestation.intoto.json, an in-toto test-result statement in a DSSE
+// envelope, whatever the verdict, recording url as the CI run's. It signs nothing that does not
+// verify.
+func signBundle(ctx context.Context, dir, keyPath, url string) error {
+	key, err := loadSignKey(keyPath)
+	if err != nil {
+		return err
+	}
+	_, err = attest.Sign(ctx, dir, key, attest.Options{URL: url})
+	return err
 }
 
 // runSuite builds the suite's test binary and runs it with opts, its Ginkgo output going to the

@@ -13,7 +13,7 @@ import (
 )
 
 var allFlags = []string{"target", "require-target", "url", "token", "smoke-rows", "load-rows", "load-concurrency",
-	"load-requests", "pdf-share", "large-rows", "write-timeout", "thresholds", "out", "run-id", "seed", "timeout"}
+	"load-requests", "pdf-share", "large-rows", "write-timeout", "thresholds", "out", "run-id", "seed", "timeout", "sign-key"}
 
 // setEnv gives the test exactly the VERIFY_* variables of env: every other one is emptied, which ff
 // reads as unset.
