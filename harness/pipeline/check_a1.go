@@ -8,10 +8,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/export"
 )
 
-var a1Check = define(Def{ID: "A1", Title: "complete",
-	Spec:   "complete: every seeded record exactly once, every field equal, trailers right",
-	Labels: []string{"assert", "A1"}, Applies: always}, measureExports, judgeA1)
-
 // measureExports is every export the run verified: what A1 and A2 judge.
 func measureExports(_ context.Context, r *Run) (export.Tally, error) {
 	if r.tally.CSV.Exports == 0 {
@@ -54,3 +50,7 @@ func judgeA1(th Thresholds, t export.Tally) evidence.Check {
 	b.explain(pdf.Examples...)
 	return b.check()
 }
+
+var a1Check = define(Def{ID: "A1", Title: "complete",
+	Spec:   "complete: every seeded record exactly once, every field equal, trailers right",
+	Labels: []string{"assert", "A1"}, Applies: always}, measureExports, judgeA1)

@@ -5,10 +5,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/export"
 )
 
-var a2Check = define(Def{ID: "A2", Title: "well-formed",
-	Spec:   "well-formed: RFC 4180 CSV with the declared header, valid paginated PDF, right content headers",
-	Labels: []string{"assert", "A2"}, Applies: always}, measureExports, judgeA2)
-
 // judgeA2 judges well-formedness: CSV parses as strict RFC 4180 with the declared header and CRLF line
 // ends; PDFs validate, have the expected pages with a right "Page N of M" footer each, the header
 // on every page, and every id once in ascending order; every export carries the right
@@ -35,3 +31,7 @@ func judgeA2(th Thresholds, t export.Tally) evidence.Check {
 	b.explain(pdf.Examples...)
 	return b.check()
 }
+
+var a2Check = define(Def{ID: "A2", Title: "well-formed",
+	Spec:   "well-formed: RFC 4180 CSV with the declared header, valid paginated PDF, right content headers",
+	Labels: []string{"assert", "A2"}, Applies: always}, measureExports, judgeA2)

@@ -10,10 +10,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/load"
 )
 
-var a3Check = define(Def{ID: "A3", Title: "fast",
-	Spec:   "fast: latency, first byte and streaming rate within thresholds, no failed export",
-	Labels: []string{"assert", "A3"}, Applies: always}, measureSpeed, judgeA3)
-
 // speed is what A3 judges: the load test's result and, for a deployment of replicas, each
 // replica's share of the exports (nil otherwise).
 type speed struct {
@@ -99,3 +95,7 @@ func judgeA3(th Thresholds, s speed) evidence.Check {
 	b.shares(s.Shares)
 	return b.check()
 }
+
+var a3Check = define(Def{ID: "A3", Title: "fast",
+	Spec:   "fast: latency, first byte and streaming rate within thresholds, no failed export",
+	Labels: []string{"assert", "A3"}, Applies: always}, measureSpeed, judgeA3)

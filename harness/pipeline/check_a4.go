@@ -8,10 +8,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/memory"
 )
 
-var a4Check = define(Def{ID: "A4", Title: "bounded",
-	Spec:   "bounded: peak anonymous memory within budget and flat in the export size",
-	Labels: []string{"assert", "A4"}, Applies: always}, measureMemory, judgeA4)
-
 // measureMemory is what the target's sampler measured during Load.
 func measureMemory(_ context.Context, r *Run) (memory.Memory, error) {
 	if !r.memoryOK {
@@ -65,3 +61,7 @@ func judgeA4(th Thresholds, m memory.Memory) evidence.Check {
 	}
 	return b.check()
 }
+
+var a4Check = define(Def{ID: "A4", Title: "bounded",
+	Spec:   "bounded: peak anonymous memory within budget and flat in the export size",
+	Labels: []string{"assert", "A4"}, Applies: always}, measureMemory, judgeA4)

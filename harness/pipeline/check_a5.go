@@ -14,10 +14,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
-var a5Check = define(Def{ID: "A5", Title: "protected",
-	Spec:   "protected: 429 and 503 with Retry-After, stalled readers cut off, no 5xx, no restart, no panic",
-	Labels: []string{"assert", "A5"}, Applies: always}, measureProtection, judgeA5)
-
 // measureProtection gathers the run's answers, the burst, the stalled reader, and the target's
 // restarts and logs where it shows them.
 func measureProtection(ctx context.Context, r *Run) (Protection, error) {
@@ -112,3 +108,7 @@ func judgeA5(th Thresholds, p Protection) evidence.Check {
 	b.explain(p.Panics...)
 	return b.check()
 }
+
+var a5Check = define(Def{ID: "A5", Title: "protected",
+	Spec:   "protected: 429 and 503 with Retry-After, stalled readers cut off, no 5xx, no restart, no panic",
+	Labels: []string{"assert", "A5"}, Applies: always}, measureProtection, judgeA5)

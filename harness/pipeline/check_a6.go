@@ -13,10 +13,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
 
-var a6Check = define(Def{ID: "A6", Title: "observable",
-	Spec:   "observable: the nine metrics exist, lint clean and reconcile with the harness",
-	Labels: []string{"assert", "A6"}, Applies: always}, measureObservability, judgeA6)
-
 // measureObservability is the two scrapes around the run and what the harness did between them.
 func measureObservability(_ context.Context, r *Run) (Observability, error) {
 	if !r.afterTaken {
@@ -154,3 +150,7 @@ func pairMap(labels []string) map[string]string {
 	}
 	return m
 }
+
+var a6Check = define(Def{ID: "A6", Title: "observable",
+	Spec:   "observable: the nine metrics exist, lint clean and reconcile with the harness",
+	Labels: []string{"assert", "A6"}, Applies: always}, measureObservability, judgeA6)

@@ -9,19 +9,6 @@ import (
 	"github.com/exportatscale/exportatscale/evidence/compare"
 )
 
-// baselineCheck compares this run with an earlier run's bundle (--baseline), after the
-// assertions: required when a baseline was given, not run otherwise. It is the coarse, cross-run
-// comparison: two runs made at different times differ by the machine as well as by the release.
-var baselineCheck = define(Def{ID: compare.CheckID, Title: compare.CheckTitle,
-	Spec:   "steady: no measure regressed against the --baseline run (evidence/baseline.json)",
-	Labels: []string{"baseline"},
-	Applies: func(c Capabilities) string {
-		if !c.Baseline {
-			return "no --baseline was given, so the check is not required"
-		}
-		return ""
-	}}, measureBaseline, judgeBaseline)
-
 // baselineInput is this run as its own bundle will be read, and the baseline to compare it with.
 type baselineInput struct {
 	Dir     string
@@ -63,3 +50,11 @@ func judgeBaseline(th Thresholds, in baselineInput) evidence.Check {
 // BaselineDeltas are the measures the baseline check compared, for the report's baseline table;
 // nil before it ran or when it compared nothing.
 func (r *Run) BaselineDeltas() []evidence.Delta { return r.baseline }
+
+// baselineCheck compares this run with an earlier run's bundle (--baseline), after the
+// assertions: required when a baseline was given, not run otherwise. It is the coarse, cross-run
+// comparison: two runs made at different times differ by the machine as well as by the release.
+var baselineCheck = define(Def{ID: compare.CheckID, Title: compare.CheckTitle,
+	Spec:    "steady: no measure regressed against the --baseline run (evidence/baseline.json)",
+	Labels:  []string{"baseline"},
+	Applies: needs(func(c Capabilities) bool { return c.Baseline }, "no --baseline was given")}, measureBaseline, judgeBaseline)

@@ -15,19 +15,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
-// f1Check kills a replica in the middle of CSV exports, after the assertions judged the
-// deployment whole: required of a deployment of replicas, not run against anything else.
-var f1Check = define(Def{ID: "F1", Title: "replica killed",
-	Spec:    "replica killed: cut exports detected and resumed exactly, the proxy routes around the dead replica, which comes back",
-	Labels:  []string{"fault", "F1"},
-	Timeout: 5 * time.Minute,
-	Applies: func(c Capabilities) string {
-		if !c.Replicas {
-			return notApplicable("a deployment of replicas behind a proxy")
-		}
-		return ""
-	}}, measureReplicaKilled, judgeReplicaKilled)
-
 // holdBytes is what each held export reads before the kill.
 const holdBytes = 64 << 10
 
@@ -337,3 +324,11 @@ func (w *replicaWatch) wait() watchResult {
 	<-w.done
 	return w.st
 }
+
+// f1Check kills a replica in the middle of CSV exports, after the assertions judged the
+// deployment whole: required of a deployment of replicas, not run against anything else.
+var f1Check = define(Def{ID: "F1", Title: "replica killed",
+	Spec:   "replica killed: cut exports detected and resumed exactly, the proxy routes around the dead replica, which comes back",
+	Labels: []string{"fault", "F1"}, Timeout: 5 * time.Minute,
+	Applies: needs(func(c Capabilities) bool { return c.Replicas }, "the target is not a deployment of replicas behind a proxy")},
+	measureReplicaKilled, judgeReplicaKilled)

@@ -17,19 +17,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
-// f2Check restarts the database in the middle of ingest, after the assertions judged the
-// deployment whole: required of a deployment over its own database, not run against anything else.
-var f2Check = define(Def{ID: "F2", Title: "database restart",
-	Spec:    "database restart: nothing acknowledged lost, no batch in part, ingest back within the bound",
-	Labels:  []string{"fault", "F2"},
-	Timeout: 5 * time.Minute,
-	Applies: func(c Capabilities) string {
-		if !c.Database {
-			return notApplicable("a deployment with its own database")
-		}
-		return ""
-	}}, measureDatabaseRestart, judgeDatabaseRestart)
-
 // The restart's ingest: writers sending batches of batchSize records each.
 const (
 	f2Writers   = 4
@@ -277,3 +264,11 @@ func csvIDs(body []byte) (map[int64]bool, error) {
 		ids[n] = true
 	}
 }
+
+// f2Check restarts the database in the middle of ingest, after the assertions judged the
+// deployment whole: required of a deployment over its own database, not run against anything else.
+var f2Check = define(Def{ID: "F2", Title: "database restart",
+	Spec:   "database restart: nothing acknowledged lost, no batch in part, ingest back within the bound",
+	Labels: []string{"fault", "F2"}, Timeout: 5 * time.Minute,
+	Applies: needs(func(c Capabilities) bool { return c.Database }, "the target is not a deployment with its own database")},
+	measureDatabaseRestart, judgeDatabaseRestart)

@@ -12,10 +12,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
-var loadCheck = define(Def{ID: "load", Title: "10k rows exported concurrently, exports that end badly, burst and saturation probes",
-	Spec:   "exports 10k rows concurrently, ends some exports badly, bursts past the rate limit and saturates the capacity",
-	Labels: []string{"load"}, Timeout: 5 * time.Minute, Applies: always}, measureLoad, judgeLoad)
-
 // loading is what Load measured, beyond what it leaves on the run for the assertions.
 type loading struct {
 	Load       load.Result
@@ -236,3 +232,7 @@ func (r *Run) peak(observable bool, label string) {
 		r.windows = append(r.windows, window{label, w})
 	}
 }
+
+var loadCheck = define(Def{ID: "load", Title: "10k rows exported concurrently, exports that end badly, burst and saturation probes",
+	Spec:   "exports 10k rows concurrently, ends some exports badly, bursts past the rate limit and saturates the capacity",
+	Labels: []string{"load"}, Timeout: 5 * time.Minute, Applies: always}, measureLoad, judgeLoad)

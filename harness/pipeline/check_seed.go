@@ -10,10 +10,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
 
-var seedCheck = define(Def{ID: "seed", Title: "realistic trades seeded in single and batch modes",
-	Spec: "realistic trades in single and batch modes", Labels: []string{"seed"}, Timeout: 4 * time.Minute,
-	Applies: always}, measureSeed, judgeSeed)
-
 // seeding is what Seed measured.
 type seeding struct {
 	Records int
@@ -104,3 +100,7 @@ func (r *Run) seedDataset(ctx context.Context, kind string, schema seed.Schema, 
 func (r *Run) expect(ds *dataset, opt export.Options) (*export.Expected, error) {
 	return export.NewExpected(ds.name, ds.schema, ds.records, opt)
 }
+
+var seedCheck = define(Def{ID: "seed", Title: "realistic trades seeded in single and batch modes",
+	Spec: "realistic trades in single and batch modes", Labels: []string{"seed"}, Timeout: 4 * time.Minute,
+	Applies: always}, measureSeed, judgeSeed)

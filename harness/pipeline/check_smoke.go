@@ -9,10 +9,6 @@ import (
 	"github.com/exportatscale/exportatscale/harness/export"
 )
 
-var smokeCheck = define(Def{ID: "smoke", Title: "1k rows exported as CSV and PDF with every option, each fully verified",
-	Spec: "exports 1k rows as CSV and PDF with every option, each fully verified", Labels: []string{"smoke"},
-	Timeout: 2 * time.Minute, Applies: always}, measureSmoke, judgeSmoke)
-
 // smoking is what Smoke measured: the full CSV and PDF exports and every failed export's lines.
 type smoking struct {
 	CSV      export.CSVReport
@@ -118,3 +114,7 @@ func describeOptions(o export.Options) string {
 	}
 	return s[1:]
 }
+
+var smokeCheck = define(Def{ID: "smoke", Title: "1k rows exported as CSV and PDF with every option, each fully verified",
+	Spec: "exports 1k rows as CSV and PDF with every option, each fully verified", Labels: []string{"smoke"},
+	Timeout: 2 * time.Minute, Applies: always}, measureSmoke, judgeSmoke)

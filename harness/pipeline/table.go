@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -186,9 +185,14 @@ func failed(id, title string, err error) evidence.Check {
 	return c
 }
 
-// notApplicable says why a check needs a capability the run lacks.
-func notApplicable(what string) string {
-	return fmt.Sprintf("the target is not %s, so the check is not required", what)
+// needs is the Applies of a check that needs one capability: without it, why is reason.
+func needs(has func(Capabilities) bool, reason string) func(Capabilities) string {
+	return func(c Capabilities) string {
+		if has(c) {
+			return ""
+		}
+		return reason + ", so the check is not required"
+	}
 }
 
 // Some runs the rows of the run's table named by ids, in the order given, for callers that
