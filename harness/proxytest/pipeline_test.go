@@ -27,6 +27,14 @@ type proxied struct {
 
 func (p proxied) BaseURL() string { return p.url }
 
+// proxiedLimits are the suite's limits (contract.Harness) with the exporter's default write
+// timeout, and a rate limit that two runs of seeding and smoke exports do not reach.
+func proxiedLimits() contract.Limits {
+	l := contract.Harness(contract.Defaults().WriteTimeout)
+	l.Rate, l.Burst = 1000, 1000
+	return l
+}
+
 // startExporter starts the real exporter, built from this repository, as a process through the
 // suite's process target, with the suite's limits but a rate limit that two runs of seeding and
 // smoke exports one after the other do not reach (no burst probe runs here).
@@ -35,7 +43,7 @@ func startExporter(t *testing.T) target.Target {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true, WorkDir: t.TempDir(),
-		Args: []string{"--rate=1000", "--burst=1000", "--max-csv-exports=10", "--max-pdf-exports=2", "--pdf-max-rows=20000", "--write-timeout=30s"}})
+		Args: proxiedLimits().Args()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -275,10 +274,12 @@ func describe(checks map[string]evidence.Check) string {
 func fakeImage(t *testing.T) (ref, id string) {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "fakeexporter"), "../internal/fake/cmd/fakeexporter")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the fake exporter: %v\n%s", err, out)
+	bin, err := os.ReadFile(testkit.Binary(t, testkit.FakePkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fakeexporter"), bin, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
 		t.Fatal(err)
@@ -292,7 +293,7 @@ func fakeImage(t *testing.T) (ref, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p := provider(t)
-	_, err := p.BuildImage(ctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
+	_, err = p.BuildImage(ctx, &testcontainers.ContainerRequest{FromDockerfile: testcontainers.FromDockerfile{
 		Context: dir, Dockerfile: "Dockerfile", Repo: "exportatscale/fake-exporter-image", Tag: tag,
 		KeepImage: true, BuildLogWriter: io.Discard}})
 	t.Cleanup(func() {

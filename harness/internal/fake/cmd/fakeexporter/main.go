@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
+	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/peterbourgon/ff/v3"
 )
 
@@ -132,13 +133,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.DataDir, "data-dir", "", "accepted for the target's sake; the fake keeps records in memory")
 	fs.StringVar(&c.TokensFile, "tokens-file", "", "tokens file: `<token> <scopes>` per line, # starts a comment")
 	fs.BoolVar(&c.InsecureNoAuth, "insecure-no-auth", false, "serve without auth on a non-loopback address")
-	fs.Float64Var(&c.Rate, "rate", 0, "per-client requests per second (0: no rate limit)")
-	fs.IntVar(&c.Burst, "burst", 0, "per-client bucket size")
-	fs.IntVar(&c.MaxCSV, "max-csv-exports", 0, "concurrent CSV exports; more get 503 (0: unlimited)")
-	fs.IntVar(&c.MaxPDF, "max-pdf-exports", 0, "concurrent PDF exports; more get 503 (0: unlimited)")
-	fs.IntVar(&c.PDFMaxRows, "pdf-max-rows", 0, "larger PDF exports get 413 (0: 20000)")
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", 0, "a reader that stalls this long is cut off (0: 30s)")
-	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "time in-flight requests get to finish after SIGTERM")
+	// The contract's flags, with the exporter's defaults (contract.Defaults): a target starts the
+	// fake exactly as it starts the exporter.
+	d := contract.Defaults()
+	fs.Float64Var(&c.Rate, "rate", d.Rate, "per-client requests per second (0: no rate limit)")
+	fs.IntVar(&c.Burst, "burst", d.Burst, "per-client bucket size")
+	fs.IntVar(&c.MaxCSV, "max-csv-exports", d.MaxCSVExports, "concurrent CSV exports; more get 503 (0: unlimited)")
+	fs.IntVar(&c.MaxPDF, "max-pdf-exports", d.MaxPDFExports, "concurrent PDF exports; more get 503 (0: unlimited)")
+	fs.IntVar(&c.PDFMaxRows, "pdf-max-rows", d.PDFMaxRows, "larger PDF exports get 413 (0: 20000)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", d.WriteTimeout, "a reader that stalls this long is cut off (0: 30s)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", d.ShutdownGrace, "time in-flight requests get to finish after SIGTERM")
 	fs.Func("fault", "a defect to switch on (repeatable): buffer-exports", func(s string) error {
 		c.Faults = append(c.Faults, s)
 		return nil

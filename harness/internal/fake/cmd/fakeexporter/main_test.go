@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,10 +11,11 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/internal/contract"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 	"github.com/onsi/gomega"
 )
 
@@ -83,10 +83,12 @@ func TestFlags(t *testing.T) {
 		}
 	}
 	// The suite's own flags and a fault, as the process target passes them.
-	c, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", "t.txt",
-		"--rate=100", "--burst=50", "--max-csv-exports=10", "--max-pdf-exports=2", "--fault=buffer-exports"}, io.Discard)
-	want := config{Listen: "127.0.0.1:0", DataDir: dir, TokensFile: "t.txt", Rate: 100, Burst: 50, MaxCSV: 10, MaxPDF: 2,
-		ShutdownGrace: 30 * time.Second, Faults: []string{"buffer-exports"}}
+	l := contract.Harness(4 * time.Second)
+	c, err := parseFlags(append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", "t.txt",
+		"--fault=buffer-exports"}, l.Args()...), io.Discard)
+	want := config{Listen: "127.0.0.1:0", DataDir: dir, TokensFile: "t.txt", Rate: l.Rate, Burst: l.Burst, MaxCSV: l.MaxCSVExports,
+		MaxPDF: l.MaxPDFExports, PDFMaxRows: l.PDFMaxRows, WriteTimeout: l.WriteTimeout, ShutdownGrace: l.ShutdownGrace,
+		Faults: []string{"buffer-exports"}}
 	if err != nil || !reflect.DeepEqual(c, want) {
 		t.Errorf("parsed %+v, %v; want %+v", c, err, want)
 	}
@@ -99,7 +101,7 @@ func TestFlags(t *testing.T) {
 // EXPORTER_* variables alone; a flag still overrides its variable.
 func TestEnv(t *testing.T) {
 	dir := t.TempDir()
-	contract := map[string]string{
+	contractEnv := map[string]string{
 		"EXPORTER_LISTEN": "0.0.0.0:8080", "EXPORTER_TOKENS_FILE": "/tokens.txt", "EXPORTER_DATA_DIR": dir,
 		"EXPORTER_RATE": "100", "EXPORTER_BURST": "50", "EXPORTER_MAX_CSV_EXPORTS": "10", "EXPORTER_MAX_PDF_EXPORTS": "2",
 		"EXPORTER_PDF_MAX_ROWS": "20000", "EXPORTER_WRITE_TIMEOUT": "4s", "EXPORTER_SHUTDOWN_GRACE": "15s",
@@ -114,12 +116,14 @@ func TestEnv(t *testing.T) {
 		want func(*config) // applied to want
 		err  string
 	}{
-		{name: "contract", env: contract, want: func(*config) {}},
-		{name: "flag overrides its variable", env: contract, args: []string{"--rate=5", "--faults-json={}"},
+		{name: "contract", env: contractEnv, want: func(*config) {}},
+		{name: "flag overrides its variable", env: contractEnv, args: []string{"--rate=5", "--faults-json={}"},
 			want: func(c *config) { c.Rate, c.FaultsJSON = 5, "{}" }},
 		{name: "fault", env: map[string]string{"EXPORTER_FAULT": "buffer-exports"},
 			want: func(c *config) {
-				*c = config{Listen: "127.0.0.1:8080", ShutdownGrace: 30 * time.Second, Faults: []string{"buffer-exports"}}
+				d := contract.Defaults() // the exporter's defaults, as the exporter has them
+				*c = config{Listen: "127.0.0.1:8080", Rate: d.Rate, Burst: d.Burst, MaxCSV: d.MaxCSVExports, MaxPDF: d.MaxPDFExports,
+					PDFMaxRows: d.PDFMaxRows, WriteTimeout: d.WriteTimeout, ShutdownGrace: d.ShutdownGrace, Faults: []string{"buffer-exports"}}
 			}},
 		{name: "malformed", env: map[string]string{"EXPORTER_MAX_CSV_EXPORTS": "many"}, err: `environment variable "EXPORTER_MAX_CSV_EXPORTS"`},
 		{name: "malformed faults", env: map[string]string{"EXPORTER_FAULTS_JSON": `{"Nope":1}`}, err: "--faults-json"},
@@ -156,7 +160,7 @@ func TestRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testkit.Buffer{} // stdout of a run in another goroutine
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", tokens,
@@ -216,22 +220,4 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(out.String(), "stopped") {
 		t.Errorf("output %q lacks the stop line", out.String())
 	}
-}
-
-// syncBuffer is stdout for a run in another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
