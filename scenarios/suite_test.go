@@ -21,9 +21,11 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/compare"
+	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/scenarios/ginkgoreport"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
@@ -228,7 +230,7 @@ var _ = ReportAfterEach(func(r SpecReport) {
 // The evidence is written from this run's results only, whatever happened: a run that never got
 // its target still leaves a NOT RUN bundle saying why.
 var _ = ReportAfterSuite("evidence", func(report Report) {
-	required := append(evidence.DefaultRequired(), evidence.SuiteCheckID)
+	required := append(evidence.DefaultRequired(), ginkgoreport.SuiteCheckID)
 	if suite.target != nil {
 		required = append(required, pipeline.FaultChecks(suite.target)...)
 	} else if opts.Target == string(target.KindCluster) {
@@ -245,7 +247,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		Environment:   suite.env,
 		Thresholds:    suite.thresholds,
 		Required:      required,
-		Checks:        evidence.ChecksFromGinkgo(report, suite.checks, required),
+		Checks:        ginkgoreport.Checks(report, suite.checks, required),
 	}
 	if rep.RunID == "" {
 		rep.RunID = rep.Finished.Format("20060102T150405Z")
@@ -282,7 +284,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		out = filepath.Join(suite.root, out) // relative to the project, not to the suite's directory
 	}
 	dir := filepath.Join(out, rep.RunID)
-	written, err := evidence.WriteBundle(dir, rep, extras)
+	written, err := render.WriteBundle(dir, rep, extras)
 	Expect(err).NotTo(HaveOccurred(), "writing the evidence bundle")
 	fmt.Printf("\nverdict: %s\nevidence: %s\n", written.Verdict, filepath.Join(dir, evidence.FileMarkdown))
 })

@@ -20,6 +20,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/attest"
+	"github.com/exportatscale/exportatscale/evidence/render"
 )
 
 const (
@@ -57,7 +58,7 @@ func bundle(t *testing.T, img string, edit func([]evidence.Check) []evidence.Che
 		Thresholds:  rules, Required: evidence.DefaultRequired(), Checks: checks, Monitoring: monitoring,
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := evidence.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
+	if _, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
 		t.Fatal(err)
 	}
 	return dir

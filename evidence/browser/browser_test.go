@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
 )
 
 // chromium returns the browser to run, or fails the test saying how to install one. Only an
@@ -281,7 +282,7 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 	t.Run("bundle", func(t *testing.T) {
 		r := runReport(t)
 		dir := filepath.Join(t.TempDir(), r.RunID)
-		written, err := evidence.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("{}\n")})
+		written, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("{}\n")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
 )
 
 // bundle writes an evidence bundle whose checks all pass, except that edit may change them.
@@ -44,7 +45,7 @@ func imageBundle(t *testing.T, img string, edit func(checks []evidence.Check) []
 		Thresholds:  rules, Required: evidence.DefaultRequired(), Checks: checks,
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := evidence.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
+	if _, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
 		t.Fatal(err)
 	}
 	return dir

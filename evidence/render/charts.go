@@ -1,8 +1,9 @@
-package evidence
+package render
 
 import (
 	"bytes"
 	"fmt"
+	"github.com/exportatscale/exportatscale/evidence"
 	"html/template"
 	"image/color"
 	"math"
@@ -58,7 +59,7 @@ var chartFormats = []struct {
 
 // charts draws every chart of r.Series. A chart whose data the run did not record, or that
 // cannot be drawn, says so in place of the picture: the page is written whatever happens.
-func charts(r Report) []chart {
+func charts(r evidence.Report) []chart {
 	s := r.Series
 	timeline := fmt.Sprintf("Time is in seconds since %s.", formatTime(s.Start))
 	return []chart{
@@ -66,8 +67,8 @@ func charts(r Report) []chart {
 		drawChart("latency-timeline", "Latency over the run", latencyTimeline(r, timeline)),
 		drawChart("rate-timeline", "Streaming rate over the run", rateTimeline(r, timeline)),
 		drawChart("memory", "Memory over time", memoryTimeline(s, timeline)),
-		drawChart("burst", "Burst over the rate limit: answers by time", answers(s, ProbeBurst, timeline)),
-		drawChart("saturation", "Saturation probe: answers by time", answers(s, ProbeSaturation, timeline)),
+		drawChart("burst", "Burst over the rate limit: answers by time", answers(s, evidence.ProbeBurst, timeline)),
+		drawChart("saturation", "Saturation probe: answers by time", answers(s, evidence.ProbeSaturation, timeline)),
 	}
 }
 
@@ -159,7 +160,7 @@ func scatter(xys plotter.XYs, c color.Color, shape draw.GlyphDrawer, radius vg.L
 }
 
 // rule is the threshold named, when the report has one with a finite value.
-func rule(r Report, name string) (Rule, bool) {
+func rule(r evidence.Report, name string) (evidence.Rule, bool) {
 	ru, ok := r.Thresholds[name]
 	return ru, ok && !math.IsNaN(ru.Value) && !math.IsInf(ru.Value, 0)
 }
@@ -176,7 +177,7 @@ func secondsText(v float64) string {
 
 // okLatencies are the latencies in seconds of the exports of format that completed correctly,
 // sorted: the distribution A3 judges.
-func okLatencies(s *Series, format string) []float64 {
+func okLatencies(s *evidence.Series, format string) []float64 {
 	var out []float64
 	for _, e := range s.Exports {
 		if e.Format == format && e.OK && e.Latency > 0 {
@@ -189,7 +190,7 @@ func okLatencies(s *Series, format string) []float64 {
 
 // latencyCDF is the empirical distribution of each format's latency on a log axis, with the p95
 // limits of A3 and the 95% line where the curves must have crossed them.
-func latencyCDF(r Report) figure {
+func latencyCDF(r evidence.Report) figure {
 	p, lg := newPlot("latency (s, log scale)", "fraction of exports")
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.TickerFunc(logTicks)
@@ -275,7 +276,7 @@ func logTicks(lo, hi float64) []plot.Tick {
 }
 
 // exportPoints are the exports of format by start offset, with y from value; failed ones apart.
-func exportPoints(s *Series, format string, value func(ExportPoint) (float64, bool)) (ok, failed plotter.XYs) {
+func exportPoints(s *evidence.Series, format string, value func(evidence.ExportPoint) (float64, bool)) (ok, failed plotter.XYs) {
 	for _, e := range s.Exports {
 		if e.Format != format {
 			continue
@@ -295,7 +296,7 @@ func exportPoints(s *Series, format string, value func(ExportPoint) (float64, bo
 }
 
 // limitLine is a dashed horizontal line at a rule's value across the span of xs.
-func limitLine(ru Rule, xs []plotter.XYs, c color.Color) (*plotter.Line, bool) {
+func limitLine(ru evidence.Rule, xs []plotter.XYs, c color.Color) (*plotter.Line, bool) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, pts := range xs {
 		for _, pt := range pts {
@@ -309,13 +310,13 @@ func limitLine(ru Rule, xs []plotter.XYs, c color.Color) (*plotter.Line, bool) {
 }
 
 // latencyTimeline is every export's latency by the time it was sent, with A3's p95 limits.
-func latencyTimeline(r Report, timeline string) figure {
+func latencyTimeline(r evidence.Report, timeline string) figure {
 	p, lg := newPlot("request sent (s)", "latency (s)")
 	p.Y.Min = 0
 	var all []plotter.XYs
 	failedTotal := 0
 	for _, f := range chartFormats {
-		ok, failed := exportPoints(r.Series, f.key, func(e ExportPoint) (float64, bool) { return e.Latency.Seconds(), true })
+		ok, failed := exportPoints(r.Series, f.key, func(e evidence.ExportPoint) (float64, bool) { return e.Latency.Seconds(), true })
 		if len(ok) > 0 {
 			sc := scatter(ok, f.color, draw.CircleGlyph{}, vg.Points(2.2))
 			p.Add(sc)
@@ -349,12 +350,12 @@ func latencyTimeline(r Report, timeline string) figure {
 
 // rateTimeline is every timed export's streaming rate by the time it was sent, with A3's floor
 // for the CSV median.
-func rateTimeline(r Report, timeline string) figure {
+func rateTimeline(r evidence.Report, timeline string) figure {
 	p, lg := newPlot("request sent (s)", "streaming rate (MiB/s)")
 	p.Y.Min = 0
 	var all []plotter.XYs
 	for _, f := range chartFormats {
-		ok, _ := exportPoints(r.Series, f.key, func(e ExportPoint) (float64, bool) { return e.Rate / (1 << 20), e.Rate > 0 })
+		ok, _ := exportPoints(r.Series, f.key, func(e evidence.ExportPoint) (float64, bool) { return e.Rate / (1 << 20), e.Rate > 0 })
 		if len(ok) > 0 {
 			sc := scatter(ok, f.color, draw.CircleGlyph{}, vg.Points(2.2))
 			p.Add(sc)
@@ -377,7 +378,7 @@ func rateTimeline(r Report, timeline string) figure {
 
 // memoryTimeline is the exporter's memory, anonymous (judged) and file-backed (information),
 // over the windows it was sampled in, each window shaded.
-func memoryTimeline(s *Series, timeline string) figure {
+func memoryTimeline(s *evidence.Series, timeline string) figure {
 	if len(s.Memory) == 0 {
 		return figure{missing: "no memory samples: the target cannot measure the exporter's memory from outside, or sampling never started"}
 	}
@@ -411,7 +412,7 @@ func memoryTimeline(s *Series, timeline string) figure {
 	p.Add(lf, la)
 	lg.Add("anonymous (judged)", la)
 	lg.Add("file-backed (info)", lf)
-	var peak MemoryPoint
+	var peak evidence.MemoryPoint
 	for _, m := range s.Memory {
 		if m.AnonBytes > peak.AnonBytes {
 			peak = m
@@ -450,7 +451,7 @@ func statusColor(status int) color.Color {
 }
 
 // answers is a probe's answers by the time their header arrived, one lane per status.
-func answers(s *Series, probe string, timeline string) figure {
+func answers(s *evidence.Series, probe string, timeline string) figure {
 	byStatus := map[int]plotter.XYs{}
 	n := 0
 	for _, a := range s.Answers {
@@ -484,8 +485,8 @@ func answers(s *Series, probe string, timeline string) figure {
 	p.Y.Tick.Marker = ticks
 	p.Y.Min, p.Y.Max = -0.6, float64(len(statuses))-0.4
 	what := map[string]string{
-		ProbeBurst:      "More cheap exports, faster, than the rate limit allows: each answer at the time its status arrived. The limiter must answer 429 (with Retry-After) once the burst is spent.",
-		ProbeSaturation: "Exports held unread past the export capacity, then more requests: each answer at the time its status arrived. Over capacity the exporter must answer 503 (with Retry-After).",
+		evidence.ProbeBurst:      "More cheap exports, faster, than the rate limit allows: each answer at the time its status arrived. The limiter must answer 429 (with Retry-After) once the burst is spent.",
+		evidence.ProbeSaturation: "Exports held unread past the export capacity, then more requests: each answer at the time its status arrived. Over capacity the exporter must answer 503 (with Retry-After).",
 	}[probe]
 	return figure{plot: p, legend: lg, caption: fmt.Sprintf("%s %d answers: %s. %s", what, n, strings.Join(counts, ", "), timeline)}
 }

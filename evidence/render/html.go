@@ -1,15 +1,16 @@
-package evidence
+package render
 
 import (
 	"bytes"
 	"fmt"
+	"github.com/exportatscale/exportatscale/evidence"
 	"html/template"
 	"io"
 	"math"
 	"slices"
 )
 
-// RenderHTML writes EVIDENCE.html: the report of EVIDENCE.md as one self-contained page, with
+// HTML writes EVIDENCE.html: the report of EVIDENCE.md as one self-contained page, with
 // charts of what the run measured over time (Report.Series, see charts.go) and the baseline
 // comparison (Report.Baseline) when there is one.
 //
@@ -17,10 +18,10 @@ import (
 // gonum/plot and inlined, their text names a font family and embeds none, and a
 // Content-Security-Policy forbids any fetch should something slip in. Like the other renderers it
 // reads no clock: every time on the page is one the report carries.
-func RenderHTML(w io.Writer, r Report) error {
+func HTML(w io.Writer, r evidence.Report) error {
 	r = normalize(r)
-	d := decide(r.Checks, r.Required)
-	page := htmlPage{Report: r, Summary: d.summary(), Decided: d.verdict}
+	d := evidence.Explain(r.Checks, r.Required)
+	page := htmlPage{Report: r, Summary: d.Summary(), Decided: d.Verdict}
 	page.build()
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, page); err != nil {
@@ -32,9 +33,9 @@ func RenderHTML(w io.Writer, r Report) error {
 
 // htmlPage is what the template shows, formatted in Go so the template only lays it out.
 type htmlPage struct {
-	Report  Report
-	Summary string  // the decision in one line, as EVIDENCE.md has it
-	Decided Verdict // the verdict the checks give, shown if it differs from the recorded one
+	Report  evidence.Report
+	Summary string           // the decision in one line, as EVIDENCE.md has it
+	Decided evidence.Verdict // the verdict the checks give, shown if it differs from the recorded one
 
 	Checks      []htmlCheck
 	Failures    []htmlNote
@@ -70,10 +71,10 @@ func (p *htmlPage) build() {
 		if !slices.Contains(r.Required, c.ID) {
 			hc.Name += " (not required)"
 		}
-		switch classify(c) {
-		case outPassed:
+		switch c.Outcome() {
+		case evidence.OutcomePassed:
 			hc.Class = "pass"
-		case outFailed:
+		case evidence.OutcomeFailed:
 			hc.Class = "fail"
 		default:
 			hc.Class = "notrun"
@@ -83,17 +84,17 @@ func (p *htmlPage) build() {
 		}
 		p.Checks = append(p.Checks, hc)
 
-		switch classify(c) {
-		case outFailed:
+		switch c.Outcome() {
+		case evidence.OutcomeFailed:
 			for _, m := range c.Measures {
-				if pass, _ := judge(m); !pass {
+				if pass, _ := m.Judgement(); !pass {
 					p.Failures = append(p.Failures, htmlNote{checkName(c), describe(m)})
 				}
 			}
 			for _, f := range c.Failures {
 				p.Failures = append(p.Failures, htmlNote{checkName(c), f})
 			}
-		case outNotRun:
+		case evidence.OutcomeNotRun:
 			if slices.Contains(r.Required, c.ID) || len(c.Failures) > 0 {
 				reasons := c.Failures
 				if len(reasons) == 0 {
@@ -137,7 +138,7 @@ func (p *htmlPage) build() {
 }
 
 // measureCells is a measure as a row of the checks table, read as EVIDENCE.md reads it.
-func measureCells(m Measure) htmlMeasure {
+func measureCells(m evidence.Measure) htmlMeasure {
 	value := withUnit(m.Value, m.Unit)
 	if m.Unit == "bytes" {
 		value = humanBytes(m.Value)
@@ -145,7 +146,7 @@ func measureCells(m Measure) htmlMeasure {
 	out := htmlMeasure{Name: m.Name, Value: value, Threshold: "none (informational)", Result: "info", Class: "info"}
 	if m.Rule != nil {
 		out.Threshold, out.Result, out.Class = m.Rule.String(), "PASS", "pass"
-		if pass, note := judge(m); !pass {
+		if pass, note := m.Judgement(); !pass {
 			out.Result, out.Class = "FAIL", "fail"
 			if note != "" {
 				out.Result += ": " + note
@@ -156,11 +157,11 @@ func measureCells(m Measure) htmlMeasure {
 }
 
 // verdictClass is the CSS class of a verdict banner.
-func verdictClass(v Verdict) string {
+func verdictClass(v evidence.Verdict) string {
 	switch v {
-	case Green:
+	case evidence.Green:
 		return "green"
-	case Red:
+	case evidence.Red:
 		return "red"
 	}
 	return "notrun"

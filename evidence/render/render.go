@@ -1,9 +1,10 @@
-package evidence
+package render
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/exportatscale/exportatscale/evidence"
 	"io"
 	"slices"
 	"sort"
@@ -11,35 +12,35 @@ import (
 
 // normalize fills what a renderer must never print empty: the schema version, the verdict (decided
 // from the checks when the caller left it unset) and empty rather than null collections.
-func normalize(r Report) Report {
-	r.SchemaVersion = SchemaVersion
+func normalize(r evidence.Report) evidence.Report {
+	r.SchemaVersion = evidence.SchemaVersion
 	if r.Verdict == "" {
-		r.Verdict = Decide(r.Checks, r.Required)
+		r.Verdict = evidence.Decide(r.Checks, r.Required)
 	}
 	if r.Thresholds == nil {
-		r.Thresholds = map[string]Rule{}
+		r.Thresholds = map[string]evidence.Rule{}
 	}
 	if r.Required == nil {
 		r.Required = []string{}
 	}
-	for _, s := range []*[]Artifact{&r.Monitoring, &r.Artifacts} {
+	for _, s := range []*[]evidence.Artifact{&r.Monitoring, &r.Artifacts} {
 		if *s == nil {
-			*s = []Artifact{}
+			*s = []evidence.Artifact{}
 		}
 	}
 	if r.Checks == nil {
-		r.Checks = []Check{}
+		r.Checks = []evidence.Check{}
 	}
 	return r
 }
 
 // displayChecks is every check of the report followed by a not_run placeholder for each required
 // ID the run never produced, so a missing check is shown rather than silently absent.
-func displayChecks(r Report) []Check {
+func displayChecks(r evidence.Report) []evidence.Check {
 	out := slices.Clone(r.Checks)
 	for _, id := range r.Required {
-		if !slices.ContainsFunc(out, func(c Check) bool { return c.ID == id }) {
-			out = append(out, Check{ID: id, Status: StatusNotRun, Failures: []string{"absent from the run"}})
+		if !slices.ContainsFunc(out, func(c evidence.Check) bool { return c.ID == id }) {
+			out = append(out, evidence.Check{ID: id, Status: evidence.StatusNotRun, Failures: []string{"absent from the run"}})
 		}
 	}
 	return out
@@ -47,52 +48,52 @@ func displayChecks(r Report) []Check {
 
 // statusText is how a check reads in the reports: its outcome, which may differ from the status it
 // was recorded with (see classify).
-func statusText(c Check) string {
-	switch classify(c) {
-	case outPassed:
+func statusText(c evidence.Check) string {
+	switch c.Outcome() {
+	case evidence.OutcomePassed:
 		return "passed"
-	case outFailed:
+	case evidence.OutcomeFailed:
 		return "FAILED"
 	}
-	if c.Status == StatusFailed {
+	if c.Status == evidence.StatusFailed {
 		return "not run (failed without evidence)"
 	}
-	if c.Status == "" || c.Status == StatusNotRun {
+	if c.Status == "" || c.Status == evidence.StatusNotRun {
 		return "not run"
 	}
 	return "not run (" + string(c.Status) + ")"
 }
 
 // checkName is "A1 complete", or just the ID when the title adds nothing.
-func checkName(c Check) string {
+func checkName(c evidence.Check) string {
 	if c.Title == "" || c.Title == c.ID {
 		return c.ID
 	}
 	return c.ID + " " + c.Title
 }
 
-// RenderJSON writes the report as indented JSON (evidence.json), with the schema version set.
-func RenderJSON(w io.Writer, r Report) error {
+// JSON writes the report as indented JSON (evidence.json), with the schema version set.
+func JSON(w io.Writer, r evidence.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // keep "<=" readable
 	return enc.Encode(normalize(r))
 }
 
-// RenderMarkdown writes EVIDENCE.md: the verdict first, a one-line summary, a table of every check
+// Markdown writes EVIDENCE.md: the verdict first, a one-line summary, a table of every check
 // and measure with its threshold and result, failures and reasons for checks that did not run, the
 // environment, the thresholds used (each that differs from the embedded default followed by the
 // default, or marked "not a default"), and the monitoring files and artifacts with their SHA-256.
-func RenderMarkdown(w io.Writer, r Report) error {
+func Markdown(w io.Writer, r evidence.Report) error {
 	r = normalize(r)
-	d := decide(r.Checks, r.Required)
+	d := evidence.Explain(r.Checks, r.Required)
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
 	p("# Verdict: %s\n\n", r.Verdict)
-	p("%s\n\n", d.summary())
-	if r.Verdict != d.verdict {
-		p("> **Warning:** the recorded verdict %s does not follow from the checks below, which give %s.\n\n", r.Verdict, d.verdict)
+	p("%s\n\n", d.Summary())
+	if r.Verdict != d.Verdict {
+		p("> **Warning:** the recorded verdict %s does not follow from the checks below, which give %s.\n\n", r.Verdict, d.Verdict)
 	}
 
 	checks := displayChecks(r)
@@ -120,7 +121,7 @@ func RenderMarkdown(w io.Writer, r Report) error {
 			threshold, result := "none (informational)", "info"
 			if m.Rule != nil {
 				threshold, result = m.Rule.String(), "PASS"
-				if pass, note := judge(m); !pass {
+				if pass, note := m.Judgement(); !pass {
 					result = "**FAIL**"
 					if note != "" {
 						result += ": " + note
@@ -132,12 +133,12 @@ func RenderMarkdown(w io.Writer, r Report) error {
 	}
 	p("\n")
 
-	var failed, notRun []Check
+	var failed, notRun []evidence.Check
 	for _, c := range checks {
-		switch classify(c) {
-		case outFailed:
+		switch c.Outcome() {
+		case evidence.OutcomeFailed:
 			failed = append(failed, c)
-		case outNotRun:
+		case evidence.OutcomeNotRun:
 			if slices.Contains(r.Required, c.ID) || len(c.Failures) > 0 {
 				notRun = append(notRun, c)
 			}
@@ -147,7 +148,7 @@ func RenderMarkdown(w io.Writer, r Report) error {
 		p("## Failures\n\n")
 		for _, c := range failed {
 			for _, m := range c.Measures {
-				if pass, _ := judge(m); !pass {
+				if pass, _ := m.Judgement(); !pass {
 					p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(describe(m)))
 				}
 			}
@@ -213,7 +214,7 @@ func RenderMarkdown(w io.Writer, r Report) error {
 	return err
 }
 
-func writeArtifactTable(b *bytes.Buffer, as []Artifact) {
+func writeArtifactTable(b *bytes.Buffer, as []evidence.Artifact) {
 	if len(as) == 0 {
 		b.WriteString("None recorded.\n\n")
 		return
@@ -227,7 +228,7 @@ func writeArtifactTable(b *bytes.Buffer, as []Artifact) {
 
 // environmentRows are the Environment table of the Markdown and HTML reports: where and against
 // what the run happened, label and value.
-func environmentRows(r Report) [][2]string {
+func environmentRows(r evidence.Report) [][2]string {
 	e := r.Environment
 	commit := e.GitCommit
 	if commit == "" {
@@ -254,7 +255,7 @@ func environmentRows(r Report) [][2]string {
 
 // topologyRows describe a deployment of replicas: its proxy, its database, and each replica with
 // its share of the exports.
-func topologyRows(t Topology) [][2]string {
+func topologyRows(t evidence.Topology) [][2]string {
 	rows := [][2]string{{"Proxy", t.Proxy}, {"Database", t.Database}}
 	for _, r := range t.Replicas {
 		share := "exports not measured"
@@ -268,13 +269,13 @@ func topologyRows(t Topology) [][2]string {
 
 // thresholdRows are the Thresholds table of the Markdown and HTML reports, by measure name: each
 // rule, marked where it is not a default or overrides one.
-func thresholdRows(r Report) [][2]string {
+func thresholdRows(r evidence.Report) [][2]string {
 	names := make([]string, 0, len(r.Thresholds))
 	for name := range r.Thresholds {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	defaults, _ := defaultRules() // unparsable defaults fail every run long before a render
+	defaults, _ := evidence.LoadThresholds("") // unparsable defaults fail every run long before a render
 	rows := make([][2]string, 0, len(names))
 	for _, name := range names {
 		rule := r.Thresholds[name].String()

@@ -1,4 +1,7 @@
-package evidence
+// Package ginkgoreport turns a finished Ginkgo report into the checks of an evidence report. It
+// sits beside the suite that uses it, so that package evidence, the model every other package
+// reads, does not depend on the test framework.
+package ginkgoreport
 
 import (
 	"fmt"
@@ -6,20 +9,22 @@ import (
 	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 // SuiteCheckID names the check that stands for everything around the specs of a run: setup,
 // cleanup (stopping the exporter cleanly) and the suite's reporting nodes.
 const SuiteCheckID = "suite"
 
-// ChecksFromGinkgo turns a finished Ginkgo report into checks. Each It spec is one check, named by
+// Checks turns a finished Ginkgo report into checks. Each It spec is one check, named by
 // the first word of its text, carrying the measurements recorded for it; its status is the spec's,
 // so a spec that did not pass never yields a passed check, and one that passed without recording
 // its measurements is not run. One more check, SuiteCheckID, fails when a node outside the specs
 // failed, and is not run when the setup failed — then every required check without a spec says so.
-func ChecksFromGinkgo(report types.Report, recorded map[string]Check, required []string) []Check {
-	var checks []Check
-	suite := Check{ID: SuiteCheckID, Title: "setup and teardown of the run", Status: StatusPassed}
+func Checks(report types.Report, recorded map[string]evidence.Check, required []string) []evidence.Check {
+	var checks []evidence.Check
+	suite := evidence.Check{ID: SuiteCheckID, Title: "setup and teardown of the run", Status: evidence.StatusPassed}
 	setupFailure := ""
 	for _, sr := range report.SpecReports {
 		if sr.LeafNodeType != types.NodeTypeIt {
@@ -30,11 +35,11 @@ func ChecksFromGinkgo(report types.Report, recorded map[string]Check, required [
 			switch {
 			case sr.LeafNodeType == types.NodeTypeBeforeSuite || sr.LeafNodeType == types.NodeTypeSynchronizedBeforeSuite:
 				setupFailure = why
-				suite.Status = StatusNotRun
-			case StatusFromGinkgo(sr.State) == StatusFailed && suite.Status == StatusPassed:
-				suite.Status = StatusFailed
-			case StatusFromGinkgo(sr.State) != StatusFailed && suite.Status == StatusPassed:
-				suite.Status = StatusSkipped
+				suite.Status = evidence.StatusNotRun
+			case Status(sr.State) == evidence.StatusFailed && suite.Status == evidence.StatusPassed:
+				suite.Status = evidence.StatusFailed
+			case Status(sr.State) != evidence.StatusFailed && suite.Status == evidence.StatusPassed:
+				suite.Status = evidence.StatusSkipped
 			}
 			suite.Failures = append(suite.Failures, why)
 			continue
@@ -46,11 +51,11 @@ func ChecksFromGinkgo(report types.Report, recorded map[string]Check, required [
 		id := fields[0]
 		c, ok := recorded[id]
 		if !ok {
-			c = Check{ID: id, Title: strings.TrimSpace(strings.TrimPrefix(sr.LeafNodeText, id))}
+			c = evidence.Check{ID: id, Title: strings.TrimSpace(strings.TrimPrefix(sr.LeafNodeText, id))}
 		}
 		c.Duration = sr.RunTime
-		switch status := StatusFromGinkgo(sr.State); {
-		case status != StatusPassed:
+		switch status := Status(sr.State); {
+		case status != evidence.StatusPassed:
 			c.Status = status
 			msg := strings.TrimSpace(sr.Failure.Message)
 			if msg == "" {
@@ -58,21 +63,35 @@ func ChecksFromGinkgo(report types.Report, recorded map[string]Check, required [
 			}
 			c.Failures = append(c.Failures, fmt.Sprintf("%s: %s", sr.State, firstLines(msg, 6)))
 		case !ok:
-			c.Status = StatusNotRun
+			c.Status = evidence.StatusNotRun
 			c.Failures = append(c.Failures, "the spec passed without recording its measurements")
 		}
 		checks = append(checks, c)
 	}
 	if setupFailure != "" {
 		for _, id := range required {
-			if id != SuiteCheckID && !slices.ContainsFunc(checks, func(c Check) bool { return c.ID == id }) {
-				checks = append(checks, Check{ID: id, Status: StatusNotRun, Failures: []string{"not run: " + setupFailure}})
+			if id != SuiteCheckID && !slices.ContainsFunc(checks, func(c evidence.Check) bool { return c.ID == id }) {
+				checks = append(checks, evidence.Check{ID: id, Status: evidence.StatusNotRun, Failures: []string{"not run: " + setupFailure}})
 			}
 		}
 	}
 	return append(checks, suite)
 }
 
+// Status maps the final state of a Ginkgo spec to a check status. Only a spec that ran and failed
+// counts as failed; one that was skipped, pending, interrupted, aborted or invalid did not run to
+// completion and counts as skipped — never as passed.
+func Status(state types.SpecState) evidence.Status {
+	switch state {
+	case types.SpecStatePassed:
+		return evidence.StatusPassed
+	case types.SpecStateFailed, types.SpecStatePanicked, types.SpecStateTimedout:
+		return evidence.StatusFailed
+	}
+	return evidence.StatusSkipped
+}
+
+// firstLines is s folded onto one line, cut after its first n lines.
 func firstLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {
