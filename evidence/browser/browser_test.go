@@ -313,11 +313,11 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 		}
 	})
 
-	// The golden pages of package evidence, as committed.
+	// The golden pages of package evidence/render, as committed.
 	for _, name := range []string{"green", "red"} {
 		t.Run("golden "+name, func(t *testing.T) {
 			// A golden file has the wrong extension for a browser to render it as HTML.
-			b, err := os.ReadFile(filepath.Join("..", "testdata", name+".html.golden"))
+			b, err := os.ReadFile(filepath.Join("..", "render", "testdata", name+".html.golden"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 	"html/template"
 	"image/color"
 	"math"
@@ -170,11 +171,6 @@ func nearestRank(sorted []float64, p float64) float64 {
 	return sorted[max(int(math.Ceil(p/100*float64(len(sorted))))-1, 0)]
 }
 
-// secondsText formats a number of seconds for a caption, to the millisecond.
-func secondsText(v float64) string {
-	return strconv.FormatFloat(v, 'f', 3, 64) + " s"
-}
-
 // okLatencies are the latencies in seconds of the exports of format that completed correctly,
 // sorted: the distribution A3 judges.
 func okLatencies(s *evidence.Series, format string) []float64 {
@@ -215,13 +211,13 @@ func latencyCDF(r evidence.Report) figure {
 		p.Add(l)
 		lg.Add(fmt.Sprintf("%s (%d exports)", f.label, len(lat)), l)
 		text := fmt.Sprintf("%s: %d exports, p50 %s, p95 %s, max %s", f.label, len(lat),
-			secondsText(nearestRank(lat, 50)), secondsText(nearestRank(lat, 95)), secondsText(lat[len(lat)-1]))
+			human.Seconds(nearestRank(lat, 50)), human.Seconds(nearestRank(lat, 95)), human.Seconds(lat[len(lat)-1]))
 		if ru, ok := rule(r, "a3."+f.key+"_p95_seconds"); ok && ru.Value > 0 {
 			lo, hi = min(lo, ru.Value), max(hi, ru.Value)
 			v := line(plotter.XYs{{X: ru.Value, Y: 0}, {X: ru.Value, Y: 1}}, f.color, vg.Points(1), true)
 			p.Add(v)
 			lg.Add(f.label+" p95 limit", v)
-			text += fmt.Sprintf(" (p95 limit %s)", ru)
+			text += fmt.Sprintf(" (p95 limit %s)", ruleText(ru))
 		}
 		caption = append(caption, text+".")
 	}
@@ -420,7 +416,7 @@ func memoryTimeline(s *evidence.Series, timeline string) figure {
 	}
 	return figure{plot: p, legend: lg, caption: fmt.Sprintf("The exporter's memory measured from outside it, %d samples: anonymous memory "+
 		"(what A4 judges; highest sample %s at %s) and file-backed pages (information only). Shaded: the memory windows, each closed "+
-		"and compared on its own peak. %s", len(s.Memory), humanBytes(float64(peak.AnonBytes)), secondsText(peak.At.Seconds()), timeline)}
+		"and compared on its own peak. %s", len(s.Memory), human.Bytes(float64(peak.AnonBytes)), human.Seconds(peak.At.Seconds()), timeline)}
 }
 
 // statusLabel names an HTTP status for a lane of the answers chart.

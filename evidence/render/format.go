@@ -2,37 +2,26 @@ package render
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 )
 
-// withUnit formats a value followed by its unit, if any.
-func withUnit(v float64, unit string) string {
-	s := strconv.FormatFloat(v, 'f', -1, 64)
-	if unit == "" || math.IsNaN(v) { // "NaN s" would suggest NaN is a quantity
-		return s
+// valueText is a measure's value for a person, by its unit; beside its rule, with the digits it
+// takes not to read as the threshold it is judged by (see human.Distinct).
+func valueText(m evidence.Measure) string {
+	if m.Rule != nil && m.Rule.Unit == m.Unit {
+		return human.Distinct(m.Value, m.Rule.Value, m.Unit)
 	}
-	return s + " " + unit
+	return human.Value(m.Value, m.Unit)
 }
 
-// humanBytes adds a binary-prefixed reading to a byte count, e.g. "268435456 bytes (256 MiB)".
-func humanBytes(v float64) string {
-	s := withUnit(v, "bytes")
-	if !(v >= 1024) { // also false for NaN
-		return s
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	i := -1
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	short := strings.TrimRight(strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0"), ".")
-	return s + " (" + short + " " + units[i] + ")"
+// ruleText is a rule for a person, its value in the same form as the values it judges:
+// "<= 256 MiB", not "<= 268435456 bytes".
+func ruleText(r evidence.Rule) string {
+	return r.Op + " " + human.Value(r.Value, r.Unit)
 }
 
 // formatTime renders a time in UTC, RFC 3339; the zero time reads as not recorded.
@@ -48,7 +37,7 @@ func formatDuration(d time.Duration) string {
 	if d == 0 {
 		return "—"
 	}
-	return d.String()
+	return human.Duration(d)
 }
 
 // oneLine folds line breaks (and runs of blanks) so free text cannot break a table row or list item.
@@ -67,12 +56,34 @@ func mdCell(s string) string {
 
 // describe is one line on a measure: "name = value unit (want op value unit)".
 func describe(m evidence.Measure) string {
-	s := fmt.Sprintf("%s = %s", m.Name, withUnit(m.Value, m.Unit))
+	s := fmt.Sprintf("%s = %s", m.Name, valueText(m))
 	if m.Rule != nil {
-		s += fmt.Sprintf(" (want %s)", *m.Rule)
+		s += fmt.Sprintf(" (want %s)", ruleText(*m.Rule))
 	}
 	if _, note := m.Judgement(); note != "" {
 		s += ": " + note
 	}
 	return s
+}
+
+// cells is a measure as a row of the checks table of EVIDENCE.md and EVIDENCE.html.
+type cells struct {
+	Name, Value, Threshold, Result string
+	Class                          string // pass, fail or info
+}
+
+// measureCells is m as the reports show it: its value and threshold by its unit, and its result
+// re-judged from its rule.
+func measureCells(m evidence.Measure) cells {
+	out := cells{Name: m.Name, Value: valueText(m), Threshold: "none (informational)", Result: "info", Class: "info"}
+	if m.Rule != nil {
+		out.Threshold, out.Result, out.Class = ruleText(*m.Rule), "PASS", "pass"
+		if pass, note := m.Judgement(); !pass {
+			out.Result, out.Class = "FAIL", "fail"
+			if note != "" {
+				out.Result += ": " + note
+			}
+		}
+	}
+	return out
 }

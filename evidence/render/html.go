@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 	"html/template"
 	"io"
-	"math"
 	"slices"
 )
 
@@ -50,11 +50,7 @@ type htmlPage struct {
 
 type htmlCheck struct {
 	ID, Name, Status, Class, Time string
-	Measures                      []htmlMeasure
-}
-
-type htmlMeasure struct {
-	Name, Value, Threshold, Result, Class string
+	Measures                      []cells
 }
 
 type htmlNote struct{ Check, Text string }
@@ -117,12 +113,7 @@ func (p *htmlPage) build() {
 	}
 
 	for _, d := range r.Baseline {
-		value := func(v float64) string {
-			if d.Unit == "bytes" && !math.IsInf(v, 0) {
-				return humanBytes(v)
-			}
-			return withUnit(v, d.Unit)
-		}
+		value := func(v float64) string { return human.Value(v, d.Unit) }
 		p.Baseline = append(p.Baseline, htmlDelta{Measure: d.Measure, Base: value(d.Base), New: value(d.New),
 			Delta: value(d.Delta), Verdict: d.Verdict, Note: d.Note})
 	}
@@ -135,25 +126,6 @@ func (p *htmlPage) build() {
 	}
 
 	p.Thresholds = thresholdRows(r)
-}
-
-// measureCells is a measure as a row of the checks table, read as EVIDENCE.md reads it.
-func measureCells(m evidence.Measure) htmlMeasure {
-	value := withUnit(m.Value, m.Unit)
-	if m.Unit == "bytes" {
-		value = humanBytes(m.Value)
-	}
-	out := htmlMeasure{Name: m.Name, Value: value, Threshold: "none (informational)", Result: "info", Class: "info"}
-	if m.Rule != nil {
-		out.Threshold, out.Result, out.Class = m.Rule.String(), "PASS", "pass"
-		if pass, note := m.Judgement(); !pass {
-			out.Result, out.Class = "FAIL", "fail"
-			if note != "" {
-				out.Result += ": " + note
-			}
-		}
-	}
-	return out
 }
 
 // verdictClass is the CSS class of a verdict banner.
@@ -175,6 +147,7 @@ var pageTemplate = template.Must(template.New("EVIDENCE.html").Funcs(template.Fu
 	"rowspan":      rowspan,
 	"time":         formatTime,
 	"oneLine":      oneLine,
+	"bytes":        func(n int64) string { return human.Bytes(float64(n)) },
 }).Parse(pageHTML))
 
 // pageCSS is the page's only style. System fonts only: nothing to fetch. The charts' text is
@@ -340,10 +313,10 @@ const pageHTML = `<!DOCTYPE html>
 {{define "artifacts"}}
 {{- if .}}
 <table>
-<thead><tr><th>File</th><th>SHA-256</th><th>Bytes</th></tr></thead>
+<thead><tr><th>File</th><th>SHA-256</th><th>Size</th></tr></thead>
 <tbody>
 {{- range .}}
-<tr><td>{{.Path}}</td><td><code>{{.SHA256}}</code></td><td class="num">{{.Bytes}}</td></tr>
+<tr><td>{{.Path}}</td><td><code>{{.SHA256}}</code></td><td class="num">{{bytes .Bytes}}</td></tr>
 {{- end}}
 </tbody>
 </table>

@@ -224,7 +224,7 @@ func TestRenderHTMLCharts(t *testing.T) {
 	}
 	for _, want := range []string{
 		"large CSV exports", "anonymous (judged)", "429 limited (10)", "503 saturated (3)", "CSV p95 limit",
-		"Failed exports (crosses): 1.", "Compared with the baseline", "<td class=\"num\">&#43;Inf bytes</td>", "41943040 bytes (40 MiB)", "worse",
+		"Failed exports (crosses): 1.", "Compared with the baseline", "<td class=\"num\">&#43;Inf</td>", "<td class=\"num\">40 MiB</td>", "worse",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("no %q on the page", want)

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 	"io"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // normalize fills what a renderer must never print empty: the schema version, the verdict (decided
@@ -114,21 +116,11 @@ func Markdown(w io.Writer, r evidence.Report) error {
 			if i > 0 {
 				lead = "| | | "
 			}
-			value := withUnit(m.Value, m.Unit)
-			if m.Unit == "bytes" {
-				value = humanBytes(m.Value)
+			mc := measureCells(m)
+			if mc.Class == "fail" {
+				mc.Result = "**FAIL**" + strings.TrimPrefix(mc.Result, "FAIL")
 			}
-			threshold, result := "none (informational)", "info"
-			if m.Rule != nil {
-				threshold, result = m.Rule.String(), "PASS"
-				if pass, note := m.Judgement(); !pass {
-					result = "**FAIL**"
-					if note != "" {
-						result += ": " + note
-					}
-				}
-			}
-			p("%s| %s | %s | %s | %s |\n", lead, mdCell(m.Name), mdCell(value), mdCell(threshold), mdCell(result))
+			p("%s| %s | %s | %s | %s |\n", lead, mdCell(mc.Name), mdCell(mc.Value), mdCell(mc.Threshold), mdCell(mc.Result))
 		}
 	}
 	p("\n")
@@ -219,9 +211,9 @@ func writeArtifactTable(b *bytes.Buffer, as []evidence.Artifact) {
 		b.WriteString("None recorded.\n\n")
 		return
 	}
-	b.WriteString("| File | SHA-256 | Bytes |\n|---|---|---|\n")
+	b.WriteString("| File | SHA-256 | Size |\n|---|---|---|\n")
 	for _, a := range as {
-		fmt.Fprintf(b, "| %s | `%s` | %d |\n", mdCell(a.Path), a.SHA256, a.Bytes)
+		fmt.Fprintf(b, "| %s | `%s` | %s |\n", mdCell(a.Path), a.SHA256, human.Bytes(float64(a.Bytes)))
 	}
 	b.WriteString("\n")
 }
@@ -239,7 +231,7 @@ func environmentRows(r evidence.Report) [][2]string {
 	}
 	duration := "—"
 	if !r.Started.IsZero() && !r.Finished.IsZero() {
-		duration = r.Finished.Sub(r.Started).String()
+		duration = human.Duration(r.Finished.Sub(r.Started))
 	}
 	rows := [][2]string{{"Run ID", r.RunID}, {"Target", e.Target}, {"Target URL", e.TargetURL}}
 	if e.Image != "" { // only an image target has a reference of its own
@@ -260,7 +252,7 @@ func topologyRows(t evidence.Topology) [][2]string {
 	for _, r := range t.Replicas {
 		share := "exports not measured"
 		if r.Exports >= 0 {
-			share = fmt.Sprintf("%d exports", r.Exports)
+			share = human.Count(float64(r.Exports), "exports")
 		}
 		rows = append(rows, [2]string{"Replica " + r.Name, fmt.Sprintf("%s (%s)", r.URL, share)})
 	}
@@ -278,12 +270,12 @@ func thresholdRows(r evidence.Report) [][2]string {
 	defaults, _ := evidence.LoadThresholds("") // unparsable defaults fail every run long before a render
 	rows := make([][2]string, 0, len(names))
 	for _, name := range names {
-		rule := r.Thresholds[name].String()
+		rule := ruleText(r.Thresholds[name])
 		switch d, ok := defaults[name]; {
 		case !ok:
 			rule += " (not a default)"
 		case d != r.Thresholds[name]:
-			rule += " (default " + d.String() + ")"
+			rule += " (default " + ruleText(d) + ")"
 		}
 		rows = append(rows, [2]string{name, rule})
 	}

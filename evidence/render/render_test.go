@@ -207,9 +207,9 @@ func TestRenderMarkdownMarksOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| a4.rss_crosscheck_ratio | <= 4 ratio (default <= 3 ratio) |",
+		"| a4.rss_crosscheck_ratio | <= 400 % (default <= 300 %) |",
 		"| x.custom_ratio | < 0.25 (not a default) |",
-		"| a4.memory_growth_ratio | <= 0.5 ratio |",
+		"| a4.memory_growth_ratio | <= 50 % |",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
