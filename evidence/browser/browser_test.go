@@ -86,8 +86,9 @@ type visit struct {
 	errors   []string // console errors, uncaught exceptions, error entries of the browser log
 	warnings []string
 
-	ids      []string // the id of every element
-	text     string   // the page's text as rendered
+	ids      []string // the id of every element, in document order
+	text     string   // the page's text as rendered: what is folded away is not in it
+	all      string   // the page's text, folded away or not
 	svgs     int      // inline SVG charts drawn with a size
 	shot     image.Image
 	shotSize int
@@ -140,18 +141,20 @@ func open(t *testing.T, browserCtx context.Context, path string) *visit {
 	type page struct {
 		IDs  []string `json:"ids"`
 		Text string   `json:"text"`
+		All  string   `json:"all"`
 		SVGs int      `json:"svgs"`
 	}
 	// The test reads the page through the protocol; the page itself has no script.
 	p, err := chromedp.Run(tab, chromedp.Evaluate[page](`({
 		ids: Array.from(document.querySelectorAll("[id]"), e => e.id),
 		text: document.body.innerText,
+		all: document.body.textContent,
 		svgs: Array.from(document.querySelectorAll("figure svg")).filter(s => s.getBoundingClientRect().width > 100 && s.getBoundingClientRect().height > 50).length,
 	})`))
 	if err != nil {
 		t.Fatalf("reading %s back: %v", u, err)
 	}
-	v.ids, v.text, v.svgs = p.IDs, p.Text, p.SVGs
+	v.ids, v.text, v.all, v.svgs = p.IDs, p.Text, p.All, p.SVGs
 	shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		t.Fatalf("screenshot of %s: %v", u, err)
@@ -298,9 +301,32 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 				t.Errorf("check %s has no row on the page (ids %v)", c.ID, v.ids)
 			}
 			for _, m := range c.Measures {
-				if !strings.Contains(v.text, m.Name) {
+				switch {
+				case m.Rule != nil && !strings.Contains(v.text, m.Name):
+					t.Errorf("check %s: judged measure %s is not on screen", c.ID, m.Name)
+				case m.Rule == nil && strings.Contains(v.text, m.Name):
+					t.Errorf("check %s: informational measure %s is on screen, not folded away", c.ID, m.Name)
+				case !strings.Contains(v.all, m.Name):
 					t.Errorf("check %s: measure %s is not on the page", c.ID, m.Name)
 				}
+			}
+		}
+		// The page opens with the verdict, the key figures and the failures; the charts come
+		// before the checks table.
+		order := []string{"verdict", "key-figures", "failures", "charts", "chart-latency-cdf", "checks", "informational", "environment"}
+		last := -1
+		for _, id := range order {
+			i := slices.Index(v.ids, id)
+			if i < last {
+				t.Errorf("element #%s is out of place: the page's ids in order are %v", id, v.ids)
+			}
+			last = i
+		}
+		opening, _, _ := strings.Cut(v.text, "Charts")
+		for _, want := range []string{"CSV p95 latency", "0.43 s", "want <= 1 s", "Peak memory", "31 MiB", "Load throughput", "—",
+			"A3 fast: a3.failed_exports = 1 exports (want == 0 exports)", "body cut at 812 bytes"} {
+			if !strings.Contains(opening, want) {
+				t.Errorf("the page's opening has no %q:\n%s", want, opening)
 			}
 		}
 		if v.svgs != 6 {

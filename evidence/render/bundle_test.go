@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/exportatscale/exportatscale/evidence"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 // writeTestBundle writes a bundle of r with a few extra files into a fresh directory.

@@ -3,8 +3,6 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"github.com/exportatscale/exportatscale/evidence"
-	"github.com/exportatscale/exportatscale/evidence/human"
 	"html/template"
 	"image/color"
 	"math"
@@ -17,6 +15,9 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 )
 
 // chart is one figure of EVIDENCE.html: an inline SVG drawn by gonum/plot, or the reason there is

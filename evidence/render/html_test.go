@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/exportatscale/exportatscale/evidence"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +15,8 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 // chartSeries is a fixed run over time, computed rather than random so that it never changes: 48
@@ -193,10 +195,88 @@ func TestRenderHTMLShowsTheReport(t *testing.T) {
 				cells := measureCells(m)
 				row := fmt.Sprintf("<td><code>%s</code></td><td class=\"num\">%s</td><td>%s</td>",
 					m.Name, htmlEscape(cells.Value), htmlEscape(cells.Threshold))
-				if !strings.Contains(page, row) {
+				where := page[strings.Index(page, `id="checks"`):strings.Index(page, "</table>")]
+				if m.Rule == nil { // informational: folded away below the checks
+					row = fmt.Sprintf("<td><code>%s</code></td><td class=\"num\">%s</td></tr>", m.Name, htmlEscape(cells.Value))
+					where = page[strings.Index(page, `<details id="informational">`):strings.Index(page, "</details>")]
+				}
+				if !strings.Contains(where, row) {
 					t.Errorf("check %s: no row %q", c.ID, row)
 				}
 			}
+		}
+	}
+}
+
+// TestRenderHTMLOpening: the page opens with the verdict, the key figures and the failures, then
+// the charts, then the checks; informational measures are folded away in a <details> element,
+// closed; a key figure the run did not measure reads as a dash.
+func TestRenderHTMLOpening(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		report  evidence.Report
+		figures []string
+	}{
+		{"green", chartReport(t), []string{
+			`<span class="kf-label">CSV p95 latency</span><span class="kf-value">0.412 s</span><span class="kf-rule">want &lt;= 1 s</span><code>a3.csv_p95_seconds</code>`,
+			`<span class="kf-label">Peak memory</span><span class="kf-value">40 MiB</span><span class="kf-rule">want &lt;= 256 MiB</span>`,
+			`<div class="kf info"><span class="kf-label">Load throughput</span><span class="kf-value">32.4 k rows/s</span><code>load.rows_per_second</code>`,
+			`<span class="kf-label">CSV exports verified</span><span class="kf-value">1,412 exports</span>`,
+		}},
+		{"red", redReport(t), []string{
+			`<div class="kf fail"><span class="kf-label">CSV p95 latency</span><span class="kf-value">2.5 s</span><span class="kf-rule">FAIL: want &lt;= 1 s</span>`,
+			`<div class="kf fail"><span class="kf-label">PDF p95 latency</span><span class="kf-value">NaN</span>`,
+			`<div class="kf fail"><span class="kf-label">Peak memory</span><span class="kf-value">298 MiB</span><span class="kf-rule">FAIL: want &lt;= 256 MiB</span>`,
+			`<div class="kf missing"><span class="kf-label">CSV exports verified</span><span class="kf-value">—</span><span class="kf-rule">not measured in this run</span><code>a1.csv_exports</code>`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := HTML(&b, tc.report); err != nil {
+				t.Fatal(err)
+			}
+			page := b.String()
+			order := []string{`id="verdict"`, `id="key-figures"`, `id="failures"`, `id="charts"`, "<figure ", `id="checks"`, `<details id="informational">`, `id="environment"`}
+			if tc.name == "green" {
+				order = slices.DeleteFunc(order, func(s string) bool { return s == `id="failures"` })
+				if strings.Contains(page, `id="failures"`) {
+					t.Error("a green page lists failures")
+				}
+			} else {
+				order = slices.DeleteFunc(order, func(s string) bool { return s == "<figure " }) // no series
+			}
+			last := -1
+			for _, mark := range order {
+				i := strings.Index(page, mark)
+				if i < last {
+					t.Errorf("%s is not where it belongs (at %d, before something it should follow at %d)", mark, i, last)
+				}
+				last = i
+			}
+			if strings.Contains(page, "<details open") || strings.Contains(page, "<script") {
+				t.Error("the informational measures are not folded away by plain HTML")
+			}
+			opening := page[:strings.Index(page, `id="checks"`)]
+			if strings.Contains(opening, "none (informational)") {
+				t.Error("an informational measure before the checks table")
+			}
+			for _, f := range tc.figures {
+				if !strings.Contains(page[:strings.Index(page, `id="charts"`)], f) {
+					t.Errorf("no key figure %q before the charts", f)
+				}
+			}
+		})
+	}
+	// Every failing measure of the red run is named in the failures, before the charts.
+	var b bytes.Buffer
+	if err := HTML(&b, redReport(t)); err != nil {
+		t.Fatal(err)
+	}
+	failures := b.String()[strings.Index(b.String(), `id="failures"`):strings.Index(b.String(), `id="charts"`)]
+	for _, want := range []string{"<strong>A3 fast</strong>: a3.csv_p95_seconds = 2.5 s (want &lt;= 1 s)", "<strong>A4 bounded</strong>: a4.peak_memory_bytes = 298 MiB (want &lt;= 256 MiB)",
+		"<strong>A1 complete</strong>: row id=T-000042 missing"} {
+		if !strings.Contains(failures, want) {
+			t.Errorf("no %q among the failures:\n%s", want, failures)
 		}
 	}
 }

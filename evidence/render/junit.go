@@ -3,13 +3,14 @@ package render
 import (
 	"encoding/xml"
 	"fmt"
-	"github.com/exportatscale/exportatscale/evidence"
 	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/reporters"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 // The JUnit XML shapes, as CI systems read them: one suite, one test case per check. The

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/exportatscale/exportatscale/evidence"
-	"github.com/exportatscale/exportatscale/evidence/human"
 	"io"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 )
 
 // normalize fills what a renderer must never print empty: the schema version, the verdict (decided
@@ -82,41 +83,52 @@ func JSON(w io.Writer, r evidence.Report) error {
 	return enc.Encode(normalize(r))
 }
 
-// Markdown writes EVIDENCE.md: the verdict first, a one-line summary, a table of every check
-// and measure with its threshold and result, failures and reasons for checks that did not run, the
-// environment, the thresholds used (each that differs from the embedded default followed by the
-// default, or marked "not a default"), and the monitoring files and artifacts with their SHA-256.
+// Markdown writes EVIDENCE.md: the verdict first, a one-line summary, the key figures, the
+// failures and the reasons for checks that did not run; then a table of every check and judged
+// measure with its threshold and result, the informational measures (no threshold) apart, notes,
+// the environment, the thresholds used (each that differs from the embedded default followed by
+// the default, or marked "not a default"), and the monitoring files and artifacts with their
+// SHA-256. Every value is formatted for a person by its unit (package evidence/human).
 func Markdown(w io.Writer, r evidence.Report) error {
-	r = normalize(r)
-	d := evidence.Explain(r.Checks, r.Required)
+	v := newView(normalize(r))
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
-	p("# Verdict: %s\n\n", r.Verdict)
-	p("%s\n\n", d.Summary())
-	if r.Verdict != d.Verdict {
-		p("> **Warning:** the recorded verdict %s does not follow from the checks below, which give %s.\n\n", r.Verdict, d.Verdict)
+	p("# Verdict: %s\n\n", v.Report.Verdict)
+	p("%s\n\n", v.Summary)
+	if v.Report.Verdict != v.Decided {
+		p("> **Warning:** the recorded verdict %s does not follow from the checks below, which give %s.\n\n", v.Report.Verdict, v.Decided)
 	}
 
-	checks := displayChecks(r)
+	p("## Key figures\n\n| Figure | Value | Threshold | Measure |\n|---|---|---|---|\n")
+	for _, f := range v.Figures {
+		rule := f.Rule
+		if f.Class == "fail" {
+			rule += " **FAIL**"
+		}
+		p("| %s | %s | %s | `%s` |\n", f.Label, mdCell(f.Value), mdCell(rule), f.Measure)
+	}
+	p("\n")
+	writeNotes(&b, "Failures", v.Failures)
+	writeNotes(&b, "Not run", v.NotRun)
+
 	p("## Checks\n\n")
 	p("| Check | Status | Time | Measure | Value | Threshold | Result |\n")
 	p("|---|---|---|---|---|---|---|\n")
-	for _, c := range checks {
-		name := checkName(c)
-		if !slices.Contains(r.Required, c.ID) {
-			name += " (not required)"
-		}
-		lead := fmt.Sprintf("| %s | %s | %s ", mdCell(name), statusText(c), formatDuration(c.Duration))
+	for _, c := range v.Checks {
+		lead := fmt.Sprintf("| %s | %s | %s ", mdCell(c.Name), c.Status, c.Time)
 		if len(c.Measures) == 0 {
-			p("%s| — | — | — | — |\n", lead)
+			what := "—"
+			if c.Informational > 0 {
+				what = informationalText(c.Informational)
+			}
+			p("%s| %s | — | — | — |\n", lead, what)
 			continue
 		}
-		for i, m := range c.Measures {
+		for i, mc := range c.Measures {
 			if i > 0 {
 				lead = "| | | "
 			}
-			mc := measureCells(m)
 			if mc.Class == "fail" {
 				mc.Result = "**FAIL**" + strings.TrimPrefix(mc.Result, "FAIL")
 			}
@@ -125,85 +137,54 @@ func Markdown(w io.Writer, r evidence.Report) error {
 	}
 	p("\n")
 
-	var failed, notRun []evidence.Check
-	for _, c := range checks {
-		switch c.Outcome() {
-		case evidence.OutcomeFailed:
-			failed = append(failed, c)
-		case evidence.OutcomeNotRun:
-			if slices.Contains(r.Required, c.ID) || len(c.Failures) > 0 {
-				notRun = append(notRun, c)
-			}
-		}
-	}
-	if len(failed) > 0 {
-		p("## Failures\n\n")
-		for _, c := range failed {
-			for _, m := range c.Measures {
-				if pass, _ := m.Judgement(); !pass {
-					p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(describe(m)))
-				}
-			}
-			for _, f := range c.Failures {
-				p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(f))
-			}
+	if len(v.Informational) > 0 {
+		p("## Informational measures\n\nMeasured for information, with no threshold: they do not affect the verdict.\n\n")
+		p("| Check | Measure | Value |\n|---|---|---|\n")
+		for _, m := range v.Informational {
+			p("| %s | %s | %s |\n", mdCell(m.Check), mdCell(m.Name), mdCell(m.Value))
 		}
 		p("\n")
 	}
-	if len(notRun) > 0 {
-		p("## Not run\n\n")
-		for _, c := range notRun {
-			reasons := c.Failures
-			if len(reasons) == 0 {
-				reasons = []string{statusText(c)}
-			}
-			for _, f := range reasons {
-				p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(f))
-			}
-		}
-		p("\n")
-	}
-
-	var noted bool
-	for _, c := range checks {
-		for _, n := range c.Notes {
-			if !noted {
-				p("## Notes\n\n")
-				noted = true
-			}
-			p("- **%s**: %s\n", oneLine(checkName(c)), oneLine(n))
-		}
-	}
-	if noted {
-		p("\n")
-	}
+	writeNotes(&b, "Notes", v.Notes)
 
 	p("## Environment\n\n")
 	p("| | |\n|---|---|\n")
-	for _, row := range environmentRows(r) {
+	for _, row := range v.Environment {
 		p("| %s | %s |\n", row[0], mdCell(row[1]))
 	}
 	p("\n")
 
 	p("## Thresholds\n\n")
-	if len(r.Thresholds) == 0 {
+	if len(v.Thresholds) == 0 {
 		p("None recorded.\n\n")
 	} else {
 		p("| Measure | Rule |\n|---|---|\n")
-		for _, row := range thresholdRows(r) {
+		for _, row := range v.Thresholds {
 			p("| %s | %s |\n", mdCell(row[0]), mdCell(row[1]))
 		}
 		p("\n")
 	}
 
 	p("## Monitoring files checked against\n\n")
-	writeArtifactTable(&b, r.Monitoring)
+	writeArtifactTable(&b, v.Report.Monitoring)
 	p("## Artifacts\n\n")
-	writeArtifactTable(&b, r.Artifacts)
+	writeArtifactTable(&b, v.Report.Artifacts)
 	p("Every file of the bundle, this one included, is listed in `SHA256SUMS`; check it with `evidence verify <dir>`.\n")
 
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// writeNotes writes a section of one bullet per note, named by its check; nothing when empty.
+func writeNotes(b *bytes.Buffer, title string, notes []note) {
+	if len(notes) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## %s\n\n", title)
+	for _, n := range notes {
+		fmt.Fprintf(b, "- **%s**: %s\n", oneLine(n.Check), oneLine(n.Text))
+	}
+	b.WriteString("\n")
 }
 
 func writeArtifactTable(b *bytes.Buffer, as []evidence.Artifact) {

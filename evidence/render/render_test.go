@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"flag"
-	"github.com/exportatscale/exportatscale/evidence"
 	"io"
 	"math"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -32,9 +33,9 @@ func greenReport(t *testing.T) evidence.Report {
 	checks := []evidence.Check{
 		evidence.NewCheck("seed", "seed", []evidence.Measure{evidence.Judge(rules, "seed.records", 10000, "records")}, nil),
 		evidence.NewCheck("smoke", "smoke", nil, nil),
-		evidence.NewCheck("load", "load", []evidence.Measure{evidence.Judge(rules, "load.exports", 200, "exports")}, nil),
-		evidence.NewCheck("A1", "complete", []evidence.Measure{j("a1.missing_rows", 0), j("a1.duplicate_rows", 0), j("a1.mismatched_fields", 0), j("a1.trailer_mismatches", 0)}, nil),
-		evidence.NewCheck("A2", "well-formed", []evidence.Measure{j("a2.csv_parse_errors", 0), j("a2.pdf_invalid", 0), j("a2.pdf_page_mismatch", 0), j("a2.pdf_missing_ids", 0), j("a2.pdf_header_missing_pages", 0)}, nil),
+		evidence.NewCheck("load", "load", []evidence.Measure{evidence.Judge(rules, "load.exports", 200, "exports"), evidence.Judge(rules, "load.rows_per_second", 32361.37245285785, "rows/s")}, nil),
+		evidence.NewCheck("A1", "complete", []evidence.Measure{j("a1.missing_rows", 0), j("a1.duplicate_rows", 0), j("a1.mismatched_fields", 0), j("a1.trailer_mismatches", 0), evidence.Judge(rules, "a1.csv_exports", 1412, "exports")}, nil),
+		evidence.NewCheck("A2", "well-formed", []evidence.Measure{j("a2.csv_parse_errors", 0), j("a2.pdf_invalid", 0), j("a2.pdf_page_mismatch", 0), j("a2.pdf_missing_ids", 0), j("a2.pdf_header_missing_pages", 0), evidence.Judge(rules, "a2.pdf_exports", 38, "documents")}, nil),
 		evidence.NewCheck("A3", "fast", []evidence.Measure{j("a3.csv_p95_seconds", 0.412), j("a3.pdf_p95_seconds", 3.25), j("a3.csv_rows_per_second", 187500.5), j("a3.failed_exports", 0)}, nil),
 		evidence.NewCheck("A4", "bounded", []evidence.Measure{j("a4.peak_memory_bytes", 41943040), j("a4.memory_growth_ratio", 0.0625), j("a4.rss_crosscheck_ratio", 1.01)}, nil),
 		evidence.NewCheck("A5", "protected", []evidence.Measure{j("a5.rate_limited_without_retry_after", 0), j("a5.saturated_without_retry_after", 0), j("a5.rate_limited_responses", 37), j("a5.saturated_responses", 4), j("a5.server_errors", 0), j("a5.restarts", 0), j("a5.panics_in_logs", 0)}, nil),
