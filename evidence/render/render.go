@@ -50,7 +50,7 @@ func displayChecks(r evidence.Report) []evidence.Check {
 }
 
 // statusText is how a check reads in the reports: its outcome, which may differ from the status it
-// was recorded with (see classify).
+// was recorded with (see evidence.Check.Outcome).
 func statusText(c evidence.Check) string {
 	switch c.Outcome() {
 	case evidence.OutcomePassed:
