@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -25,7 +23,8 @@ const (
 	FileSums     = "SHA256SUMS"
 )
 
-// bundleFiles are the files every bundle holds besides SHA256SUMS, each listed in it.
+// bundleFiles are the files every bundle holds besides SHA256SUMS, each listed in it; package
+// evidence/render writes them (WriteBundle).
 var bundleFiles = []string{FileJUnit, FileJSON, FileMarkdown, FileHTML}
 
 // ErrTampered is returned (wrapped) by VerifyBundle when a bundle's files do not match SHA256SUMS
@@ -48,85 +47,10 @@ func HashFile(path string) (Artifact, error) {
 	return Artifact{Path: filepath.ToSlash(path), SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}, nil
 }
 
-// WriteBundle writes the evidence bundle of r into dir (created if needed) and returns r as written.
-//
-// Files are written in an order that lets each list the ones before it: first the extra files
-// (name → content, in name order; names are slash-separated paths inside dir, e.g.
-// "metrics-before.txt" or "logs/exporter.log"), then junit.xml, evidence.json, EVIDENCE.md,
-// EVIDENCE.html, and last SHA256SUMS (sha256sum format), which covers every other file. r.Artifacts is replaced by the files
-// written, in that order; the returned report lists them all.
-//
-// An empty verdict is decided from the checks. A report that fails Validate (a verdict that does
-// not follow from its checks, a measure that escaped its threshold…) is refused before anything is
-// written: the bundle never records a verdict its own data contradicts.
-func WriteBundle(dir string, r Report, extra map[string][]byte) (Report, error) {
-	r.SchemaVersion = SchemaVersion
-	if r.Verdict == "" {
-		r.Verdict = Decide(r.Checks, r.Required)
-	}
-	if err := r.Validate(); err != nil {
-		return r, fmt.Errorf("refusing to write evidence: %w", err)
-	}
-	names := make([]string, 0, len(extra))
-	for name := range extra {
-		if err := checkExtraName(name); err != nil {
-			return r, err
-		}
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return r, err
-	}
-
-	r.Artifacts = nil
-	write := func(name string, b []byte) error {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		r.Artifacts = append(r.Artifacts, Artifact{Path: name, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(b))})
-		return nil
-	}
-	for _, name := range names {
-		if err := write(name, extra[name]); err != nil {
-			return r, err
-		}
-	}
-	for _, f := range []struct {
-		name   string
-		render func(io.Writer, Report) error
-	}{
-		{FileJUnit, RenderJUnit},
-		{FileJSON, RenderJSON},
-		{FileMarkdown, RenderMarkdown},
-		{FileHTML, RenderHTML},
-	} {
-		var b bytes.Buffer
-		if err := f.render(&b, r); err != nil {
-			return r, fmt.Errorf("render %s: %w", f.name, err)
-		}
-		if err := write(f.name, b.Bytes()); err != nil {
-			return r, err
-		}
-	}
-	var sums bytes.Buffer
-	for _, a := range r.Artifacts {
-		fmt.Fprintf(&sums, "%s  %s\n", a.SHA256, a.Path)
-	}
-	if err := os.WriteFile(filepath.Join(dir, FileSums), sums.Bytes(), 0o644); err != nil {
-		return r, err
-	}
-	return r, nil
-}
-
-// checkExtraName accepts a slash-separated path inside the bundle that sha256sum can list verbatim
-// and that does not collide with the bundle's own files.
-func checkExtraName(name string) error {
+// CheckExtraName accepts the name of an extra file of a bundle (a metric scrape, a log): a
+// slash-separated path inside the bundle that sha256sum can list verbatim and that does not
+// collide with the bundle's own files.
+func CheckExtraName(name string) error {
 	switch {
 	case slices.Contains(bundleFiles, name) || name == FileSums:
 		return fmt.Errorf("extra file %q collides with a bundle file", name)
@@ -186,7 +110,7 @@ func VerifyBundle(dir string) (Report, error) {
 			continue
 		}
 		listed[e.path] = e.sum
-		if checkExtraName(e.path) != nil && !slices.Contains(bundleFiles, e.path) {
+		if CheckExtraName(e.path) != nil && !slices.Contains(bundleFiles, e.path) {
 			problems = append(problems, fmt.Sprintf("%s: not a path inside the bundle", e.path))
 			continue
 		}

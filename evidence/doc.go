@@ -26,17 +26,14 @@
 //
 // # Rendering and the bundle
 //
-// RenderMarkdown (EVIDENCE.md), RenderJSON (evidence.json), RenderJUnit (junit.xml) and
-// RenderHTML (EVIDENCE.html) are plain func(io.Writer, Report) error. They read no clock and no
-// environment: the same Report always renders to the same bytes, which the golden tests in
-// testdata/ hold them to. EVIDENCE.html is EVIDENCE.md as one self-contained page (inline CSS, no
-// script, nothing fetched) with SVG charts drawn by gonum/plot from Report.Series — latency
-// distributions, latency and streaming rate over the run, memory over its windows, the probes'
-// answers over time — and the baseline comparison (Report.Baseline) when there is one; package
-// evidence/browser opens it in headless Chromium.
+// This package is the model only, and a leaf: it imports nothing but the standard library (a test
+// holds it to that), so every other package can read it without pulling in a test framework or a
+// plotting library. Package evidence/render turns a Report into EVIDENCE.md, evidence.json,
+// junit.xml and EVIDENCE.html and writes the bundle (render.WriteBundle); package
+// scenarios/ginkgoreport turns a Ginkgo report into checks.
 //
-// WriteBundle writes all four plus any extra files of the run (metric scrapes, Ginkgo's report,
-// logs) and a SHA256SUMS covering every file. VerifyBundle, and the evidence command built on it
-// (cmd/evidence), re-hash the bundle and re-decide its verdict, so a bundle edited after the run
-// does not verify.
+// A bundle holds those four files plus any extra files of the run (metric scrapes, Ginkgo's
+// report, logs) and a SHA256SUMS covering every file. VerifyBundle, and the evidence command built
+// on it (cmd/evidence), re-hash the bundle and re-decide its verdict, so a bundle edited after the
+// run does not verify.
 package evidence

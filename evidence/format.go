@@ -1,15 +1,14 @@
 package evidence
 
 import (
-	"fmt"
 	"math"
 	"strconv"
-	"strings"
-	"time"
 )
 
 // formatFloat writes a float in the shortest form that reads back exactly, without an exponent,
 // so 268435456 stays 268435456 and 0.1 stays 0.1. NaN and infinities read "NaN", "+Inf", "-Inf".
+// It is the form of evidence.json and of error messages; the reports for people format values by
+// their unit (package evidence/human).
 func formatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
@@ -20,62 +19,4 @@ func withUnit(v float64, unit string) string {
 		return formatFloat(v)
 	}
 	return formatFloat(v) + " " + unit
-}
-
-// humanBytes adds a binary-prefixed reading to a byte count, e.g. "268435456 bytes (256 MiB)".
-func humanBytes(v float64) string {
-	s := withUnit(v, "bytes")
-	if !(v >= 1024) { // also false for NaN
-		return s
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	i := -1
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	short := strings.TrimRight(strings.TrimRight(strconv.FormatFloat(v, 'f', 2, 64), "0"), ".")
-	return s + " (" + short + " " + units[i] + ")"
-}
-
-// formatTime renders a time in UTC, RFC 3339; the zero time reads as not recorded.
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return "not recorded"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// formatDuration renders a duration, or a dash when none was recorded.
-func formatDuration(d time.Duration) string {
-	if d == 0 {
-		return "—"
-	}
-	return d.String()
-}
-
-// oneLine folds line breaks (and runs of blanks) so free text cannot break a table row or list item.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// mdCell makes free text safe inside a Markdown table cell.
-func mdCell(s string) string {
-	s = oneLine(s)
-	if s == "" {
-		return "—"
-	}
-	return strings.ReplaceAll(s, "|", `\|`)
-}
-
-// describe is one line on a measure: "name = value unit (want op value unit)".
-func describe(m Measure) string {
-	s := fmt.Sprintf("%s = %s", m.Name, withUnit(m.Value, m.Unit))
-	if m.Rule != nil {
-		s += fmt.Sprintf(" (want %s)", *m.Rule)
-	}
-	if _, note := judge(m); note != "" {
-		s += ": " + note
-	}
-	return s
 }

@@ -8,7 +8,7 @@ import (
 // Validate reports every way r contradicts itself: a wrong schema version, a verdict that does not
 // follow from its checks (Decide), a measure whose recorded Pass disagrees with its rule, a measure
 // judged by a rule other than the one recorded in Thresholds, or one recorded as informational
-// although a threshold exists for it (a value that escaped judgement). WriteBundle refuses an
+// although a threshold exists for it (a value that escaped judgement). render.WriteBundle refuses an
 // invalid report, so an edited bundle is what usually fails here.
 func (r Report) Validate() error {
 	var errs []error
@@ -20,7 +20,7 @@ func (r Report) Validate() error {
 	}
 	for _, c := range r.Checks {
 		for _, m := range c.Measures {
-			if pass, _ := judge(m); pass != m.Pass {
+			if pass, _ := m.Judgement(); pass != m.Pass {
 				errs = append(errs, fmt.Errorf("check %s: measure %s records pass=%t, its rule gives %t", c.ID, m.Name, m.Pass, pass))
 			}
 			rule, ok := r.Thresholds[m.Name]

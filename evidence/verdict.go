@@ -4,15 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/onsi/ginkgo/v2/types"
 )
-
-// DefaultRequired returns the IDs of the checks a full acceptance run must pass: the three suite
-// steps and the six assertions. A fresh slice each call, so callers may append to it.
-func DefaultRequired() []string {
-	return []string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5", "A6"}
-}
 
 // Judge judges one measured value against the rule named name in thresholds and records that rule
 // in the result. A name with no rule is informational: Rule is nil and Pass is true.
@@ -29,13 +21,14 @@ func Judge(thresholds map[string]Rule, name string, value float64, unit string) 
 		m.Unit = rule.Unit
 	}
 	m.Rule = &rule
-	m.Pass, m.Note = judge(m)
+	m.Pass, m.Note = m.Judgement()
 	return m
 }
 
-// judge re-derives whether m passes its recorded rule, and if not for a reason other than its value,
-// why. It is the single place a measure is judged, so Judge and Decide cannot disagree.
-func judge(m Measure) (pass bool, note string) {
+// Judgement re-derives whether m passes its recorded rule, and if not for a reason other than its
+// value, why. It is the single place a measure is judged, so Judge, Decide and the renderers
+// cannot disagree; a renderer reads it rather than trusting Pass.
+func (m Measure) Judgement() (pass bool, note string) {
 	switch {
 	case m.Rule == nil:
 		return true, ""
@@ -52,35 +45,23 @@ func judge(m Measure) (pass bool, note string) {
 // StatusSkipped or StatusNotRun instead.
 func NewCheck(id, title string, measures []Measure, failures []string) Check {
 	c := Check{ID: id, Title: title, Status: StatusPassed, Measures: measures, Failures: failures}
-	if len(failures) > 0 || slices.ContainsFunc(measures, func(m Measure) bool { p, _ := judge(m); return !p }) {
+	if len(failures) > 0 || slices.ContainsFunc(measures, func(m Measure) bool { p, _ := m.Judgement(); return !p }) {
 		c.Status = StatusFailed
 	}
 	return c
 }
 
-// StatusFromGinkgo maps the final state of a Ginkgo spec to a check status. Only a spec that ran
-// and failed counts as failed; one that was skipped, pending, interrupted, aborted or invalid did
-// not run to completion and counts as skipped — never as passed.
-func StatusFromGinkgo(state types.SpecState) Status {
-	switch state {
-	case types.SpecStatePassed:
-		return StatusPassed
-	case types.SpecStateFailed, types.SpecStatePanicked, types.SpecStateTimedout:
-		return StatusFailed
-	}
-	return StatusSkipped
-}
+// Outcome is what a check amounts to for the verdict, whatever its recorded Status claims.
+type Outcome int
 
-// outcome is what a check amounts to for the verdict, whatever its recorded Status claims.
-type outcome int
-
+// The three outcomes of a check, one per verdict.
 const (
-	outPassed outcome = iota
-	outFailed
-	outNotRun
+	OutcomePassed Outcome = iota
+	OutcomeFailed
+	OutcomeNotRun
 )
 
-// classify derives a check's outcome from its evidence rather than trusting its Status:
+// Outcome derives a check's outcome from its evidence rather than trusting its Status:
 //
 //   - A measure that breaks its rule (re-judged, not read from Pass) makes the check failed, whatever
 //     its Status: a failed measurement is a fact even in a check that was interrupted afterwards.
@@ -89,26 +70,26 @@ const (
 //   - A check marked failed with no failing measure and no failure line is a claim without evidence:
 //     it counts as not run, so it can never be GREEN, but it cannot prove RED either.
 //   - Otherwise passed is passed, and every other status (skipped, not_run, unknown) is not run.
-func classify(c Check) outcome {
+func (c Check) Outcome() Outcome {
 	for _, m := range c.Measures {
-		if pass, _ := judge(m); !pass {
-			return outFailed
+		if pass, _ := m.Judgement(); !pass {
+			return OutcomeFailed
 		}
 	}
 	switch {
 	case (c.Status == StatusFailed || c.Status == StatusPassed) && len(c.Failures) > 0:
-		return outFailed
+		return OutcomeFailed
 	case c.Status == StatusPassed:
-		return outPassed
+		return OutcomePassed
 	}
-	return outNotRun
+	return OutcomeNotRun
 }
 
 // Decide computes the verdict of a run from its checks. Precedence:
 //
 //  1. RED if any check — required or not — failed on evidence: a measure that breaks its rule, or a
 //     failure line on a check that ran. A real defect is reported even when other checks did not
-//     run; a check marked failed without such evidence does not make RED (see classify).
+//     run; a check marked failed without such evidence does not make RED (see Check.Outcome).
 //  2. NOT RUN if required is empty, a required ID is absent from checks, or any check with a
 //     required ID did not pass (skipped, pending, interrupted, not_run, or marked failed without
 //     evidence).
@@ -116,26 +97,27 @@ func classify(c Check) outcome {
 //
 // Checks outside required that were skipped do not affect the verdict.
 func Decide(checks []Check, required []string) Verdict {
-	return decide(checks, required).verdict
+	return Explain(checks, required).Verdict
 }
 
-// decision is a verdict with the check IDs that led to it, for the renderers' summary line.
-type decision struct {
-	verdict  Verdict
-	required int
-	passed   []string // required IDs that passed
-	failed   []string // IDs (required or not) that failed on evidence
-	notRun   []string // required IDs absent or not run
+// Decision is a verdict with the check IDs that led to it, for the renderers' summary line.
+type Decision struct {
+	Verdict  Verdict
+	Required int      // distinct required IDs
+	Passed   []string // required IDs that passed
+	Failed   []string // IDs (required or not) that failed on evidence
+	NotRun   []string // required IDs absent or not run
 }
 
-func decide(checks []Check, required []string) decision {
-	d := decision{}
-	byID := map[string][]outcome{}
+// Explain decides the verdict of a run as Decide does and says which checks led to it.
+func Explain(checks []Check, required []string) Decision {
+	d := Decision{}
+	byID := map[string][]Outcome{}
 	for _, c := range checks {
-		o := classify(c)
+		o := c.Outcome()
 		byID[c.ID] = append(byID[c.ID], o)
-		if o == outFailed && !slices.Contains(d.failed, c.ID) {
-			d.failed = append(d.failed, c.ID)
+		if o == OutcomeFailed && !slices.Contains(d.Failed, c.ID) {
+			d.Failed = append(d.Failed, c.ID)
 		}
 	}
 	seen := map[string]bool{}
@@ -144,42 +126,42 @@ func decide(checks []Check, required []string) decision {
 			continue
 		}
 		seen[id] = true
-		d.required++
+		d.Required++
 		outs := byID[id]
 		switch {
-		case slices.Contains(outs, outFailed):
-		case len(outs) == 0 || slices.Contains(outs, outNotRun):
-			d.notRun = append(d.notRun, id)
+		case slices.Contains(outs, OutcomeFailed):
+		case len(outs) == 0 || slices.Contains(outs, OutcomeNotRun):
+			d.NotRun = append(d.NotRun, id)
 		default:
-			d.passed = append(d.passed, id)
+			d.Passed = append(d.Passed, id)
 		}
 	}
 	switch {
-	case len(d.failed) > 0:
-		d.verdict = Red
-	case d.required == 0 || len(d.notRun) > 0:
-		d.verdict = NotRun
+	case len(d.Failed) > 0:
+		d.Verdict = Red
+	case d.Required == 0 || len(d.NotRun) > 0:
+		d.Verdict = NotRun
 	default:
-		d.verdict = Green
+		d.Verdict = Green
 	}
 	return d
 }
 
-// summary is the one-line explanation of the decision printed under the verdict.
-func (d decision) summary() string {
-	if d.required == 0 {
+// Summary is the one-line explanation of the decision printed under the verdict.
+func (d Decision) Summary() string {
+	if d.Required == 0 {
 		s := "No required checks were declared, so nothing was proven."
-		if len(d.failed) > 0 {
-			s += " Failed: " + strings.Join(d.failed, ", ") + "."
+		if len(d.Failed) > 0 {
+			s += " Failed: " + strings.Join(d.Failed, ", ") + "."
 		}
 		return s
 	}
-	s := fmt.Sprintf("%d of %d required checks passed", len(d.passed), d.required)
-	if len(d.failed) > 0 {
-		s += fmt.Sprintf("; %d failed (%s)", len(d.failed), strings.Join(d.failed, ", "))
+	s := fmt.Sprintf("%d of %d required checks passed", len(d.Passed), d.Required)
+	if len(d.Failed) > 0 {
+		s += fmt.Sprintf("; %d failed (%s)", len(d.Failed), strings.Join(d.Failed, ", "))
 	}
-	if len(d.notRun) > 0 {
-		s += fmt.Sprintf("; %d did not run (%s)", len(d.notRun), strings.Join(d.notRun, ", "))
+	if len(d.NotRun) > 0 {
+		s += fmt.Sprintf("; %d did not run (%s)", len(d.NotRun), strings.Join(d.NotRun, ", "))
 	}
 	return s + "."
 }

@@ -20,10 +20,12 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
+	"github.com/exportatscale/exportatscale/scenarios/ginkgoreport"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
@@ -241,7 +243,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		Environment:   suite.env,
 		Thresholds:    suite.thresholds,
 		Required:      required,
-		Checks:        evidence.ChecksFromGinkgo(report, suite.checks, required),
+		Checks:        ginkgoreport.Checks(report, suite.checks, required),
 	}
 	if rep.RunID == "" {
 		rep.RunID = rep.Finished.Format("20060102T150405Z")
@@ -278,7 +280,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		out = filepath.Join(suite.root, out) // relative to the project, not to the suite's directory
 	}
 	dir := filepath.Join(out, rep.RunID)
-	written, err := evidence.WriteBundle(dir, rep, extras)
+	written, err := render.WriteBundle(dir, rep, extras)
 	Expect(err).NotTo(HaveOccurred(), "writing the evidence bundle")
 	fmt.Printf("\nverdict: %s\nevidence: %s\n", written.Verdict, filepath.Join(dir, evidence.FileMarkdown))
 })

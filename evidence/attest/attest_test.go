@@ -20,6 +20,8 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/attest"
+	"github.com/exportatscale/exportatscale/evidence/render"
+	"github.com/exportatscale/exportatscale/harness/pipeline"
 )
 
 const (
@@ -43,7 +45,7 @@ func bundle(t *testing.T, img string, edit func([]evidence.Check) []evidence.Che
 		t.Fatal(err)
 	}
 	var checks []evidence.Check
-	for _, id := range evidence.DefaultRequired() {
+	for _, id := range pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}) {
 		checks = append(checks, evidence.NewCheck(id, "", nil, nil))
 	}
 	checks[3].Measures = []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 0, "")}
@@ -54,10 +56,10 @@ func bundle(t *testing.T, img string, edit func([]evidence.Check) []evidence.Che
 	r := evidence.Report{
 		RunID: "run-7", Started: start, Finished: start.Add(time.Minute),
 		Environment: evidence.Environment{Target: "container", ImageDigest: img, GitCommit: "abc"},
-		Thresholds:  rules, Required: evidence.DefaultRequired(), Checks: checks, Monitoring: monitoring,
+		Thresholds:  rules, Required: pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), Checks: checks, Monitoring: monitoring,
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := evidence.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
+	if _, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -163,7 +165,7 @@ func TestStatement(t *testing.T) {
 		result         string
 		passed, failed []string
 	}{
-		{"green", image, nil, "PASSED", evidence.DefaultRequired(), nil},
+		{"green", image, nil, "PASSED", pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), nil},
 		{"red", image, red, "FAILED", []string{"seed", "smoke", "load", "A2", "A3", "A4", "A5", "A6"}, []string{"A1"}},
 		// A check that did not run is not passed: test-result v0.1 has no "not run", and its
 		// warnedTests means "passed with warnings", so it is listed as failed.
@@ -173,10 +175,10 @@ func TestStatement(t *testing.T) {
 		// Outside the required set a check that did not run is left out; one that ran is listed.
 		{"optional checks", image, func(c []evidence.Check) []evidence.Check {
 			return append(c, evidence.Check{ID: "extra", Status: evidence.StatusSkipped}, evidence.NewCheck("bonus", "", nil, nil))
-		}, "PASSED", append(evidence.DefaultRequired(), "bonus"), nil},
+		}, "PASSED", append(pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), "bonus"), nil},
 		{"optional check failed", image, func(c []evidence.Check) []evidence.Check {
 			return append(c, evidence.NewCheck("extra", "", nil, []string{"broke"}))
-		}, "FAILED", evidence.DefaultRequired(), []string{"extra"}},
+		}, "FAILED", pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), []string{"extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := signed(t, key, tc.img, tc.edit)

@@ -23,31 +23,24 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
+	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
-// chromium returns the browser to run, or fails the test saying how to install one. Only an
-// explicit EVIDENCE_BROWSER_TEST=skip skips it.
+// chromium returns the browser to run: EVIDENCE_CHROMIUM if set, else one on PATH; without one
+// the test fails saying how to install it (testkit.Require).
 func chromium(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("EVIDENCE_BROWSER_TEST") == "skip" {
-		t.Skip("EVIDENCE_BROWSER_TEST=skip: EVIDENCE.html was not opened in a browser")
-	}
 	if p := os.Getenv("EVIDENCE_CHROMIUM"); p != "" {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Fatalf("EVIDENCE_CHROMIUM=%s: %v", p, err)
 		}
 		return p
 	}
-	names := []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"}
-	for _, name := range names {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("no headless Chromium to open EVIDENCE.html with (looked for %s on PATH): install it with "+
-		"`make tools-chromium` (apt-get install -y --no-install-recommends chromium fonts-liberation), name the binary "+
-		"in EVIDENCE_CHROMIUM, or, for a hand run only, set EVIDENCE_BROWSER_TEST=skip", strings.Join(names, ", "))
-	return ""
+	testkit.Require(t, testkit.Chromium)
+	p, _ := testkit.LookChromium()
+	return p
 }
 
 // browser starts one headless Chromium for the test, closed at cleanup. Its traffic stays on
@@ -85,8 +78,9 @@ type visit struct {
 	errors   []string // console errors, uncaught exceptions, error entries of the browser log
 	warnings []string
 
-	ids      []string // the id of every element
-	text     string   // the page's text as rendered
+	ids      []string // the id of every element, in document order
+	text     string   // the page's text as rendered: what is folded away is not in it
+	all      string   // the page's text, folded away or not
 	svgs     int      // inline SVG charts drawn with a size
 	shot     image.Image
 	shotSize int
@@ -139,18 +133,20 @@ func open(t *testing.T, browserCtx context.Context, path string) *visit {
 	type page struct {
 		IDs  []string `json:"ids"`
 		Text string   `json:"text"`
+		All  string   `json:"all"`
 		SVGs int      `json:"svgs"`
 	}
 	// The test reads the page through the protocol; the page itself has no script.
 	p, err := chromedp.Run(tab, chromedp.Evaluate[page](`({
 		ids: Array.from(document.querySelectorAll("[id]"), e => e.id),
 		text: document.body.innerText,
+		all: document.body.textContent,
 		svgs: Array.from(document.querySelectorAll("figure svg")).filter(s => s.getBoundingClientRect().width > 100 && s.getBoundingClientRect().height > 50).length,
 	})`))
 	if err != nil {
 		t.Fatalf("reading %s back: %v", u, err)
 	}
-	v.ids, v.text, v.svgs = p.IDs, p.Text, p.SVGs
+	v.ids, v.text, v.all, v.svgs = p.IDs, p.Text, p.All, p.SVGs
 	shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		t.Fatalf("screenshot of %s: %v", u, err)
@@ -269,7 +265,7 @@ func runReport(t *testing.T) evidence.Report {
 	r := evidence.Report{
 		RunID: "browser-test", Started: start, Finished: start.Add(time.Minute),
 		Environment: evidence.Environment{Target: "process", GitCommit: "0123abc", GoVersion: "go1.26.8", Machine: "linux/amd64"},
-		Thresholds:  rules, Required: evidence.DefaultRequired(), Checks: checks, Series: s,
+		Thresholds:  rules, Required: pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), Checks: checks, Series: s,
 		Baseline: []evidence.Delta{{Measure: "a3.csv_p95_seconds", Unit: "s", Base: 0.4, New: 0.43, Delta: 0.03, Verdict: "same"}},
 	}
 	return r
@@ -281,7 +277,7 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 	t.Run("bundle", func(t *testing.T) {
 		r := runReport(t)
 		dir := filepath.Join(t.TempDir(), r.RunID)
-		written, err := evidence.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("{}\n")})
+		written, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("{}\n")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,9 +293,32 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 				t.Errorf("check %s has no row on the page (ids %v)", c.ID, v.ids)
 			}
 			for _, m := range c.Measures {
-				if !strings.Contains(v.text, m.Name) {
+				switch {
+				case m.Rule != nil && !strings.Contains(v.text, m.Name):
+					t.Errorf("check %s: judged measure %s is not on screen", c.ID, m.Name)
+				case m.Rule == nil && strings.Contains(v.text, m.Name):
+					t.Errorf("check %s: informational measure %s is on screen, not folded away", c.ID, m.Name)
+				case !strings.Contains(v.all, m.Name):
 					t.Errorf("check %s: measure %s is not on the page", c.ID, m.Name)
 				}
+			}
+		}
+		// The page opens with the verdict, the key figures and the failures; the charts come
+		// before the checks table.
+		order := []string{"verdict", "key-figures", "failures", "charts", "chart-latency-cdf", "checks", "informational", "environment"}
+		last := -1
+		for _, id := range order {
+			i := slices.Index(v.ids, id)
+			if i < last {
+				t.Errorf("element #%s is out of place: the page's ids in order are %v", id, v.ids)
+			}
+			last = i
+		}
+		opening, _, _ := strings.Cut(v.text, "Charts")
+		for _, want := range []string{"CSV p95 latency", "0.43 s", "want <= 1 s", "Peak memory", "31 MiB", "Load throughput", "—",
+			"A3 fast: a3.failed_exports = 1 exports (want == 0 exports)", "body cut at 812 bytes"} {
+			if !strings.Contains(opening, want) {
+				t.Errorf("the page's opening has no %q:\n%s", want, opening)
 			}
 		}
 		if v.svgs != 6 {
@@ -312,11 +331,11 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 		}
 	})
 
-	// The golden pages of package evidence, as committed.
+	// The golden pages of package evidence/render, as committed.
 	for _, name := range []string{"green", "red"} {
 		t.Run("golden "+name, func(t *testing.T) {
 			// A golden file has the wrong extension for a browser to render it as HTML.
-			b, err := os.ReadFile(filepath.Join("..", "testdata", name+".html.golden"))
+			b, err := os.ReadFile(filepath.Join("..", "render", "testdata", name+".html.golden"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,7 +346,7 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 			v := open(t, ctx, path)
 			v.checkClean(t, path)
 			v.checkDrawn(t, 16)
-			for _, id := range evidence.DefaultRequired() {
+			for _, id := range pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}) {
 				if !slices.Contains(v.ids, "check-"+id) {
 					t.Errorf("check %s has no row on the page", id)
 				}

@@ -5,6 +5,6 @@
 // request), that every check of the run is on it, and that it draws something.
 //
 // The test fails, never skips, when Chromium is missing: `make tools-chromium` installs it (make
-// test does so first). For a hand run on a machine without it, EVIDENCE_BROWSER_TEST=skip skips
+// test does so first). For a hand run on a machine without it, EXPORTATSCALE_SKIP_MISSING=1 skips
 // the test and says so; EVIDENCE_CHROMIUM names the browser binary when it is not on PATH.
 package browser

@@ -29,8 +29,8 @@ func TestBaselineCheck(t *testing.T) {
 		wantNote       string
 	}{
 		{"slow exporter against a healthy run", bundleDir("series-1"), mustLoad(t, "slow4"), evidence.StatusFailed, evidence.Red,
-			[]string{"samples.csv_latency_seconds regressed: median 0.02523 s → 0.2093 s (+729.9 %)",
-				"samples.csv_stream_mib_per_second regressed: median 106.9 MiB/s → 4.053 MiB/s (-96.2 %)",
+			[]string{"samples.csv_latency_seconds regressed: median 25.2 ms → 0.209 s (+729.9 %)",
+				"samples.csv_stream_mib_per_second regressed: median 107 MiB/s → 4.05 MiB/s (-96.2 %)",
 				"samples.pdf_stream_mib_per_second regressed"},
 			"the baseline ran against a container target, this run against a url target"},
 		{"healthy against healthy", bundleDir("series-1"), mustLoad(t, "series-7"), evidence.StatusPassed, evidence.Green, nil,

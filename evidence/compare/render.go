@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/exportatscale/exportatscale/evidence/human"
 )
 
 // RenderTable writes c as a plain-text table: who was compared, by which rules, then one line per
@@ -71,24 +73,26 @@ func deltaText(r Row) string {
 	case r.Delta == 0:
 		return "0"
 	case r.Kind == KindCount || math.IsNaN(r.Change):
-		return fmt.Sprintf("%+.4g", r.Delta)
+		return signed(r.Delta)
 	}
 	return percent(r.Change)
 }
 
-// value formats v with 4 significant digits and its unit.
+// value formats v for a person by its unit, as the evidence reports do (package evidence/human),
+// or a dash when it was not measured.
 func value(v float64, unit string) string {
 	if math.IsNaN(v) {
 		return "–"
 	}
-	s := strconv.FormatFloat(v, 'g', 4, 64)
-	if strings.Contains(s, "e+") { // large values read better in full
-		s = strconv.FormatFloat(v, 'f', 0, 64)
+	return human.Value(v, unit)
+}
+
+// signed is a change without a unit, its sign always written: "+9", "-6,000".
+func signed(d float64) string {
+	if d > 0 {
+		return "+" + human.Value(d, "")
 	}
-	if unit == "" {
-		return s
-	}
-	return s + " " + unit
+	return human.Value(d, "")
 }
 
 // percent formats a relative change, e.g. "+736.0 %", "-96.3 %".
@@ -131,7 +135,7 @@ func regressionLine(r Row, rules Rules) string {
 		return fmt.Sprintf("%s regressed: median %s → %s (%s), p %s (n = %d+%d); rule: Mann–Whitney U p < %s and the median %s",
 			r.Measure, value(r.Base, r.Unit), value(r.New, r.Unit), percent(r.Change), pEquals(r.P), r.N1, r.N2, trimFloat(rules.Test.Alpha), r.Rule)
 	case KindCount:
-		return fmt.Sprintf("%s regressed: %s → %s (%+g); rule: a count, %s", r.Measure, value(r.Base, r.Unit), value(r.New, r.Unit), r.Delta, r.Rule)
+		return fmt.Sprintf("%s regressed: %s → %s (%s); rule: a count, %s", r.Measure, value(r.Base, r.Unit), value(r.New, r.Unit), signed(r.Delta), r.Rule)
 	}
 	return fmt.Sprintf("%s regressed: %s → %s (%s); rule: %s", r.Measure, value(r.Base, r.Unit), value(r.New, r.Unit), percent(r.Change), r.Rule)
 }

@@ -1,8 +1,11 @@
 package pipeline
 
-import "github.com/exportatscale/exportatscale/evidence"
+// The suite's own check stands for everything around the checks of a run: setup, cleanup
+// (stopping the exporter cleanly) and the suite's reporting. The suite's report adapter
+// (scenarios/ginkgoreport) makes it; the run cannot measure it, but it is required like any other.
+const (
+	SuiteCheckID    = "suite"
+	SuiteCheckTitle = "setup and teardown of the run"
+)
 
-// suiteCheck stands for everything around the checks of a run: setup, cleanup (stopping the
-// exporter cleanly) and the suite's reporting. The suite's report adapter makes it; the run cannot
-// measure it, but it is required like any other.
-var suiteCheck = Def{ID: evidence.SuiteCheckID, Title: "setup and teardown of the run", FromReport: true, Applies: always}
+var suiteCheck = Def{ID: SuiteCheckID, Title: SuiteCheckTitle, FromReport: true, Applies: always}

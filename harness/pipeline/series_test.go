@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/testkit"
@@ -114,9 +115,9 @@ func TestSeries(t *testing.T) {
 		t.Errorf("saturation answers %v", sat)
 	}
 
-	r := evidence.Report{Thresholds: th, Required: evidence.DefaultRequired(), Checks: checks, Series: s}
+	r := evidence.Report{Thresholds: th, Required: run.Planned(), Checks: checks, Series: s}
 	var page bytes.Buffer
-	if err := evidence.RenderHTML(&page, r); err != nil {
+	if err := render.HTML(&page, r); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(page.String(), "<svg "); n != 6 || strings.Contains(page.String(), "Not charted") {

@@ -160,16 +160,20 @@ func (r *Run) All(ctx context.Context) []evidence.Check {
 // Required are the IDs the run must pass: Required of its table and capabilities.
 func (r *Run) Required() []string { return Required(r.cfg.Table, r.caps) }
 
-// Planned are the IDs of the checks All runs: the required ones but those the suite's report makes.
-func (r *Run) Planned() []string {
+// Planned are the IDs of the checks of defs that a run with caps makes (Run.All): the required
+// ones but those the suite's report makes.
+func Planned(defs []Def, caps Capabilities) []string {
 	var ids []string
-	for _, d := range r.cfg.Table {
-		if d.run != nil && d.Applies(r.caps) == "" {
+	for _, d := range defs {
+		if d.run != nil && d.Applies(caps) == "" {
 			ids = append(ids, d.ID)
 		}
 	}
 	return ids
 }
+
+// Planned are the IDs of the checks All runs: Planned of its table and capabilities.
+func (r *Run) Planned() []string { return Planned(r.cfg.Table, r.caps) }
 
 // skipped is the check of a step that could not run because an earlier one did not produce what
 // it needs: not run, never passed.

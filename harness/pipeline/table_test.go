@@ -13,6 +13,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/testkit"
@@ -123,7 +124,7 @@ func TestNewCheck(t *testing.T) {
 		t.Errorf("the terminal summary lacks X1:\n%s", summary.String())
 	}
 	var md bytes.Buffer
-	if err := evidence.RenderMarkdown(&md, rep); err != nil {
+	if err := render.Markdown(&md, rep); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"X1", "x1.table_rows"} {

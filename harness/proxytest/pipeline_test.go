@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
@@ -141,10 +142,10 @@ func TestBehindNginx(t *testing.T) {
 
 	var md, page bytes.Buffer
 	report := evidence.Report{RunID: "behind-nginx", Checks: []evidence.Check{checks["seed"], checks["smoke"], a1, checks["A2"]}}
-	if err := evidence.RenderMarkdown(&md, report); err != nil {
+	if err := render.Markdown(&md, report); err != nil {
 		t.Fatal(err)
 	}
-	if err := evidence.RenderHTML(&page, report); err != nil {
+	if err := render.HTML(&page, report); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(md.String(), "## Notes\n\n- **A1 complete**: "+stripped) || !strings.Contains(page.String(), "<li><strong>A1 complete</strong>: "+stripped) {

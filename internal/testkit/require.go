@@ -30,8 +30,11 @@ var (
 		m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 		return len(m) > 0
 	}}
-	// Chromium is a headless-capable Chromium on PATH.
-	Chromium = Need{Name: "chromium", Install: "make tools-chromium", present: onPath("chromium")}
+	// Chromium is a headless-capable Chromium on PATH (LookChromium finds it).
+	Chromium = Need{Name: "a headless Chromium", Install: "make tools-chromium", present: func() bool {
+		_, ok := LookChromium()
+		return ok
+	}}
 	// HAProxy is haproxy on PATH.
 	HAProxy = Need{Name: "haproxy", Install: "make tools-haproxy", present: onPath("haproxy")}
 	// Nginx is nginx on PATH or in /usr/sbin.
@@ -52,6 +55,16 @@ func Require(t testing.TB, needs ...Need) {
 		}
 		t.Fatalf("%s is missing: %s, or set %s=1 to skip the tests that need it", n.Name, n.Install, SkipMissing)
 	}
+}
+
+// LookChromium finds a headless-capable Chromium on PATH.
+func LookChromium() (string, bool) {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 func onPath(name string) func() bool {

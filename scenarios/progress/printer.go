@@ -3,14 +3,13 @@ package progress
 import (
 	"fmt"
 	"io"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 )
 
 // Printer shows a run's events and its summary to a person. On a terminal (TTY) it updates the
@@ -39,9 +38,9 @@ func (p *Printer) Handle(e Event) {
 	case KindStep:
 		p.line("▸ " + e.Text)
 	case KindSeed:
-		text := fmt.Sprintf("  seeding %s: %d/%d records, %.0f records/s", e.Dataset, e.Done, e.Total, e.Rate)
+		text := fmt.Sprintf("  seeding %s: %d/%d records, %s", e.Dataset, e.Done, e.Total, human.Rate(e.Rate, "records/s"))
 		if e.Done < e.Total {
-			text += ", ETA " + e.ETA.Round(100*time.Millisecond).String()
+			text += ", ETA " + human.Duration(e.ETA)
 		}
 		switch {
 		case p.TTY:
@@ -151,24 +150,17 @@ func Main(c evidence.Check) string {
 	return ""
 }
 
+// describe is a measure for a person, its value and threshold by their unit (package
+// evidence/human), as the reports show them.
 func describe(m evidence.Measure) string {
-	s := m.Name + " = " + value(m.Value, m.Unit)
-	if m.Rule != nil {
-		s += " (want " + m.Rule.String() + ")"
+	if m.Rule == nil {
+		return m.Name + " = " + human.Value(m.Value, m.Unit)
 	}
-	return s
-}
-
-// value formats a measured value for a person: bytes in MiB, whole numbers whole, others to four
-// significant digits.
-func value(v float64, unit string) string {
-	switch {
-	case unit == "bytes":
-		return strconv.FormatFloat(v/(1<<20), 'f', 1, 64) + " MiB"
-	case v == math.Trunc(v) && math.Abs(v) < 1e15:
-		return strings.TrimSpace(strconv.FormatFloat(v, 'f', 0, 64) + " " + unit)
+	v := human.Value(m.Value, m.Unit)
+	if m.Unit == m.Rule.Unit {
+		v = human.Distinct(m.Value, m.Rule.Value, m.Unit)
 	}
-	return strings.TrimSpace(strconv.FormatFloat(v, 'g', 4, 64) + " " + unit)
+	return m.Name + " = " + v + " (want " + m.Rule.Op + " " + human.Value(m.Rule.Value, m.Rule.Unit) + ")"
 }
 
 // Summary prints every check of r (each required one its run did not produce as not run), the

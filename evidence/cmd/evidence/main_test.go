@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/render"
+	"github.com/exportatscale/exportatscale/harness/pipeline"
 )
 
 // bundle writes an evidence bundle whose checks all pass, except that edit may change them.
@@ -26,7 +28,7 @@ func imageBundle(t *testing.T, img string, edit func(checks []evidence.Check) []
 		t.Fatal(err)
 	}
 	var checks []evidence.Check
-	for _, id := range evidence.DefaultRequired() {
+	for _, id := range pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}) {
 		checks = append(checks, evidence.NewCheck(id, "", nil, nil))
 	}
 	checks[3].Measures = []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 0, "")}
@@ -41,10 +43,10 @@ func imageBundle(t *testing.T, img string, edit func(checks []evidence.Check) []
 	r := evidence.Report{
 		RunID: "run-7", Started: start, Finished: start.Add(time.Minute),
 		Environment: evidence.Environment{Target: target, ImageDigest: img},
-		Thresholds:  rules, Required: evidence.DefaultRequired(), Checks: checks,
+		Thresholds:  rules, Required: pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), Checks: checks,
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := evidence.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
+	if _, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
 		t.Fatal(err)
 	}
 	return dir

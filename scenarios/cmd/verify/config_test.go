@@ -14,6 +14,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/attest"
+	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/internal/envflag"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 )
@@ -152,7 +153,7 @@ func writeBundle(t *testing.T, dir, runID string, failures ...string) {
 	r := evidence.Report{RunID: runID, Started: start, Finished: start.Add(time.Minute),
 		Thresholds: map[string]evidence.Rule{}, Required: []string{"A1"},
 		Checks: []evidence.Check{evidence.NewCheck("A1", "complete", nil, failures)}}
-	if _, err := evidence.WriteBundle(dir, r, nil); err != nil {
+	if _, err := render.WriteBundle(dir, r, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package evidence
+package render
 
 import (
 	"bytes"
@@ -15,6 +15,9 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 )
 
 // chart is one figure of EVIDENCE.html: an inline SVG drawn by gonum/plot, or the reason there is
@@ -58,7 +61,7 @@ var chartFormats = []struct {
 
 // charts draws every chart of r.Series. A chart whose data the run did not record, or that
 // cannot be drawn, says so in place of the picture: the page is written whatever happens.
-func charts(r Report) []chart {
+func charts(r evidence.Report) []chart {
 	s := r.Series
 	timeline := fmt.Sprintf("Time is in seconds since %s.", formatTime(s.Start))
 	return []chart{
@@ -66,8 +69,8 @@ func charts(r Report) []chart {
 		drawChart("latency-timeline", "Latency over the run", latencyTimeline(r, timeline)),
 		drawChart("rate-timeline", "Streaming rate over the run", rateTimeline(r, timeline)),
 		drawChart("memory", "Memory over time", memoryTimeline(s, timeline)),
-		drawChart("burst", "Burst over the rate limit: answers by time", answers(s, ProbeBurst, timeline)),
-		drawChart("saturation", "Saturation probe: answers by time", answers(s, ProbeSaturation, timeline)),
+		drawChart("burst", "Burst over the rate limit: answers by time", answers(s, evidence.ProbeBurst, timeline)),
+		drawChart("saturation", "Saturation probe: answers by time", answers(s, evidence.ProbeSaturation, timeline)),
 	}
 }
 
@@ -159,7 +162,7 @@ func scatter(xys plotter.XYs, c color.Color, shape draw.GlyphDrawer, radius vg.L
 }
 
 // rule is the threshold named, when the report has one with a finite value.
-func rule(r Report, name string) (Rule, bool) {
+func rule(r evidence.Report, name string) (evidence.Rule, bool) {
 	ru, ok := r.Thresholds[name]
 	return ru, ok && !math.IsNaN(ru.Value) && !math.IsInf(ru.Value, 0)
 }
@@ -169,14 +172,9 @@ func nearestRank(sorted []float64, p float64) float64 {
 	return sorted[max(int(math.Ceil(p/100*float64(len(sorted))))-1, 0)]
 }
 
-// secondsText formats a number of seconds for a caption, to the millisecond.
-func secondsText(v float64) string {
-	return strconv.FormatFloat(v, 'f', 3, 64) + " s"
-}
-
 // okLatencies are the latencies in seconds of the exports of format that completed correctly,
 // sorted: the distribution A3 judges.
-func okLatencies(s *Series, format string) []float64 {
+func okLatencies(s *evidence.Series, format string) []float64 {
 	var out []float64
 	for _, e := range s.Exports {
 		if e.Format == format && e.OK && e.Latency > 0 {
@@ -189,7 +187,7 @@ func okLatencies(s *Series, format string) []float64 {
 
 // latencyCDF is the empirical distribution of each format's latency on a log axis, with the p95
 // limits of A3 and the 95% line where the curves must have crossed them.
-func latencyCDF(r Report) figure {
+func latencyCDF(r evidence.Report) figure {
 	p, lg := newPlot("latency (s, log scale)", "fraction of exports")
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.TickerFunc(logTicks)
@@ -214,13 +212,13 @@ func latencyCDF(r Report) figure {
 		p.Add(l)
 		lg.Add(fmt.Sprintf("%s (%d exports)", f.label, len(lat)), l)
 		text := fmt.Sprintf("%s: %d exports, p50 %s, p95 %s, max %s", f.label, len(lat),
-			secondsText(nearestRank(lat, 50)), secondsText(nearestRank(lat, 95)), secondsText(lat[len(lat)-1]))
+			human.Seconds(nearestRank(lat, 50)), human.Seconds(nearestRank(lat, 95)), human.Seconds(lat[len(lat)-1]))
 		if ru, ok := rule(r, "a3."+f.key+"_p95_seconds"); ok && ru.Value > 0 {
 			lo, hi = min(lo, ru.Value), max(hi, ru.Value)
 			v := line(plotter.XYs{{X: ru.Value, Y: 0}, {X: ru.Value, Y: 1}}, f.color, vg.Points(1), true)
 			p.Add(v)
 			lg.Add(f.label+" p95 limit", v)
-			text += fmt.Sprintf(" (p95 limit %s)", ru)
+			text += fmt.Sprintf(" (p95 limit %s)", ruleText(ru))
 		}
 		caption = append(caption, text+".")
 	}
@@ -275,7 +273,7 @@ func logTicks(lo, hi float64) []plot.Tick {
 }
 
 // exportPoints are the exports of format by start offset, with y from value; failed ones apart.
-func exportPoints(s *Series, format string, value func(ExportPoint) (float64, bool)) (ok, failed plotter.XYs) {
+func exportPoints(s *evidence.Series, format string, value func(evidence.ExportPoint) (float64, bool)) (ok, failed plotter.XYs) {
 	for _, e := range s.Exports {
 		if e.Format != format {
 			continue
@@ -295,7 +293,7 @@ func exportPoints(s *Series, format string, value func(ExportPoint) (float64, bo
 }
 
 // limitLine is a dashed horizontal line at a rule's value across the span of xs.
-func limitLine(ru Rule, xs []plotter.XYs, c color.Color) (*plotter.Line, bool) {
+func limitLine(ru evidence.Rule, xs []plotter.XYs, c color.Color) (*plotter.Line, bool) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, pts := range xs {
 		for _, pt := range pts {
@@ -309,13 +307,13 @@ func limitLine(ru Rule, xs []plotter.XYs, c color.Color) (*plotter.Line, bool) {
 }
 
 // latencyTimeline is every export's latency by the time it was sent, with A3's p95 limits.
-func latencyTimeline(r Report, timeline string) figure {
+func latencyTimeline(r evidence.Report, timeline string) figure {
 	p, lg := newPlot("request sent (s)", "latency (s)")
 	p.Y.Min = 0
 	var all []plotter.XYs
 	failedTotal := 0
 	for _, f := range chartFormats {
-		ok, failed := exportPoints(r.Series, f.key, func(e ExportPoint) (float64, bool) { return e.Latency.Seconds(), true })
+		ok, failed := exportPoints(r.Series, f.key, func(e evidence.ExportPoint) (float64, bool) { return e.Latency.Seconds(), true })
 		if len(ok) > 0 {
 			sc := scatter(ok, f.color, draw.CircleGlyph{}, vg.Points(2.2))
 			p.Add(sc)
@@ -349,12 +347,12 @@ func latencyTimeline(r Report, timeline string) figure {
 
 // rateTimeline is every timed export's streaming rate by the time it was sent, with A3's floor
 // for the CSV median.
-func rateTimeline(r Report, timeline string) figure {
+func rateTimeline(r evidence.Report, timeline string) figure {
 	p, lg := newPlot("request sent (s)", "streaming rate (MiB/s)")
 	p.Y.Min = 0
 	var all []plotter.XYs
 	for _, f := range chartFormats {
-		ok, _ := exportPoints(r.Series, f.key, func(e ExportPoint) (float64, bool) { return e.Rate / (1 << 20), e.Rate > 0 })
+		ok, _ := exportPoints(r.Series, f.key, func(e evidence.ExportPoint) (float64, bool) { return e.Rate / (1 << 20), e.Rate > 0 })
 		if len(ok) > 0 {
 			sc := scatter(ok, f.color, draw.CircleGlyph{}, vg.Points(2.2))
 			p.Add(sc)
@@ -377,7 +375,7 @@ func rateTimeline(r Report, timeline string) figure {
 
 // memoryTimeline is the exporter's memory, anonymous (judged) and file-backed (information),
 // over the windows it was sampled in, each window shaded.
-func memoryTimeline(s *Series, timeline string) figure {
+func memoryTimeline(s *evidence.Series, timeline string) figure {
 	if len(s.Memory) == 0 {
 		return figure{missing: "no memory samples: the target cannot measure the exporter's memory from outside, or sampling never started"}
 	}
@@ -411,7 +409,7 @@ func memoryTimeline(s *Series, timeline string) figure {
 	p.Add(lf, la)
 	lg.Add("anonymous (judged)", la)
 	lg.Add("file-backed (info)", lf)
-	var peak MemoryPoint
+	var peak evidence.MemoryPoint
 	for _, m := range s.Memory {
 		if m.AnonBytes > peak.AnonBytes {
 			peak = m
@@ -419,7 +417,7 @@ func memoryTimeline(s *Series, timeline string) figure {
 	}
 	return figure{plot: p, legend: lg, caption: fmt.Sprintf("The exporter's memory measured from outside it, %d samples: anonymous memory "+
 		"(what A4 judges; highest sample %s at %s) and file-backed pages (information only). Shaded: the memory windows, each closed "+
-		"and compared on its own peak. %s", len(s.Memory), humanBytes(float64(peak.AnonBytes)), secondsText(peak.At.Seconds()), timeline)}
+		"and compared on its own peak. %s", len(s.Memory), human.Bytes(float64(peak.AnonBytes)), human.Seconds(peak.At.Seconds()), timeline)}
 }
 
 // statusLabel names an HTTP status for a lane of the answers chart.
@@ -450,7 +448,7 @@ func statusColor(status int) color.Color {
 }
 
 // answers is a probe's answers by the time their header arrived, one lane per status.
-func answers(s *Series, probe string, timeline string) figure {
+func answers(s *evidence.Series, probe string, timeline string) figure {
 	byStatus := map[int]plotter.XYs{}
 	n := 0
 	for _, a := range s.Answers {
@@ -484,8 +482,8 @@ func answers(s *Series, probe string, timeline string) figure {
 	p.Y.Tick.Marker = ticks
 	p.Y.Min, p.Y.Max = -0.6, float64(len(statuses))-0.4
 	what := map[string]string{
-		ProbeBurst:      "More cheap exports, faster, than the rate limit allows: each answer at the time its status arrived. The limiter must answer 429 (with Retry-After) once the burst is spent.",
-		ProbeSaturation: "Exports held unread past the export capacity, then more requests: each answer at the time its status arrived. Over capacity the exporter must answer 503 (with Retry-After).",
+		evidence.ProbeBurst:      "More cheap exports, faster, than the rate limit allows: each answer at the time its status arrived. The limiter must answer 429 (with Retry-After) once the burst is spent.",
+		evidence.ProbeSaturation: "Exports held unread past the export capacity, then more requests: each answer at the time its status arrived. Over capacity the exporter must answer 503 (with Retry-After).",
 	}[probe]
 	return figure{plot: p, legend: lg, caption: fmt.Sprintf("%s %d answers: %s. %s", what, n, strings.Join(counts, ", "), timeline)}
 }

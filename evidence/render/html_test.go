@@ -1,4 +1,4 @@
-package evidence
+package render
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,16 +15,18 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 // chartSeries is a fixed run over time, computed rather than random so that it never changes: 48
 // load exports (every fourth a PDF, one CSV failed), memory sampled every 250 ms through four
 // windows, and the answers of a burst and a saturation probe.
-func chartSeries() *Series {
-	s := &Series{Start: fixedStart.Add(40 * time.Second)}
+func chartSeries() *evidence.Series {
+	s := &evidence.Series{Start: fixedStart.Add(40 * time.Second)}
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 	for i := range 48 {
-		e := ExportPoint{Format: "csv", Offset: 2*time.Second + ms(float64(i)*310), OK: true}
+		e := evidence.ExportPoint{Format: "csv", Offset: 2*time.Second + ms(float64(i)*310), OK: true}
 		wobble := float64((i*7)%11) / 10 // 0 .. 1, in a fixed order
 		if i%4 == 3 {
 			e.Format = "pdf"
@@ -43,7 +46,7 @@ func chartSeries() *Series {
 		}
 		s.Exports = append(s.Exports, e)
 	}
-	s.Windows = []Span{
+	s.Windows = []evidence.Span{
 		{Label: "small CSV exports", Start: 0, End: ms(6000)},
 		{Label: "large CSV exports", Start: ms(6000), End: ms(14000)},
 		{Label: "load test", Start: ms(14000), End: ms(30000)},
@@ -60,17 +63,17 @@ func chartSeries() *Series {
 		case at >= ms(30000):
 			anon += uint64(20+(i*5)%7) << 20
 		}
-		s.Memory = append(s.Memory, MemoryPoint{At: at, AnonBytes: anon, FileBytes: 6<<20 + uint64(i)<<15})
+		s.Memory = append(s.Memory, evidence.MemoryPoint{At: at, AnonBytes: anon, FileBytes: 6<<20 + uint64(i)<<15})
 	}
 	for i := range 60 {
 		st := 200
 		if i >= 50 {
 			st = 429
 		}
-		s.Answers = append(s.Answers, Answer{Probe: ProbeBurst, At: ms(30200 + float64(i)*11), Status: st})
+		s.Answers = append(s.Answers, evidence.Answer{Probe: evidence.ProbeBurst, At: ms(30200 + float64(i)*11), Status: st})
 	}
 	for i := range 14 {
-		a := Answer{Probe: ProbeSaturation, At: ms(32000 + float64(i)*4), Status: 200}
+		a := evidence.Answer{Probe: evidence.ProbeSaturation, At: ms(32000 + float64(i)*4), Status: 200}
 		if i >= 11 {
 			a.At, a.Status = ms(32600+float64(i)*20), 503
 		}
@@ -80,11 +83,11 @@ func chartSeries() *Series {
 }
 
 // chartReport is the green run with its series and a comparison with a baseline.
-func chartReport(t *testing.T) Report {
+func chartReport(t *testing.T) evidence.Report {
 	t.Helper()
 	r := greenReport(t)
 	r.Series = chartSeries()
-	r.Baseline = []Delta{
+	r.Baseline = []evidence.Delta{
 		{Measure: "a3.csv_p95_seconds", Unit: "s", Base: 0.398, New: 0.412, Delta: 0.014, Verdict: "same", Note: "p=0.41 (Mann-Whitney U), under the minimum effect"},
 		{Measure: "a3.csv_rows_per_second", Unit: "rows/s", Base: 201000, New: 187500.5, Delta: -13499.5, Verdict: "worse"},
 		{Measure: "a4.peak_memory_bytes", Unit: "bytes", Base: 0, New: 41943040, Delta: math.Inf(1), Verdict: "not comparable", Note: "the baseline has no memory figure"},
@@ -95,14 +98,14 @@ func chartReport(t *testing.T) Report {
 func TestRenderHTMLGolden(t *testing.T) {
 	for _, fx := range []struct {
 		name   string
-		report func(*testing.T) Report
+		report func(*testing.T) evidence.Report
 	}{{"green", chartReport}, {"red", redReport}} {
 		t.Run(fx.name, func(t *testing.T) {
 			var first, second bytes.Buffer
-			if err := RenderHTML(&first, fx.report(t)); err != nil {
+			if err := HTML(&first, fx.report(t)); err != nil {
 				t.Fatal(err)
 			}
-			if err := RenderHTML(&second, fx.report(t)); err != nil {
+			if err := HTML(&second, fx.report(t)); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(first.Bytes(), second.Bytes()) {
@@ -155,9 +158,9 @@ func fetches(t *testing.T, page string) []string {
 }
 
 func TestRenderHTMLSelfContained(t *testing.T) {
-	for _, r := range []Report{chartReport(t), redReport(t), {}} {
+	for _, r := range []evidence.Report{chartReport(t), redReport(t), {}} {
 		var b bytes.Buffer
-		if err := RenderHTML(&b, r); err != nil {
+		if err := HTML(&b, r); err != nil {
 			t.Fatal(err)
 		}
 		page := b.String()
@@ -174,9 +177,9 @@ func TestRenderHTMLSelfContained(t *testing.T) {
 }
 
 func TestRenderHTMLShowsTheReport(t *testing.T) {
-	for _, r := range []Report{chartReport(t), redReport(t)} {
+	for _, r := range []evidence.Report{chartReport(t), redReport(t)} {
 		var b bytes.Buffer
-		if err := RenderHTML(&b, r); err != nil {
+		if err := HTML(&b, r); err != nil {
 			t.Fatal(err)
 		}
 		page := b.String()
@@ -192,10 +195,88 @@ func TestRenderHTMLShowsTheReport(t *testing.T) {
 				cells := measureCells(m)
 				row := fmt.Sprintf("<td><code>%s</code></td><td class=\"num\">%s</td><td>%s</td>",
 					m.Name, htmlEscape(cells.Value), htmlEscape(cells.Threshold))
-				if !strings.Contains(page, row) {
+				where := page[strings.Index(page, `id="checks"`):strings.Index(page, "</table>")]
+				if m.Rule == nil { // informational: folded away below the checks
+					row = fmt.Sprintf("<td><code>%s</code></td><td class=\"num\">%s</td></tr>", m.Name, htmlEscape(cells.Value))
+					where = page[strings.Index(page, `<details id="informational">`):strings.Index(page, "</details>")]
+				}
+				if !strings.Contains(where, row) {
 					t.Errorf("check %s: no row %q", c.ID, row)
 				}
 			}
+		}
+	}
+}
+
+// TestRenderHTMLOpening: the page opens with the verdict, the key figures and the failures, then
+// the charts, then the checks; informational measures are folded away in a <details> element,
+// closed; a key figure the run did not measure reads as a dash.
+func TestRenderHTMLOpening(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		report  evidence.Report
+		figures []string
+	}{
+		{"green", chartReport(t), []string{
+			`<span class="kf-label">CSV p95 latency</span><span class="kf-value">0.412 s</span><span class="kf-rule">want &lt;= 1 s</span><code>a3.csv_p95_seconds</code>`,
+			`<span class="kf-label">Peak memory</span><span class="kf-value">40 MiB</span><span class="kf-rule">want &lt;= 256 MiB</span>`,
+			`<div class="kf info"><span class="kf-label">Load throughput</span><span class="kf-value">32.4 k rows/s</span><code>load.rows_per_second</code>`,
+			`<span class="kf-label">CSV exports verified</span><span class="kf-value">1,412 exports</span>`,
+		}},
+		{"red", redReport(t), []string{
+			`<div class="kf fail"><span class="kf-label">CSV p95 latency</span><span class="kf-value">2.5 s</span><span class="kf-rule">FAIL: want &lt;= 1 s</span>`,
+			`<div class="kf fail"><span class="kf-label">PDF p95 latency</span><span class="kf-value">NaN</span>`,
+			`<div class="kf fail"><span class="kf-label">Peak memory</span><span class="kf-value">298 MiB</span><span class="kf-rule">FAIL: want &lt;= 256 MiB</span>`,
+			`<div class="kf missing"><span class="kf-label">CSV exports verified</span><span class="kf-value">—</span><span class="kf-rule">not measured in this run</span><code>a1.csv_exports</code>`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := HTML(&b, tc.report); err != nil {
+				t.Fatal(err)
+			}
+			page := b.String()
+			order := []string{`id="verdict"`, `id="key-figures"`, `id="failures"`, `id="charts"`, "<figure ", `id="checks"`, `<details id="informational">`, `id="environment"`}
+			if tc.name == "green" {
+				order = slices.DeleteFunc(order, func(s string) bool { return s == `id="failures"` })
+				if strings.Contains(page, `id="failures"`) {
+					t.Error("a green page lists failures")
+				}
+			} else {
+				order = slices.DeleteFunc(order, func(s string) bool { return s == "<figure " }) // no series
+			}
+			last := -1
+			for _, mark := range order {
+				i := strings.Index(page, mark)
+				if i < last {
+					t.Errorf("%s is not where it belongs (at %d, before something it should follow at %d)", mark, i, last)
+				}
+				last = i
+			}
+			if strings.Contains(page, "<details open") || strings.Contains(page, "<script") {
+				t.Error("the informational measures are not folded away by plain HTML")
+			}
+			opening := page[:strings.Index(page, `id="checks"`)]
+			if strings.Contains(opening, "none (informational)") {
+				t.Error("an informational measure before the checks table")
+			}
+			for _, f := range tc.figures {
+				if !strings.Contains(page[:strings.Index(page, `id="charts"`)], f) {
+					t.Errorf("no key figure %q before the charts", f)
+				}
+			}
+		})
+	}
+	// Every failing measure of the red run is named in the failures, before the charts.
+	var b bytes.Buffer
+	if err := HTML(&b, redReport(t)); err != nil {
+		t.Fatal(err)
+	}
+	failures := b.String()[strings.Index(b.String(), `id="failures"`):strings.Index(b.String(), `id="charts"`)]
+	for _, want := range []string{"<strong>A3 fast</strong>: a3.csv_p95_seconds = 2.5 s (want &lt;= 1 s)", "<strong>A4 bounded</strong>: a4.peak_memory_bytes = 298 MiB (want &lt;= 256 MiB)",
+		"<strong>A1 complete</strong>: row id=T-000042 missing"} {
+		if !strings.Contains(failures, want) {
+			t.Errorf("no %q among the failures:\n%s", want, failures)
 		}
 	}
 }
@@ -206,7 +287,7 @@ func htmlEscape(s string) string {
 
 func TestRenderHTMLCharts(t *testing.T) {
 	var b bytes.Buffer
-	if err := RenderHTML(&b, chartReport(t)); err != nil {
+	if err := HTML(&b, chartReport(t)); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
@@ -223,7 +304,7 @@ func TestRenderHTMLCharts(t *testing.T) {
 	}
 	for _, want := range []string{
 		"large CSV exports", "anonymous (judged)", "429 limited (10)", "503 saturated (3)", "CSV p95 limit",
-		"Failed exports (crosses): 1.", "Compared with the baseline", "<td class=\"num\">&#43;Inf bytes</td>", "41943040 bytes (40 MiB)", "worse",
+		"Failed exports (crosses): 1.", "Compared with the baseline", "<td class=\"num\">&#43;Inf</td>", "<td class=\"num\">40 MiB</td>", "worse",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("no %q on the page", want)
@@ -234,7 +315,7 @@ func TestRenderHTMLCharts(t *testing.T) {
 func TestRenderHTMLMissingCharts(t *testing.T) {
 	r := greenReport(t)
 	var b bytes.Buffer
-	if err := RenderHTML(&b, r); err != nil {
+	if err := HTML(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "recorded nothing over time") || strings.Contains(b.String(), "<svg") {
@@ -242,9 +323,9 @@ func TestRenderHTMLMissingCharts(t *testing.T) {
 	}
 
 	// A url target: exports, no memory; the probes never ran.
-	r.Series = &Series{Start: fixedStart, Exports: chartSeries().Exports}
+	r.Series = &evidence.Series{Start: fixedStart, Exports: chartSeries().Exports}
 	b.Reset()
-	if err := RenderHTML(&b, r); err != nil {
+	if err := HTML(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
@@ -270,7 +351,7 @@ func TestDrawChartRecovers(t *testing.T) {
 	if c.SVG != "" || c.Missing != "the chart could not be drawn: no ticks" || c.Caption != "caption" {
 		t.Errorf("chart %+v", c)
 	}
-	c = drawChart("nan", "NaN", latencyCDF(Report{Series: &Series{Exports: []ExportPoint{{Format: "csv", OK: true, Latency: time.Second}}}, Thresholds: map[string]Rule{"a3.csv_p95_seconds": {Op: "<=", Value: math.NaN()}}}))
+	c = drawChart("nan", "NaN", latencyCDF(evidence.Report{Series: &evidence.Series{Exports: []evidence.ExportPoint{{Format: "csv", OK: true, Latency: time.Second}}}, Thresholds: map[string]evidence.Rule{"a3.csv_p95_seconds": {Op: "<=", Value: math.NaN()}}}))
 	if c.SVG == "" {
 		t.Errorf("a NaN threshold should be left out, not break the chart: %+v", c)
 	}
@@ -280,9 +361,9 @@ func TestRenderHTMLEscapes(t *testing.T) {
 	r := redReport(t)
 	r.Checks[3].Failures = append(r.Checks[3].Failures, `<script>alert("x")</script>`)
 	r.Environment.Note = `<img src=x onerror=alert(1)>`
-	r.Series = &Series{Windows: []Span{{Label: "<b>window</b>", End: time.Second}}, Memory: []MemoryPoint{{At: 0, AnonBytes: 1}, {At: time.Second, AnonBytes: 2}}}
+	r.Series = &evidence.Series{Windows: []evidence.Span{{Label: "<b>window</b>", End: time.Second}}, Memory: []evidence.MemoryPoint{{At: 0, AnonBytes: 1}, {At: time.Second, AnonBytes: 2}}}
 	var b bytes.Buffer
-	if err := RenderHTML(&b, r); err != nil {
+	if err := HTML(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	if f := fetches(t, b.String()); f != nil || strings.Contains(b.String(), "<b>window") {
@@ -293,15 +374,15 @@ func TestRenderHTMLEscapes(t *testing.T) {
 func TestRenderJSONKeepsSeriesAndBaseline(t *testing.T) {
 	r := chartReport(t)
 	var b bytes.Buffer
-	if err := RenderJSON(&b, r); err != nil {
+	if err := JSON(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	var got Report
+	var got evidence.Report
 	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
 	var again bytes.Buffer
-	if err := RenderJSON(&again, got); err != nil {
+	if err := JSON(&again, got); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b.Bytes(), again.Bytes()) {
@@ -314,30 +395,9 @@ func TestRenderJSONKeepsSeriesAndBaseline(t *testing.T) {
 		t.Error("an infinite delta is not written as the string +Inf")
 	}
 	for _, bad := range []string{`{"measure":"m","new":1,"delta":1}`, `{"measure":"m","base":"x","new":1,"delta":1}`} {
-		var d Delta
+		var d evidence.Delta
 		if err := json.Unmarshal([]byte(bad), &d); err == nil {
 			t.Errorf("unmarshal %s: no error", bad)
-		}
-	}
-}
-
-func TestThinPoints(t *testing.T) {
-	seq := func(n int) []int {
-		s := make([]int, n)
-		for i := range s {
-			s[i] = i
-		}
-		return s
-	}
-	for _, tc := range []struct {
-		n, max, want, last int
-	}{{10, 0, 10, 9}, {10, 10, 10, 9}, {10, 20, 10, 9}, {11, 10, 6, 10}, {2001, 2000, 1001, 2000}, {5000, 2000, 1667, 4998}, {7, 1, 1, 0}} {
-		got := ThinPoints(seq(tc.n), tc.max)
-		if len(got) != tc.want || got[len(got)-1] != tc.last || got[0] != 0 {
-			t.Errorf("ThinPoints(%d points, %d) kept %d ending %d, want %d ending %d", tc.n, tc.max, len(got), got[len(got)-1], tc.want, tc.last)
-		}
-		if tc.max > 0 && len(got) > tc.max {
-			t.Errorf("ThinPoints(%d points, %d) kept %d", tc.n, tc.max, len(got))
 		}
 	}
 }

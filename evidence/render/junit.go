@@ -1,4 +1,4 @@
-package evidence
+package render
 
 import (
 	"encoding/xml"
@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/reporters"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 // The JUnit XML shapes, as CI systems read them: one suite, one test case per check. The
@@ -57,10 +59,10 @@ type (
 	}
 )
 
-// RenderJUnit writes junit.xml: one test suite, one test case per check (required checks absent
+// JUnit writes junit.xml: one test suite, one test case per check (required checks absent
 // from the run included), a failed check as <failure> listing its failing measures and failure
 // lines, a check that did not run as <skipped>. Measures are listed in each case's system-out.
-func RenderJUnit(w io.Writer, r Report) error {
+func JUnit(w io.Writer, r evidence.Report) error {
 	r = normalize(r)
 	suite := junitSuite{
 		Name:      "exportatscale acceptance",
@@ -86,18 +88,18 @@ func RenderJUnit(w io.Writer, r Report) error {
 		if len(out) > 0 {
 			tc.SystemOut = &junitText{xmlSafe(strings.Join(out, "\n"))}
 		}
-		switch classify(c) {
-		case outFailed:
+		switch c.Outcome() {
+		case evidence.OutcomeFailed:
 			var lines []string
 			for _, m := range c.Measures {
-				if pass, _ := judge(m); !pass {
+				if pass, _ := m.Judgement(); !pass {
 					lines = append(lines, describe(m))
 				}
 			}
 			lines = append(lines, c.Failures...)
 			tc.Failure = &junitMessage{Message: oneLine(lines[0]), Type: "failed", Text: xmlSafe(strings.Join(lines, "\n"))}
 			suite.Failures++
-		case outNotRun:
+		case evidence.OutcomeNotRun:
 			tc.Skipped = &junitMessage{Message: statusText(c), Text: xmlSafe(strings.Join(c.Failures, "\n"))}
 			suite.Skipped++
 		}

@@ -1,26 +1,31 @@
-package evidence
+package render
 
 import (
 	"bytes"
 	"fmt"
 	"html/template"
 	"io"
-	"math"
-	"slices"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
 )
 
-// RenderHTML writes EVIDENCE.html: the report of EVIDENCE.md as one self-contained page, with
+// HTML writes EVIDENCE.html: the report of EVIDENCE.md as one self-contained page, with
 // charts of what the run measured over time (Report.Series, see charts.go) and the baseline
 // comparison (Report.Baseline) when there is one.
+//
+// The page opens with what a person asks first: the verdict, the key figures (the load's rows
+// per second, the p95 latency per format, the peak memory, the exports verified; a dash for any
+// the run did not measure) and every failed check with what failed. The charts come next, then
+// the checks with their judged measures; the informational measures are folded away in a
+// <details> element, which needs no script.
 //
 // The page loads nothing: its style is inline, it has no script, the charts are SVG drawn by
 // gonum/plot and inlined, their text names a font family and embeds none, and a
 // Content-Security-Policy forbids any fetch should something slip in. Like the other renderers it
 // reads no clock: every time on the page is one the report carries.
-func RenderHTML(w io.Writer, r Report) error {
-	r = normalize(r)
-	d := decide(r.Checks, r.Required)
-	page := htmlPage{Report: r, Summary: d.summary(), Decided: d.verdict}
+func HTML(w io.Writer, r evidence.Report) error {
+	page := htmlPage{view: newView(normalize(r))}
 	page.build()
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, page); err != nil {
@@ -30,33 +35,20 @@ func RenderHTML(w io.Writer, r Report) error {
 	return err
 }
 
-// htmlPage is what the template shows, formatted in Go so the template only lays it out.
+// htmlPage is what the template shows, formatted in Go so the template only lays it out: the
+// report as EVIDENCE.md shows it, with the charts and the baseline comparison.
 type htmlPage struct {
-	Report  Report
-	Summary string  // the decision in one line, as EVIDENCE.md has it
-	Decided Verdict // the verdict the checks give, shown if it differs from the recorded one
-
-	Checks      []htmlCheck
-	Failures    []htmlNote
-	NotRun      []htmlNote
-	Notes       []htmlNote
-	Charts      []chart
-	NoSeries    string // why there are no charts at all
-	Baseline    []htmlDelta
-	Environment [][2]string
-	Thresholds  [][2]string
+	view
+	Charts   []chart
+	NoSeries string // why there are no charts at all
+	Baseline []htmlDelta
 }
 
-type htmlCheck struct {
-	ID, Name, Status, Class, Time string
-	Measures                      []htmlMeasure
+// noteSection is a list of notes under a heading, as the template "notes" writes it.
+type noteSection struct {
+	ID, Title string
+	Notes     []note
 }
-
-type htmlMeasure struct {
-	Name, Value, Threshold, Result, Class string
-}
-
-type htmlNote struct{ Check, Text string }
 
 type htmlDelta struct {
 	Measure, Base, New, Delta, Verdict, Note string
@@ -64,116 +56,42 @@ type htmlDelta struct {
 
 func (p *htmlPage) build() {
 	r := p.Report
-	checks := displayChecks(r)
-	for _, c := range checks {
-		hc := htmlCheck{ID: c.ID, Name: checkName(c), Status: statusText(c), Time: formatDuration(c.Duration)}
-		if !slices.Contains(r.Required, c.ID) {
-			hc.Name += " (not required)"
-		}
-		switch classify(c) {
-		case outPassed:
-			hc.Class = "pass"
-		case outFailed:
-			hc.Class = "fail"
-		default:
-			hc.Class = "notrun"
-		}
-		for _, m := range c.Measures {
-			hc.Measures = append(hc.Measures, measureCells(m))
-		}
-		p.Checks = append(p.Checks, hc)
-
-		switch classify(c) {
-		case outFailed:
-			for _, m := range c.Measures {
-				if pass, _ := judge(m); !pass {
-					p.Failures = append(p.Failures, htmlNote{checkName(c), describe(m)})
-				}
-			}
-			for _, f := range c.Failures {
-				p.Failures = append(p.Failures, htmlNote{checkName(c), f})
-			}
-		case outNotRun:
-			if slices.Contains(r.Required, c.ID) || len(c.Failures) > 0 {
-				reasons := c.Failures
-				if len(reasons) == 0 {
-					reasons = []string{statusText(c)}
-				}
-				for _, f := range reasons {
-					p.NotRun = append(p.NotRun, htmlNote{checkName(c), f})
-				}
-			}
-		}
-		for _, n := range c.Notes {
-			p.Notes = append(p.Notes, htmlNote{checkName(c), n})
-		}
-	}
-
 	if r.Series == nil {
 		p.NoSeries = "The run recorded nothing over time (its load step did not run), so there is nothing to chart."
 	} else {
 		p.Charts = charts(r)
 	}
-
 	for _, d := range r.Baseline {
-		value := func(v float64) string {
-			if d.Unit == "bytes" && !math.IsInf(v, 0) {
-				return humanBytes(v)
-			}
-			return withUnit(v, d.Unit)
-		}
+		value := func(v float64) string { return human.Value(v, d.Unit) }
 		p.Baseline = append(p.Baseline, htmlDelta{Measure: d.Measure, Base: value(d.Base), New: value(d.New),
 			Delta: value(d.Delta), Verdict: d.Verdict, Note: d.Note})
 	}
-
-	for _, row := range environmentRows(r) {
-		if row[1] == "" {
-			row[1] = "—"
-		}
-		p.Environment = append(p.Environment, row)
-	}
-
-	p.Thresholds = thresholdRows(r)
-}
-
-// measureCells is a measure as a row of the checks table, read as EVIDENCE.md reads it.
-func measureCells(m Measure) htmlMeasure {
-	value := withUnit(m.Value, m.Unit)
-	if m.Unit == "bytes" {
-		value = humanBytes(m.Value)
-	}
-	out := htmlMeasure{Name: m.Name, Value: value, Threshold: "none (informational)", Result: "info", Class: "info"}
-	if m.Rule != nil {
-		out.Threshold, out.Result, out.Class = m.Rule.String(), "PASS", "pass"
-		if pass, note := judge(m); !pass {
-			out.Result, out.Class = "FAIL", "fail"
-			if note != "" {
-				out.Result += ": " + note
-			}
-		}
-	}
-	return out
 }
 
 // verdictClass is the CSS class of a verdict banner.
-func verdictClass(v Verdict) string {
+func verdictClass(v evidence.Verdict) string {
 	switch v {
-	case Green:
+	case evidence.Green:
 		return "green"
-	case Red:
+	case evidence.Red:
 		return "red"
 	}
 	return "notrun"
 }
 
-// rowspan is how many table rows a check takes: one per measure, at least one.
-func rowspan(c htmlCheck) int { return max(len(c.Measures), 1) }
+// rowspan is how many table rows a check takes: one per judged measure, at least one.
+func rowspan(c checkRow) int { return max(len(c.Measures), 1) }
 
 var pageTemplate = template.Must(template.New("EVIDENCE.html").Funcs(template.FuncMap{
-	"verdictClass": verdictClass,
-	"rowspan":      rowspan,
-	"time":         formatTime,
-	"oneLine":      oneLine,
+	"verdictClass":  verdictClass,
+	"rowspan":       rowspan,
+	"time":          formatTime,
+	"oneLine":       oneLine,
+	"bytes":         func(n int64) string { return human.Bytes(float64(n)) },
+	"informational": informationalText,
+	"section": func(id, title string, notes []note) noteSection {
+		return noteSection{ID: id, Title: title, Notes: notes}
+	},
 }).Parse(pageHTML))
 
 // pageCSS is the page's only style. System fonts only: nothing to fetch. The charts' text is
@@ -207,6 +125,19 @@ figure svg { display: block; width: 100%; max-width: 56rem; height: auto; }
 svg text { font-family: "Liberation Sans", Arial, Helvetica, sans-serif !important; }
 figcaption { color: #57606a; font-size: .9rem; max-width: 56rem; }
 .missing { color: #57606a; font-style: italic; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); gap: .6rem; margin: 1rem 0 0; }
+.kf { border: 1px solid #d0d7de; border-left-width: 4px; border-radius: 6px; padding: .5rem .75rem; display: flex; flex-direction: column; }
+.kf.pass { border-left-color: #1a7f37; }
+.kf.fail { border-left-color: #cf222e; }
+.kf.info { border-left-color: #57606a; }
+.kf.missing { border-left-color: #d0d7de; color: #57606a; }
+.kf-label { font-size: .85rem; color: #57606a; }
+.kf-value { font-size: 1.5rem; font-weight: bold; font-variant-numeric: tabular-nums; }
+.kf.fail .kf-value, .kf.fail .kf-rule { color: #cf222e; }
+.kf-rule { font-size: .85rem; }
+.kf code { font-size: .75rem; color: #57606a; }
+details { margin: .8rem 0; }
+summary { cursor: pointer; font-weight: bold; }
 footer { margin-top: 2.5rem; color: #57606a; font-size: .85rem; }
 `
 
@@ -229,51 +160,14 @@ const pageHTML = `<!DOCTYPE html>
 <p class="warning"><strong>Warning:</strong> the recorded verdict {{.Report.Verdict}} does not follow from the checks below, which give {{.Decided}}.</p>
 {{- end}}
 
-<h2 id="checks">Checks</h2>
-<table>
-<thead><tr><th>Check</th><th>Status</th><th>Time</th><th>Measure</th><th>Value</th><th>Threshold</th><th>Result</th></tr></thead>
-<tbody>
-{{- range .Checks}}
-{{- $c := .}}
-{{- if .Measures}}
-{{- range $i, $m := .Measures}}
-<tr{{if eq $i 0}} id="check-{{$c.ID}}"{{end}}>
-{{- if eq $i 0}}<td rowspan="{{rowspan $c}}" class="check-{{$c.Class}}">{{$c.Name}}</td><td rowspan="{{rowspan $c}}" class="{{$c.Class}}">{{$c.Status}}</td><td rowspan="{{rowspan $c}}">{{$c.Time}}</td>{{end -}}
-<td><code>{{$m.Name}}</code></td><td class="num">{{$m.Value}}</td><td>{{$m.Threshold}}</td><td class="{{$m.Class}}">{{$m.Result}}</td></tr>
+<section id="key-figures" class="figures" aria-label="Key figures">
+{{- range .Figures}}
+<div class="kf {{.Class}}"><span class="kf-label">{{.Label}}</span><span class="kf-value">{{.Value}}</span>
+{{- if .Rule}}<span class="kf-rule">{{if eq .Class "fail"}}FAIL: {{end}}want {{.Rule}}</span>{{else if eq .Class "missing"}}<span class="kf-rule">not measured in this run</span>{{end}}<code>{{.Measure}}</code></div>
 {{- end}}
-{{- else}}
-<tr id="check-{{.ID}}"><td class="check-{{.Class}}">{{.Name}}</td><td class="{{.Class}}">{{.Status}}</td><td>{{.Time}}</td><td>—</td><td>—</td><td>—</td><td>—</td></tr>
-{{- end}}
-{{- end}}
-</tbody>
-</table>
-{{- if .Failures}}
-
-<h2 id="failures">Failures</h2>
-<ul>
-{{- range .Failures}}
-<li><strong>{{.Check}}</strong>: {{oneLine .Text}}</li>
-{{- end}}
-</ul>
-{{- end}}
-{{- if .NotRun}}
-
-<h2 id="not-run">Not run</h2>
-<ul>
-{{- range .NotRun}}
-<li><strong>{{.Check}}</strong>: {{oneLine .Text}}</li>
-{{- end}}
-</ul>
-{{- end}}
-{{- if .Notes}}
-
-<h2 id="notes">Notes</h2>
-<ul>
-{{- range .Notes}}
-<li><strong>{{.Check}}</strong>: {{oneLine .Text}}</li>
-{{- end}}
-</ul>
-{{- end}}
+</section>
+{{- template "notes" (section "failures" "Failures" .Failures)}}
+{{- template "notes" (section "not-run" "Not run" .NotRun)}}
 
 <h2 id="charts">Charts</h2>
 {{- if .NoSeries}}
@@ -290,6 +184,41 @@ const pageHTML = `<!DOCTYPE html>
 <figcaption>{{.Caption}}</figcaption>
 </figure>
 {{- end}}
+
+<h2 id="checks">Checks</h2>
+<table>
+<thead><tr><th>Check</th><th>Status</th><th>Time</th><th>Measure</th><th>Value</th><th>Threshold</th><th>Result</th></tr></thead>
+<tbody>
+{{- range .Checks}}
+{{- $c := .}}
+{{- if .Measures}}
+{{- range $i, $m := .Measures}}
+<tr{{if eq $i 0}} id="check-{{$c.ID}}"{{end}}>
+{{- if eq $i 0}}<td rowspan="{{rowspan $c}}" class="check-{{$c.Class}}">{{$c.Name}}</td><td rowspan="{{rowspan $c}}" class="{{$c.Class}}">{{$c.Status}}</td><td rowspan="{{rowspan $c}}">{{$c.Time}}</td>{{end -}}
+<td><code>{{$m.Name}}</code></td><td class="num">{{$m.Value}}</td><td>{{$m.Threshold}}</td><td class="{{$m.Class}}">{{$m.Result}}</td></tr>
+{{- end}}
+{{- else}}
+<tr id="check-{{.ID}}"><td class="check-{{.Class}}">{{.Name}}</td><td class="{{.Class}}">{{.Status}}</td><td>{{.Time}}</td>
+{{- if .Informational}}<td colspan="4" class="info">{{informational .Informational}}</td>{{else}}<td>—</td><td>—</td><td>—</td><td>—</td>{{end}}</tr>
+{{- end}}
+{{- end}}
+</tbody>
+</table>
+{{- if .Informational}}
+
+<details id="informational">
+<summary>Informational measures ({{len .Informational}}): measured for information, with no threshold; they do not affect the verdict</summary>
+<table>
+<thead><tr><th>Check</th><th>Measure</th><th>Value</th></tr></thead>
+<tbody>
+{{- range .Informational}}
+<tr><td>{{.Check}}</td><td><code>{{.Name}}</code></td><td class="num">{{.Value}}</td></tr>
+{{- end}}
+</tbody>
+</table>
+</details>
+{{- end}}
+{{- template "notes" (section "notes" "Notes" .Notes)}}
 {{- if .Baseline}}
 
 <h2 id="baseline">Compared with the baseline</h2>
@@ -336,13 +265,24 @@ const pageHTML = `<!DOCTYPE html>
 <footer>Schema {{.Report.SchemaVersion}}. Rendered from the run's report; started {{time .Report.Started}}, finished {{time .Report.Finished}}.</footer>
 </body>
 </html>
-{{define "artifacts"}}
+{{define "notes"}}
+{{- if .Notes}}
+
+<h2 id="{{.ID}}">{{.Title}}</h2>
+<ul>
+{{- range .Notes}}
+<li><strong>{{.Check}}</strong>: {{oneLine .Text}}</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- end}}
+{{- define "artifacts"}}
 {{- if .}}
 <table>
-<thead><tr><th>File</th><th>SHA-256</th><th>Bytes</th></tr></thead>
+<thead><tr><th>File</th><th>SHA-256</th><th>Size</th></tr></thead>
 <tbody>
 {{- range .}}
-<tr><td>{{.Path}}</td><td><code>{{.SHA256}}</code></td><td class="num">{{.Bytes}}</td></tr>
+<tr><td>{{.Path}}</td><td><code>{{.SHA256}}</code></td><td class="num">{{bytes .Bytes}}</td></tr>
 {{- end}}
 </tbody>
 </table>

@@ -1,4 +1,4 @@
-package evidence
+package render
 
 import (
 	"bufio"
@@ -11,10 +11,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/exportatscale/exportatscale/evidence"
 )
 
 // writeTestBundle writes a bundle of r with a few extra files into a fresh directory.
-func writeTestBundle(t *testing.T, r Report) (string, Report) {
+func writeTestBundle(t *testing.T, r evidence.Report) (string, evidence.Report) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "run-1")
 	extra := map[string][]byte{
@@ -109,7 +111,7 @@ func TestWriteBundle(t *testing.T) {
 	}
 
 	// evidence.json lists the extras and junit.xml; EVIDENCE.md also lists evidence.json.
-	var inJSON Report
+	var inJSON evidence.Report
 	b, _ := os.ReadFile(filepath.Join(dir, "evidence.json"))
 	if err := json.Unmarshal(b, &inJSON); err != nil {
 		t.Fatal(err)
@@ -117,7 +119,7 @@ func TestWriteBundle(t *testing.T) {
 	if n := len(inJSON.Artifacts); n != 5 || inJSON.Artifacts[4].Path != "junit.xml" {
 		t.Errorf("evidence.json lists %d artifacts: %+v", n, inJSON.Artifacts)
 	}
-	if inJSON.Verdict != Green || inJSON.SchemaVersion != SchemaVersion {
+	if inJSON.Verdict != evidence.Green || inJSON.SchemaVersion != evidence.SchemaVersion {
 		t.Errorf("evidence.json verdict %q schema %q", inJSON.Verdict, inJSON.SchemaVersion)
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, "EVIDENCE.md"))
@@ -129,11 +131,11 @@ func TestWriteBundle(t *testing.T) {
 		t.Errorf("EVIDENCE.html does not show the verdict or does not list EVIDENCE.md:\n%s", page)
 	}
 
-	got, err := VerifyBundle(dir)
+	got, err := evidence.VerifyBundle(dir)
 	if err != nil {
 		t.Fatalf("fresh bundle does not verify: %v", err)
 	}
-	if got.Verdict != Green || got.RunID != written.RunID {
+	if got.Verdict != evidence.Green || got.RunID != written.RunID {
 		t.Errorf("VerifyBundle = verdict %s run %s", got.Verdict, got.RunID)
 	}
 }
@@ -142,7 +144,7 @@ func TestWriteBundleDecidesEmptyVerdict(t *testing.T) {
 	r := redReport(t)
 	r.Verdict = ""
 	_, written := writeTestBundle(t, r)
-	if written.Verdict != Red {
+	if written.Verdict != evidence.Red {
 		t.Errorf("verdict %q, want RED", written.Verdict)
 	}
 }
@@ -150,16 +152,18 @@ func TestWriteBundleDecidesEmptyVerdict(t *testing.T) {
 func TestWriteBundleRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		edit    func(*Report)
+		edit    func(*evidence.Report)
 		extra   map[string][]byte
 		wantErr string
 	}{
-		{"forged verdict", func(r *Report) { r.Verdict = Red }, nil, "does not follow from the checks"},
-		{"forged pass", func(r *Report) { r.Checks[3].Measures[0].Value = 1 }, nil, "records pass=true"},
-		{"unjudged measure", func(r *Report) {
-			r.Checks[3].Measures = append(r.Checks[3].Measures, Measure{Name: "a1.missing_rows", Value: 5, Pass: true})
+		{"forged verdict", func(r *evidence.Report) { r.Verdict = evidence.Red }, nil, "does not follow from the checks"},
+		{"forged pass", func(r *evidence.Report) { r.Checks[3].Measures[0].Value = 1 }, nil, "records pass=true"},
+		{"unjudged measure", func(r *evidence.Report) {
+			r.Checks[3].Measures = append(r.Checks[3].Measures, evidence.Measure{Name: "a1.missing_rows", Value: 5, Pass: true})
 		}, nil, "recorded as informational"},
-		{"loosened rule", func(r *Report) { r.Checks[5].Measures[0].Rule = &Rule{"<=", 99, "s"} }, nil, "the thresholds say <= 1 s"},
+		{"loosened rule", func(r *evidence.Report) {
+			r.Checks[5].Measures[0].Rule = &evidence.Rule{Op: "<=", Value: 99, Unit: "s"}
+		}, nil, "the thresholds say <= 1 s"},
 		{"collides", nil, map[string][]byte{"evidence.json": nil}, "collides"},
 		{"collides with the page", nil, map[string][]byte{"EVIDENCE.html": nil}, "collides"},
 		{"escapes", nil, map[string][]byte{"../x": nil}, "not a clean relative path"},
@@ -200,16 +204,18 @@ func TestVerifyBundleDetectsTampering(t *testing.T) {
 		}, "EVIDENCE.html: not listed"},
 		{"deleted file", func(t *testing.T, dir string) { remove(t, dir, "logs/exporter.log") }, "logs/exporter.log:"},
 		{"verdict edited and rehashed", func(t *testing.T, dir string) {
-			editJSON(t, dir, func(r *Report) { r.Verdict = Green })
+			editJSON(t, dir, func(r *evidence.Report) { r.Verdict = evidence.Green })
 		}, "does not follow from the checks"},
 		{"pass edited and rehashed", func(t *testing.T, dir string) {
-			editJSON(t, dir, func(r *Report) { r.Checks[3].Measures[0].Pass = true })
+			editJSON(t, dir, func(r *evidence.Report) { r.Checks[3].Measures[0].Pass = true })
 		}, "records pass=true"},
 		{"threshold loosened and rehashed", func(t *testing.T, dir string) {
-			editJSON(t, dir, func(r *Report) { r.Thresholds["a3.csv_p95_seconds"] = Rule{"<=", 10, "s"} })
+			editJSON(t, dir, func(r *evidence.Report) {
+				r.Thresholds["a3.csv_p95_seconds"] = evidence.Rule{Op: "<=", Value: 10, Unit: "s"}
+			})
 		}, "the thresholds say <= 10 s"},
 		{"schema changed and rehashed", func(t *testing.T, dir string) {
-			editJSON(t, dir, func(r *Report) { r.SchemaVersion = "v0" })
+			editJSON(t, dir, func(r *evidence.Report) { r.SchemaVersion = "v0" })
 		}, "schema version"},
 		{"evidence.json unlisted", func(t *testing.T, dir string) {
 			rewriteSums(t, dir, func(l string) bool { return !strings.HasSuffix(l, " evidence.json") })
@@ -231,12 +237,12 @@ func TestVerifyBundleDetectsTampering(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, _ := writeTestBundle(t, redReport(t))
-			if _, err := VerifyBundle(dir); err != nil {
+			if _, err := evidence.VerifyBundle(dir); err != nil {
 				t.Fatalf("before tampering: %v", err)
 			}
 			tc.tamper(t, dir)
-			_, err := VerifyBundle(dir)
-			if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), tc.wantErr) {
+			_, err := evidence.VerifyBundle(dir)
+			if !errors.Is(err, evidence.ErrTampered) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error %v, want ErrTampered containing %q", err, tc.wantErr)
 			}
 		})
@@ -244,7 +250,7 @@ func TestVerifyBundleDetectsTampering(t *testing.T) {
 }
 
 func TestVerifyBundleUnreadable(t *testing.T) {
-	if _, err := VerifyBundle(t.TempDir()); err == nil || errors.Is(err, ErrTampered) {
+	if _, err := evidence.VerifyBundle(t.TempDir()); err == nil || errors.Is(err, evidence.ErrTampered) {
 		t.Errorf("empty directory: error %v, want a read error", err)
 	}
 }
@@ -254,16 +260,16 @@ func TestHashFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("abc"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a, err := HashFile(path)
+	a, err := evidence.HashFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// sha256("abc"), from FIPS 180-2.
-	want := Artifact{Path: filepath.ToSlash(path), SHA256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Bytes: 3}
+	want := evidence.Artifact{Path: filepath.ToSlash(path), SHA256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Bytes: 3}
 	if a != want {
 		t.Errorf("HashFile = %+v, want %+v", a, want)
 	}
-	if _, err := HashFile(filepath.Join(t.TempDir(), "absent")); err == nil {
+	if _, err := evidence.HashFile(filepath.Join(t.TempDir(), "absent")); err == nil {
 		t.Error("missing file: no error")
 	}
 }
@@ -295,13 +301,13 @@ func remove(t *testing.T, dir, name string) {
 }
 
 // editJSON rewrites evidence.json and fixes up SHA256SUMS, as a careful forger would.
-func editJSON(t *testing.T, dir string, edit func(*Report)) {
+func editJSON(t *testing.T, dir string, edit func(*evidence.Report)) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "evidence.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r Report
+	var r evidence.Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,153 @@
+package render
+
+import (
+	"slices"
+
+	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/evidence/human"
+)
+
+// view is a report as EVIDENCE.md and EVIDENCE.html both show it, formatted for a person, so that
+// each renderer only lays it out and the two cannot tell different stories.
+type view struct {
+	Report  evidence.Report
+	Summary string           // the decision in one line
+	Decided evidence.Verdict // the verdict the checks give, shown if it differs from the recorded one
+
+	Figures       []keyFigure // the headline
+	Checks        []checkRow  // every check, with its judged measures
+	Informational []infoRow   // the measures without a rule, apart from the judged ones
+	Failures      []note      // each failed check with what failed: measures, then failure lines
+	NotRun        []note      // why each required check did not run
+	Notes         []note
+	Environment   [][2]string
+	Thresholds    [][2]string
+}
+
+// checkRow is one check of the checks table.
+type checkRow struct {
+	ID, Name, Status, Time string
+	Class                  string  // pass, fail or notrun
+	Measures               []cells // the judged measures; the informational ones are in view.Informational
+	Informational          int     // how many informational measures the check has
+}
+
+// infoRow is one informational measure, named by its check.
+type infoRow struct {
+	Check string
+	cells
+}
+
+// note is a line of text about a check.
+type note struct{ Check, Text string }
+
+// keyFigure is one number of the headline, found by its measure's name among the checks.
+type keyFigure struct {
+	Label, Measure string
+	Value          string // "—" when the run has no such measure
+	Rule           string // the threshold, empty for an informational measure
+	Class          string // pass, fail, info, or missing
+}
+
+// headline names the key figures of a run, in the order they open the report: what a person
+// asks first. Each is a measure the harness records (harness/pipeline, harness/assert).
+var headline = []struct{ label, measure string }{
+	{"Load throughput", "load.rows_per_second"},
+	{"CSV p95 latency", "a3.csv_p95_seconds"},
+	{"PDF p95 latency", "a3.pdf_p95_seconds"},
+	{"Peak memory", "a4.peak_memory_bytes"},
+	{"CSV exports verified", "a1.csv_exports"},
+	{"PDF exports verified", "a2.pdf_exports"},
+}
+
+// newView formats r, which normalize has filled, for the reports.
+func newView(r evidence.Report) view {
+	d := evidence.Explain(r.Checks, r.Required)
+	v := view{Report: r, Summary: d.Summary(), Decided: d.Verdict, Thresholds: thresholdRows(r)}
+	v.Figures = keyFigures(r)
+	for _, c := range displayChecks(r) {
+		name := checkName(c)
+		row := checkRow{ID: c.ID, Name: name, Status: statusText(c), Time: formatDuration(c.Duration)}
+		if !slices.Contains(r.Required, c.ID) {
+			row.Name += " (not required)"
+		}
+		switch c.Outcome() {
+		case evidence.OutcomePassed:
+			row.Class = "pass"
+		case evidence.OutcomeFailed:
+			row.Class = "fail"
+			for _, m := range c.Measures {
+				if pass, _ := m.Judgement(); !pass {
+					v.Failures = append(v.Failures, note{name, describe(m)})
+				}
+			}
+			for _, f := range c.Failures {
+				v.Failures = append(v.Failures, note{name, f})
+			}
+		default:
+			row.Class = "notrun"
+			if slices.Contains(r.Required, c.ID) || len(c.Failures) > 0 {
+				reasons := c.Failures
+				if len(reasons) == 0 {
+					reasons = []string{statusText(c)}
+				}
+				for _, f := range reasons {
+					v.NotRun = append(v.NotRun, note{name, f})
+				}
+			}
+		}
+		for _, m := range c.Measures {
+			if m.Rule == nil {
+				v.Informational = append(v.Informational, infoRow{name, measureCells(m)})
+				row.Informational++
+				continue
+			}
+			row.Measures = append(row.Measures, measureCells(m))
+		}
+		v.Checks = append(v.Checks, row)
+		for _, n := range c.Notes {
+			v.Notes = append(v.Notes, note{name, n})
+		}
+	}
+	for _, row := range environmentRows(r) {
+		if row[1] == "" {
+			row[1] = "—"
+		}
+		v.Environment = append(v.Environment, row)
+	}
+	return v
+}
+
+// keyFigures are the headline's figures as r recorded them: the first measure of each name, or a
+// dash where the run has none. A figure is never derived from anything else.
+func keyFigures(r evidence.Report) []keyFigure {
+	out := make([]keyFigure, 0, len(headline))
+	for _, h := range headline {
+		f := keyFigure{Label: h.label, Measure: h.measure, Value: "—", Class: "missing"}
+	find:
+		for _, c := range r.Checks {
+			for _, m := range c.Measures {
+				if m.Name != h.measure {
+					continue
+				}
+				mc := measureCells(m)
+				f.Value, f.Class = mc.Value, mc.Class
+				if m.Rule != nil {
+					f.Rule = mc.Threshold
+				}
+				break find
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// informationalText is what a check row shows in place of measures when all it has are
+// informational ones, listed apart.
+func informationalText(n int) string {
+	if n == 1 {
+		return "1 informational measure, listed apart"
+	}
+	return human.Count(float64(n), "informational measures") + ", listed apart"
+}
