@@ -13,15 +13,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/secure-systems-lab/go-securesystemslib/signerverifier"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/attest"
-	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 const (
@@ -40,40 +39,8 @@ var monitoring = []evidence.Artifact{
 // except that edit may change them.
 func bundle(t *testing.T, img string, edit func([]evidence.Check) []evidence.Check) string {
 	t.Helper()
-	rules, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var checks []evidence.Check
-	for _, id := range pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}) {
-		checks = append(checks, evidence.NewCheck(id, "", nil, nil))
-	}
-	checks[3].Measures = []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 0, "")}
-	if edit != nil {
-		checks = edit(checks)
-	}
-	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	r := evidence.Report{
-		RunID: "run-7", Started: start, Finished: start.Add(time.Minute),
-		Environment: evidence.Environment{Target: "container", ImageDigest: img, GitCommit: "abc"},
-		Thresholds:  rules, Required: pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), Checks: checks, Monitoring: monitoring,
-	}
-	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func red(c []evidence.Check) []evidence.Check {
-	rules, _ := evidence.LoadThresholds("")
-	c[3] = evidence.NewCheck("A1", "complete", []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 3, "")}, nil)
-	return c
-}
-
-func notRun(c []evidence.Check) []evidence.Check {
-	c[8].Status = evidence.StatusSkipped // A6
-	return c
+	return testkit.Bundle(t, testkit.BundleOf{IDs: pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}),
+		Environment: evidence.Environment{Target: "container", ImageDigest: img, GitCommit: "abc"}, Monitoring: monitoring, Edit: edit})
 }
 
 // keyPair returns a new signer and the verifier of its public half.
@@ -166,10 +133,10 @@ func TestStatement(t *testing.T) {
 		passed, failed []string
 	}{
 		{"green", image, nil, "PASSED", pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), nil},
-		{"red", image, red, "FAILED", []string{"seed", "smoke", "load", "A2", "A3", "A4", "A5", "A6"}, []string{"A1"}},
+		{"red", image, testkit.FailA1, "FAILED", []string{"seed", "smoke", "load", "A2", "A3", "A4", "A5", "A6"}, []string{"A1"}},
 		// A check that did not run is not passed: test-result v0.1 has no "not run", and its
 		// warnedTests means "passed with warnings", so it is listed as failed.
-		{"not run", image, notRun, "FAILED", []string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5"}, []string{"A6"}},
+		{"not run", image, testkit.SkipLast, "FAILED", []string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5"}, []string{"A6"}},
 		{"required check absent", "", func(c []evidence.Check) []evidence.Check { return c[:8] }, "FAILED",
 			[]string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5"}, []string{"A6"}},
 		// Outside the required set a check that did not run is left out; one that ran is listed.
@@ -380,7 +347,7 @@ func TestVerify(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
-		{name: "statement lies about the result", img: image, edit: red, wantErr: attest.ErrStatement,
+		{name: "statement lies about the result", img: image, edit: testkit.FailA1, wantErr: attest.ErrStatement,
 			wantMsg: "result PASSED, but the bundle's verdict is RED", tamper: resign(`"result":"FAILED"`, `"result":"PASSED"`)},
 		{name: "statement names another image", img: image, wantErr: attest.ErrStatement,
 			tamper: resign(hexOf(image), hexOf(otherImage))},
@@ -391,8 +358,8 @@ func TestVerify(t *testing.T) {
 		{name: "image asked, none recorded", img: "", want: attest.Want{ImageDigest: image}, wantErr: attest.ErrImage},
 		{name: "image digest malformed", img: image, want: attest.Want{ImageDigest: "1111"}, wantErr: attest.ErrImage},
 
-		{name: "RED, signed honestly", img: image, edit: red, wantErr: attest.ErrNotGreen, wantMsg: "RED (FAILED)"},
-		{name: "NOT RUN, signed honestly", img: image, edit: notRun, wantErr: attest.ErrNotGreen, wantMsg: "NOT RUN (FAILED)"},
+		{name: "RED, signed honestly", img: image, edit: testkit.FailA1, wantErr: attest.ErrNotGreen, wantMsg: "RED (FAILED)"},
+		{name: "NOT RUN, signed honestly", img: image, edit: testkit.SkipLast, wantErr: attest.ErrNotGreen, wantMsg: "NOT RUN (FAILED)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := signed(t, key, tc.img, tc.edit)

@@ -213,10 +213,7 @@ func (v *visit) checkDrawn(t *testing.T, minColours int) {
 // chart, as a suite would hand it to WriteBundle.
 func runReport(t *testing.T) evidence.Report {
 	t.Helper()
-	rules, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := testkit.Thresholds(t)
 	j := func(name string, v float64) evidence.Measure { return evidence.Judge(rules, name, v, "") }
 	checks := []evidence.Check{
 		evidence.NewCheck("seed", "seed", []evidence.Measure{evidence.Judge(rules, "seed.records", 317000, "records")}, nil),

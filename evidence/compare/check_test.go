@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // TestBaselineCheck judges real runs as an acceptance run judges itself: the baseline check of the
@@ -14,10 +15,7 @@ import (
 // a healthy baseline pass, and a baseline that cannot be read or tested is NOT RUN.
 func TestBaselineCheck(t *testing.T) {
 	rules := mustRules(t)
-	thresholds, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	thresholds := testkit.Thresholds(t)
 	noSamples := mustLoad(t, "series-2")
 	noSamples.Samples = nil
 	for _, tt := range []struct {

@@ -33,15 +33,8 @@ func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = tg.Stop(ctx)
-	})
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.StopAtCleanup(t, time.Minute, tg.Stop)
+	th := testkit.Thresholds(t)
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: "clustertest", Seed: 7,
 		Sizes:     contract.Sizes{SmokeRows: 100, SmokeSingle: 10, LoadRows: 1000, LargeRows: 2000, BulkRows: 3000, HeldRows: 3000},
 		FaultWait: 20 * time.Second, Narrate: func(s string) { t.Log(s) }})

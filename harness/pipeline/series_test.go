@@ -26,15 +26,8 @@ func TestSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = tg.Stop(ctx)
-	})
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.StopAtCleanup(t, 30*time.Second, tg.Stop)
+	th := testkit.Thresholds(t)
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: "series", Seed: 7,
 		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits(), SampleInterval: 50 * time.Millisecond})
 	if err != nil {

@@ -48,10 +48,7 @@ var (
 
 func exampleThresholds(t *testing.T, rule bool) map[string]evidence.Rule {
 	t.Helper()
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	th := testkit.Thresholds(t)
 	if rule {
 		th["x1.table_rows"] = evidence.Rule{Op: ">=", Value: 1, Unit: "rows"}
 	}

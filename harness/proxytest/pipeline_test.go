@@ -14,6 +14,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // stripped is how A1's note on stripped trailers begins.
@@ -65,10 +66,7 @@ func runSmoke(t *testing.T, tg target.Target, suffix string) map[string]evidence
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	th := testkit.Thresholds(t)
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: suffix, Seed: 42,
 		Sizes: contract.Sizes{SmokeRows: 300, SmokeSingle: 20, LoadRows: 10, LargeRows: 10, BulkRows: 1, HeldRows: 1}})
 	if err != nil {

@@ -45,15 +45,8 @@ func runPipeline(t *testing.T, faults fake.Faults, args []string, tune func(*pip
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = tg.Stop(ctx)
-	})
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.StopAtCleanup(t, 30*time.Second, tg.Stop)
+	th := testkit.Thresholds(t)
 	cfg := pipeline.Config{Target: tg, Thresholds: th, Suffix: "selftest", Seed: 42,
 		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits()}
 	if tune != nil {

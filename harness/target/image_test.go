@@ -208,10 +208,7 @@ func runPipeline(t *testing.T, tg target.Target) map[string]evidence.Check {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	th := testkit.Thresholds(t)
 	for name, v := range looseA3 {
 		r, ok := th[name]
 		if !ok {

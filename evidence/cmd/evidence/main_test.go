@@ -7,11 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
-	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // bundle writes an evidence bundle whose checks all pass, except that edit may change them.
@@ -23,46 +22,12 @@ func bundle(t *testing.T, edit func(checks []evidence.Check) []evidence.Check) s
 // imageBundle is bundle for a run against the image with digest img (empty: no image).
 func imageBundle(t *testing.T, img string, edit func(checks []evidence.Check) []evidence.Check) string {
 	t.Helper()
-	rules, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var checks []evidence.Check
-	for _, id := range pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}) {
-		checks = append(checks, evidence.NewCheck(id, "", nil, nil))
-	}
-	checks[3].Measures = []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 0, "")}
-	if edit != nil {
-		checks = edit(checks)
-	}
 	target := "process"
 	if img != "" {
 		target = "container"
 	}
-	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	r := evidence.Report{
-		RunID: "run-7", Started: start, Finished: start.Add(time.Minute),
-		Environment: evidence.Environment{Target: target, ImageDigest: img},
-		Thresholds:  rules, Required: pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), Checks: checks,
-	}
-	dir := filepath.Join(t.TempDir(), "bundle")
-	if _, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// red makes A1 fail on evidence: a RED run.
-func red(c []evidence.Check) []evidence.Check {
-	rules, _ := evidence.LoadThresholds("")
-	c[3] = evidence.NewCheck("A1", "complete", []evidence.Measure{evidence.Judge(rules, "a1.missing_rows", 3, "")}, nil)
-	return c
-}
-
-// notRun skips A6: a NOT RUN run.
-func notRun(c []evidence.Check) []evidence.Check {
-	c[8].Status = evidence.StatusSkipped
-	return c
+	return testkit.Bundle(t, testkit.BundleOf{IDs: pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}),
+		Environment: evidence.Environment{Target: target, ImageDigest: img}, Edit: edit})
 }
 
 // runCLI runs the command in-process and returns its exit code and output.
@@ -86,8 +51,8 @@ func TestVerify(t *testing.T) {
 		wantStderr string
 	}{
 		{"green", bundle(t, nil), 0, "verdict: GREEN", ""},
-		{"red", bundle(t, red), 1, "verdict: RED", "verdict RED"},
-		{"not run", bundle(t, notRun), 2, "verdict: NOT RUN", "verdict NOT RUN"},
+		{"red", bundle(t, testkit.FailA1), 1, "verdict: RED", "verdict RED"},
+		{"not run", bundle(t, testkit.SkipLast), 2, "verdict: NOT RUN", "verdict NOT RUN"},
 		{"tampered", tampered, 3, "", "exporter.log: SHA-256"},
 		{"missing", filepath.Join(t.TempDir(), "absent"), 3, "", "SHA256SUMS"},
 	} {

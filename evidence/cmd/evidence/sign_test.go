@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 const (
@@ -146,11 +147,11 @@ func TestAttestAndVerify(t *testing.T) {
 			wantStderr: "attestation is not about that image: want image " + otherImage + ", the attestation's image is " + image},
 		{name: "no attestation", img: image, wantCode: 3, wantStderr: "attestation.intoto.json: no such file",
 			tamper: func(t *testing.T, dir string) { os.Remove(attestation(dir)) }},
-		{name: "RED, signed honestly", img: image, edit: red, wantCode: 1,
+		{name: "RED, signed honestly", img: image, edit: testkit.FailA1, wantCode: 1,
 			wantStdout: "verdict: RED (signed result FAILED)", wantStderr: "verdict is not GREEN"},
-		{name: "NOT RUN, signed honestly", img: image, edit: notRun, wantCode: 2,
+		{name: "NOT RUN, signed honestly", img: image, edit: testkit.SkipLast, wantCode: 2,
 			wantStdout: "verdict: NOT RUN (signed result FAILED)", wantStderr: "verdict is not GREEN"},
-		{name: "RED without --key, as before", img: image, edit: red, verifyArgs: []string{}, wantCode: 1, wantStdout: "verdict: RED"},
+		{name: "RED without --key, as before", img: image, edit: testkit.FailA1, verifyArgs: []string{}, wantCode: 1, wantStdout: "verdict: RED"},
 
 		{name: "public key not found", img: image, verifyArgs: []string{"--key", filepath.Join(t.TempDir(), "absent.pub")}, wantCode: 4, wantStderr: "public key"},
 		{name: "private key given to verify", img: image, verifyArgs: []string{"--key", key}, wantCode: 4, wantStderr: `PEM block "PRIVATE KEY"`},
