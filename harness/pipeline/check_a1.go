@@ -46,9 +46,7 @@ func judgeA1(th Thresholds, t export.Tally) evidence.Check {
 			"trailers missing on every export (a proxy that drops HTTP trailers, e.g. nginx < 1.27.2); "+
 			"the exporter's bodies are right, but no client can verify them on this path", csv.Exact, csv.Exports))
 	}
-	b.explain(csv.Examples...)
-	b.explain(pdf.Examples...)
-	return b.check()
+	return b.check(csv.Examples, pdf.Examples)
 }
 
 var a1Check = define(Def{ID: "A1", Title: "complete",

@@ -27,9 +27,7 @@ func judgeA2(th Thresholds, t export.Tally) evidence.Check {
 	case pdf.Exports == 0:
 		b.notRun = "no PDF export was received to judge"
 	}
-	b.explain(csv.Examples...)
-	b.explain(pdf.Examples...)
-	return b.check()
+	return b.check(csv.Examples, pdf.Examples)
 }
 
 var a2Check = define(Def{ID: "A2", Title: "well-formed",

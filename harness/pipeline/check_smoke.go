@@ -47,30 +47,38 @@ func measureSmoke(ctx context.Context, r *Run) (smoking, error) {
 	csvOpts, pdfOpts := variants(len(ds.records))
 	s := smoking{Exports: len(csvOpts) + len(pdfOpts)}
 	for i, opt := range csvOpts {
-		exp, err := r.expect(ds, opt)
+		c, err := smokeExport(ctx, r, ds, "CSV", opt, r.verifyCSV)
 		if err != nil {
 			return s, err
 		}
-		r.say(fmt.Sprintf("exporting the smoke dataset as CSV with %s", describeOptions(opt)))
-		c := r.verifyCSV(ctx, exp)
 		if i == 0 {
 			s.CSV = c
 		}
 		s.failed("CSV", opt, c.Failure(), c.Fetch, c.Examples)
 	}
 	for i, opt := range pdfOpts {
-		exp, err := r.expect(ds, opt)
+		p, err := smokeExport(ctx, r, ds, "PDF", opt, r.verifyPDF)
 		if err != nil {
 			return s, err
 		}
-		r.say(fmt.Sprintf("exporting the smoke dataset as PDF with %s", describeOptions(opt)))
-		p := r.verifyPDF(ctx, exp)
 		if i == 0 {
 			s.PDF = p
 		}
 		s.failed("PDF", opt, p.Failure(), p.Fetch, p.Examples)
 	}
 	return s, nil
+}
+
+// smokeExport exports ds in one format with opt through verify, which verifies it in full.
+func smokeExport[R any](ctx context.Context, r *Run, ds *dataset, format string, opt export.Options,
+	verify func(context.Context, *export.Expected) R) (R, error) {
+	exp, err := r.expect(ds, opt)
+	if err != nil {
+		var none R
+		return none, err
+	}
+	r.say(fmt.Sprintf("exporting the smoke dataset as %s with %s", format, describeOptions(opt)))
+	return verify(ctx, exp), nil
 }
 
 // failed keeps an export's failure, if any, with its first examples.

@@ -56,8 +56,12 @@ func (b *builder) explain(lines ...string) {
 	b.details = append(b.details, lines[:min(len(lines), maxDetails)]...)
 }
 
-// check is the judged check, without its ID and title (define sets them from the row).
-func (b *builder) check() evidence.Check {
+// check is the judged check, without its ID and title (define sets them from the row). Each list
+// of examples explains a failure as explain does.
+func (b *builder) check(examples ...[]string) evidence.Check {
+	for _, e := range examples {
+		b.explain(e...)
+	}
 	c := evidence.NewCheck("", "", b.measures, b.failures)
 	c.Notes = b.notes
 	if c.Status == evidence.StatusFailed {
