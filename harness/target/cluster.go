@@ -586,13 +586,9 @@ func (c *clusterTarget) ResetPeak() (MemoryWindow, bool)            { return c.m
 
 // Logs are every replica's output, each under a header line naming it, then HAProxy's.
 func (c *clusterTarget) Logs(ctx context.Context) ([]byte, error) {
-	c.mu.Lock()
-	if c.stopped {
-		defer c.mu.Unlock()
-		return bytes.Clone(c.finalLogs), nil
-	}
-	c.mu.Unlock()
-	return c.logs(ctx)
+	return afterStop(&c.mu, &c.stopped,
+		func() []byte { return bytes.Clone(c.finalLogs) },
+		func() ([]byte, error) { return c.logs(ctx) })
 }
 
 func (c *clusterTarget) logs(ctx context.Context) ([]byte, error) {
@@ -629,13 +625,9 @@ func (c *clusterTarget) joinLogs(outputs [][]byte) []byte {
 // replica is down (even one the harness killed, if it was never restarted) or the proxy exited
 // by itself.
 func (c *clusterTarget) Restarts(ctx context.Context) (RunState, error) {
-	c.mu.Lock()
-	if c.stopped {
-		defer c.mu.Unlock()
-		return c.final, nil
-	}
-	c.mu.Unlock()
-	return c.state(ctx)
+	return afterStop(&c.mu, &c.stopped,
+		func() RunState { return c.final },
+		func() (RunState, error) { return c.state(ctx) })
 }
 
 func (c *clusterTarget) state(ctx context.Context) (RunState, error) {

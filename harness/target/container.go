@@ -288,13 +288,21 @@ func (c *containerTarget) readMemory(ctx context.Context) (reading, error) {
 }
 
 func (c *containerTarget) Logs(ctx context.Context) ([]byte, error) {
-	c.mu.Lock()
-	if c.stopped {
-		defer c.mu.Unlock()
-		return bytes.Clone(c.finalLogs), nil
+	return afterStop(&c.mu, &c.stopped,
+		func() []byte { return bytes.Clone(c.finalLogs) },
+		func() ([]byte, error) { return readLogs(ctx, c.ctr) })
+}
+
+// afterStop reads live while the target runs. Once stopped is set it returns kept instead,
+// what Stop saved: Stop removes the containers, and with them the logs and state live reads.
+func afterStop[T any](mu *sync.Mutex, stopped *bool, kept func() T, live func() (T, error)) (T, error) {
+	mu.Lock()
+	if *stopped {
+		defer mu.Unlock()
+		return kept(), nil
 	}
-	c.mu.Unlock()
-	return readLogs(ctx, c.ctr)
+	mu.Unlock()
+	return live()
 }
 
 func readLogs(ctx context.Context, ctr testcontainers.Container) ([]byte, error) {
@@ -311,13 +319,9 @@ func readLogs(ctx context.Context, ctr testcontainers.Container) ([]byte, error)
 }
 
 func (c *containerTarget) Restarts(ctx context.Context) (RunState, error) {
-	c.mu.Lock()
-	if c.stopped {
-		defer c.mu.Unlock()
-		return c.final, nil
-	}
-	c.mu.Unlock()
-	return c.state(ctx)
+	return afterStop(&c.mu, &c.stopped,
+		func() RunState { return c.final },
+		func() (RunState, error) { return c.state(ctx) })
 }
 
 func (c *containerTarget) state(ctx context.Context) (RunState, error) {
