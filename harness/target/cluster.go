@@ -117,44 +117,17 @@ type replica struct {
 	restarts int
 }
 
+// startCluster checks what the machine must have before it starts anything, then builds the
+// image once and starts the database, the replicas and the proxy. On error it tears down whatever
+// it started.
 func startCluster(ctx context.Context, o Options, sel selection) (_ Target, err error) {
-	if err := o.Cluster.validate(); err != nil {
-		return nil, fmt.Errorf("cluster target: %w", err)
+	if err := checkClusterArgs(o); err != nil {
+		return nil, err
 	}
-	for _, a := range o.Args {
-		if name, ok := flagName(a); ok && name == postgresFlag {
-			return nil, fmt.Errorf("cluster target: flag --%s is set by the target, not by Args", postgresFlag)
-		}
-	}
-	if _, ok := o.Env[postgresEnv]; ok {
-		return nil, fmt.Errorf("cluster target: environment variable %s is set by the target, not by Env", postgresEnv)
-	}
-	unavailable := func(err error) error { return fmt.Errorf("cluster target: %w: %w", ErrTargetUnavailable, err) }
-	// What this machine must have, checked before anything is started.
-	proxyVersion, err := haproxyVersion(ctx)
+	host, err := checkClusterHost(ctx, o)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
-	if _, err := pgtmp.BinDir(); err != nil {
-		return nil, unavailable(err)
-	}
-	probe := o.probe
-	if probe == nil {
-		probe = ProbeEngine
-	}
-	engine, err := probe(ctx)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	root, err := o.repoRoot()
-	if err != nil {
-		return nil, fmt.Errorf("cluster target: %w", err)
-	}
-	cfgPath := filepath.Join(root, proxyConfig)
-	if _, err := os.Stat(cfgPath); err != nil {
-		return nil, fmt.Errorf("cluster target: proxy configuration: %w", err)
-	}
-
 	ws, err := newWorkspace(o)
 	if err != nil {
 		return nil, fmt.Errorf("cluster target: %w", err)
@@ -168,48 +141,133 @@ func startCluster(ctx context.Context, o Options, sel selection) (_ Target, err 
 			}
 		}
 	}()
-	bin, binaryBuild, err := ws.binary(ctx, o)
-	if err != nil {
-		return nil, fmt.Errorf("cluster target: %w", err)
-	}
-	if c.provider, err = newProvider(); err != nil {
-		return nil, unavailable(err)
-	}
-	if c.token, err = newToken(); err != nil {
+	if err := c.build(ctx, o, sel, host); err != nil {
 		return nil, err
 	}
-	c.info = Info{
+	if err := c.start(ctx, o, host.cfgPath); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkClusterArgs refuses options the cluster contradicts: the replicas' database is the
+// cluster's own, so neither its flag nor its variable may come from the caller.
+func checkClusterArgs(o Options) error {
+	if err := o.Cluster.validate(); err != nil {
+		return fmt.Errorf("cluster target: %w", err)
+	}
+	for _, a := range o.Args {
+		if name, ok := flagName(a); ok && name == postgresFlag {
+			return fmt.Errorf("cluster target: flag --%s is set by the target, not by Args", postgresFlag)
+		}
+	}
+	if _, ok := o.Env[postgresEnv]; ok {
+		return fmt.Errorf("cluster target: environment variable %s is set by the target, not by Env", postgresEnv)
+	}
+	return nil
+}
+
+// clusterHost is what a cluster needs of the machine it runs on.
+type clusterHost struct {
+	proxyVersion string
+	engine       EngineInfo
+	root         string // the repository root
+	cfgPath      string // proxyConfig under root
+}
+
+// checkClusterHost finds what the machine must have, before anything is started: a missing
+// HAProxy, PostgreSQL or engine is ErrTargetUnavailable, not a failure half-way through a start.
+func checkClusterHost(ctx context.Context, o Options) (clusterHost, error) {
+	var h clusterHost
+	var err error
+	if h.proxyVersion, err = haproxyVersion(ctx); err != nil {
+		return h, clusterUnavailable(err)
+	}
+	if _, err := pgtmp.BinDir(); err != nil {
+		return h, clusterUnavailable(err)
+	}
+	probe := o.probe
+	if probe == nil {
+		probe = ProbeEngine
+	}
+	if h.engine, err = probe(ctx); err != nil {
+		return h, clusterUnavailable(err)
+	}
+	if h.root, err = o.repoRoot(); err != nil {
+		return h, fmt.Errorf("cluster target: %w", err)
+	}
+	h.cfgPath = filepath.Join(h.root, proxyConfig)
+	if _, err := os.Stat(h.cfgPath); err != nil {
+		return h, fmt.Errorf("cluster target: proxy configuration: %w", err)
+	}
+	return h, nil
+}
+
+// clusterUnavailable marks err as this machine lacking what a cluster needs, so that a run
+// requiring the kind is reported as not run rather than as failed.
+func clusterUnavailable(err error) error {
+	return fmt.Errorf("cluster target: %w: %w", ErrTargetUnavailable, err)
+}
+
+// build makes what every replica runs, once: the exporter binary, the token and the image. It
+// fills in Info first, so that even a failed build's evidence says which deployment it was.
+func (c *clusterTarget) build(ctx context.Context, o Options, sel selection, host clusterHost) error {
+	bin, binaryBuild, err := c.ws.binary(ctx, o)
+	if err != nil {
+		return fmt.Errorf("cluster target: %w", err)
+	}
+	if c.provider, err = newProvider(); err != nil {
+		return clusterUnavailable(err)
+	}
+	if c.token, err = newToken(); err != nil {
+		return err
+	}
+	c.info = clusterInfo(o, sel, host, bin, binaryBuild)
+	buildStart := time.Now()
+	if err := c.buildImage(ctx, o, host.root, bin); err != nil {
+		return fmt.Errorf("cluster target: %w", err)
+	}
+	c.info.ImageBuild = time.Since(buildStart)
+	return nil
+}
+
+// clusterInfo is the Info of a cluster before it starts. A broken deployment says so in its
+// note, so that no report takes its results for the supported deployment's.
+func clusterInfo(o Options, sel selection, host clusterHost, bin string, binaryBuild time.Duration) Info {
+	engine := host.engine
+	info := Info{
 		Kind:         KindCluster,
 		Note:         fmt.Sprintf("%s: %d replicas (%s)", sel.note, o.Cluster.replicas(), engine),
 		Engine:       &engine,
 		BinaryPath:   bin,
 		BinaryBuild:  binaryBuild,
 		MemoryMethod: methodCluster,
-		Proxy:        proxyVersion,
+		Proxy:        host.proxyVersion,
 	}
 	if o.Cluster.NoProxyHealthChecks {
-		c.info.Note += "; BROKEN deployment: the proxy has no health checks"
+		info.Note += "; BROKEN deployment: the proxy has no health checks"
 	}
 	if p := o.Cluster.restartPolicy(); p == container.RestartPolicyDisabled {
-		c.info.Note += "; BROKEN deployment: replicas are never restarted"
+		info.Note += "; BROKEN deployment: replicas are never restarted"
 	}
+	return info
+}
 
-	buildStart := time.Now()
-	if err := c.buildImage(ctx, o, root, bin); err != nil {
-		return nil, fmt.Errorf("cluster target: %w", err)
-	}
-	c.info.ImageBuild = time.Since(buildStart)
+// start runs the database, then the replicas over it, then the proxy in front of them: each
+// needs the one before it up. Info.Startup is the time all three take; the image build is
+// timed apart, in build.
+func (c *clusterTarget) start(ctx context.Context, o Options, cfgPath string) error {
 	startup := time.Now()
-
+	var err error
 	c.db, err = pgtmp.Start(ctx, pgtmp.Options{}) // durable: fsync on
 	if err != nil {
-		return nil, fmt.Errorf("cluster target: PostgreSQL: %w", err)
+		return fmt.Errorf("cluster target: PostgreSQL: %w", err)
 	}
 	c.info.Database = "PostgreSQL " + c.DatabaseVersion()
 
 	for i := range o.Cluster.replicas() {
 		if err := c.startReplica(ctx, o, i); err != nil {
-			return nil, fmt.Errorf("cluster target: %w", err)
+			return fmt.Errorf("cluster target: %w", err)
 		}
 	}
 	samplers := make([]*sampler, len(c.replicas))
@@ -220,10 +278,10 @@ func startCluster(ctx context.Context, o Options, sel selection) (_ Target, err 
 	c.mem = &clusterSampler{replicas: samplers}
 
 	if err := c.startProxy(ctx, o, cfgPath); err != nil {
-		return nil, fmt.Errorf("cluster target: %w", err)
+		return fmt.Errorf("cluster target: %w", err)
 	}
 	c.info.Startup = time.Since(startup)
-	return c, nil
+	return nil
 }
 
 // buildImage builds the exporter's FROM scratch image once, as the container kind does; every
