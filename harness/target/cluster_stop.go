@@ -159,25 +159,7 @@ func (c *clusterTarget) teardown(ctx context.Context) error {
 	replicaErrs := make([]error, len(c.replicas))
 	stopped := make([][]byte, len(c.replicas))
 	for i, r := range c.replicas {
-		wg.Go(func() {
-			var rerrs []error
-			in, err := r.ctr.Inspect(ctx)
-			running := err == nil && in.State != nil && (in.State.Running || in.State.Restarting)
-			if running {
-				if err := r.ctr.Stop(ctx, &grace); err != nil {
-					rerrs = append(rerrs, fmt.Errorf("stop: %w", err))
-				} else if in, err := r.ctr.Inspect(ctx); err == nil && in.State != nil && in.State.ExitCode != 0 {
-					rerrs = append(rerrs, fmt.Errorf("exited with code %d after SIGTERM", in.State.ExitCode))
-				}
-			}
-			stopped[i], _ = readLogs(ctx, r.ctr)
-			if err := r.ctr.Terminate(context.WithoutCancel(ctx)); err != nil {
-				rerrs = append(rerrs, fmt.Errorf("terminate: %w", err))
-			}
-			if len(rerrs) > 0 {
-				replicaErrs[i] = fmt.Errorf("%s: %w", r.Name, errors.Join(rerrs...))
-			}
-		})
+		wg.Go(func() { stopped[i], replicaErrs[i] = r.stop(ctx, grace) })
 	}
 	wg.Wait()
 	errs = append(errs, replicaErrs...)
@@ -201,4 +183,28 @@ func (c *clusterTarget) teardown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// stop stops the replica's container if it runs (SIGTERM, then SIGKILL after grace) and removes
+// it. It returns the replica's logs, read between the two so that they end with its shutdown,
+// and what went wrong, a non-zero exit after SIGTERM included.
+func (r *replica) stop(ctx context.Context, grace time.Duration) (logs []byte, err error) {
+	var rerrs []error
+	in, err := r.ctr.Inspect(ctx)
+	running := err == nil && in.State != nil && (in.State.Running || in.State.Restarting)
+	if running {
+		if err := r.ctr.Stop(ctx, &grace); err != nil {
+			rerrs = append(rerrs, fmt.Errorf("stop: %w", err))
+		} else if in, err := r.ctr.Inspect(ctx); err == nil && in.State != nil && in.State.ExitCode != 0 {
+			rerrs = append(rerrs, fmt.Errorf("exited with code %d after SIGTERM", in.State.ExitCode))
+		}
+	}
+	logs, _ = readLogs(ctx, r.ctr)
+	if err := r.ctr.Terminate(context.WithoutCancel(ctx)); err != nil {
+		rerrs = append(rerrs, fmt.Errorf("terminate: %w", err))
+	}
+	if len(rerrs) > 0 {
+		return logs, fmt.Errorf("%s: %w", r.Name, errors.Join(rerrs...))
+	}
+	return logs, nil
 }
