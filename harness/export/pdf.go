@@ -99,6 +99,8 @@ func (r *PDFReport) problem(format string, args ...any) {
 // pdfcpu keeps its configuration in a directory unless told not to; the harness wants no files.
 var disableConfigDir = sync.OnceFunc(api.DisableConfigDir)
 
+// verify reads doc and checks it page by page against exp, then checks what only the whole
+// document shows: the ids never found and the page count.
 func (r *PDFReport) verify(doc []byte, exp *Expected) {
 	// A malformed document from an exporter is an invalid PDF, never a crash of the run.
 	defer func() {
@@ -108,6 +110,31 @@ func (r *PDFReport) verify(doc []byte, exp *Expected) {
 			r.Missing = exp.Rows()
 		}
 	}()
+	pages, ok := r.read(doc, exp)
+	if !ok {
+		return
+	}
+	ids := idOrder{seen: make([]int, len(exp.IDs)), last: int64(-1 << 63)}
+	firstPageRows := 0
+	for n, page := range pages {
+		rows := r.checkPage(n, page, exp, &ids)
+		if n == 0 {
+			firstPageRows = rows
+		}
+		r.RowsPerPage = max(r.RowsPerPage, rows)
+	}
+	for i, k := range ids.seen {
+		if k == 0 {
+			r.Missing++
+			r.problem("id %d missing", exp.IDs[i])
+		}
+	}
+	r.checkPageCount(exp, firstPageRows)
+}
+
+// read validates doc with pdfcpu and extracts its text. A document that fails either has none
+// of exp's rows: ok is false and the report says why.
+func (r *PDFReport) read(doc []byte, exp *Expected) (pages []pdftext.Page, ok bool) {
 	disableConfigDir()
 	conf := model.NewDefaultConfiguration()
 	conf.Cmd = model.VALIDATE
@@ -120,79 +147,85 @@ func (r *PDFReport) verify(doc []byte, exp *Expected) {
 		r.problem("invalid PDF: %v", err)
 		r.PageMismatch = true
 		r.Missing = exp.Rows()
-		return
+		return nil, false
 	}
 	r.Valid = true
 	r.Pages = ctx.PageCount
-	pages, err := pdftext.Extract(doc)
+	pages, err = pdftext.Extract(doc)
 	if err != nil {
 		r.problem("text extraction: %v", err)
 		r.PageMismatch = true
 		r.Missing = exp.Rows()
-		return
+		return nil, false
 	}
 	r.Text = pages
+	return pages, true
+}
 
-	seen := make([]int, len(exp.IDs))
-	last := int64(-1 << 63)
-	firstPageRows := 0
-	for n, page := range pages {
-		footers, wrongFooters, rows := 0, 0, 0
-		headerAt := slices.IndexFunc(page.Lines, func(l []string) bool { return headerLine(l, exp.Header) })
-		for k, line := range page.Lines {
-			if len(line) == 0 || k <= headerAt {
-				continue // rows sit below the header; above it is the title
-			}
-			if m := footerRE.FindStringSubmatch(strings.TrimSpace(strings.Join(line, " "))); m != nil {
-				if m[1] == strconv.Itoa(n+1) && m[2] == strconv.Itoa(r.Pages) {
-					footers++
-				} else {
-					wrongFooters++
-					r.problem("page %d of %d has footer %q", n+1, r.Pages, m[0])
-				}
-				continue
-			}
-			id, ok := leadingID(line[0])
-			if !ok {
-				continue // text that is not a row
-			}
-			rows++
-			r.IDs++
-			if i, known := exp.index[id]; !known {
-				r.Unexpected++
-				r.problem("page %d: unexpected id %d", n+1, id)
-			} else if seen[i]++; seen[i] == 2 {
-				r.Duplicates++
-				r.problem("page %d: id %d repeated", n+1, id)
-			}
-			if id <= last {
-				r.OutOfOrder++
-				r.problem("page %d: id %d after %d", n+1, id, last)
-			}
-			last = id
+// idOrder is what the ids found so far tell the ones after them, across pages: how often each
+// expected id was seen, and the last id.
+type idOrder struct {
+	seen []int // by index in Expected.IDs
+	last int64
+}
+
+// checkPage checks page n (from 0): one right footer, the header row, and every row below the
+// header. It returns how many rows the page carries.
+func (r *PDFReport) checkPage(n int, page pdftext.Page, exp *Expected, ids *idOrder) (rows int) {
+	footers, wrongFooters := 0, 0
+	headerAt := slices.IndexFunc(page.Lines, func(l []string) bool { return headerLine(l, exp.Header) })
+	for k, line := range page.Lines {
+		if len(line) == 0 || k <= headerAt {
+			continue // rows sit below the header; above it is the title
 		}
-		if footers == 1 && wrongFooters == 0 {
-			r.Footers++
-		} else if footers+wrongFooters == 0 {
-			r.problem("page %d has no \"Page N of M\" footer", n+1)
+		if m := footerRE.FindStringSubmatch(strings.TrimSpace(strings.Join(line, " "))); m != nil {
+			if m[1] == strconv.Itoa(n+1) && m[2] == strconv.Itoa(r.Pages) {
+				footers++
+			} else {
+				wrongFooters++
+				r.problem("page %d of %d has footer %q", n+1, r.Pages, m[0])
+			}
+			continue
 		}
-		if headerAt < 0 {
-			r.TableHeaderMissing++
-			r.problem("page %d has no header row", n+1)
+		id, ok := leadingID(line[0])
+		if !ok {
+			continue // text that is not a row
 		}
-		if n == 0 {
-			firstPageRows = rows
-		}
-		r.RowsPerPage = max(r.RowsPerPage, rows)
+		rows++
+		r.checkID(n, id, exp, ids)
 	}
-	for i, k := range seen {
-		if k == 0 {
-			r.Missing++
-			r.problem("id %d missing", exp.IDs[i])
-		}
+	if footers == 1 && wrongFooters == 0 {
+		r.Footers++
+	} else if footers+wrongFooters == 0 {
+		r.problem("page %d has no \"Page N of M\" footer", n+1)
 	}
-	// Pages the rows need: the first page may hold fewer rows (it carries the title), every later
-	// page but the last is full.
+	if headerAt < 0 {
+		r.TableHeaderMissing++
+		r.problem("page %d has no header row", n+1)
+	}
+	return rows
+}
+
+// checkID counts id, the next row found on page n, as unexpected, repeated or out of order.
+func (r *PDFReport) checkID(n int, id int64, exp *Expected, ids *idOrder) {
+	r.IDs++
+	if i, known := exp.index[id]; !known {
+		r.Unexpected++
+		r.problem("page %d: unexpected id %d", n+1, id)
+	} else if ids.seen[i]++; ids.seen[i] == 2 {
+		r.Duplicates++
+		r.problem("page %d: id %d repeated", n+1, id)
+	}
+	if id <= ids.last {
+		r.OutOfOrder++
+		r.problem("page %d: id %d after %d", n+1, id, ids.last)
+	}
+	ids.last = id
+}
+
+// checkPageCount compares the pages and right footers with the pages exp's rows need: the first
+// page may hold fewer rows (it carries the title), every later page but the last is full.
+func (r *PDFReport) checkPageCount(exp *Expected, firstPageRows int) {
 	r.PagesForRows = 1
 	if rest := exp.Rows() - firstPageRows; rest > 0 && r.RowsPerPage > 0 {
 		r.PagesForRows += (rest + r.RowsPerPage - 1) / r.RowsPerPage

@@ -218,14 +218,7 @@ func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused 
 	}
 	got = make([]*export.Received, len(cfg.Jobs))
 	refused = make([][]export.Fetch, len(cfg.Jobs)) // the 429s a job was sent again after
-	lanes := map[string]chan int{export.CSV: make(chan int), export.PDF: make(chan int)}
-	workers := map[string]int{export.CSV: conc, export.PDF: 0}
-	if p := cfg.PDFConcurrency; p > 0 {
-		workers[export.PDF] = min(p, conc)
-		workers[export.CSV] = max(conc-p, 1)
-	} else {
-		lanes[export.PDF] = lanes[export.CSV]
-	}
+	lanes, workers := splitLanes(conc, cfg.PDFConcurrency)
 	var (
 		wg     sync.WaitGroup
 		doneMu sync.Mutex
@@ -236,20 +229,7 @@ func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused 
 		for range n {
 			wg.Go(func() {
 				for i := range lanes[format] {
-					for attempt := 0; ; attempt++ {
-						rctx, cancel := context.WithTimeout(ctx, timeout)
-						got[i] = cfg.Client.Get(rctx, cfg.Jobs[i].Format, cfg.Jobs[i].Expected)
-						cancel()
-						wait, again := retryWait(got[i])
-						if !again || attempt == maxRetries {
-							break
-						}
-						refused[i] = append(refused[i], got[i].Fetch)
-						select {
-						case <-time.After(wait):
-						case <-ctx.Done():
-						}
-					}
+					got[i], refused[i] = fetch(ctx, cfg.Client, cfg.Jobs[i], timeout)
 					if cfg.Progress != nil {
 						doneMu.Lock()
 						done++
@@ -260,6 +240,49 @@ func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused 
 			})
 		}
 	}
+	feedLanes(ctx, cfg.Jobs, lanes, workers)
+	wg.Wait()
+	return got, refused, wallTime(start, got)
+}
+
+// splitLanes gives each format its lane of job indexes and its number of workers out of conc.
+// Without pdfConcurrency the formats share one lane and its conc workers, and PDF has none of
+// its own.
+func splitLanes(conc, pdfConcurrency int) (lanes map[string]chan int, workers map[string]int) {
+	lanes = map[string]chan int{export.CSV: make(chan int), export.PDF: make(chan int)}
+	workers = map[string]int{export.CSV: conc, export.PDF: 0}
+	if p := pdfConcurrency; p > 0 {
+		workers[export.PDF] = min(p, conc)
+		workers[export.CSV] = max(conc-p, 1)
+	} else {
+		lanes[export.PDF] = lanes[export.CSV]
+	}
+	return lanes, workers
+}
+
+// fetch sends job and reads its answer, sending it again after a 429 that retryWait allows.
+// It returns the last answer and the refusals before it, which count apart (see maxRetries).
+func fetch(ctx context.Context, c *export.Client, job Job, timeout time.Duration) (got *export.Received, refused []export.Fetch) {
+	for attempt := 0; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		got = c.Get(rctx, job.Format, job.Expected)
+		cancel()
+		wait, again := retryWait(got)
+		if !again || attempt == maxRetries {
+			return got, refused
+		}
+		refused = append(refused, got.Fetch)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// feedLanes puts every job's index on its format's lane, in job order, and closes the lanes
+// once all are taken or ctx ends. Each lane has a feeder of its own, so that a lane whose
+// workers are busy does not hold up the other.
+func feedLanes(ctx context.Context, jobs []Job, lanes map[string]chan int, workers map[string]int) {
 	var sending sync.WaitGroup
 	for format, lane := range lanes {
 		if format == export.PDF && workers[export.PDF] == 0 {
@@ -267,7 +290,7 @@ func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused 
 		}
 		sending.Go(func() {
 			defer close(lane)
-			for i, j := range cfg.Jobs {
+			for i, j := range jobs {
 				if workers[export.PDF] > 0 && j.Format != format {
 					continue
 				}
@@ -280,7 +303,11 @@ func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused 
 		})
 	}
 	sending.Wait()
-	wg.Wait()
+}
+
+// wallTime is from start to the end of the last answer received, not to when the workers
+// noticed: verification and bookkeeping after it are not the exporter's time.
+func wallTime(start time.Time, got []*export.Received) time.Duration {
 	var last time.Time
 	for _, r := range got {
 		if r != nil {
@@ -288,9 +315,9 @@ func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused 
 		}
 	}
 	if last.IsZero() {
-		return got, refused, time.Since(start)
+		return time.Since(start)
 	}
-	return got, refused, last.Sub(start)
+	return last.Sub(start)
 }
 
 func maxTime(a, b time.Time) time.Time {

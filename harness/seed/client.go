@@ -122,21 +122,43 @@ func (c *Client) Seed(ctx context.Context, job Job) (Manifest, error) {
 	if len(job.Records) > 0 {
 		m.FirstID, m.LastID = job.Records[0].ID, job.Records[len(job.Records)-1].ID
 	}
-	lines := make([][]byte, len(job.Records))
+	lines, sum, err := marshalRecords(job.Schema, job.Records)
+	if err != nil {
+		return m, err
+	}
+	m.SHA256 = sum
+	units, conc, err := requestUnits(job, lines)
+	if err != nil {
+		return m, err
+	}
+	if err := c.send(ctx, job, units, conc, len(lines), &m); err != nil {
+		return m, fmt.Errorf("seed %s (%s): %w", job.Dataset, job.Mode, err)
+	}
+	return m, nil
+}
+
+// marshalRecords renders each record as its NDJSON line, once: the requests send these lines,
+// and the manifest's hex SHA-256 is over them, one per line, so it names exactly what was sent.
+func marshalRecords(schema Schema, records []Record) (lines [][]byte, sha string, err error) {
+	lines = make([][]byte, len(records))
 	sum := sha256.New()
-	for i, rec := range job.Records {
-		b, err := job.Schema.MarshalRecord(rec)
+	for i, rec := range records {
+		b, err := schema.MarshalRecord(rec)
 		if err != nil {
-			return m, err
+			return nil, "", err
 		}
 		lines[i] = b
 		sum.Write(b)
 		sum.Write([]byte{'\n'})
 	}
-	m.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	return lines, hex.EncodeToString(sum.Sum(nil)), nil
+}
 
-	var units [][][]byte // each unit is the records of one request
-	conc := job.Concurrency
+// requestUnits splits lines into the records of each request, as job.Mode sends them, and
+// returns how many requests go in flight: the defaults differ by mode, since a batch request
+// carries a thousand times the records of a single one.
+func requestUnits(job Job, lines [][]byte) (units [][][]byte, conc int, err error) {
+	conc = job.Concurrency
 	switch job.Mode {
 	case ModeBatch:
 		size := job.ChunkSize
@@ -157,22 +179,19 @@ func (c *Client) Seed(ctx context.Context, job Job) (Manifest, error) {
 			conc = 8
 		}
 	default:
-		return m, fmt.Errorf("unknown mode %q (want %q or %q)", job.Mode, ModeSingle, ModeBatch)
+		return nil, 0, fmt.Errorf("unknown mode %q (want %q or %q)", job.Mode, ModeSingle, ModeBatch)
 	}
+	return units, conc, nil
+}
 
+// send posts units with conc requests in flight and counts into m the requests, the 429s and
+// the records the exporter confirmed. The first failure stops the feed, since the seed is wrong
+// however the rest goes; send returns its cause, and m keeps what was confirmed until then.
+func (c *Client) send(ctx context.Context, job Job, units [][][]byte, conc, total int, m *Manifest) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var (
-		mu       sync.Mutex
-		lastCall time.Time
-	)
-	report := func(final bool) { // called with mu held
-		if c.Progress == nil || (!final && time.Since(lastCall) < 100*time.Millisecond) {
-			return
-		}
-		lastCall = time.Now()
-		c.Progress(progressOf(m.Rows, len(lines), time.Since(m.Started)))
-	}
+	var mu sync.Mutex // guards m and progress
+	progress := throttledProgress{fn: c.Progress}
 	work := make(chan [][]byte)
 	var wg sync.WaitGroup
 	for range min(conc, max(len(units), 1)) {
@@ -185,7 +204,7 @@ func (c *Client) Seed(ctx context.Context, job Job) (Manifest, error) {
 				if err == nil {
 					m.Rows += len(unit)
 				}
-				report(false)
+				progress.report(m, total, false)
 				mu.Unlock()
 				if err != nil {
 					cancel(err)
@@ -207,11 +226,25 @@ feed:
 	if s := m.Duration.Seconds(); s > 0 {
 		m.RecordsPerSecond = float64(m.Rows) / s
 	}
-	report(true)
-	if err := context.Cause(ctx); err != nil {
-		return m, fmt.Errorf("seed %s (%s): %w", job.Dataset, job.Mode, err)
+	progress.report(m, total, true)
+	return context.Cause(ctx)
+}
+
+// throttledProgress calls fn at most every 100 ms, and once more at the end, so that a seed of
+// small requests spends its time sending, not reporting.
+type throttledProgress struct {
+	fn   func(Progress)
+	last time.Time
+}
+
+// report reports m's progress unless fn is nil or the last report was too recent; final
+// reports in any case.
+func (p *throttledProgress) report(m *Manifest, total int, final bool) {
+	if p.fn == nil || (!final && time.Since(p.last) < 100*time.Millisecond) {
+		return
 	}
-	return m, nil
+	p.last = time.Now()
+	p.fn(progressOf(m.Rows, total, time.Since(m.Started)))
 }
 
 func progressOf(done, total int, elapsed time.Duration) Progress {

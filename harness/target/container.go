@@ -68,6 +68,9 @@ func (o Options) logWriter() io.Writer {
 	return o.Log
 }
 
+// startContainer builds the exporter's FROM scratch image from the binary and runs it with launch.
+// Each start builds and tags an image of its own, so that Stop can remove it without taking it
+// from another start's container.
 func startContainer(ctx context.Context, o Options, sel selection) (_ Target, err error) {
 	prepareTestcontainers()
 	ws, err := newWorkspace(o)
@@ -79,20 +82,10 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 			ws.remove()
 		}
 	}()
-
-	bin, binaryBuild, err := ws.binary(ctx, o)
+	bin, binaryBuild, buildDir, err := imageContext(ctx, o, ws)
 	if err != nil {
 		return nil, fmt.Errorf("container target: %w", err)
 	}
-	root, err := o.repoRoot()
-	if err != nil {
-		return nil, fmt.Errorf("container target: %w", err)
-	}
-	buildDir := filepath.Join(ws.dir, "image")
-	if err := prepareImageContext(root, bin, buildDir); err != nil {
-		return nil, fmt.Errorf("container target: image context: %w", err)
-	}
-
 	tag, err := randomHex(6) // one image per start
 	if err != nil {
 		return nil, err
@@ -110,13 +103,59 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 		}
 	}()
 
-	var buildStart, buildEnd time.Time
-	req := testcontainers.ContainerRequest{
+	build := &imageBuild{tag: tag}
+	info := Info{
+		Kind:        KindContainer,
+		Note:        sel.note,
+		Engine:      sel.engine,
+		BinaryPath:  bin,
+		BinaryBuild: binaryBuild,
+	}
+	c, ready, err := launch(ctx, o, provider, ws, info, build.request(o, buildDir), build.built)
+	if err != nil {
+		return nil, fmt.Errorf("container target: %w", err)
+	}
+	if !build.start.IsZero() && !build.end.IsZero() {
+		c.info.ImageBuild = build.end.Sub(build.start)
+		c.info.Startup = ready.Sub(build.end)
+	}
+	return c, nil
+}
+
+// imageContext gets the exporter binary and lays out the image's build context in ws, the
+// directory it returns: the binary and the repository's exporter/Dockerfile.
+func imageContext(ctx context.Context, o Options, ws workspace) (bin string, binaryBuild time.Duration, dir string, err error) {
+	bin, binaryBuild, err = ws.binary(ctx, o)
+	if err != nil {
+		return "", 0, "", err
+	}
+	root, err := o.repoRoot()
+	if err != nil {
+		return "", 0, "", err
+	}
+	dir = filepath.Join(ws.dir, "image")
+	if err := prepareImageContext(root, bin, dir); err != nil {
+		return "", 0, "", fmt.Errorf("image context: %w", err)
+	}
+	return bin, binaryBuild, dir, nil
+}
+
+// imageBuild is the image one container start builds. testcontainers builds it inside
+// GenericContainer, so the request's lifecycle hooks are the one place to time the build.
+type imageBuild struct {
+	tag        string
+	start, end time.Time
+}
+
+// request asks for the image to be built from the context in dir and for the exporter to run
+// in it with o's Env and Args.
+func (b *imageBuild) request(o Options, dir string) testcontainers.ContainerRequest {
+	return testcontainers.ContainerRequest{
 		FromDockerfile: testcontainers.FromDockerfile{
-			Context:        buildDir,
+			Context:        dir,
 			Dockerfile:     "Dockerfile",
 			Repo:           imageRepo,
-			Tag:            tag,
+			Tag:            b.tag,
 			BuildLogWriter: o.logWriter(),
 			// Kept from testcontainers' Terminate, which would otherwise also add four
 			// LABEL steps (3 s with the classic builder); Stop removes the image itself.
@@ -126,37 +165,24 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 		Cmd: append([]string{"--tokens-file", containerTokens}, o.Args...),
 		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
 			PreBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
-				buildStart = time.Now()
+				b.start = time.Now()
 				return nil
 			}},
 			PostBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {
-				buildEnd = time.Now()
+				b.end = time.Now()
 				return nil
 			}},
 		}},
 	}
-	built := func() string {
-		if buildEnd.IsZero() {
-			return ""
-		}
-		return imageRepo + ":" + tag
+}
+
+// built is the image's tag once the build ended, "" before: only a finished build left a tag
+// for a failed launch or Stop to remove.
+func (b *imageBuild) built() string {
+	if b.end.IsZero() {
+		return ""
 	}
-	info := Info{
-		Kind:        KindContainer,
-		Note:        sel.note,
-		Engine:      sel.engine,
-		BinaryPath:  bin,
-		BinaryBuild: binaryBuild,
-	}
-	c, ready, err := launch(ctx, o, provider, ws, info, req, built)
-	if err != nil {
-		return nil, fmt.Errorf("container target: %w", err)
-	}
-	if !buildStart.IsZero() && !buildEnd.IsZero() {
-		c.info.ImageBuild = buildEnd.Sub(buildStart)
-		c.info.Startup = ready.Sub(buildEnd)
-	}
-	return c, nil
+	return imageRepo + ":" + b.tag
 }
 
 // launch runs the exporter container req describes (its image or the build of one, its Env and
@@ -171,6 +197,46 @@ func launch(ctx context.Context, o Options, provider *testcontainers.DockerProvi
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	withExporterContract(&req, token, o.startTimeout())
+	generic, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: req,
+		Started:          true,
+		Logger:           tcLogger{o.logWriter()},
+	})
+	ready = time.Now()
+	defer func() {
+		if err != nil {
+			err = removeLaunched(ctx, provider, generic, built(), err)
+		}
+	}()
+	if err != nil {
+		if generic != nil {
+			if logs, lerr := readLogs(ctx, generic); lerr == nil && len(logs) > 0 {
+				err = fmt.Errorf("%w\nexporter output:\n%s", err, tail(logs, 40))
+			}
+		}
+		return nil, ready, err
+	}
+	ctr := generic.(*testcontainers.DockerContainer)
+	if info, err = withContainer(ctx, ctr, info); err != nil {
+		return nil, ready, err
+	}
+	c := &containerTarget{
+		info:     info,
+		token:    token,
+		ctr:      ctr,
+		provider: provider,
+		ws:       ws,
+		built:    built(),
+	}
+	c.mem = newSampler(methodDocker, c.readMemory, 0)
+	return c, ready, nil
+}
+
+// withExporterContract adds to req what every exporter container gets, whatever its image: the
+// tokens file granting token, containerPort published on loopback only, and the wait for
+// /readyz, which answers 200 only to that token.
+func withExporterContract(req *testcontainers.ContainerRequest, token string, startTimeout time.Duration) {
 	req.ExposedPorts = []string{containerPort}
 	req.Files = append(req.Files, testcontainers.ContainerFile{
 		Reader:            bytes.NewReader(tokensFile(token)),
@@ -186,65 +252,44 @@ func launch(ctx context.Context, o Options, provider *testcontainers.DockerProvi
 	req.WaitingFor = wait.ForHTTP("/readyz").
 		WithPort(containerPort).
 		WithHeaders(map[string]string{"Authorization": "Bearer " + token}).
-		WithStartupTimeout(o.startTimeout()).
+		WithStartupTimeout(startTimeout).
 		WithPollInterval(100 * time.Millisecond)
+}
 
-	generic, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
-		ContainerRequest: req,
-		Started:          true,
-		Logger:           tcLogger{o.logWriter()},
-	})
-	ready = time.Now()
-	defer func() {
-		if err == nil {
-			return
+// removeLaunched leaves nothing of a failed launch behind: the container (and its volume), then
+// the image tag built for it. err is the launch's error, with whatever removal failed added.
+func removeLaunched(ctx context.Context, provider *testcontainers.DockerProvider, generic testcontainers.Container, tag string, err error) error {
+	// The launch may have failed by its context; the removal must still run.
+	cctx := context.WithoutCancel(ctx)
+	if generic != nil {
+		if terr := generic.Terminate(cctx); terr != nil {
+			err = fmt.Errorf("%w\nterminate: %v", err, terr)
 		}
-		// Leave nothing behind: the container (and its volume), then the image built for it.
-		cctx := context.WithoutCancel(ctx)
-		if generic != nil {
-			if terr := generic.Terminate(cctx); terr != nil {
-				err = fmt.Errorf("%w\nterminate: %v", err, terr)
-			}
-		}
-		if rerr := removeImage(cctx, provider, built()); rerr != nil {
-			err = fmt.Errorf("%w\n%v", err, rerr)
-		}
-	}()
-	if err != nil {
-		if generic != nil {
-			if logs, lerr := readLogs(ctx, generic); lerr == nil && len(logs) > 0 {
-				err = fmt.Errorf("%w\nexporter output:\n%s", err, tail(logs, 40))
-			}
-		}
-		return nil, ready, err
 	}
-	ctr := generic.(*testcontainers.DockerContainer)
+	if rerr := removeImage(cctx, provider, tag); rerr != nil {
+		err = fmt.Errorf("%w\n%v", err, rerr)
+	}
+	return err
+}
 
+// withContainer completes info with what only the started container tells: the host port the
+// engine picked, and the image it runs with its ID.
+func withContainer(ctx context.Context, ctr *testcontainers.DockerContainer, info Info) (Info, error) {
 	inspect, err := ctr.Inspect(ctx)
 	if err != nil {
-		return nil, ready, fmt.Errorf("inspect: %w", err)
+		return info, fmt.Errorf("inspect: %w", err)
 	}
 	port, err := ctr.MappedPort(ctx, containerPort)
 	if err != nil {
-		return nil, ready, fmt.Errorf("mapped port: %w", err)
+		return info, fmt.Errorf("mapped port: %w", err)
 	}
-
 	info.BaseURL = fmt.Sprintf("http://127.0.0.1:%d", port.Num())
 	if info.Image == "" {
 		info.Image = ctr.Image
 	}
 	info.ImageID = inspect.Image
 	info.MemoryMethod = methodDocker
-	c := &containerTarget{
-		info:     info,
-		token:    token,
-		ctr:      ctr,
-		provider: provider,
-		ws:       ws,
-		built:    built(),
-	}
-	c.mem = newSampler(methodDocker, c.readMemory, 0)
-	return c, ready, nil
+	return info, nil
 }
 
 // removeImage removes the tag one start built, and the image with it unless another tag still
@@ -288,13 +333,21 @@ func (c *containerTarget) readMemory(ctx context.Context) (reading, error) {
 }
 
 func (c *containerTarget) Logs(ctx context.Context) ([]byte, error) {
-	c.mu.Lock()
-	if c.stopped {
-		defer c.mu.Unlock()
-		return bytes.Clone(c.finalLogs), nil
+	return afterStop(&c.mu, &c.stopped,
+		func() []byte { return bytes.Clone(c.finalLogs) },
+		func() ([]byte, error) { return readLogs(ctx, c.ctr) })
+}
+
+// afterStop reads live while the target runs. Once stopped is set it returns kept instead,
+// what Stop saved: Stop removes the containers, and with them the logs and state live reads.
+func afterStop[T any](mu *sync.Mutex, stopped *bool, kept func() T, live func() (T, error)) (T, error) {
+	mu.Lock()
+	if *stopped {
+		defer mu.Unlock()
+		return kept(), nil
 	}
-	c.mu.Unlock()
-	return readLogs(ctx, c.ctr)
+	mu.Unlock()
+	return live()
 }
 
 func readLogs(ctx context.Context, ctr testcontainers.Container) ([]byte, error) {
@@ -311,13 +364,9 @@ func readLogs(ctx context.Context, ctr testcontainers.Container) ([]byte, error)
 }
 
 func (c *containerTarget) Restarts(ctx context.Context) (RunState, error) {
-	c.mu.Lock()
-	if c.stopped {
-		defer c.mu.Unlock()
-		return c.final, nil
-	}
-	c.mu.Unlock()
-	return c.state(ctx)
+	return afterStop(&c.mu, &c.stopped,
+		func() RunState { return c.final },
+		func() (RunState, error) { return c.state(ctx) })
 }
 
 func (c *containerTarget) state(ctx context.Context) (RunState, error) {

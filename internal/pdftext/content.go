@@ -70,41 +70,16 @@ func finite(v float64) float64 {
 // interpret runs a content stream far enough to know which text is shown where.
 func interpret(content []byte, fonts map[string]*fontDecoder) ([]run, error) {
 	lx := &lexer{b: content}
-	gs := graphics{ctm: identity, font: &fontDecoder{codeLen: 1}}
-	var (
-		stack    []graphics
-		operands []any
-		runs     []run
-		tm, tlm  = identity, identity
-		open     bool // the last run may still be extended (no repositioning since)
-	)
-	num := func(i int) float64 {
-		if i < len(operands) {
-			if f, ok := operands[i].(float64); ok {
-				return f
-			}
-		}
-		return 0
-	}
-	mat := func() matrix { return matrix{num(0), num(1), num(2), num(3), num(4), num(5)} }
-	show := func(s string) {
-		u := gs.font.decode([]byte(s))
-		if open && len(runs) > 0 {
-			runs[len(runs)-1].text = append(runs[len(runs)-1].text, u...)
-			return
-		}
-		pos := tm.mul(gs.ctm)
-		runs = append(runs, run{x: finite(pos[4]), y: finite(pos[5]), text: u})
-		open = true
-	}
-	newLine := func(tx, ty float64) {
-		tlm = matrix{1, 0, 0, 1, tx, ty}.mul(tlm)
-		tm, open = tlm, false
+	in := &interpreter{
+		fonts: fonts,
+		gs:    graphics{ctm: identity, font: &fontDecoder{codeLen: 1}},
+		tm:    identity,
+		tlm:   identity,
 	}
 	for {
 		tok, err := lx.token()
 		if errors.Is(err, io.EOF) {
-			return runs, nil
+			return in.runs, nil
 		}
 		if err != nil {
 			return nil, err
@@ -115,80 +90,144 @@ func interpret(content []byte, fonts map[string]*fontDecoder) ([]run, error) {
 			if err != nil {
 				return nil, err
 			}
-			operands = append(operands, v)
+			in.operands = append(in.operands, v)
 			continue
 		}
-		n := len(operands)
-		switch op {
-		case "q":
-			if len(stack) >= maxSaves {
-				return nil, errors.New("graphics state stack too deep")
-			}
-			stack = append(stack, gs)
-		case "Q":
-			if len(stack) > 0 {
-				gs, stack = stack[len(stack)-1], stack[:len(stack)-1]
-			}
-		case "cm":
-			if n == 6 {
-				gs.ctm = mat().mul(gs.ctm)
-			}
-		case "BT":
-			tm, tlm, open = identity, identity, false
-		case "ET":
-			open = false
-		case "Tf":
-			if f, ok := fonts[string(nameAt(operands, 0))]; ok && n == 2 {
-				gs.font = f
-			} else if n == 2 {
-				gs.font = &fontDecoder{codeLen: 1}
-			}
-		case "TL":
-			gs.leading = num(0)
-		case "Td":
-			newLine(num(0), num(1))
-		case "TD":
-			gs.leading = -num(1)
-			newLine(num(0), num(1))
-		case "Tm":
-			if n == 6 {
-				tlm = mat()
-				tm, open = tlm, false
-			}
-		case "T*":
-			newLine(0, -gs.leading)
-		case "Tj":
-			if s, ok := stringAt(operands, 0); ok && n == 1 {
-				show(s)
-			}
-		case "'", "\"":
-			newLine(0, -gs.leading)
-			if s, ok := stringAt(operands, n-1); ok {
-				show(s)
-			}
-		case "TJ":
-			if n != 1 {
-				break
-			}
-			if items, ok := operands[0].(array); ok {
-				for _, it := range items {
-					switch it := it.(type) {
-					case string:
-						show(it)
-					case float64:
-						if it < -250 && open {
-							runs[len(runs)-1].text = append(runs[len(runs)-1].text, ' ') // a wide gap reads as a space
-						}
-					}
-				}
-			}
-		case "BI":
+		if op == "BI" {
+			// The image's data is not PDF syntax: only the lexer can step over it.
 			if err := lx.skipInlineImage(); err != nil {
 				return nil, err
 			}
+		} else if err := in.operator(op); err != nil {
+			return nil, err
 		}
-		operands = operands[:0]
+		in.operands = in.operands[:0]
 	}
+}
+
+// interpreter is the state of a content stream being run: the graphics state with its saved
+// copies, the text matrices, the pending operands, and the runs shown so far.
+type interpreter struct {
+	fonts    map[string]*fontDecoder
+	gs       graphics
+	stack    []graphics
+	operands []any
+	runs     []run
+	tm, tlm  matrix
+	open     bool // the last run may still be extended (no repositioning since)
+}
+
+// operator applies op to the operands before it. Operators that neither place nor show text
+// change nothing: they do not matter to where text is.
+func (in *interpreter) operator(op keyword) error {
+	n := len(in.operands)
+	switch op {
+	case "q":
+		if len(in.stack) >= maxSaves {
+			return errors.New("graphics state stack too deep")
+		}
+		in.stack = append(in.stack, in.gs)
+	case "Q":
+		if len(in.stack) > 0 {
+			in.gs, in.stack = in.stack[len(in.stack)-1], in.stack[:len(in.stack)-1]
+		}
+	case "cm":
+		if n == 6 {
+			in.gs.ctm = in.mat().mul(in.gs.ctm)
+		}
+	case "BT":
+		in.tm, in.tlm, in.open = identity, identity, false
+	case "ET":
+		in.open = false
+	case "Tf":
+		if f, ok := in.fonts[string(nameAt(in.operands, 0))]; ok && n == 2 {
+			in.gs.font = f
+		} else if n == 2 {
+			in.gs.font = &fontDecoder{codeLen: 1}
+		}
+	case "TL":
+		in.gs.leading = in.num(0)
+	case "Td":
+		in.newLine(in.num(0), in.num(1))
+	case "TD":
+		in.gs.leading = -in.num(1)
+		in.newLine(in.num(0), in.num(1))
+	case "Tm":
+		if n == 6 {
+			in.tlm = in.mat()
+			in.tm, in.open = in.tlm, false
+		}
+	case "T*":
+		in.newLine(0, -in.gs.leading)
+	case "Tj":
+		if s, ok := stringAt(in.operands, 0); ok && n == 1 {
+			in.show(s)
+		}
+	case "'", "\"":
+		in.newLine(0, -in.gs.leading)
+		if s, ok := stringAt(in.operands, n-1); ok {
+			in.show(s)
+		}
+	case "TJ":
+		if n == 1 {
+			in.showArray()
+		}
+	}
+	return nil
+}
+
+// num is operand i as a number, 0 when it is missing or no number: a malformed operator
+// still leaves the text readable.
+func (in *interpreter) num(i int) float64 {
+	if i < len(in.operands) {
+		if f, ok := in.operands[i].(float64); ok {
+			return f
+		}
+	}
+	return 0
+}
+
+// mat is the six operands as a matrix.
+func (in *interpreter) mat() matrix {
+	return matrix{in.num(0), in.num(1), in.num(2), in.num(3), in.num(4), in.num(5)}
+}
+
+// show adds s as shown text: to the open run, so that a line shown piece by piece stays one
+// run, or as a new run at the text position in default user space.
+func (in *interpreter) show(s string) {
+	u := in.gs.font.decode([]byte(s))
+	if in.open && len(in.runs) > 0 {
+		in.runs[len(in.runs)-1].text = append(in.runs[len(in.runs)-1].text, u...)
+		return
+	}
+	pos := in.tm.mul(in.gs.ctm)
+	in.runs = append(in.runs, run{x: finite(pos[4]), y: finite(pos[5]), text: u})
+	in.open = true
+}
+
+// showArray shows TJ's array: its strings, and a space for a wide gap between them.
+func (in *interpreter) showArray() {
+	items, ok := in.operands[0].(array)
+	if !ok {
+		return
+	}
+	for _, it := range items {
+		switch it := it.(type) {
+		case string:
+			in.show(it)
+		case float64:
+			if it < -250 && in.open {
+				in.runs[len(in.runs)-1].text = append(in.runs[len(in.runs)-1].text, ' ') // a wide gap reads as a space
+			}
+		}
+	}
+}
+
+// newLine moves to the start of the next line, offset by (tx, ty) from the current one; the
+// next text shown starts a run of its own.
+func (in *interpreter) newLine(tx, ty float64) {
+	in.tlm = matrix{1, 0, 0, 1, tx, ty}.mul(in.tlm)
+	in.tm, in.open = in.tlm, false
 }
 
 func stringAt(operands []any, i int) (string, bool) {

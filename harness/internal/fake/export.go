@@ -1,7 +1,6 @@
 package fake
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -112,117 +111,159 @@ func (s *Server) rowsOf(d *dataset, after int64, n int) iter.Seq[row] {
 	}
 }
 
+// export serves an export request the way the exporter does, step by step: it finds the dataset
+// and parses the query, admits the export within the limits, applies the faults that strike
+// before the body, then writes the body.
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	name := r.PathValue("name")
-	s.mu.RLock()
-	d := s.datasets[name]
-	var (
-		q   exportQuery
-		err error
-	)
-	if d != nil {
-		q, err = d.parseQuery(r)
+	e := &exportRun{s: s, w: w, start: time.Now(), name: r.PathValue("name"), format: r.URL.Query().Get("format")}
+	if !e.parse(r) {
+		return
 	}
-	n := 0 // rows to export
-	if d != nil && err == nil {
-		n = len(d.ids) - d.firstAfter(q.after)
+	release, ok := e.admit()
+	if !ok {
+		return
 	}
-	s.mu.RUnlock()
-	format := r.URL.Query().Get("format")
-	// An export with a known format counts from here on, whatever its outcome; refusals by auth,
-	// rate limit and capacity do not.
-	counted := func(outcome string) {
-		s.metrics.exports.WithLabelValues(format, outcome).Inc()
-		s.metrics.duration.WithLabelValues(format).Observe(time.Since(start).Seconds())
+	defer release()
+	if !e.injectFaults(r.Context()) {
+		return
 	}
-	if d == nil || err != nil {
-		if format == "csv" || format == "pdf" {
-			counted("client_error")
+	s.metrics.inFlight.WithLabelValues(e.format).Inc()
+	defer s.metrics.inFlight.WithLabelValues(e.format).Dec()
+	e.respond()
+}
+
+// exportRun is one export request as it passes the steps of export.
+type exportRun struct {
+	s      *Server
+	w      http.ResponseWriter
+	start  time.Time
+	name   string
+	format string // as asked for, before the query is checked: the metrics' label
+	d      *dataset
+	q      exportQuery
+	n      int   // rows to export
+	nth    int64 // the export's number among those admitted, which Faults' …Every pick by
+}
+
+// counted records the export's outcome and duration. An export with a known format counts from
+// parse on, whatever its outcome; refusals by auth, rate limit and capacity do not.
+func (e *exportRun) counted(outcome string) {
+	e.s.metrics.exports.WithLabelValues(e.format, outcome).Inc()
+	e.s.metrics.duration.WithLabelValues(e.format).Observe(time.Since(e.start).Seconds())
+}
+
+// parse finds the dataset and parses the query under the store's lock, so that the row count
+// is the dataset's as the query saw it, and answers a missing dataset or a bad query itself.
+func (e *exportRun) parse(r *http.Request) bool {
+	e.s.mu.RLock()
+	e.d = e.s.datasets[e.name]
+	var err error
+	if e.d != nil {
+		e.q, err = e.d.parseQuery(r)
+	}
+	if e.d != nil && err == nil {
+		e.n = len(e.d.ids) - e.d.firstAfter(e.q.after)
+	}
+	e.s.mu.RUnlock()
+	if e.d == nil || err != nil {
+		if e.format == "csv" || e.format == "pdf" {
+			e.counted("client_error")
 		}
-		if d == nil {
-			writeError(w, http.StatusNotFound, "not_found", "no dataset "+name)
+		if e.d == nil {
+			writeError(e.w, http.StatusNotFound, "not_found", "no dataset "+e.name)
 		} else {
-			writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
+			writeError(e.w, http.StatusBadRequest, "invalid_query", err.Error())
 		}
-		return
+		return false
 	}
-	if q.limit >= 0 && n > q.limit {
-		n = q.limit
+	if e.q.limit >= 0 && e.n > e.q.limit {
+		e.n = e.q.limit
 	}
+	return true
+}
+
+// admit applies the limits the exporter applies before any work: the PDF row limit, then the
+// format's cap on exports in flight, whose slot the returned release frees.
+func (e *exportRun) admit() (release func(), ok bool) {
+	s := e.s
 	sem := s.csvSem
-	if format == "pdf" {
+	if e.format == "pdf" {
 		sem = s.pdfSem
-		if n > s.cfg.PDFMaxRows {
+		if e.n > s.cfg.PDFMaxRows {
 			s.metrics.rejected.WithLabelValues("too_large").Inc()
-			counted("client_error")
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large",
-				fmt.Sprintf("%d rows is over the PDF limit of %d; use format=csv", n, s.cfg.PDFMaxRows))
-			return
+			e.counted("client_error")
+			writeError(e.w, http.StatusRequestEntityTooLarge, "too_large",
+				fmt.Sprintf("%d rows is over the PDF limit of %d; use format=csv", e.n, s.cfg.PDFMaxRows))
+			return nil, false
 		}
 	}
-	if sem != nil {
-		select {
-		case sem <- struct{}{}:
-			defer func() { <-sem }()
-		default:
-			s.metrics.rejected.WithLabelValues("saturated").Inc()
-			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusServiceUnavailable, "saturated", "too many "+format+" exports in flight")
-			return
-		}
+	if sem == nil {
+		return func() {}, true
 	}
-	f := s.cfg.Faults
-	nth := s.exports.Add(1)
-	if n := f.ErrorEvery; n > 0 && nth%int64(n) == 0 {
-		counted("server_error")
-		writeError(w, http.StatusInternalServerError, "internal", "injected failure")
-		return
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, true
+	default:
+		s.metrics.rejected.WithLabelValues("saturated").Inc()
+		e.w.Header().Set("Retry-After", "1")
+		writeError(e.w, http.StatusServiceUnavailable, "saturated", "too many "+e.format+" exports in flight")
+		return nil, false
+	}
+}
+
+// injectFaults numbers the admitted export and applies the faults that strike before its body:
+// an injected failure, a delay before the first byte, and ignoring the columns asked for. It
+// reports whether the export goes on.
+func (e *exportRun) injectFaults(ctx context.Context) bool {
+	f := e.s.cfg.Faults
+	e.nth = e.s.exports.Add(1)
+	if n := f.ErrorEvery; n > 0 && e.nth%int64(n) == 0 {
+		e.counted("server_error")
+		writeError(e.w, http.StatusInternalServerError, "internal", "injected failure")
+		return false
 	}
 	hold := f.FirstByteDelay
-	if n := f.DelayEvery; n > 0 && nth%int64(n) == 0 {
+	if n := f.DelayEvery; n > 0 && e.nth%int64(n) == 0 {
 		hold += f.DelayBy
 	}
 	if hold > 0 {
 		select {
 		case <-time.After(hold):
-		case <-r.Context().Done():
+		case <-ctx.Done():
 		}
 	}
 	if f.IgnoreColumns {
-		q.columns = q.columns[:0]
-		for i := range d.columns {
-			q.columns = append(q.columns, i)
+		e.q.columns = e.q.columns[:0]
+		for i := range e.d.columns {
+			e.q.columns = append(e.q.columns, i)
 		}
 	}
-	s.metrics.inFlight.WithLabelValues(format).Inc()
-	defer s.metrics.inFlight.WithLabelValues(format).Dec()
+	return true
+}
 
+// respond writes the headers and the body in the format asked for, then counts the outcome and,
+// for an export that completed (or any, with CountFailedRows), its rows and bytes.
+func (e *exportRun) respond() {
+	f := e.s.cfg.Faults
 	header := []string{"id"}
-	for _, i := range q.columns {
-		header = append(header, d.columns[i].Name)
+	for _, i := range e.q.columns {
+		header = append(header, e.d.columns[i].Name)
 	}
-	out := &counter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, sum: sha256.New(),
-		onFirst: func() { s.metrics.firstByte.WithLabelValues(format).Observe(time.Since(start).Seconds()) }}
-	if f.StreamRate > 0 {
-		out.limit = rate.NewLimiter(rate.Limit(f.StreamRate), throttleChunk)
-	}
-	if n := f.PanicEvery; n > 0 && nth%int64(n) == 0 {
-		out.panicAfter = 1 // the first write goes out, then the handler panics
-	}
-	ctype := map[string]string{"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}[format]
+	out := e.body()
+	ctype := map[string]string{"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}[e.format]
 	if f.ContentType != "" {
 		ctype = f.ContentType
 	}
-	w.Header().Set("Content-Type", ctype)
+	e.w.Header().Set("Content-Type", ctype)
 	if !f.NoDisposition {
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+"."+format+`"`)
+		e.w.Header().Set("Content-Disposition", `attachment; filename="`+e.name+"."+e.format+`"`)
 	}
 	var written int
-	if format == "csv" {
-		written, err = s.writeCSV(w, out, d, q, header, n)
+	var err error
+	if e.format == "csv" {
+		written, err = e.s.writeCSV(e.w, out, e.d, e.q, header, e.n)
 	} else {
-		written, err = s.writePDF(w, out, d, q, name, header, n)
+		written, err = e.s.writePDF(e.w, out, e.d, e.q, e.name, header, e.n)
 	}
 	outcome := "ok"
 	switch {
@@ -231,11 +272,26 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		outcome = "aborted"
 	}
-	counted(outcome)
+	e.counted(outcome)
 	if outcome == "ok" || f.CountFailedRows {
-		s.metrics.rows.WithLabelValues(format).Add(float64(written + f.RowsSkew))
-		s.metrics.bytes.WithLabelValues(format).Add(float64(out.n))
+		e.s.metrics.rows.WithLabelValues(e.format).Add(float64(written + f.RowsSkew))
+		e.s.metrics.bytes.WithLabelValues(e.format).Add(float64(out.n))
 	}
+}
+
+// body is the response body, timing the first byte, with the faults that act on the stream: a
+// paced stream and a panic after the first write.
+func (e *exportRun) body() *counter {
+	f := e.s.cfg.Faults
+	out := &counter{w: e.w, rc: http.NewResponseController(e.w), timeout: e.s.cfg.WriteTimeout, sum: sha256.New(),
+		onFirst: func() { e.s.metrics.firstByte.WithLabelValues(e.format).Observe(time.Since(e.start).Seconds()) }}
+	if f.StreamRate > 0 {
+		out.limit = rate.NewLimiter(rate.Limit(f.StreamRate), throttleChunk)
+	}
+	if n := f.PanicEvery; n > 0 && e.nth%int64(n) == 0 {
+		out.panicAfter = 1 // the first write goes out, then the handler panics
+	}
+	return out
 }
 
 // throttleChunk is the largest write a throttled body makes at once.
@@ -292,116 +348,6 @@ func (c *counter) write(p []byte) (int, error) {
 
 func (c *counter) digest() string {
 	return "sha-256=:" + base64.StdEncoding.EncodeToString(c.sum.Sum(nil)) + ":"
-}
-
-func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, header []string, n int) (int, error) {
-	f := s.cfg.Faults
-	w.Header().Set("Trailer", "Content-Digest, Export-Rows")
-	bw := bufio.NewWriterSize(out, 32<<10)
-	// put takes the body's text. Healthy, it streams to the client as rows are rendered. With
-	// BufferExports it keeps every line, as a naive exporter would, and the response starts only
-	// once the whole body has been joined in memory.
-	var held []string
-	put := func(text []byte) error {
-		_, err := bw.Write(text)
-		return err
-	}
-	if f.BufferExports {
-		put = func(text []byte) error {
-			held = append(held, string(text))
-			return nil
-		}
-	} else {
-		w.WriteHeader(http.StatusOK)
-	}
-	finish := func() error {
-		if f.BufferExports {
-			w.WriteHeader(http.StatusOK)
-			if _, err := bw.WriteString(strings.Join(held, "")); err != nil {
-				return err
-			}
-		}
-		return bw.Flush()
-	}
-	var line []byte // one rendered record, reused
-	if q.bom {
-		line = append(line, "\uFEFF"...)
-	}
-	for i, h := range header {
-		if i > 0 {
-			line = append(line, ',')
-		}
-		line = appendField(line, h, false, false)
-	}
-	_ = put(append(line, "\r\n"...))
-	if !f.BufferExports {
-		if err := bw.Flush(); err != nil {
-			return 0, err
-		}
-		_ = out.rc.Flush()
-	}
-	written := 0
-	for r := range s.rowsOf(d, q.after, n) {
-		if f.TruncateAfter > 0 && written == f.TruncateAfter {
-			return written, finish() // no trailers: the client must see a cut-short export
-		}
-		if r.id == f.DropID {
-			continue
-		}
-		line = strconv.AppendInt(line[:0], r.id, 10)
-		for j, ci := range q.columns {
-			cell := r.cells[ci]
-			if r.id == f.WrongValueID && j == len(q.columns)-1 {
-				cell += "x"
-			}
-			str := d.columns[ci].Type == "string"
-			line = appendField(append(line, ','), cell, str && !f.NoGuard, r.id == f.MisquoteID)
-		}
-		line = append(line, "\r\n"...)
-		times := 1
-		if r.id == f.DuplicateID {
-			times = 2
-		}
-		for range times {
-			if err := put(line); err != nil {
-				return written, err
-			}
-			written++
-		}
-	}
-	if err := finish(); err != nil {
-		return written, err
-	}
-	w.Header().Set("Content-Digest", out.digest())
-	w.Header().Set("Export-Rows", strconv.Itoa(written))
-	return written, nil
-}
-
-// appendField appends one field, guarded (for string cells) and quoted per RFC 4180, to b.
-// misquote skips quoting.
-func appendField(b []byte, cell string, guard, misquote bool) []byte {
-	guarded := guard && cell != "" && strings.ContainsRune("=+-@\t\r'", rune(cell[0]))
-	quote := !misquote && strings.ContainsAny(cell, ",\"\r\n")
-	if quote {
-		b = append(b, '"')
-	}
-	if guarded {
-		b = append(b, '\'')
-	}
-	if !quote {
-		return append(b, cell...)
-	}
-	for len(cell) > 0 {
-		i := strings.IndexByte(cell, '"')
-		if i < 0 {
-			b = append(b, cell...)
-			break
-		}
-		b = append(b, cell[:i+1]...)
-		b = append(b, '"')
-		cell = cell[i+1:]
-	}
-	return append(b, '"')
 }
 
 func (s *Server) writePDF(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, name string, header []string, n int) (int, error) {

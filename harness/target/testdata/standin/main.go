@@ -44,15 +44,31 @@ func main() {
 	}
 }
 
+// run checks what the exporter checks at start (a writable data directory, a token unless it
+// listens on loopback), then serves until SIGTERM.
 func run(listen, dataDir, tokensFile string, exitCode int) error {
 	if err := os.WriteFile(filepath.Join(dataDir, "standin.txt"), []byte("ok\n"), 0o644); err != nil {
 		return fmt.Errorf("data dir not writable: %w", err)
 	}
+	token, err := readToken(tokensFile)
+	if err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(listen)
+	if token == "" && !net.ParseIP(host).IsLoopback() {
+		return errors.New("non-loopback listen address needs --tokens-file")
+	}
+	return serve(listen, newMux(dataDir, token), exitCode)
+}
+
+// readToken is the last token of the tokens file, "" without one: the target writes a single
+// token, and the stand-in only needs to tell it from a wrong one.
+func readToken(tokensFile string) (string, error) {
 	var token string
 	if tokensFile != "" {
 		b, err := os.ReadFile(tokensFile)
 		if err != nil {
-			return err
+			return "", err
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if f := strings.Fields(line); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
@@ -60,11 +76,12 @@ func run(listen, dataDir, tokensFile string, exitCode int) error {
 			}
 		}
 	}
-	host, _, _ := net.SplitHostPort(listen)
-	if token == "" && !net.ParseIP(host).IsLoopback() {
-		return errors.New("non-loopback listen address needs --tokens-file")
-	}
+	return token, nil
+}
 
+// newMux serves the probes openly, as the exporter does, and the endpoints that move memory or
+// end the process only to token.
+func newMux(dataDir, token string) *http.ServeMux {
 	authed := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
@@ -110,13 +127,18 @@ func run(listen, dataDir, tokensFile string, exitCode int) error {
 		log.Printf("standin: exiting with %d on request", code)
 		os.Exit(code)
 	}))
+	return mux
+}
 
+// serve serves h on listen until SIGTERM or an interrupt, then shuts down gracefully and exits
+// with exitCode, so that the target's check of the exit code after Stop has something to see.
+func serve(listen string, h http.Handler, exitCode int) error {
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
 	log.Printf("standin: listening on %s", l.Addr())
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: h}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	go func() {
