@@ -191,17 +191,17 @@ type panickySnapshot struct {
 	panicAfter int64
 }
 
-func (s panickySnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error {
+func (s panickySnapshot) Scan(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error {
 	if s.panicAfter < 0 {
 		return s.Snapshot.Scan(after, limit, fn)
 	}
 	var n int64
-	return s.Snapshot.Scan(after, limit, func(id uint64, v []byte) error {
+	return s.Snapshot.Scan(after, limit, func(id uint64, cells [][]byte) error {
 		if n == s.panicAfter {
 			panic(injectedPanic)
 		}
 		n++
-		return fn(id, v)
+		return fn(id, cells)
 	})
 }
 

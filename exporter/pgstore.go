@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -616,30 +615,11 @@ func (s *pgSnapshot) Rows() uint64 {
 	return uint64(s.rows)
 }
 
-// Scan is ScanCells with each record in the stored encoding.
-func (s *pgSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error {
-	var v []byte
-	return s.ScanCells(after, limit, func(id uint64, cells [][]byte) error {
-		v = v[:0]
-		for _, c := range cells {
-			v = binary.AppendUvarint(v, uint64(len(c)))
-			v = append(v, c...)
-		}
-		return fn(id, v)
-	})
-}
-
-// ScanCells streams the rows with a binary COPY of the primary key range, turning each row into
-// the canonical cell texts that the encoders take.
-func (s *pgSnapshot) ScanCells(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error {
+// Scan streams the rows with a binary COPY of the primary key range, turning each row into
+// the canonical cell texts that the encoders take: a string's cell is its field as received, the
+// others are formatted into one buffer of the decoder, all valid until fn returns.
+func (s *pgSnapshot) Scan(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error {
 	return s.copyScan(after, limit, newCopyDecoder(s.schema, fn))
-}
-
-// ScanCSV is ScanCells writing each row as a CSV record, the text of each field appended to the
-// encoder's buffer where it is made: its decoding takes a third less CPU than cells handed to
-// csvenc.Writer.Write (exporter/bench/PROFILE.md).
-func (s *pgSnapshot) ScanCSV(after uint64, limit int64, cols []int, enc *csvenc.Writer, each func() error) error {
-	return s.copyScan(after, limit, newCSVCopyDecoder(s.schema, cols, enc, each))
 }
 
 // copyScan streams the rows whose ids follow after (at most limit of them, if not negative) in id
@@ -757,15 +737,10 @@ func (w *chunkWriter) flush() error {
 }
 
 // copyDecoder parses PostgreSQL's binary COPY stream (header, tuples, trailer) as it arrives, in
-// whatever pieces it arrives, and hands each tuple on: as cells to fn, or as a CSV record to enc.
+// whatever pieces it arrives, and hands each tuple on to fn as cells.
 type copyDecoder struct {
 	schema  Schema
 	fn      func(id uint64, cells [][]byte) error
-	enc     *csvenc.Writer // not nil: CSV records (csvRow) instead of cells
-	cols    []int          // the CSV record's columns, after the id
-	each    func() error   // after each CSV record
-	idText  []byte         // the text of prevID, the id of the last CSV record (see appendID)
-	prevID  uint64
 	pending []byte // an incomplete tuple carried over from the last write
 	header  bool
 	done    bool
@@ -790,14 +765,6 @@ func newCopyDecoder(sc Schema, fn func(uint64, [][]byte) error) *copyDecoder {
 		}
 	}
 	d.fields = make([][]byte, next)
-	return d
-}
-
-// newCSVCopyDecoder returns a decoder writing each tuple as a CSV record of the columns cols to
-// enc (see csvScanner).
-func newCSVCopyDecoder(sc Schema, cols []int, enc *csvenc.Writer, each func() error) *copyDecoder {
-	d := newCopyDecoder(sc, nil)
-	d.enc, d.cols, d.each = enc, cols, each
 	return d
 }
 
@@ -876,9 +843,6 @@ func (d *copyDecoder) parse(b []byte) ([]byte, error) {
 
 // row turns the fields of one tuple into cell texts and hands them on.
 func (d *copyDecoder) row() error {
-	if d.enc != nil {
-		return d.csvRow()
-	}
 	f := d.fields
 	if len(f[0]) != 8 {
 		return errCorrupt
@@ -907,33 +871,6 @@ func (d *copyDecoder) row() error {
 		}
 	}
 	return d.fn(id, d.cells)
-}
-
-// csvRow writes the fields of one tuple as a CSV record: the id, then the columns d.cols.
-func (d *copyDecoder) csvRow() error {
-	f := d.fields
-	if len(f[0]) != 8 {
-		return errCorrupt
-	}
-	id := binary.BigEndian.Uint64(f[0])
-	d.idText, d.prevID = appendID(d.idText, d.prevID, id), id
-	b := append(d.enc.Begin(), d.idText...)
-	for _, i := range d.cols {
-		b = append(b, ',')
-		t := d.schema.Columns[i].Type
-		if t == TypeString {
-			b = csvenc.AppendCell(b, f[1+i], true)
-			continue
-		}
-		var err error
-		if b, err = pgCellText(b, t, f[1+i], d.nanos(i)); err != nil {
-			return fmt.Errorf("record %d: %w", id, err)
-		}
-	}
-	if err := d.enc.End(b); err != nil {
-		return err
-	}
-	return d.each()
 }
 
 func (d *copyDecoder) nanos(i int) int {

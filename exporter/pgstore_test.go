@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
 	"github.com/jackc/pgx/v5"
 )
@@ -265,39 +263,6 @@ func TestCopyRoundTrip(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("pieces of up to %d bytes: the cells differ\n got %q\nwant %q", piece, got[:2], want[:2])
-		}
-	}
-	// As CSV records (ScanCSV), of some columns in another order: what csvenc.Writer.Write makes
-	// of the same cells.
-	cols := []int{4, 0, 3, 2}
-	var wantCSV bytes.Buffer
-	enc := csvenc.New(&wantCSV)
-	enc.Strings = []bool{false, false, true, false, false}
-	for _, row := range want {
-		rec := [][]byte{[]byte(row[0])}
-		for _, c := range cols {
-			rec = append(rec, []byte(row[1+c]))
-		}
-		if err := enc.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, piece := range []int{1, 7, 1000, len(stream)} {
-		var got bytes.Buffer
-		enc := csvenc.New(&got)
-		records := 0
-		d := newCSVCopyDecoder(sc, cols, enc, func() error { records++; return nil })
-		if err := feedPieces(d, stream, piece, r); err != nil {
-			t.Fatalf("CSV, pieces of up to %d bytes: %v", piece, err)
-		}
-		if err := enc.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if records != len(recs) || got.String() != wantCSV.String() {
-			t.Fatalf("CSV, pieces of up to %d bytes: %d records, want %d; the CSV differs: %v", piece, records, len(recs), got.String() != wantCSV.String())
 		}
 	}
 	// A stream cut before its trailer is not a whole export.

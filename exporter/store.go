@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -39,29 +38,16 @@ type Store interface {
 
 // Snapshot is a consistent read view of one dataset.
 type Snapshot interface {
+	// Schema is the dataset's schema.
 	Schema() Schema
+	// Rows is the number of records in the snapshot.
 	Rows() uint64
 	// Scan calls fn for every record with an id greater than after, in ascending id order, for at
 	// most limit records (all when limit < 0), until fn returns an error (errStopScan ends it
-	// cleanly). The value is only valid during the call.
-	Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error
-}
-
-// cellScanner is a Snapshot that can hand out a record's cells as they are, without the stored
-// encoding between them (the PostgreSQL store, which builds the cells from its own rows).
-type cellScanner interface {
-	// ScanCells is Scan with the record's canonical cell texts, one per column of the schema;
-	// they are only valid during the call.
-	ScanCells(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error
-}
-
-// csvScanner is a Snapshot that writes a CSV export's records itself, straight from its own rows
-// onto the encoder, with no cells between them (the PostgreSQL store): the columns cols of the
-// schema after the id, each record begun and ended on enc (csvenc.Writer.Begin and End), string
-// cells through csvenc.AppendCell under the guard, the others in their canonical text (which
-// never needs quotes). each runs after every record; its error ends the scan.
-type csvScanner interface {
-	ScanCSV(after uint64, limit int64, cols []int, enc *csvenc.Writer, each func() error) error
+	// cleanly). cells holds the record's canonical cell texts (see [Type]), one per column of the
+	// schema. They may alias the store's own buffers, so they are only valid until fn returns: a
+	// store hands over rows as it reads them, and the encoders copy what they keep.
+	Scan(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error
 }
 
 // Record is one record in stored form: its id and its cells (see recordParser.parse).
@@ -292,13 +278,14 @@ type boltSnapshot struct {
 func (s *boltSnapshot) Schema() Schema { return s.schema }
 func (s *boltSnapshot) Rows() uint64   { return s.rows }
 
-func (s *boltSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value []byte) error) error {
+func (s *boltSnapshot) Scan(after uint64, limit int64, fn func(id uint64, cells [][]byte) error) error {
 	if after == ^uint64(0) {
 		return nil
 	}
 	c := s.b.Cursor()
 	var key [8]byte
 	binary.BigEndian.PutUint64(key[:], after+1)
+	cells := make([][]byte, 0, len(s.schema.Columns))
 	var n int64
 	for k, v := c.Seek(key[:]); k != nil; k, v = c.Next() {
 		if limit >= 0 && n >= limit {
@@ -308,7 +295,12 @@ func (s *boltSnapshot) Scan(after uint64, limit int64, fn func(id uint64, value 
 		if len(k) != 8 {
 			return errCorrupt
 		}
-		if err := fn(binary.BigEndian.Uint64(k), v); err != nil {
+		id := binary.BigEndian.Uint64(k)
+		var err error
+		if cells, err = decodeCells(cells, v, len(s.schema.Columns)); err != nil {
+			return fmt.Errorf("record %d: %w", id, err)
+		}
+		if err := fn(id, cells); err != nil {
 			if err == errStopScan {
 				return nil
 			}
