@@ -3,12 +3,15 @@ package pgstore
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/exportatscale/exportatscale/exporter"
+	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 )
 
 // TestCopyRoundTrip encodes records as a binary COPY stream (copyBatch, what ingest sends) and
@@ -76,4 +79,65 @@ func feedPieces(d *copyDecoder, stream []byte, max int, r *rand.Rand) error {
 		rest = rest[n:]
 	}
 	return d.finish()
+}
+
+// benchTrades is a binary COPY stream of n rows shaped like the benchmark's trades (a timestamp,
+// strings, an int, two decimals, a bool, a note that sometimes needs quotes), and their schema.
+func benchTrades(b *testing.B, n int) (exporter.Schema, []byte) {
+	b.Helper()
+	col := func(name string, t exporter.Type) exporter.Column { return exporter.Column{Name: name, Type: t} }
+	sc := exporter.Schema{Columns: []exporter.Column{col("trade_ts", exporter.TypeTimestamp), col("account", exporter.TypeString),
+		col("symbol", exporter.TypeString), col("quantity", exporter.TypeInt), col("price", exporter.TypeDecimal),
+		col("notional", exporter.TypeDecimal), col("is_amended", exporter.TypeBool), col("note", exporter.TypeString)}}
+	notes := []string{"", "settled, T+2", `client said "urgent"`, "=HYPERLINK(\"x\")", "partial fill; remainder cancelled"}
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	recs := make([]exporter.Record, n)
+	for i := range recs {
+		row := []string{ts.Add(time.Duration(i) * 1237 * time.Millisecond).Format(time.RFC3339Nano),
+			fmt.Sprintf("ACC-%06d", i*7919%50000), "ACME", fmt.Sprint(i%10000 - 500),
+			fmt.Sprintf("%d.%04d", i%500, i%10000), fmt.Sprintf("%d.%02d", i*37%100000, i%100), fmt.Sprint(i%10 == 0), notes[i%len(notes)]}
+		var v []byte
+		for _, c := range row {
+			v = binary.AppendUvarint(v, uint64(len(c)))
+			v = append(v, c...)
+		}
+		recs[i] = exporter.Record{ID: uint64(i + 1), Value: v}
+	}
+	stream, err := copyBatch(nil, sc, recs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sc, stream
+}
+
+// BenchmarkCopyDecodeCSV is the exporter's side of a PostgreSQL CSV export without the network:
+// a binary COPY stream of trades decoded into cells (copyDecoder) and written as CSV records
+// (csvenc, typed cells plain, as the exporter's CSV encoder sets it). Per row.
+func BenchmarkCopyDecodeCSV(b *testing.B) {
+	const rows = 10000
+	sc, stream := benchTrades(b, rows)
+	enc := csvenc.New(io.Discard)
+	enc.Strings = make([]bool, 1+len(sc.Columns))
+	enc.Plain = make([]bool, 1+len(sc.Columns))
+	enc.Plain[0] = true
+	for i, c := range sc.Columns {
+		enc.Strings[1+i] = c.Type == exporter.TypeString
+		enc.Plain[1+i] = c.Type != exporter.TypeString
+	}
+	row := make([][]byte, 1+len(sc.Columns))
+	b.SetBytes(int64(len(stream)) / rows)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += rows {
+		d := newCopyDecoder(sc, func(id uint64, cells [][]byte) error {
+			row[0] = strconv.AppendUint(row[0][:0], id, 10)
+			copy(row[1:], cells)
+			return enc.Write(row)
+		})
+		if _, err := d.Write(stream); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.finish(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

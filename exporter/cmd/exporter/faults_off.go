@@ -8,3 +8,6 @@ import "github.com/exportatscale/exportatscale/exporter"
 func withFaults(open func(exporter.Config) (exporter.Store, error)) func(exporter.Config) (exporter.Store, error) {
 	return open
 }
+
+// faultsBuilt reports whether this build has the faults: not in a real build.
+const faultsBuilt = false

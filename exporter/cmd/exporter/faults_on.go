@@ -25,3 +25,6 @@ func withFaults(open func(exporter.Config) (exporter.Store, error)) func(exporte
 		return faults.AckBeforeCommit(s, faults.AckEarlyDelay), nil
 	}
 }
+
+// faultsBuilt reports whether this build has the faults (-tags exporterfaults).
+const faultsBuilt = true
