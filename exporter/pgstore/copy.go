@@ -90,8 +90,9 @@ type copyDecoder struct {
 	done    bool
 	err     error    // from fn: ends the COPY
 	text    []byte   // the texts of the cells that are not strings, end to end
-	ends    []int    // per column: the end of its cell in text
 	cells   [][]byte // into text, or into the received fields for strings
+	types   []exporter.Type
+	strs    []bool // per column: a string, handed on as received
 	fields  [][]byte
 	nanoIdx []int // per schema column: the index of its nanoseconds field, or -1
 }
@@ -99,9 +100,11 @@ type copyDecoder struct {
 var pgCopySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
 func newCopyDecoder(sc exporter.Schema, fn func(uint64, [][]byte) error) *copyDecoder {
-	d := &copyDecoder{schema: sc, fn: fn, nanoIdx: make([]int, len(sc.Columns)), cells: make([][]byte, len(sc.Columns)), ends: make([]int, len(sc.Columns))}
-	next := 1 + len(sc.Columns)
+	n := len(sc.Columns)
+	d := &copyDecoder{schema: sc, fn: fn, nanoIdx: make([]int, n), cells: make([][]byte, n), types: make([]exporter.Type, n), strs: make([]bool, n)}
+	next := 1 + n
 	for i, c := range sc.Columns {
+		d.types[i], d.strs[i] = c.Type, c.Type == exporter.TypeString
 		d.nanoIdx[i] = -1
 		if c.Type == exporter.TypeTimestamp {
 			d.nanoIdx[i] = next
@@ -193,27 +196,22 @@ func (d *copyDecoder) row() error {
 	}
 	id := binary.BigEndian.Uint64(f[0])
 	// A string's cell is its field as received (no copy); the other cells are written into
-	// text, their ends kept in d.ends until text has stopped growing.
+	// text. A cell made before text grows keeps the old array, whose bytes append left as they
+	// were: it stays right without a second pass.
 	text := d.text[:0]
-	for i, c := range d.schema.Columns {
-		if c.Type == exporter.TypeString {
+	for i, str := range d.strs {
+		if str {
 			d.cells[i] = f[1+i][:len(f[1+i]):len(f[1+i])]
 			continue
 		}
+		at := len(text)
 		var err error
-		if text, err = pgCellText(text, c.Type, f[1+i], d.nanos(i)); err != nil {
+		if text, err = pgCellText(text, d.types[i], f[1+i], d.nanos(i)); err != nil {
 			return fmt.Errorf("record %d: %w", id, err)
 		}
-		d.ends[i] = len(text)
+		d.cells[i] = text[at:len(text):len(text)]
 	}
 	d.text = text
-	at := 0
-	for i, c := range d.schema.Columns {
-		if c.Type != exporter.TypeString {
-			d.cells[i] = text[at:d.ends[i]:d.ends[i]]
-			at = d.ends[i]
-		}
-	}
 	return d.fn(id, d.cells)
 }
 
