@@ -1,91 +1,51 @@
 package exporter
 
 import (
-	"errors"
-	"net/http"
-	"strconv"
-	"time"
+	"io"
 
 	"github.com/exportatscale/exportatscale/exporter/internal/csvenc"
 )
 
-// csv streams the export as CSV: csvenc encodes the rows (quoting, the formula guard on string
-// columns, the BOM) onto a bodyStream, which sends them in chunks and ends with the trailers.
-func (x *exportRun) csv(snap Snapshot, timeout time.Duration) error {
-	x.setHeaders("text/csv; charset=utf-8", "csv")
-	announceTrailers(x.w.Header())
-	x.w.WriteHeader(http.StatusOK)
-	x.sent = true
-	st := newBodyStream(x.w, timeout, x.onFirst)
-	defer func() { x.bytes = st.end() }() // on every path: no chunk may still be in flight once we return
+// csvFormat is RFC 4180 CSV, streamed: see package exporter/internal/csvenc for the quoting, the
+// formula guard on string columns and the BOM.
+var csvFormat = Format{
+	Name:        "csv",
+	ContentType: "text/csv; charset=utf-8",
+	Ext:         "csv",
+	Capacity:    Streamed,
+	BOM:         true,
+	New:         newCSVEncoder,
+}
 
-	enc := csvenc.New(st)
-	enc.BOM = x.q.bom
-	enc.Strings = make([]bool, 1+len(x.cols)) // the id first, never a string
-	for i, c := range x.cols {
-		enc.Strings[1+i] = x.schema.Columns[c].Type == TypeString
+// csvEncoder writes rows as CSV records.
+type csvEncoder struct{ w *csvenc.Writer }
+
+// newCSVEncoder writes the header record of t onto w and returns the encoder of its rows. The id
+// and the cells of the typed columns are canonical texts that never need quotes, so the encoder
+// copies them without looking (csvenc.Writer.Plain); string cells get the quoting scan and the
+// formula guard.
+func newCSVEncoder(w io.Writer, t Table) Encoder {
+	enc := csvenc.New(w)
+	enc.BOM = t.BOM
+	enc.Strings = make([]bool, 1+len(t.Types))
+	enc.Plain = make([]bool, 1+len(t.Types))
+	enc.Plain[0] = true
+	for i, ty := range t.Types {
+		enc.Strings[1+i] = ty == TypeString
+		enc.Plain[1+i] = ty != TypeString
 	}
-	header := x.header()
-	head := make([][]byte, len(header))
-	for i, h := range header {
+	head := make([][]byte, len(t.Header))
+	for i, h := range t.Header {
 		head[i] = []byte(h)
 	}
-	if err := enc.Write(head); err != nil {
-		return err
-	}
-	var err error
-	if cs, ok := snap.(csvScanner); ok {
-		err = cs.ScanCSV(x.q.after, x.q.limit, x.cols, enc, func() error {
-			if x.rows++; x.rows&1023 == 0 && x.ctx.Err() != nil {
-				return errors.Join(errClientGone, x.ctx.Err())
-			}
-			return nil
-		})
-	} else {
-		// The cells of the typed columns are canonical texts that never need quotes.
-		enc.Plain = make([]bool, 1+len(x.cols))
-		enc.Plain[0] = true
-		for i := range x.cols {
-			enc.Plain[1+i] = !enc.Strings[1+i]
-		}
-		var id []byte
-		var prev uint64
-		err = x.scan(snap, 1, func(n uint64, row [][]byte) error {
-			id, prev = appendID(id, prev, n), n
-			row[0] = id
-			if err := enc.Write(row); err != nil {
-				return err
-			}
-			x.rows++
-			return nil
-		})
-	}
-	if err == nil {
-		err = enc.Close()
-	}
-	if err == nil {
-		err = st.Flush()
-	}
-	if err != nil {
-		return err
-	}
-	st.setTrailers(x.rows)
-	return nil
+	// The header's names are not canonical texts: written with no column plain, then the flags back.
+	plain := enc.Plain
+	enc.Plain = nil
+	_ = enc.Write(head) // an error stays with the writer: Encode and Close return it
+	enc.Plain = plain
+	return &csvEncoder{w: enc}
 }
 
-// appendID turns id, the decimal text of prev (empty at first), into that of n. Ids mostly come one
-// after another, so it counts up in place when n is prev+1: usually one digit changes.
-func appendID(id []byte, prev, n uint64) []byte {
-	if n != prev+1 || len(id) == 0 {
-		return strconv.AppendUint(id[:0], n, 10)
-	}
-	for i := len(id) - 1; i >= 0; i-- {
-		if id[i] != '9' {
-			id[i]++
-			return id
-		}
-		id[i] = '0'
-	}
-	id[0] = '1' // it was all nines, now all zeros: one digit more
-	return append(id, '0')
-}
+func (e *csvEncoder) Encode(row [][]byte) error { return e.w.Write(row) }
+
+func (e *csvEncoder) Close() error { return e.w.Close() }

@@ -9,23 +9,25 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// export streams a dataset as CSV or renders it as PDF. Once the status line is sent, a failure can
+// export streams a dataset in a streamed format (CSV) or renders it in a document format (PDF). Once the status line is sent, a failure can
 // no longer become an error response: the stream just ends without its trailers, which is how a
 // client tells a truncated export from a complete one.
 func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
 	q, err := parseExportQuery(r.URL.RawQuery)
 	if err != nil {
-		if q.format == "csv" || q.format == "pdf" {
+		if _, known := lookupFormat(q.format); known {
 			s.m.exports.WithLabelValues(q.format, "client_error").Inc()
 			s.m.exportDuration.WithLabelValues(q.format).Observe(time.Since(start).Seconds())
 		}
 		return &kindError{errInvalidQuery, err}
 	}
-	f := q.format
+	format, _ := lookupFormat(q.format) // parseExportQuery knows it
+	f := format.Name
 	name, sc, cols, err := s.exportTarget(r, q)
 	if err != nil {
 		outcome := "client_error"
@@ -36,7 +38,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 		s.m.exportDuration.WithLabelValues(f).Observe(time.Since(start).Seconds())
 		return err
 	}
-	slot := s.exports[f]
+	slot := s.exports[format.Capacity]
 	if !slot.tryAcquire() {
 		s.m.rejected.WithLabelValues("saturated").Inc()
 		return errorf(errSaturated, "all %d %s export slots are busy; retry after the Retry-After seconds", cap(slot), f)
@@ -45,7 +47,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) error {
 	s.m.inFlight.WithLabelValues(f).Inc()
 	defer s.m.inFlight.WithLabelValues(f).Dec()
 
-	x := &exportRun{w: w, ctx: r.Context(), q: q, name: name, schema: sc, cols: cols, started: start,
+	x := &exportRun{w: w, ctx: r.Context(), q: q, format: format, name: name, schema: sc, cols: cols, started: start,
 		onFirst: func() { s.m.firstByte.WithLabelValues(f).Observe(time.Since(start).Seconds()) }}
 	err = s.produce(r, x)
 	outcome := "ok"
@@ -105,10 +107,10 @@ func (s *Server) produce(r *http.Request, x *exportRun) (err error) {
 			err = fmt.Errorf("%w: %v", errExportPanic, p)
 		}
 	}()
-	if x.q.format == "csv" {
-		return s.store.View(x.name, func(snap Snapshot) error { return x.csv(snap, s.cfg.WriteTimeout) })
+	if x.format.Capacity == Document {
+		return s.store.View(x.name, func(snap Snapshot) error { return x.document(snap, s.cfg.WriteTimeout, s.cfg.PDFMaxRows) })
 	}
-	return s.store.View(x.name, func(snap Snapshot) error { return x.pdf(snap, s.cfg.WriteTimeout, s.cfg.PDFMaxRows) })
+	return s.store.View(x.name, func(snap Snapshot) error { return x.stream(snap, s.cfg.WriteTimeout) })
 }
 
 // exportTarget resolves the dataset and columns of an export.
@@ -133,6 +135,7 @@ type exportRun struct {
 	w       http.ResponseWriter
 	ctx     context.Context
 	q       exportQuery
+	format  Format
 	name    string
 	schema  Schema
 	cols    []int
@@ -144,57 +147,92 @@ type exportRun struct {
 	bytes int64
 }
 
-func (x *exportRun) header() []string {
-	h := make([]string, 0, len(x.cols)+1)
-	h = append(h, "id")
-	for _, c := range x.cols {
-		h = append(h, x.schema.Columns[c].Name)
+// table describes the export's rows to its encoder; rows is their number if known, else -1.
+func (x *exportRun) table(rows int64) Table {
+	t := Table{Dataset: x.name, Header: make([]string, 0, len(x.cols)+1), Types: make([]Type, len(x.cols)),
+		Rows: rows, Created: x.started, BOM: x.q.bom}
+	t.Header = append(t.Header, "id")
+	for i, c := range x.cols {
+		t.Header = append(t.Header, x.schema.Columns[c].Name)
+		t.Types[i] = x.schema.Columns[c].Type
 	}
-	return h
+	return t
 }
 
-// scan walks the selected rows of snap, honouring after and limit, and hands each row's selected
-// cells to fn as row[lead:]; the lead slots before them are the caller's to fill (the CSV encoder
-// takes the id as the first cell of its record). It stops early when the client has gone.
-func (x *exportRun) scan(snap Snapshot, lead int, fn func(id uint64, row [][]byte) error) error {
-	all := make([][]byte, 0, len(x.schema.Columns))
-	row := make([][]byte, lead+len(x.cols))
-	sel := row[lead:]
-	var n int64
-	each := func(id uint64, all [][]byte) error {
+// encode walks the selected rows of snap, honouring after and limit, and hands each to enc: the
+// id's text, then the selected cells. It stops early when the client has gone.
+func (x *exportRun) encode(snap Snapshot, enc Encoder) error {
+	row := make([][]byte, 1+len(x.cols))
+	var id []byte
+	var prev uint64
+	return snap.Scan(x.q.after, x.q.limit, func(n uint64, cells [][]byte) error {
+		id, prev = appendID(id, prev, n), n
+		row[0] = id
 		for i, c := range x.cols {
-			sel[i] = all[c]
+			row[1+i] = cells[c]
 		}
-		if err := fn(id, row); err != nil {
+		if err := enc.Encode(row); err != nil {
 			return err
 		}
-		if n++; n&1023 == 0 && x.ctx.Err() != nil {
+		if x.rows++; x.rows&1023 == 0 && x.ctx.Err() != nil {
 			return errors.Join(errClientGone, x.ctx.Err())
 		}
 		return nil
-	}
-	if cs, ok := snap.(cellScanner); ok {
-		return cs.ScanCells(x.q.after, x.q.limit, each)
-	}
-	return snap.Scan(x.q.after, x.q.limit, func(id uint64, v []byte) error {
-		var err error
-		if all, err = decodeCells(all, v, len(x.schema.Columns)); err != nil {
-			return fmt.Errorf("record %d: %w", id, err)
-		}
-		return each(id, all)
 	})
 }
 
-func (x *exportRun) setHeaders(contentType, ext string) {
+// appendID turns id, the decimal text of prev (empty at first), into that of n. Ids mostly come one
+// after another, so it counts up in place when n is prev+1: usually one digit changes.
+func appendID(id []byte, prev, n uint64) []byte {
+	if n != prev+1 || len(id) == 0 {
+		return strconv.AppendUint(id[:0], n, 10)
+	}
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] != '9' {
+			id[i]++
+			return id
+		}
+		id[i] = '0'
+	}
+	id[0] = '1' // it was all nines, now all zeros: one digit more
+	return append(id, '0')
+}
+
+// stream sends the export in a Streamed format: each row encoded as it is read onto a bodyStream,
+// which sends them in chunks and ends with the trailers.
+func (x *exportRun) stream(snap Snapshot, timeout time.Duration) error {
+	x.setHeaders()
+	announceTrailers(x.w.Header())
+	x.w.WriteHeader(http.StatusOK)
+	x.sent = true
+	st := newBodyStream(x.w, timeout, x.onFirst)
+	defer func() { x.bytes = st.end() }() // on every path: no chunk may still be in flight once we return
+
+	enc := x.format.New(st, x.table(-1))
+	err := x.encode(snap, enc)
+	if err == nil {
+		err = enc.Close()
+	}
+	if err == nil {
+		err = st.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	st.setTrailers(x.rows)
+	return nil
+}
+
+func (x *exportRun) setHeaders() {
 	h := x.w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, x.name, ext))
+	h.Set("Content-Type", x.format.ContentType)
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, x.name, x.format.Ext))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 }
 
-// pdfRows counts the rows a PDF export would hold, stopping once past the cap.
-func (x *exportRun) pdfRows(snap Snapshot, maxRows int) (int64, error) {
+// documentRows counts the rows a Document export would hold, stopping once past the cap.
+func (x *exportRun) documentRows(snap Snapshot, maxRows int) (int64, error) {
 	if x.q.after == 0 {
 		n := int64(snap.Rows())
 		if x.q.limit >= 0 {
@@ -207,38 +245,39 @@ func (x *exportRun) pdfRows(snap Snapshot, maxRows int) (int64, error) {
 		capRows = min(capRows, x.q.limit)
 	}
 	var n int64
-	err := snap.Scan(x.q.after, capRows, func(uint64, []byte) error {
+	err := snap.Scan(x.q.after, capRows, func(uint64, [][]byte) error {
 		n++
 		return nil
 	})
 	return n, err
 }
 
-func (x *exportRun) pdf(snap Snapshot, timeout time.Duration, maxRows int) error {
-	n, err := x.pdfRows(snap, maxRows)
+// document sends the export in a Document format: counted first (refused past maxRows), rendered
+// whole, then sent with its length and integrity fields as headers.
+func (x *exportRun) document(snap Snapshot, timeout time.Duration, maxRows int) error {
+	n, err := x.documentRows(snap, maxRows)
 	if err != nil {
 		return err
 	}
 	if n > int64(maxRows) {
-		return errorf(errTooLarge, "a PDF export holds at most %d rows and this one has more; "+
-			"use format=csv for the whole dataset, or narrow it with after= and limit=", maxRows)
+		return errorf(errTooLarge, "a %s export holds at most %d rows and this one has more; "+
+			"use format=csv for the whole dataset, or narrow it with after= and limit=", strings.ToUpper(x.format.Name), maxRows)
 	}
-	types := make([]Type, len(x.cols))
-	for i, c := range x.cols {
-		types[i] = x.schema.Columns[c].Type
-	}
-	title := fmt.Sprintf("%s — %d rows — exported %s", x.name, n, x.started.UTC().Format(time.RFC3339))
 	var buf bytes.Buffer
-	rows, err := renderPDF(&buf, pdfTable{title: title, header: x.header(), types: types, created: x.started}, func(row func(uint64, [][]byte) error) error {
-		return x.scan(snap, 0, row)
-	})
+	enc := x.format.New(&buf, x.table(n))
+	err = x.encode(snap, enc)
+	if err == nil {
+		err = enc.Close()
+	}
+	rows := x.rows
+	x.rows = 0 // counted once sent
 	if err != nil {
 		return err
 	}
 	// The whole document is known before its first byte goes out, so the integrity fields are
 	// headers here, not trailers.
 	sum := sha256.Sum256(buf.Bytes())
-	x.setHeaders("application/pdf", "pdf")
+	x.setHeaders()
 	h := x.w.Header()
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("Content-Digest", digestField(sum[:]))

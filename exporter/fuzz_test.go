@@ -81,7 +81,7 @@ func FuzzParseNDJSON(f *testing.F) {
 // canonical text of every type.
 func checkFuzzRecord(t *testing.T, line []byte, rec Record) {
 	t.Helper()
-	cells, err := decodeCells(nil, rec.Value, len(fuzzSchema.Columns))
+	cells, err := DecodeCells(nil, rec.Value, len(fuzzSchema.Columns))
 	if err != nil || len(cells) != len(fuzzSchema.Columns) {
 		t.Fatalf("stored value of %q does not decode: %v", line, err)
 	}
@@ -207,7 +207,7 @@ func FuzzParseExportQuery(f *testing.F) {
 // newFuzzServer is a Server with a small dataset "fuzz" of fuzzSchema, driven without a network.
 func newFuzzServer(tb testing.TB) *Server {
 	tb.Helper()
-	store, err := OpenBolt(tb.TempDir())
+	store, err := openBolt(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}

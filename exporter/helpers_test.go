@@ -161,7 +161,7 @@ func newTestServer(t testing.TB, opts ...setupOption) *testServer {
 	if err := setup.cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	store, err := OpenStore(setup.cfg)
+	store, err := OpenTestStore(setup.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

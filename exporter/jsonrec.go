@@ -370,33 +370,34 @@ func (p *recordParser) parse(dst, line []byte) (id uint64, out []byte, err error
 	return id, out, nil
 }
 
-// decodeCells splits a stored value into its cells, reusing cells. The cells alias v. A cell shorter
+// DecodeCells splits a stored value (Record.Value) into its cells, reusing cells. The cells alias v. A cell shorter
 // than 128 bytes, nearly every one, has a length of one byte, read here without binary.Uvarint.
-func decodeCells(cells [][]byte, v []byte, n int) ([][]byte, error) {
+func DecodeCells(cells [][]byte, v []byte, n int) ([][]byte, error) {
 	if cap(cells) < n {
 		cells = make([][]byte, n)
 	}
 	cells = cells[:n]
 	for i := range cells {
 		if len(v) == 0 {
-			return cells[:i], errCorrupt
+			return cells[:i], ErrCorrupt
 		}
 		l, k := uint64(v[0]), 1
 		if l >= 0x80 {
 			if l, k = binary.Uvarint(v); k <= 0 {
-				return cells[:i], errCorrupt
+				return cells[:i], ErrCorrupt
 			}
 		}
 		if uint64(len(v)-k) < l {
-			return cells[:i], errCorrupt
+			return cells[:i], ErrCorrupt
 		}
 		cells[i] = v[k : k+int(l)]
 		v = v[k+int(l):]
 	}
 	if len(v) != 0 {
-		return cells, errCorrupt
+		return cells, ErrCorrupt
 	}
 	return cells, nil
 }
 
-var errCorrupt = errors.New("stored record does not match its schema")
+// ErrCorrupt is a stored record that does not decode as its schema says: a bug or a damaged store.
+var ErrCorrupt = errors.New("stored record does not match its schema")

@@ -9,7 +9,7 @@ import (
 
 // Label values, fixed so every series can be initialised at start.
 var (
-	formats        = []string{"csv", "pdf"}
+	formats        = formatNames()
 	exportOutcomes = []string{"ok", "client_error", "server_error", "aborted"}
 	rejectReasons  = []string{"rate_limited", "saturated", "too_large", "unauthorized"}
 	ingestModes    = []string{"single", "batch"}

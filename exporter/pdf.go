@@ -25,25 +25,39 @@ const (
 	pdfFont       = "go"
 )
 
-// pdfTable is what one PDF export shows.
-type pdfTable struct {
-	title   string
-	header  []string
-	types   []Type // of each column after id
-	created time.Time
+// pdfFormat is a paginated PDF table, rendered whole before it is sent.
+var pdfFormat = Format{
+	Name:        "pdf",
+	ContentType: "application/pdf",
+	Ext:         "pdf",
+	Capacity:    Document,
+	New:         newPDFEncoder,
 }
 
 // columnWeights give each type its share of the page width.
 var columnWeights = map[Type]float64{TypeString: 2.2, TypeInt: 1.1, TypeDecimal: 1.5, TypeTimestamp: 2.3, TypeBool: 0.9}
 
-// renderPDF writes the table to w, calling scan to walk the rows; it returns the rows drawn.
-func renderPDF(w io.Writer, t pdfTable, scan func(row func(id uint64, cells [][]byte) error) error) (int64, error) {
+// pdfEncoder draws rows into a PDF document, written out by Close.
+type pdfEncoder struct {
+	w      io.Writer
+	pdf    *fpdf.Fpdf
+	widths []float64
+	align  []string
+	pageW  float64
+	bottom float64
+	rows   int64
+}
+
+// newPDFEncoder starts the document of t, to be written to w by Close: its title names the
+// dataset, t.Rows and t.Created.
+func newPDFEncoder(w io.Writer, t Table) Encoder {
+	title := fmt.Sprintf("%s — %d rows — exported %s", t.Dataset, t.Rows, t.Created.UTC().Format(time.RFC3339))
 	pdf := fpdf.New("L", "mm", "A4", "")
 	pdf.SetCompression(true)
-	pdf.SetCreationDate(t.created)
-	pdf.SetModificationDate(t.created)
+	pdf.SetCreationDate(t.Created)
+	pdf.SetModificationDate(t.Created)
 	pdf.SetProducer("Export@Scale exporter", false)
-	pdf.SetTitle(t.title, true)
+	pdf.SetTitle(title, true)
 	pdf.AddUTF8FontFromBytes(pdfFont, "", goregular.TTF)
 	pdf.AddUTF8FontFromBytes(pdfFont, "B", gobold.TTF)
 	pdf.SetMargins(pdfMargin, pdfMargin, pdfMargin)
@@ -52,33 +66,15 @@ func renderPDF(w io.Writer, t pdfTable, scan func(row func(id uint64, cells [][]
 	pdf.AliasNbPages("{nb}")
 
 	pageW, pageH := pdf.GetPageSize()
-	widths := make([]float64, len(t.header))
-	total := 1.0 // id
-	for _, ty := range t.types {
-		total += columnWeights[ty]
-	}
-	unit := (pageW - 2*pdfMargin) / total
-	widths[0] = unit
-	for i, ty := range t.types {
-		widths[i+1] = unit * columnWeights[ty]
-	}
-	align := make([]string, len(t.header))
-	align[0] = "R"
-	for i, ty := range t.types {
-		if ty == TypeInt || ty == TypeDecimal {
-			align[i+1] = "R"
-		} else {
-			align[i+1] = "L"
-		}
-	}
-
+	e := &pdfEncoder{w: w, pdf: pdf, pageW: pageW, bottom: pageH - pdfFooterGap}
+	e.layout(t.Types)
 	pdf.SetHeaderFunc(func() {
 		pdf.SetFont(pdfFont, "B", pdfTitleSize)
-		pdf.CellFormat(0, 6, t.title, "", 1, "L", false, 0, "")
+		pdf.CellFormat(0, 6, title, "", 1, "L", false, 0, "")
 		pdf.SetFont(pdfFont, "B", pdfFontSize)
 		pdf.SetFillColor(225, 225, 225)
-		for i, h := range t.header {
-			pdf.CellFormat(widths[i], pdfRowHeight+0.6, fitText(pdf, h, widths[i]), "B", 0, align[i], true, 0, "")
+		for i, h := range t.Header {
+			pdf.CellFormat(e.widths[i], pdfRowHeight+0.6, fitText(pdf, h, e.widths[i]), "B", 0, e.align[i], true, 0, "")
 		}
 		pdf.Ln(-1)
 		pdf.SetFont(pdfFont, "", pdfFontSize)
@@ -89,34 +85,63 @@ func renderPDF(w io.Writer, t pdfTable, scan func(row func(id uint64, cells [][]
 		pdf.CellFormat(0, 5, fmt.Sprintf("Page %d of {nb}", pdf.PageNo()), "", 0, "C", false, 0, "")
 	})
 	pdf.AddPage()
-	bottom := pageH - pdfFooterGap
 	pdf.SetFillColor(245, 245, 245)
-	var rows int64
-	err := scan(func(id uint64, cells [][]byte) error {
-		if pdf.GetY()+pdfRowHeight > bottom {
-			pdf.AddPage()
-			pdf.SetFillColor(245, 245, 245)
-		}
-		if rows%2 == 1 {
-			x := pdf.GetX()
-			pdf.CellFormat(pageW-2*pdfMargin, pdfRowHeight, "", "", 0, "", true, 0, "")
-			pdf.SetX(x)
-		}
-		pdf.CellFormat(widths[0], pdfRowHeight, fmt.Sprint(id), "", 0, "R", false, 0, "")
-		for i, c := range cells {
-			pdf.CellFormat(widths[i+1], pdfRowHeight, fitText(pdf, cellLine(c), widths[i+1]), "", 0, align[i+1], false, 0, "")
-		}
-		pdf.Ln(-1)
-		rows++
-		return pdf.Error()
-	})
-	if err != nil {
-		return rows, err
+	return e
+}
+
+// layout sets the width and alignment of the id column and of columns of types.
+func (e *pdfEncoder) layout(types []Type) {
+	e.widths = make([]float64, 1+len(types))
+	total := 1.0 // id
+	for _, ty := range types {
+		total += columnWeights[ty]
 	}
-	if rows == 0 {
-		pdf.CellFormat(0, pdfRowHeight, "(no rows)", "", 1, "L", false, 0, "")
+	unit := (e.pageW - 2*pdfMargin) / total
+	e.widths[0] = unit
+	for i, ty := range types {
+		e.widths[i+1] = unit * columnWeights[ty]
 	}
-	return rows, pdf.Output(w)
+	e.align = make([]string, 1+len(types))
+	e.align[0] = "R"
+	for i, ty := range types {
+		if ty == TypeInt || ty == TypeDecimal {
+			e.align[i+1] = "R"
+		} else {
+			e.align[i+1] = "L"
+		}
+	}
+}
+
+// Encode draws one row: one line, on a new page if it would not fit, shaded every other row.
+func (e *pdfEncoder) Encode(row [][]byte) error {
+	pdf := e.pdf
+	if pdf.GetY()+pdfRowHeight > e.bottom {
+		pdf.AddPage()
+		pdf.SetFillColor(245, 245, 245)
+	}
+	if e.rows%2 == 1 {
+		x := pdf.GetX()
+		pdf.CellFormat(e.pageW-2*pdfMargin, pdfRowHeight, "", "", 0, "", true, 0, "")
+		pdf.SetX(x)
+	}
+	pdf.CellFormat(e.widths[0], pdfRowHeight, string(row[0]), "", 0, "R", false, 0, "")
+	for i, c := range row[1:] {
+		pdf.CellFormat(e.widths[i+1], pdfRowHeight, fitText(pdf, cellLine(c), e.widths[i+1]), "", 0, e.align[i+1], false, 0, "")
+	}
+	pdf.Ln(-1)
+	e.rows++
+	return pdf.Error()
+}
+
+// Close writes the document, with a "(no rows)" line if it has none.
+func (e *pdfEncoder) Close() error {
+	if e.pdf.Error() != nil {
+		return e.pdf.Error()
+	}
+	if e.rows == 0 {
+		e.pdf.CellFormat(0, pdfRowHeight, "(no rows)", "", 1, "L", false, 0, "")
+	}
+	return e.pdf.Output(e.w)
 }
 
 // cellLine returns a cell as one line of text: CR, LF and tab become spaces, invalid UTF-8 and runes

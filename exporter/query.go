@@ -9,7 +9,7 @@ import (
 
 // exportQuery is a parsed export request. Columns are names, checked against the schema later.
 type exportQuery struct {
-	format  string // csv | pdf
+	format  string // a name in formatTable
 	columns []string
 	after   uint64
 	limit   int64 // -1: no limit
@@ -37,12 +37,13 @@ func parseExportQuery(raw string) (exportQuery, error) {
 			return q, fmt.Errorf("unknown query parameter %q (known: format, columns, after, limit, bom)", truncate([]byte(k)))
 		}
 	}
-	switch q.format {
-	case "csv", "pdf":
-	case "":
-		return q, fmt.Errorf("query parameter format is required: csv or pdf")
+	format, known := lookupFormat(q.format)
+	switch {
+	case known:
+	case q.format == "":
+		return q, fmt.Errorf("query parameter format is required: %s", strings.Join(formatNames(), " or "))
 	default:
-		return q, fmt.Errorf("format %q is not csv or pdf", truncate([]byte(q.format)))
+		return q, fmt.Errorf("format %q is not %s", truncate([]byte(q.format)), strings.Join(formatNames(), " or "))
 	}
 	if vals.Has("columns") {
 		c := vals.Get("columns")
@@ -69,8 +70,14 @@ func parseExportQuery(raw string) (exportQuery, error) {
 		default:
 			return q, fmt.Errorf("bom %q is not 0 or 1", truncate([]byte(vals.Get("bom"))))
 		}
-		if q.format != "csv" {
-			return q, fmt.Errorf("bom applies to format=csv only")
+		if !format.BOM {
+			var takes []string
+			for _, f := range formatTable {
+				if f.BOM {
+					takes = append(takes, "format="+f.Name)
+				}
+			}
+			return q, fmt.Errorf("bom applies to %s only", strings.Join(takes, " or "))
 		}
 	}
 	return q, nil

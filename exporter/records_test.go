@@ -368,7 +368,7 @@ func BenchmarkDecodeCells(b *testing.B) {
 	var cells [][]byte
 	for b.Loop() {
 		var err error
-		if cells, err = decodeCells(cells, v, 11); err != nil {
+		if cells, err = DecodeCells(cells, v, 11); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -80,7 +80,8 @@ func (s Schema) index(name string) int {
 	return -1
 }
 
-func (s Schema) equal(o Schema) bool {
+// Equal reports whether s and o have the same columns, in the same order.
+func (s Schema) Equal(o Schema) bool {
 	if len(s.Columns) != len(o.Columns) {
 		return false
 	}

@@ -10,23 +10,16 @@ import (
 	"time"
 )
 
-// OpenStore opens the store cfg names: PostgreSQL with a DSN, else bbolt under the data directory.
-// The PostgreSQL pool has a connection for every export slot and a few for ingest.
-func OpenStore(cfg Config) (Store, error) {
-	if cfg.PostgresDSN != "" {
-		return OpenPostgres(cfg.PostgresDSN, cfg.MaxCSVExports+cfg.MaxPDFExports+8)
-	}
-	return OpenBolt(cfg.DataDir)
-}
-
 // Run serves cfg until ctx is cancelled, then shuts down gracefully: it stops accepting, refuses new
 // API requests, lets in-flight requests finish for up to cfg.ShutdownGrace, and closes the store.
-// listening, when not nil, is called with the bound address once the server accepts connections.
-func Run(ctx context.Context, cfg Config, logger *slog.Logger, listening func(addr string)) error {
+// The store is the one open returns for cfg once cfg is valid (package exporter/stores has the
+// exporter's own). listening, when not nil, is called with the bound address once the server
+// accepts connections.
+func Run(ctx context.Context, cfg Config, open func(Config) (Store, error), logger *slog.Logger, listening func(addr string)) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	store, err := OpenStore(cfg)
+	store, err := open(cfg)
 	if err != nil {
 		return err
 	}

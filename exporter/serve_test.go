@@ -31,7 +31,7 @@ func startRun(t *testing.T, cfg Config) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
 	r := &running{cancel: cancel, done: make(chan error, 1), client: &http.Client{Transport: &http.Transport{}}}
-	go func() { r.done <- Run(ctx, cfg, logger, func(addr string) { addrs <- addr }) }()
+	go func() { r.done <- Run(ctx, cfg, OpenTestStore, logger, func(addr string) { addrs <- addr }) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -198,7 +198,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			listened := false
-			err := Run(ctx, cfg, newCheckedLogger(t), func(string) { listened = true })
+			err := Run(ctx, cfg, OpenTestStore, newCheckedLogger(t), func(string) { listened = true })
 			if err == nil || listened {
 				t.Errorf("Run = %v, listened %v; want an error before listening", err, listened)
 			}

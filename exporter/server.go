@@ -31,7 +31,7 @@ type Server struct {
 	reg      *prometheus.Registry
 	tokens   *tokens // nil: auth off
 	limiter  *clientLimiter
-	exports  map[string]slots
+	exports  map[Capacity]slots // per capacity class
 	mux      *http.ServeMux
 	draining atomic.Bool
 }
@@ -44,7 +44,7 @@ func NewServer(cfg Config, store Store, logger *slog.Logger) (*Server, error) {
 		log:     logger,
 		reg:     prometheus.NewRegistry(),
 		limiter: newClientLimiter(cfg.Rate, cfg.Burst),
-		exports: map[string]slots{"csv": make(slots, cfg.MaxCSVExports), "pdf": make(slots, cfg.MaxPDFExports)},
+		exports: map[Capacity]slots{Streamed: make(slots, Streamed.slots(cfg)), Document: make(slots, Document.slots(cfg))},
 		mux:     http.NewServeMux(),
 	}
 	if cfg.TokensFile != "" {

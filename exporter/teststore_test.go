@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exportatscale/exportatscale/internal/pgtmp"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/exportatscale/exportatscale/internal/pgtmp"
 )
 
 // The package's tests run over one store, chosen by EXPORTER_TEST_STORE: bbolt (the default) or
@@ -86,13 +87,25 @@ func testDSN(dir string) string {
 	return dsn
 }
 
+// OpenTestStore opens the store cfg names, as the exporter does (stores.Open). The stores import
+// this package, so its own test files cannot import them: the external test package sets it
+// (stores_test.go).
+var OpenTestStore func(cfg Config) (Store, error)
+
 // openTestStore opens the store of cfg (as the exporter would) and closes it when the test ends.
 func openTestStore(t testing.TB, cfg Config) Store {
 	t.Helper()
-	store, err := OpenStore(cfg)
+	store, err := OpenTestStore(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	return store
+}
+
+// openBolt opens the bbolt store in dir, whichever store the package's tests run over.
+func openBolt(dir string) (Store, error) {
+	cfg := DefaultConfig()
+	cfg.DataDir, cfg.PostgresDSN = dir, ""
+	return OpenTestStore(cfg)
 }

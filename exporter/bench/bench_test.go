@@ -27,6 +27,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/exportatscale/exportatscale/exporter"
+	"github.com/exportatscale/exportatscale/exporter/stores"
 )
 
 const schema = `{"columns":[
@@ -429,7 +430,7 @@ func exportInProcess(b *testing.B, cfg exporter.Config) {
 	addr := make(chan string, 1)
 	served := make(chan error, 1)
 	go pprof.Do(ctx, pprof.Labels("side", "server"), func(ctx context.Context) {
-		served <- exporter.Run(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})),
+		served <- exporter.Run(ctx, cfg, stores.Open, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})),
 			func(a string) { addr <- a })
 	})
 	b.Cleanup(func() {

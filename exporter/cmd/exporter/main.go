@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/exportatscale/exportatscale/exporter"
+	"github.com/exportatscale/exportatscale/exporter/stores"
 )
 
 func main() {
@@ -45,5 +46,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	return exporter.Run(ctx, cfg, logger, nil)
+	return exporter.Run(ctx, cfg, withFaults(stores.Open), logger, nil)
 }

@@ -1,11 +1,11 @@
 //go:build !linux
 
-package exporter
+package pgstore
 
 import (
 	"net"
 	"sync/atomic"
 )
 
-// batchReads does nothing here: SO_RCVLOWAT is used on Linux only (see pglowat_linux.go).
+// batchReads does nothing here: SO_RCVLOWAT is used on Linux only (see lowat_linux.go).
 func batchReads(net.Conn, int, *atomic.Int64) (end func()) { return func() {} }
