@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/envflag"
 )
 
@@ -32,18 +33,21 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults documented in docs/api.md.
+// The protection limits come from contract.Defaults, which the fake exporter and the harness read
+// too.
 func DefaultConfig() Config {
+	l := contract.Defaults()
 	return Config{
 		Listen:        "127.0.0.1:8080",
 		DataDir:       "./data",
-		Rate:          50,
-		Burst:         100,
-		MaxCSVExports: 16,
-		MaxPDFExports: 2,
-		PDFMaxRows:    20000,
+		Rate:          l.Rate,
+		Burst:         l.Burst,
+		MaxCSVExports: l.MaxCSVExports,
+		MaxPDFExports: l.MaxPDFExports,
+		PDFMaxRows:    l.PDFMaxRows,
 		MaxBodyBytes:  64 << 20,
-		WriteTimeout:  30 * time.Second,
-		ShutdownGrace: 30 * time.Second,
+		WriteTimeout:  l.WriteTimeout,
+		ShutdownGrace: l.ShutdownGrace,
 		LogLevel:      slog.LevelInfo,
 	}
 }

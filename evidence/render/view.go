@@ -50,7 +50,7 @@ type keyFigure struct {
 }
 
 // headline names the key figures of a run, in the order they open the report: what a person
-// asks first. Each is a measure the harness records (harness/pipeline, harness/assert).
+// asks first. Each is a measure the harness records (harness/pipeline, in its check files).
 var headline = []struct{ label, measure string }{
 	{"Load throughput", "load.rows_per_second"},
 	{"CSV p95 latency", "a3.csv_p95_seconds"},
