@@ -112,31 +112,7 @@ func Markdown(w io.Writer, r evidence.Report) error {
 	writeNotes(&b, "Failures", v.Failures)
 	writeNotes(&b, "Not run", v.NotRun)
 
-	p("## Checks\n\n")
-	p("| Check | Status | Time | Measure | Value | Threshold | Result |\n")
-	p("|---|---|---|---|---|---|---|\n")
-	for _, c := range v.Checks {
-		lead := fmt.Sprintf("| %s | %s | %s ", mdCell(c.Name), c.Status, c.Time)
-		if len(c.Measures) == 0 {
-			what := "—"
-			if c.Informational > 0 {
-				what = informationalText(c.Informational)
-			}
-			p("%s| %s | — | — | — |\n", lead, what)
-			continue
-		}
-		for i, mc := range c.Measures {
-			if i > 0 {
-				lead = "| | | "
-			}
-			if mc.Class == "fail" {
-				mc.Result = "**FAIL**" + strings.TrimPrefix(mc.Result, "FAIL")
-			}
-			p("%s| %s | %s | %s | %s |\n", lead, mdCell(mc.Name), mdCell(mc.Value), mdCell(mc.Threshold), mdCell(mc.Result))
-		}
-	}
-	p("\n")
-
+	writeChecks(&b, v.Checks)
 	if len(v.Informational) > 0 {
 		p("## Informational measures\n\nMeasured for information, with no threshold: they do not affect the verdict.\n\n")
 		p("| Check | Measure | Value |\n|---|---|---|\n")
@@ -173,6 +149,37 @@ func Markdown(w io.Writer, r evidence.Report) error {
 
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// writeChecks writes the table of checks: one row per judged measure, the check's name, status
+// and time on its first.
+func writeChecks(b *bytes.Buffer, checks []checkRow) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("## Checks\n\n")
+	p("| Check | Status | Time | Measure | Value | Threshold | Result |\n")
+	p("|---|---|---|---|---|---|---|\n")
+	for _, c := range checks {
+		lead := fmt.Sprintf("| %s | %s | %s ", mdCell(c.Name), c.Status, c.Time)
+		if len(c.Measures) == 0 {
+			what := "—"
+			if c.Informational > 0 {
+				what = informationalText(c.Informational)
+			}
+			p("%s| %s | — | — | — |\n", lead, what)
+			continue
+		}
+		for i, mc := range c.Measures {
+			if i > 0 {
+				lead = "| | | "
+			}
+			if mc.Class == "fail" {
+				mc.Result = "**FAIL**" + strings.TrimPrefix(mc.Result, "FAIL")
+			}
+			p("%s| %s | %s | %s | %s |\n", lead, mdCell(mc.Name), mdCell(mc.Value), mdCell(mc.Threshold), mdCell(mc.Result))
+		}
+	}
+	p("\n")
+
 }
 
 // writeNotes writes a section of one bullet per note, named by its check; nothing when empty.
