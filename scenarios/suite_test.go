@@ -17,7 +17,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
-	. "github.com/onsi/gomega"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/render"
@@ -54,7 +53,7 @@ type suiteState struct {
 }
 
 func TestScenarios(t *testing.T) {
-	RegisterFailHandler(Fail)
+
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.Timeout = opts.Timeout
 	RunSpecs(t, "Export@Scale acceptance", suiteConfig, reporterConfig)
@@ -85,7 +84,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	var err error
 	suite.root, err = options.RepoRoot()
-	Expect(err).NotTo(HaveOccurred())
+	must(err, "finding the project")
 	if opts.Thresholds != "" && !filepath.IsAbs(opts.Thresholds) {
 		opts.Thresholds = filepath.Join(suite.root, opts.Thresholds)
 	}
@@ -124,7 +123,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	DeferCleanup(func(ctx SpecContext) {
 		keepLogs(ctx, tgt)
-		Expect(tgt.Stop(ctx)).To(Succeed(), "the exporter stops cleanly")
+		must(tgt.Stop(ctx), "stopping the exporter")
 		keepLogs(ctx, tgt)
 	}, NodeTimeout(time.Minute))
 	suite.target = tgt
@@ -157,7 +156,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		events.Send(progress.Event{Kind: progress.KindLoad, Done: done, Total: planned})
 	}
 	run, err = pipeline.New(cfg)
-	Expect(err).NotTo(HaveOccurred())
+	must(err, "preparing the run")
 	suite.env.Topology = run.Topology()
 }, NodeTimeout(5*time.Minute))
 
@@ -175,6 +174,15 @@ func capabilities() pipeline.Capabilities {
 		return pipeline.CapabilitiesOf(suite.target, opts.Baseline)
 	}
 	return pipeline.CapabilitiesOfKind(target.Kind(opts.Target), opts.Baseline)
+}
+
+// must fails the node with a plain message, what went wrong and why, when err is not nil: a
+// person reads it, so none of Gomega's rendering of an error value.
+func must(err error, what string) {
+	GinkgoHelper()
+	if err != nil {
+		Fail(what + ": " + err.Error())
+	}
 }
 
 // progressWriter is the progress channel verify handed the suite (progress.EnvFD), or nil.
@@ -281,7 +289,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 	}
 	dir := filepath.Join(out, rep.RunID)
 	written, err := render.WriteBundle(dir, rep, extras)
-	Expect(err).NotTo(HaveOccurred(), "writing the evidence bundle")
+	must(err, "writing the evidence bundle")
 	fmt.Printf("\nverdict: %s\nevidence: %s\n", written.Verdict, filepath.Join(dir, evidence.FileMarkdown))
 })
 
