@@ -53,7 +53,6 @@ type suiteState struct {
 }
 
 func TestScenarios(t *testing.T) {
-
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.Timeout = opts.Timeout
 	RunSpecs(t, "Export@Scale acceptance", suiteConfig, reporterConfig)
