@@ -4,12 +4,12 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/exportatscale/exportatscale/internal/envflag"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -180,18 +180,10 @@ func TestRegisterFlagsUsage(t *testing.T) {
 	}
 }
 
-// setEnv gives the test exactly the EXPORTER_* variables of env: every other one is emptied, which
-// ff reads as unset.
+// setEnv gives the test exactly the envPrefix_* variables of env (testkit.SetEnv).
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, envPrefix+"_") {
-			t.Setenv(k, "")
-		}
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	testkit.SetEnv(t, envPrefix, env)
 }
 
 // flagSet is DefaultConfig's flags with no EXPORTER_* variable set.

@@ -13,15 +13,18 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
+
+// logSink collects the server's JSON log lines.
+type logSink struct{ testkit.Buffer }
 
 // records parses the sink's JSON log lines.
 func (l *logSink) records(t testing.TB) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.buf.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(l.Bytes()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var rec map[string]any

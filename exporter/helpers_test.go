@@ -240,18 +240,6 @@ func smallBufferClient(t testing.TB, rcvbuf int) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// logSink collects the server's JSON log lines.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
 // newCheckedLogger returns a logger whose output is checked when the test ends: a panic, an error
 // other than a deliberate 503, or a net/http warning (a superfluous WriteHeader, say) fails the test.
 // Create it before the server that uses it, so the check runs after that server has stopped.
@@ -265,9 +253,7 @@ func newCheckedLoggerAt(t testing.TB, level slog.Level) *slog.Logger {
 	t.Helper()
 	sink := &logSink{}
 	t.Cleanup(func() {
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		sc := bufio.NewScanner(bytes.NewReader(sink.buf.Bytes()))
+		sc := bufio.NewScanner(bytes.NewReader(sink.Bytes()))
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			var rec struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/pgtmp"
+	"github.com/exportatscale/exportatscale/internal/syncbuf"
 	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 )
@@ -92,7 +93,7 @@ type clusterTarget struct {
 	mem      *clusterSampler
 
 	proxy       *exec.Cmd
-	proxyLogs   *lockedBuffer
+	proxyLogs   *syncbuf.Buffer
 	proxyExited chan struct{}
 	statsSocket string
 
@@ -132,7 +133,7 @@ func startCluster(ctx context.Context, o Options, sel selection) (_ Target, err 
 	if err != nil {
 		return nil, fmt.Errorf("cluster target: %w", err)
 	}
-	c := &clusterTarget{ws: ws, proxyLogs: &lockedBuffer{}}
+	c := &clusterTarget{ws: ws, proxyLogs: &syncbuf.Buffer{}}
 	defer func() {
 		if err != nil {
 			// Leave nothing behind, whatever was started.

@@ -1,7 +1,6 @@
 package target
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/internal/loopback"
+	"github.com/exportatscale/exportatscale/internal/syncbuf"
 )
 
 // processTarget is the exporter running as a child process on loopback.
@@ -26,7 +26,7 @@ type processTarget struct {
 	info  Info
 	token string
 	cmd   *exec.Cmd
-	logs  *lockedBuffer
+	logs  *syncbuf.Buffer
 	mem   *sampler
 	ws    workspace
 
@@ -82,7 +82,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	cmd := exec.Command(bin, args...)
 	cmd.Env = processEnv(os.Environ(), o.Env)
 	cmd.Dir = ws.dir
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = childProcAttr()
 
@@ -281,24 +281,6 @@ func probeReady(ctx context.Context, client *http.Client, baseURL, token string)
 		return fmt.Errorf("GET /readyz: %s", resp.Status)
 	}
 	return nil
-}
-
-// lockedBuffer collects the child's output; Bytes may be called while it writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
 
 // tail returns the last n lines of b, for error messages.

@@ -1,30 +1,7 @@
 package testkit
 
-import (
-	"bytes"
-	"sync"
-)
+import "github.com/exportatscale/exportatscale/internal/syncbuf"
 
 // Buffer collects what a process or a goroutine writes while a test reads it: its methods are
-// safe to call concurrently.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Bytes returns a copy of what was written so far.
-func (b *Buffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
-// String returns what was written so far.
-func (b *Buffer) String() string { return string(b.Bytes()) }
+// safe to call concurrently. It is the one the harness's process target keeps a child's output in.
+type Buffer = syncbuf.Buffer

@@ -3,26 +3,18 @@ package options
 import (
 	"flag"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/exportatscale/exportatscale/internal/envflag"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
-// setEnv gives the test exactly the VERIFY_* variables of env: every other one is emptied, which ff
-// reads as unset.
+// setEnv gives the test exactly the EnvPrefix_* variables of env (testkit.SetEnv).
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, EnvPrefix+"_") {
-			t.Setenv(k, "")
-		}
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	testkit.SetEnv(t, EnvPrefix, env)
 }
 
 // register is Defaults registered on a new flag set under env.

@@ -10,23 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 var allFlags = []string{"listen", "data-dir", "tokens-file", "insecure-no-auth", "rate", "burst", "max-csv-exports",
 	"max-pdf-exports", "pdf-max-rows", "max-body-bytes", "write-timeout", "shutdown-grace", "log-level"}
 
-// setEnv gives the test exactly the EXPORTER_* variables of env: every other one is emptied, which
-// ff reads as unset.
+// setEnv gives the test exactly the EXPORTER_* variables of env (testkit.SetEnv).
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "EXPORTER_") {
-			t.Setenv(k, "")
-		}
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	testkit.SetEnv(t, "EXPORTER", env)
 }
 
 func TestRunHelp(t *testing.T) {

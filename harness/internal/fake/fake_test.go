@@ -9,22 +9,12 @@ import (
 	"testing"
 
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 func do(t *testing.T, method, url, contentType, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.Do(t, method, url, contentType, "", body)
 }
 
 // TestIngestContract checks the fake's ingest against the v1 API contract (docs/design.md): every

@@ -10,23 +10,16 @@ import (
 	"testing"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 var allFlags = []string{"target", "require-target", "url", "token", "smoke-rows", "load-rows", "load-concurrency",
 	"load-requests", "pdf-share", "large-rows", "write-timeout", "thresholds", "out", "run-id", "seed", "timeout", "sign-key"}
 
-// setEnv gives the test exactly the VERIFY_* variables of env: every other one is emptied, which ff
-// reads as unset.
+// setEnv gives the test exactly the VERIFY_* variables of env (testkit.SetEnv).
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "VERIFY_") {
-			t.Setenv(k, "")
-		}
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
+	testkit.SetEnv(t, "VERIFY", env)
 }
 
 func noEnv(string) string { return "" }

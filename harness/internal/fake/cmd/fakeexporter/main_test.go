@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -46,15 +45,10 @@ func TestReadTokens(t *testing.T) {
 	}
 }
 
-// clearEnv empties every EXPORTER_* variable for the test, which ff reads as unset, so the
-// environment of whoever runs the tests cannot change a parsed flag.
+// clearEnv empties every EXPORTER_* variable for the test (testkit.SetEnv).
 func clearEnv(t *testing.T) {
 	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, envPrefix+"_") {
-			t.Setenv(k, "")
-		}
-	}
+	testkit.SetEnv(t, envPrefix, nil)
 }
 
 func TestFlags(t *testing.T) {
@@ -175,20 +169,7 @@ func TestRun(t *testing.T) {
 
 	do := func(method, path, token, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return testkit.Do(t, method, base+path, "", token, body)
 	}
 	for _, tt := range []struct {
 		method, path, token, body string
