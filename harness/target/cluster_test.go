@@ -62,7 +62,7 @@ func TestClusterTarget(t *testing.T) {
 	}
 
 	By("a killed replica leaves the rotation within seconds, is restarted after the restart delay, and comes back UP")
-	if err := samplerOf(t, tg).StartSampling(100 * time.Millisecond); err != nil {
+	if err := capability[Sampler](t, tg).StartSampling(100 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
@@ -89,11 +89,11 @@ func TestClusterTarget(t *testing.T) {
 	if !sawDown {
 		t.Error("the proxy never took the dead replica out of rotation")
 	}
-	rs, err := restarterOf(t, tg).Restarts(context.Background())
+	rs, err := capability[Restarter](t, tg).Restarts(context.Background())
 	if err != nil || rs.RestartCount != 0 || rs.ExpectedRestarts != 1 || rs.Exited {
 		t.Errorf("Restarts after KillReplica = %+v, %v; want 0 unexpected, 1 expected", rs, err)
 	}
-	if w, ok := samplerOf(t, tg).ResetPeak(); !ok || w.PeakBytes == 0 {
+	if w, ok := capability[Sampler](t, tg).ResetPeak(); !ok || w.PeakBytes == 0 {
 		t.Errorf("memory window = %+v, %v", w, ok)
 	}
 	logsContain(t, tg, "==> replica-2")
@@ -152,7 +152,7 @@ func TestClusterHealthChecks(t *testing.T) {
 				t.Fatalf("replica-1 killed, never restarted: routed to after %v: %v, want %v", time.Since(t0), up, !tt.checks)
 			}
 			t.Logf("replica-1 routed to: %v, %v after the kill", up, time.Since(t0).Round(10*time.Millisecond))
-			if rs, err := restarterOf(t, tg).Restarts(context.Background()); err != nil || !rs.Exited {
+			if rs, err := capability[Restarter](t, tg).Restarts(context.Background()); err != nil || !rs.Exited {
 				t.Errorf("Restarts = %+v, %v: a replica that stays down must show", rs, err)
 			}
 			if err := tg.Stop(context.Background()); err == nil {

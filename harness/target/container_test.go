@@ -59,22 +59,13 @@ func TestContainerTargetExporter(t *testing.T) {
 	requireEngine(t)
 	tg := startTarget(t, Options{Kind: KindContainer, RequireKind: true, BinaryPath: exporterBinary(t), Args: []string{"--log-level=debug"}})
 	checkContainer(t, tg)
-	if err := samplerOf(t, tg).StartSampling(100 * time.Millisecond); err != nil {
+	if err := capability[Sampler](t, tg).StartSampling(100 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := get(t, tg, "/metrics", true); code != http.StatusOK || !strings.Contains(body, "exporter_") {
-		t.Errorf("metrics: %d, %d bytes", code, len(body))
-	}
-	if code, _ := get(t, tg, "/v1/datasets/absent/export?format=csv", false); code != http.StatusUnauthorized {
-		t.Errorf("export without token: %d, want 401 (tokens file not in force?)", code)
-	}
-	w, ok := samplerOf(t, tg).ResetPeak()
-	if !ok || w.PeakBytes == 0 || w.PeakFileBytes == 0 || w.Errors > 0 {
-		t.Errorf("memory window = %+v, %v", w, ok)
-	}
+	w := checkServesAndSamples(t, tg)
 	t.Logf("memory: anonymous peak %d KiB, file peak %d KiB, over %d samples in %v",
 		w.PeakBytes>>10, w.PeakFileBytes>>10, w.Samples, w.End.Sub(w.Start).Round(time.Millisecond))
-	logs, err := loggerOf(t, tg).Logs(context.Background())
+	logs, err := capability[Logger](t, tg).Logs(context.Background())
 	if err != nil || len(logs) == 0 {
 		t.Errorf("Logs = %d bytes, %v", len(logs), err)
 	}
@@ -99,7 +90,7 @@ func checkContainer(t *testing.T, tg Target) {
 	if code, _ := get(t, tg, "/healthz", true); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
 	}
-	if rs, err := restarterOf(t, tg).Restarts(context.Background()); err != nil || rs.Exited || rs.RestartCount != 0 {
+	if rs, err := capability[Restarter](t, tg).Restarts(context.Background()); err != nil || rs.Exited || rs.RestartCount != 0 {
 		t.Errorf("Restarts = %+v, %v", rs, err)
 	}
 }
@@ -113,7 +104,7 @@ func stopContainer(t *testing.T, tg Target) {
 		t.Fatalf("Stop: %v", err)
 	}
 	t.Logf("stop and remove: %v", time.Since(t0))
-	if rs, err := restarterOf(t, tg).Restarts(context.Background()); err != nil || rs.Exited {
+	if rs, err := capability[Restarter](t, tg).Restarts(context.Background()); err != nil || rs.Exited {
 		t.Errorf("after Stop: %+v, %v", rs, err)
 	}
 	if _, err := ct.ctr.Inspect(context.Background()); err == nil {

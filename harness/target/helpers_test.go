@@ -3,7 +3,6 @@ package target
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -49,33 +48,38 @@ func startTarget(t *testing.T, o Options) Target {
 	return tg
 }
 
-// get requests path on the target with its token and returns the status and body.
+// get requests path on the target, with its token when auth, and returns the status and body.
 func get(t *testing.T, tg Target, path string, auth bool) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, tg.BaseURL()+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := ""
 	if auth {
-		req.Header.Set("Authorization", "Bearer "+tg.Token())
+		token = tg.Token()
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+	return testkit.Do(t, http.MethodGet, tg.BaseURL()+path, "", token, "")
+}
+
+// checkServesAndSamples checks that tg serves its metrics with the token, refuses an export without
+// one, and has sampled anonymous and file-backed memory; it returns the memory window.
+func checkServesAndSamples(t *testing.T, tg Target) MemoryWindow {
+	t.Helper()
+	if code, body := get(t, tg, "/metrics", true); code != http.StatusOK || !strings.Contains(body, "exporter_") {
+		t.Errorf("metrics: %d, %d bytes", code, len(body))
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+	if code, _ := get(t, tg, "/v1/datasets/absent/export?format=csv", false); code != http.StatusUnauthorized {
+		t.Errorf("export without token: %d, want 401 (tokens file not in force?)", code)
 	}
-	return resp.StatusCode, string(b)
+	w, ok := capability[Sampler](t, tg).ResetPeak()
+	if !ok || w.PeakBytes == 0 || w.PeakFileBytes == 0 || w.Errors > 0 {
+		t.Errorf("memory window = %+v, %v", w, ok)
+	}
+	return w
 }
 
 // logsContain waits briefly for text to show up in the target's logs.
 func logsContain(t *testing.T, tg Target, text string) {
 	t.Helper()
 	gomega.NewWithT(t).Eventually(func() (string, error) {
-		logs, err := loggerOf(t, tg).Logs(context.Background())
+		logs, err := capability[Logger](t, tg).Logs(context.Background())
 		return string(logs), err
 	}).WithTimeout(5*time.Second).WithPolling(100*time.Millisecond).Should(gomega.ContainSubstring(text), "the target's logs")
 }
@@ -85,7 +89,7 @@ func logsContain(t *testing.T, tg Target, text string) {
 // measured from outside tell the windows apart: anonymous memory judged, file pages beside it.
 func checkMemoryWindows(t *testing.T, tg Target, mb int, hold time.Duration) {
 	t.Helper()
-	if err := samplerOf(t, tg).StartSampling(50 * time.Millisecond); err != nil {
+	if err := capability[Sampler](t, tg).StartSampling(50 * time.Millisecond); err != nil {
 		t.Fatalf("StartSampling: %v", err)
 	}
 	time.Sleep(hold)
@@ -96,7 +100,7 @@ func checkMemoryWindows(t *testing.T, tg Target, mb int, hold time.Duration) {
 				t.Fatalf("%s: %d %s", path, code, body)
 			}
 		}
-		w, ok := samplerOf(t, tg).ResetPeak()
+		w, ok := capability[Sampler](t, tg).ResetPeak()
 		if !ok {
 			t.Fatalf("%s window not measured: %+v", name, w)
 		}
@@ -130,30 +134,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// samplerOf, loggerOf and restarterOf return tg's optional interface, failing the test if it has none.
-func samplerOf(t *testing.T, tg Target) Sampler {
+// capability returns tg's optional interface C, failing the test if it has none.
+func capability[C any](t *testing.T, tg Target) C {
 	t.Helper()
-	s, ok := tg.(Sampler)
+	c, ok := tg.(C)
 	if !ok {
-		t.Fatalf("a %s target is not a Sampler", tg.Kind())
+		var none C
+		t.Fatalf("a %s target is not a %T", tg.Kind(), &none)
 	}
-	return s
-}
-
-func loggerOf(t *testing.T, tg Target) Logger {
-	t.Helper()
-	l, ok := tg.(Logger)
-	if !ok {
-		t.Fatalf("a %s target is not a Logger", tg.Kind())
-	}
-	return l
-}
-
-func restarterOf(t *testing.T, tg Target) Restarter {
-	t.Helper()
-	r, ok := tg.(Restarter)
-	if !ok {
-		t.Fatalf("a %s target is not a Restarter", tg.Kind())
-	}
-	return r
+	return c
 }

@@ -357,20 +357,12 @@ func provider(t *testing.T) *testcontainers.DockerProvider {
 
 func status(t *testing.T, tg target.Target, path string, auth bool) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, tg.BaseURL()+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := ""
 	if auth {
-		req.Header.Set("Authorization", "Bearer "+tg.Token())
+		token = tg.Token()
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	code, _ := testkit.Do(t, http.MethodGet, tg.BaseURL()+path, "", token, "")
+	return code
 }
 
 // logsContain waits briefly for text in the target's logs.

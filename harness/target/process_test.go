@@ -40,17 +40,17 @@ func TestProcessTarget(t *testing.T) {
 
 	checkMemoryWindows(t, tg, 96, 300*time.Millisecond)
 
-	if rs, err := restarterOf(t, tg).Restarts(context.Background()); err != nil || rs.Exited {
+	if rs, err := capability[Restarter](t, tg).Restarts(context.Background()); err != nil || rs.Exited {
 		t.Errorf("Restarts = %+v, %v", rs, err)
 	}
 	if err := tg.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	logsContain(t, tg, "standin: stopped")
-	if rs, _ := restarterOf(t, tg).Restarts(context.Background()); rs.Exited || rs.ExitCode != 0 {
+	if rs, _ := capability[Restarter](t, tg).Restarts(context.Background()); rs.Exited || rs.ExitCode != 0 {
 		t.Errorf("after Stop: %+v, want an expected clean exit", rs)
 	}
-	if err := samplerOf(t, tg).StartSampling(time.Second); err == nil {
+	if err := capability[Sampler](t, tg).StartSampling(time.Second); err == nil {
 		t.Error("StartSampling after Stop: want error")
 	}
 }
@@ -66,7 +66,7 @@ func TestProcessTargetCrash(t *testing.T) {
 	}
 	var rs RunState
 	gomega.NewWithT(t).Eventually(func() bool {
-		rs, _ = restarterOf(t, tg).Restarts(context.Background())
+		rs, _ = capability[Restarter](t, tg).Restarts(context.Background())
 		return rs.Exited
 	}).WithTimeout(2 * time.Second).WithPolling(20 * time.Millisecond).Should(gomega.BeTrue())
 	if rs.ExitCode != 3 {
@@ -110,25 +110,16 @@ func TestProcessTargetMissingBinary(t *testing.T) {
 // The real exporter accepts the flags a process target passes and shuts down cleanly.
 func TestProcessTargetExporter(t *testing.T) {
 	tg := startTarget(t, Options{Kind: KindProcess, RequireKind: true, BinaryPath: exporterBinary(t), Args: []string{"--rate=1000"}})
-	if err := samplerOf(t, tg).StartSampling(20 * time.Millisecond); err != nil {
+	if err := capability[Sampler](t, tg).StartSampling(20 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := get(t, tg, "/healthz", false); code != http.StatusOK {
 		t.Errorf("healthz: %d", code)
 	}
-	if code, body := get(t, tg, "/metrics", true); code != http.StatusOK || !strings.Contains(body, "exporter_") {
-		t.Errorf("metrics: %d, %d bytes", code, len(body))
-	}
-	if code, _ := get(t, tg, "/v1/datasets/absent/export?format=csv", false); code != http.StatusUnauthorized {
-		t.Errorf("export without token: %d, want 401 (tokens file not in force?)", code)
-	}
-	w, ok := samplerOf(t, tg).ResetPeak()
-	if !ok || w.PeakBytes == 0 || w.PeakFileBytes == 0 || w.Errors > 0 {
-		t.Errorf("memory window = %+v, %v", w, ok)
-	}
+	w := checkServesAndSamples(t, tg)
 	t.Logf("memory: anonymous peak %d KiB, file peak %d KiB, over %d samples (%s)", w.PeakBytes>>10, w.PeakFileBytes>>10, w.Samples, w.Method)
 	if err := tg.Stop(context.Background()); err != nil {
-		t.Fatalf("Stop: %v\n%s", err, must(loggerOf(t, tg).Logs(context.Background())))
+		t.Fatalf("Stop: %v\n%s", err, must(capability[Logger](t, tg).Logs(context.Background())))
 	}
 }
 

@@ -6,10 +6,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Do sends a request with body (and, when not empty, the Content-Type and a bearer token) and
-// returns the status and the body of the answer; a request that cannot be sent fails the test.
+// returns the status and the body of the answer; a request that cannot be sent, or that is not
+// answered within a minute, fails the test.
 func Do(t testing.TB, method, url, contentType, token, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -22,7 +24,7 @@ func Do(t testing.TB, method, url, contentType, token, body string) (int, string
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
