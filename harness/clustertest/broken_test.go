@@ -20,6 +20,14 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
+// clusterLimits are the suite's limits with the exporter's own write timeout, and no rate limit:
+// the faults' ingest and exports come in bursts the suite's rate limit would refuse.
+func clusterLimits() contract.Limits {
+	l := contract.Harness(contract.Defaults().WriteTimeout)
+	l.Rate = 0
+	return l
+}
+
 // deployment starts a 2-replica cluster and returns the fault checks its pipeline gives, after
 // seeding at small sizes.
 func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env map[string]string) map[string]evidence.Check {
@@ -29,7 +37,7 @@ func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env ma
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindCluster, RequireKind: true, Cluster: cluster,
 		BinaryPath: testkit.Binary(t, testkit.ExporterPkg, strings.Fields(tags)...), WorkDir: t.TempDir(), Env: env,
-		Args: []string{"--rate=0", "--max-csv-exports=10"}})
+		Args: clusterLimits().Args()})
 	if err != nil {
 		t.Fatal(err)
 	}
