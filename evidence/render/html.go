@@ -168,6 +168,7 @@ const pageHTML = `<!DOCTYPE html>
 </section>
 {{- template "notes" (section "failures" "Failures" .Failures)}}
 {{- template "notes" (section "not-run" "Not run" .NotRun)}}
+{{- template "notes" (section "not-applicable" "Not applicable to this run" .NotApplicable)}}
 
 <h2 id="charts">Charts</h2>
 {{- if .NoSeries}}

@@ -111,6 +111,7 @@ func Markdown(w io.Writer, r evidence.Report) error {
 	p("\n")
 	writeNotes(&b, "Failures", v.Failures)
 	writeNotes(&b, "Not run", v.NotRun)
+	writeNotes(&b, "Not applicable to this run", v.NotApplicable)
 
 	writeChecks(&b, v.Checks)
 	if len(v.Informational) > 0 {

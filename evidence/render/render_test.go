@@ -315,3 +315,26 @@ func TestEnvironmentRowsTopology(t *testing.T) {
 		}
 	}
 }
+
+// A check that is not required and did not run does not apply to the run: it is listed apart from
+// the required checks that did not run, in both renderings, and the verdict stays GREEN.
+func TestRenderNotApplicable(t *testing.T) {
+	r := greenReport(t)
+	r.Checks = append(r.Checks, evidence.Check{ID: "F1", Title: "replica killed", Status: evidence.StatusSkipped,
+		Failures: []string{"skipped: F1: the target is not a deployment of replicas"}})
+	r.Verdict = evidence.Decide(r.Checks, r.Required)
+	if r.Verdict != evidence.Green {
+		t.Fatalf("verdict %s", r.Verdict)
+	}
+	for name, render := range map[string]func(io.Writer, evidence.Report) error{"markdown": Markdown, "html": HTML} {
+		var b bytes.Buffer
+		if err := render(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		i, j := strings.Index(out, "Not applicable to this run"), strings.Index(out, "not a deployment of replicas")
+		if i < 0 || j < i || strings.Contains(out, ">Not run<") || strings.Contains(out, "## Not run") {
+			t.Errorf("%s: the check that does not apply is not listed as such:\n%s", name, out)
+		}
+	}
+}

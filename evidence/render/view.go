@@ -19,6 +19,7 @@ type view struct {
 	Informational []infoRow   // the measures without a rule, apart from the judged ones
 	Failures      []note      // each failed check with what failed: measures, then failure lines
 	NotRun        []note      // why each required check did not run
+	NotApplicable []note      // why each check that is not required was not run
 	Notes         []note
 	Environment   [][2]string
 	Thresholds    [][2]string
@@ -86,14 +87,16 @@ func newView(r evidence.Report) view {
 			}
 		default:
 			row.Class = "notrun"
-			if slices.Contains(r.Required, c.ID) || len(c.Failures) > 0 {
-				reasons := c.Failures
-				if len(reasons) == 0 {
-					reasons = []string{statusText(c)}
-				}
-				for _, f := range reasons {
-					v.NotRun = append(v.NotRun, note{name, f})
-				}
+			reasons := c.Failures
+			if len(reasons) == 0 {
+				reasons = []string{statusText(c)}
+			}
+			list := &v.NotRun
+			if !slices.Contains(r.Required, c.ID) { // it does not apply to this run
+				list = &v.NotApplicable
+			}
+			for _, f := range reasons {
+				*list = append(*list, note{name, f})
 			}
 		}
 		for _, m := range c.Measures {

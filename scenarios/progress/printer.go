@@ -105,8 +105,8 @@ func (p *Printer) checkLine(c Check) string {
 		title = string(r[:39]) + "…"
 	}
 	text := fmt.Sprintf("%s %-6s %-14s", mark, c.ID, title)
-	if c.Status != string(evidence.StatusPassed) && c.Status != string(evidence.StatusFailed) {
-		text += " " + p.paint("33", "not run")
+	if c.Status == statusNotRun || c.Status == statusNotApplicable {
+		text += " " + p.paint("33", c.Status)
 	}
 	if c.Main != "" {
 		text += "  " + c.Main
@@ -114,11 +114,18 @@ func (p *Printer) checkLine(c Check) string {
 	return strings.TrimRight(text, " ")
 }
 
+// How a check that did not pass or fail shows: not run, or, in the summary, not applicable when
+// the run does not require it.
+const (
+	statusNotRun        = "not run"
+	statusNotApplicable = "not applicable"
+)
+
 // CheckOf is how a check shows in the progress: passed, failed or not run, with its main measure.
 func CheckOf(c evidence.Check) Check {
 	status := string(c.Status)
 	if c.Status != evidence.StatusPassed && c.Status != evidence.StatusFailed {
-		status = "not run"
+		status = statusNotRun
 	}
 	return Check{ID: c.ID, Title: c.Title, Status: status, Main: Main(c)}
 }
@@ -180,7 +187,11 @@ func (p *Printer) Summary(r evidence.Report, paths ...string) {
 		}
 	}
 	for _, c := range checks {
-		fmt.Fprintln(p.W, "  "+p.checkLine(CheckOf(c)))
+		pc := CheckOf(c)
+		if pc.Status == statusNotRun && !slices.Contains(r.Required, c.ID) {
+			pc.Status = statusNotApplicable // not required of this run, so it does not apply to it
+		}
+		fmt.Fprintln(p.W, "  "+p.checkLine(pc))
 	}
 	verdict := string(r.Verdict)
 	switch r.Verdict {

@@ -63,6 +63,7 @@ func TestSummary(t *testing.T) {
 		{ID: "A3", Title: "fast", Status: evidence.StatusFailed, Measures: []evidence.Measure{
 			{Name: "a3.pdf_p95_seconds", Value: 0.4, Unit: "s", Rule: rule, Pass: true},
 			{Name: "a3.csv_p95_seconds", Value: 3.25, Unit: "s", Rule: rule}}},
+		{ID: "F1", Title: "replica killed", Status: evidence.StatusSkipped, Failures: []string{"not a deployment of replicas"}},
 	}}
 	var b bytes.Buffer
 	(&Printer{W: &b, Quiet: true}).Summary(r, "/out/r1/EVIDENCE.md", "/out/r1/EVIDENCE.html")
@@ -71,6 +72,7 @@ func TestSummary(t *testing.T) {
 		"  ✗ A3     fast            a3.csv_p95_seconds = 3.25 s (want <= 1 s)\n",        // the failing measure, not the first
 		"  ✗ A4     bounded         a4.peak_memory_bytes = 298 MiB (want <= 256 MiB)\n", // by its unit
 		"  – A5                    not run  absent from the run\n",
+		"  – F1     replica killed not applicable  not a deployment of replicas\n", // not required of this run
 		"verdict: RED\nevidence: /out/r1/EVIDENCE.md\n          /out/r1/EVIDENCE.html\n",
 	} {
 		if !strings.Contains(b.String(), w) {
