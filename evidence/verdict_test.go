@@ -198,4 +198,3 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
-
