@@ -505,6 +505,27 @@ next:
 	return 0, false
 }
 
+// series is a value a test expects of one series in /metrics: the series of name with exactly
+// labels (name=value pairs), whose value (for a histogram, its sample count) is want.
+type series struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+// assertSeries checks every series of want against one scrape, fams, each in a subtest of its own:
+// a test states what the metrics must say after it as one table rather than a loop of its own.
+func assertSeries(t *testing.T, fams map[string]*dto.MetricFamily, want []series) {
+	t.Helper()
+	for _, c := range want {
+		t.Run(fmt.Sprint(c.name, c.labels), func(t *testing.T) {
+			if got, ok := metricValue(fams, c.name, c.labels...); !ok || got != c.want {
+				t.Errorf("= %v (present %v), want %v", got, ok, c.want)
+			}
+		})
+	}
+}
+
 func (ts *testServer) metric(t testing.TB, name string, labels ...string) float64 {
 	t.Helper()
 	v, ok := metricValue(scrape(t, ts.client, ts.URL), name, labels...)
