@@ -453,17 +453,27 @@ func parseCSV(t testing.TB, body []byte) [][]string {
 // unguard inverts the documented formula guard: drop one leading ' from a string cell.
 func unguard(cell string) string { return strings.TrimPrefix(cell, "'") }
 
-// scrape reads /metrics as metric families.
-func scrape(t testing.TB, client *http.Client, baseURL string) map[string]*dto.MetricFamily {
+// getOK sends a GET to url with client and returns the answer with its body unread, for a test
+// that reads the body at its own pace (or not at all); the caller closes the body. A request that
+// fails or is answered with a status other than 200 fails the test.
+func getOK(t testing.TB, client *http.Client, url string) *http.Response {
 	t.Helper()
-	resp, err := client.Get(baseURL + "/metrics")
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: status %d", resp.StatusCode)
+		resp.Body.Close()
+		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
 	}
+	return resp
+}
+
+// scrape reads /metrics as metric families.
+func scrape(t testing.TB, client *http.Client, baseURL string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp := getOK(t, client, baseURL+"/metrics")
+	defer resp.Body.Close()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
