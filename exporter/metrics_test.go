@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// series lists every labelled series that must exist from the start, as label pairs.
+// initialSeries lists every labelled series that must exist from the start, as label pairs.
 func initialSeries() map[string][][]string {
 	s := map[string][][]string{}
 	for _, f := range []string{"csv", "pdf"} {
