@@ -127,11 +127,7 @@ func TestStoreFull(t *testing.T) {
 	assertStatus(t, resp, body, http.StatusOK)
 	resp, body = ts.do(t, http.MethodGet, "/v1/datasets/other/export?format=csv", nil)
 	assertAPIError(t, resp, body, http.StatusNotFound, "dataset_not_found")
-	for _, c := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	assertSeries(t, scrape(t, ts.client, ts.URL), []series{
 		{"exporter_store_records", []string{"dataset", "trades"}, 10},
 		{"exporter_ingest_records_total", []string{"mode", "batch", "outcome", "store_full"}, 11},
 		{"exporter_ingest_records_total", []string{"mode", "single", "outcome", "store_full"}, 2},
@@ -140,11 +136,7 @@ func TestStoreFull(t *testing.T) {
 		{"exporter_ingest_records_total", []string{"mode", "batch", "outcome", "ok"}, 10},
 		{"exporter_exports_total", []string{"format", "csv", "outcome", "ok"}, 2},
 		{"exporter_exports_total", []string{"format", "pdf", "outcome", "ok"}, 1},
-	} {
-		if got := ts.metric(t, c.name, c.labels...); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+	})
 	if n := sink.count(t, "msg", "store full", "level", "ERROR"); n != len(writes) {
 		t.Errorf("%d store full errors logged, want %d", n, len(writes))
 	}
@@ -245,11 +237,7 @@ func TestExportPanic(t *testing.T) {
 	}
 	assertAPIError(t, resp, got, http.StatusInternalServerError, "internal")
 
-	for _, c := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	assertSeries(t, scrape(t, ts.client, ts.URL), []series{
 		{"exporter_exports_total", []string{"format", "csv", "outcome", "server_error"}, 1},
 		{"exporter_exports_total", []string{"format", "csv", "outcome", "aborted"}, 0},
 		{"exporter_exports_total", []string{"format", "csv", "outcome", "ok"}, 1},
@@ -259,11 +247,7 @@ func TestExportPanic(t *testing.T) {
 		{"exporter_export_rows_total", []string{"format", "csv"}, 20000},
 		{"exporter_export_duration_seconds", []string{"format", "csv"}, 2},
 		{"exporter_export_duration_seconds", []string{"format", "pdf"}, 1},
-	} {
-		if got := ts.metric(t, c.name, c.labels...); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+	})
 	if n := sink.count(t, "msg", "panic", "level", "ERROR", "panic", injectedPanic); n != 2 {
 		t.Errorf("%d panics logged, want 2", n)
 	}

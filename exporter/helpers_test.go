@@ -453,17 +453,27 @@ func parseCSV(t testing.TB, body []byte) [][]string {
 // unguard inverts the documented formula guard: drop one leading ' from a string cell.
 func unguard(cell string) string { return strings.TrimPrefix(cell, "'") }
 
-// scrape reads /metrics as metric families.
-func scrape(t testing.TB, client *http.Client, baseURL string) map[string]*dto.MetricFamily {
+// getOK sends a GET to url with client and returns the answer with its body unread, for a test
+// that reads the body at its own pace (or not at all); the caller closes the body. A request that
+// fails or is answered with a status other than 200 fails the test.
+func getOK(t testing.TB, client *http.Client, url string) *http.Response {
 	t.Helper()
-	resp, err := client.Get(baseURL + "/metrics")
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: status %d", resp.StatusCode)
+		resp.Body.Close()
+		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
 	}
+	return resp
+}
+
+// scrape reads /metrics as metric families.
+func scrape(t testing.TB, client *http.Client, baseURL string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp := getOK(t, client, baseURL+"/metrics")
+	defer resp.Body.Close()
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
@@ -503,6 +513,27 @@ next:
 		}
 	}
 	return 0, false
+}
+
+// series is a value a test expects of one series in /metrics: the series of name with exactly
+// labels (name=value pairs), whose value (for a histogram, its sample count) is want.
+type series struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+// assertSeries checks every series of want against one scrape, fams, each in a subtest of its own:
+// a test states what the metrics must say after it as one table rather than a loop of its own.
+func assertSeries(t *testing.T, fams map[string]*dto.MetricFamily, want []series) {
+	t.Helper()
+	for _, c := range want {
+		t.Run(fmt.Sprint(c.name, c.labels), func(t *testing.T) {
+			if got, ok := metricValue(fams, c.name, c.labels...); !ok || got != c.want {
+				t.Errorf("= %v (present %v), want %v", got, ok, c.want)
+			}
+		})
+	}
 }
 
 func (ts *testServer) metric(t testing.TB, name string, labels ...string) float64 {

@@ -104,14 +104,8 @@ func (ts *testServer) seedLarge(t testing.TB, name string, rows, noteLen int) {
 // openStalled starts an export and reads only its headers; the body is closed when the test ends.
 func openStalled(t testing.TB, ts *testServer, path string) *http.Response {
 	t.Helper()
-	resp, err := smallBufferClient(t, 4<<10).Get(ts.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getOK(t, smallBufferClient(t, 4<<10), ts.URL+path)
 	t.Cleanup(func() { resp.Body.Close() })
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("stalled export: status %d", resp.StatusCode)
-	}
 	return resp
 }
 

@@ -1,13 +1,12 @@
 package exporter
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 )
 
-// series lists every labelled series that must exist from the start, as label pairs.
+// initialSeries lists every labelled series that must exist from the start, as label pairs.
 func initialSeries() map[string][][]string {
 	s := map[string][][]string{}
 	for _, f := range []string{"csv", "pdf"} {
@@ -109,11 +108,7 @@ func TestMetricsMove(t *testing.T) {
 	assertAPIError(t, resp, body, http.StatusBadRequest, "invalid_query")
 
 	fams := scrape(t, ts.client, ts.URL)
-	for _, c := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	assertSeries(t, fams, []series{
 		{"exporter_exports_total", []string{"format", "csv", "outcome", "ok"}, 1},
 		{"exporter_exports_total", []string{"format", "pdf", "outcome", "ok"}, 1},
 		{"exporter_exports_total", []string{"format", "pdf", "outcome", "client_error"}, 1},
@@ -135,13 +130,7 @@ func TestMetricsMove(t *testing.T) {
 		{"exporter_ingest_records_total", []string{"mode", "single", "outcome", "client_error"}, 1},
 		{"exporter_store_records", []string{"dataset", "trades"}, 101},
 		{"exporter_requests_rejected_total", []string{"reason", "too_large"}, 0},
-	} {
-		t.Run(fmt.Sprint(c.name, c.labels), func(t *testing.T) {
-			if got, ok := metricValue(fams, c.name, c.labels...); !ok || got != c.want {
-				t.Errorf("= %v (present %v), want %v", got, ok, c.want)
-			}
-		})
-	}
+	})
 	// Every export counted under an outcome is observed in the duration histogram.
 	for _, f := range []string{"csv", "pdf"} {
 		var sum float64

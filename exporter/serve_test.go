@@ -128,14 +128,8 @@ func TestRunGracefulShutdownFinishesExport(t *testing.T) {
 
 	// Start the export on a connection of its own (with a small receive buffer, so the server cannot
 	// push the whole export into socket buffers) and read only the start of it.
-	export, err := smallBufferClient(t, 256<<10).Get(r.URL + "/v1/datasets/big/export?format=csv")
-	if err != nil {
-		t.Fatal(err)
-	}
+	export := getOK(t, smallBufferClient(t, 256<<10), r.URL+"/v1/datasets/big/export?format=csv")
 	defer export.Body.Close()
-	if export.StatusCode != http.StatusOK {
-		t.Fatalf("export status %d", export.StatusCode)
-	}
 	br := bufio.NewReader(export.Body)
 	head := make([]byte, 64<<10)
 	if _, err := io.ReadFull(br, head); err != nil {
