@@ -93,22 +93,8 @@ type statement struct {
 // readEnvelope returns the bundle's envelope and its decoded statement.
 func readEnvelope(t *testing.T, dir string) (dsse.Envelope, statement) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, attest.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env dsse.Envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		t.Fatal(err)
-	}
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st statement
-	if err := json.Unmarshal(payload, &st); err != nil {
-		t.Fatal(err)
-	}
+	env := testkit.Attestation(t, dir, &st)
 	return env, st
 }
 
@@ -388,10 +374,7 @@ func TestVerify(t *testing.T) {
 
 func TestSignRefuses(t *testing.T) {
 	key, _ := keyPair(t)
-	tampered := bundle(t, image, nil)
-	if err := os.WriteFile(filepath.Join(tampered, "exporter.log"), []byte("edited\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tampered := testkit.Tamper(t, bundle(t, image, nil))
 	for _, tc := range []struct {
 		name, dir string
 		wantErr   error

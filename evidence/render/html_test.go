@@ -372,26 +372,11 @@ func TestRenderHTMLEscapes(t *testing.T) {
 }
 
 func TestRenderJSONKeepsSeriesAndBaseline(t *testing.T) {
-	r := chartReport(t)
-	var b bytes.Buffer
-	if err := JSON(&b, r); err != nil {
-		t.Fatal(err)
-	}
-	var got evidence.Report
-	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
-	var again bytes.Buffer
-	if err := JSON(&again, got); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b.Bytes(), again.Bytes()) {
-		t.Error("series and baseline do not round-trip through evidence.json")
-	}
+	b, got := roundTrip(t, chartReport(t))
 	if got.Series == nil || len(got.Series.Exports) != 48 || len(got.Series.Memory) != 152 || !math.IsInf(got.Baseline[2].Delta, 1) {
 		t.Errorf("round trip lost data: series %+v baseline %+v", got.Series != nil, got.Baseline)
 	}
-	if !strings.Contains(b.String(), `"delta": "+Inf"`) {
+	if !strings.Contains(string(b), `"delta": "+Inf"`) {
 		t.Error("an infinite delta is not written as the string +Inf")
 	}
 	for _, bad := range []string{`{"measure":"m","new":1,"delta":1}`, `{"measure":"m","base":"x","new":1,"delta":1}`} {

@@ -20,22 +20,23 @@ import (
 // message) and failure texts as CDATA, unescaped (Ginkgo's are character data, escaped).
 type (
 	junitSuites struct {
-		XMLName  xml.Name   `xml:"testsuites"`
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Errors   int        `xml:"errors,attr"`
-		Skipped  int        `xml:"skipped,attr"`
-		Time     string     `xml:"time,attr"`
-		Suite    junitSuite `xml:"testsuite"`
+		XMLName xml.Name `xml:"testsuites"`
+		junitCounts
+		Suite junitSuite `xml:"testsuite"`
+	}
+	// junitCounts are the attributes <testsuites> and <testsuite> share: with one suite, the
+	// document's totals are that suite's own, so they are one struct, embedded in both (its
+	// fields are attributes of the element it is embedded in).
+	junitCounts struct {
+		Name     string `xml:"name,attr"`
+		Tests    int    `xml:"tests,attr"`
+		Failures int    `xml:"failures,attr"`
+		Errors   int    `xml:"errors,attr"`
+		Skipped  int    `xml:"skipped,attr"`
+		Time     string `xml:"time,attr"`
 	}
 	junitSuite struct {
-		Name       string                    `xml:"name,attr"`
-		Tests      int                       `xml:"tests,attr"`
-		Failures   int                       `xml:"failures,attr"`
-		Errors     int                       `xml:"errors,attr"`
-		Skipped    int                       `xml:"skipped,attr"`
-		Time       string                    `xml:"time,attr"`
+		junitCounts
 		Timestamp  string                    `xml:"timestamp,attr,omitempty"`
 		Properties reporters.JUnitProperties `xml:"properties"`
 		Cases      []junitCase               `xml:"testcase"`
@@ -65,9 +66,8 @@ type (
 func JUnit(w io.Writer, r evidence.Report) error {
 	r = normalize(r)
 	suite := junitSuite{
-		Name:      "exportatscale acceptance",
-		Time:      seconds(r.Finished.Sub(r.Started)),
-		Timestamp: junitTimestamp(r.Started),
+		junitCounts: junitCounts{Name: "exportatscale acceptance", Time: seconds(r.Finished.Sub(r.Started))},
+		Timestamp:   junitTimestamp(r.Started),
 		Properties: reporters.JUnitProperties{Properties: []reporters.JUnitProperty{
 			{Name: "verdict", Value: string(r.Verdict)},
 			{Name: "run_id", Value: r.RunID},
@@ -106,10 +106,8 @@ func JUnit(w io.Writer, r evidence.Report) error {
 		suite.Tests++
 		suite.Cases = append(suite.Cases, tc)
 	}
-	doc := junitSuites{
-		Name: "exportatscale", Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped,
-		Time: suite.Time, Suite: suite,
-	}
+	doc := junitSuites{junitCounts: suite.junitCounts, Suite: suite}
+	doc.Name = "exportatscale"
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

@@ -232,25 +232,33 @@ func TestRenderMarkdownWarnsOnContradictoryVerdict(t *testing.T) {
 	}
 }
 
+// roundTrip writes r as evidence.json, reads it back and writes what it read again, failing t
+// when the two writes differ: NaN != NaN, so the re-rendered bytes are compared instead of the
+// values. It returns the first write and the report read from it, for what a test checks further.
+func roundTrip(t *testing.T, r evidence.Report) ([]byte, evidence.Report) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := JSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	var got evidence.Report
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if err := JSON(&again, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), again.Bytes()) {
+		t.Errorf("JSON does not round-trip:\n%s\n---\n%s", b.String(), again.String())
+	}
+	return b.Bytes(), got
+}
+
 func TestRenderJSONRoundTrip(t *testing.T) {
 	for _, r := range []evidence.Report{greenReport(t), redReport(t)} {
-		var b bytes.Buffer
-		if err := JSON(&b, r); err != nil {
-			t.Fatal(err)
-		}
-		var got evidence.Report
-		if err := json.Unmarshal(b.Bytes(), &got); err != nil {
-			t.Fatal(err)
-		}
+		_, got := roundTrip(t, r)
 		want := normalize(r)
-		// NaN != NaN, so compare the re-rendered bytes instead of the values.
-		var again bytes.Buffer
-		if err := JSON(&again, got); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(b.Bytes(), again.Bytes()) {
-			t.Errorf("JSON does not round-trip:\n%s\n---\n%s", b.String(), again.String())
-		}
 		if got.SchemaVersion != evidence.SchemaVersion || got.Verdict != want.Verdict || !reflect.DeepEqual(got.Environment, want.Environment) || !got.Started.Equal(want.Started) {
 			t.Errorf("round trip lost data: %+v", got)
 		}

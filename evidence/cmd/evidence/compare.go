@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,22 +25,18 @@ type compareConfig struct {
 // compareCmd parses the arguments of `evidence compare` and runs it.
 func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c compareConfig
-	fs := flag.NewFlagSet("evidence compare", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.Rules, "rules", "", "comparison rules (JSON) replacing evidence/baseline.json")
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		_, err := io.WriteString(stdout, compareUsage)
+	pos, err := parseArgs("compare", compareUsage, args, func(pos []string) error {
+		if len(pos) != 2 {
+			return fmt.Errorf("compare wants two bundle directories, BASE and NEW, after the flags; got %q", pos)
+		}
+		return nil
+	}, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&c.Rules, "rules", "", "comparison rules (JSON) replacing evidence/baseline.json")
+	})
+	if err != nil || pos == nil {
 		return err
-	case err == nil && fs.NArg() != 2:
-		err = fmt.Errorf("compare wants two bundle directories, BASE and NEW, after the flags; got %q", fs.Args())
 	}
-	if err != nil {
-		io.WriteString(stderr, compareUsage)
-		return &exitError{exitUsage, err}
-	}
-	c.Base, c.New = fs.Arg(0), fs.Arg(1)
+	c.Base, c.New = pos[0], pos[1]
 	return runCompare(ctx, c, stdout)
 }
 

@@ -27,22 +27,18 @@ type historyConfig struct {
 // historyCmd parses the arguments of `evidence history` and runs it.
 func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c historyConfig
-	fs := flag.NewFlagSet("evidence history", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.HTML, "html", "", "write the history as a self-contained HTML page to this file")
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		_, err := io.WriteString(stdout, historyUsage)
+	pos, err := parseArgs("history", historyUsage, args, func(pos []string) error {
+		if len(pos) == 0 {
+			return errors.New("history wants at least one bundle directory, after the flags")
+		}
+		return nil
+	}, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&c.HTML, "html", "", "write the history as a self-contained HTML page to this file")
+	})
+	if err != nil || pos == nil {
 		return err
-	case err == nil && fs.NArg() == 0:
-		err = errors.New("history wants at least one bundle directory, after the flags")
 	}
-	if err != nil {
-		io.WriteString(stderr, historyUsage)
-		return &exitError{exitUsage, err}
-	}
-	c.Dirs = fs.Args()
+	c.Dirs = pos
 	return runHistory(ctx, c, stdout)
 }
 

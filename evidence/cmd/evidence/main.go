@@ -187,23 +187,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // parseFlags parses one subcommand's flags, as define declares them, and returns its want
 // positional arguments. Both results are nil when help was asked for, and printed.
 func parseFlags(cmd string, args []string, want int, stdout, stderr io.Writer, define func(*flag.FlagSet)) ([]string, error) {
+	return parseArgs(cmd, usage, args, func(pos []string) error {
+		switch {
+		case len(pos) != want && want == 0:
+			return fmt.Errorf("%s takes no arguments, got %q", cmd, pos)
+		case len(pos) != want:
+			return fmt.Errorf("%s wants one bundle directory, after the flags; got %q", cmd, pos)
+		}
+		return nil
+	}, stdout, stderr, define)
+}
+
+// parseArgs is parseFlags for any subcommand, compare and history included, which have a usage
+// text of their own (help) and their own rule for the positional arguments (check): every
+// subcommand answers -h, a bad flag and bad arguments alike. Both results are nil when help was
+// asked for, and printed.
+func parseArgs(cmd, help string, args []string, check func(pos []string) error, stdout, stderr io.Writer, define func(*flag.FlagSet)) ([]string, error) {
 	fs := flag.NewFlagSet("evidence "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // the usage text says it all
 	define(fs)
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		_, err := io.WriteString(stdout, usage)
+		_, err := io.WriteString(stdout, help)
 		return nil, err
-	case err != nil:
-	case fs.NArg() != want && want == 0:
-		err = fmt.Errorf("%s takes no arguments, got %q", cmd, fs.Args())
-	case fs.NArg() != want:
-		err = fmt.Errorf("%s wants one bundle directory, after the flags; got %q", cmd, fs.Args())
-	default:
-		return append([]string{}, fs.Args()...), nil
+	case err == nil:
+		if err = check(fs.Args()); err == nil {
+			return append([]string{}, fs.Args()...), nil
+		}
 	}
-	io.WriteString(stderr, usage)
+	io.WriteString(stderr, help)
 	return nil, &exitError{exitUsage, err}
 }
 
@@ -224,13 +237,9 @@ func verify(dir string, stdout io.Writer) error {
 // with the key, about this bundle and, when asked, that image; a verdict that is signed but not
 // GREEN exits with the verdict's code.
 func verifySigned(ctx context.Context, c verifyConfig, stdout io.Writer) error {
-	pem, err := os.ReadFile(c.Key)
+	pub, err := loadKey("public key", c.Key, attest.LoadPublicKey)
 	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("public key: %w", err)}
-	}
-	pub, err := attest.LoadPublicKey(pem)
-	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("public key %s: %w", c.Key, err)}
+		return err
 	}
 	res, err := attest.Verify(ctx, c.Dir, pub, attest.Want{ImageDigest: c.ImageDigest})
 	if err != nil && !errors.Is(err, attest.ErrNotGreen) {
@@ -258,13 +267,9 @@ func keygen(c keygenConfig, stdout io.Writer) error {
 }
 
 func sign(ctx context.Context, c attestConfig, stdout io.Writer) error {
-	pem, err := os.ReadFile(c.Key)
+	key, err := loadKey("private key", c.Key, attest.LoadPrivateKey)
 	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("private key: %w", err)}
-	}
-	key, err := attest.LoadPrivateKey(pem)
-	if err != nil {
-		return &exitError{exitUsage, fmt.Errorf("private key %s: %w", c.Key, err)}
+		return err
 	}
 	st, err := attest.Sign(ctx, c.Dir, key, attest.Options{URL: c.URL})
 	if err != nil {
@@ -275,6 +280,22 @@ func sign(ctx context.Context, c attestConfig, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "%s: %s, signed (key %s) over:\n", filepath.Join(c.Dir, attest.FileName), result, keyID)
 	printSubjects(stdout, st)
 	return nil
+}
+
+// loadKey reads the PEM file path and parses it with load. verify and attest both take a key file
+// from the command line, so a file that cannot be read or parsed is a usage error (exit 4), named
+// as what (public or private key) and, once read, by its path.
+func loadKey[K any](what, path string, load func([]byte) (K, error)) (K, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		var zero K
+		return zero, &exitError{exitUsage, fmt.Errorf("%s: %w", what, err)}
+	}
+	key, err := load(pem)
+	if err != nil {
+		return key, &exitError{exitUsage, fmt.Errorf("%s %s: %w", what, path, err)}
+	}
+	return key, nil
 }
 
 // printSubjects lists what the statement is about, one subject a line.

@@ -40,10 +40,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestVerify(t *testing.T) {
-	tampered := bundle(t, nil)
-	if err := os.WriteFile(filepath.Join(tampered, "exporter.log"), []byte("edited\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tampered := testkit.Tamper(t, bundle(t, nil))
 	for _, tc := range []struct {
 		name, dir  string
 		wantCode   int

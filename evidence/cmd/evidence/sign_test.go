@@ -29,28 +29,6 @@ func keys(t *testing.T) (key, pub string) {
 	return key, pub
 }
 
-// statementOf decodes the statement signed in dir's attestation.
-func statementOf(t *testing.T, dir string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "attestation.intoto.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env struct{ Payload string }
-	if err := json.Unmarshal(b, &env); err != nil {
-		t.Fatal(err)
-	}
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st map[string]any
-	if err := json.Unmarshal(payload, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
 func editFile(t *testing.T, path string, f func([]byte) []byte) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -182,8 +160,7 @@ func TestAttestAndVerify(t *testing.T) {
 
 func TestAttest(t *testing.T) {
 	key, pub := keys(t)
-	tampered := imageBundle(t, image, nil)
-	editFile(t, filepath.Join(tampered, "exporter.log"), func([]byte) []byte { return []byte("edited\n") })
+	tampered := testkit.Tamper(t, imageBundle(t, image, nil))
 
 	for _, tc := range []struct {
 		name       string
@@ -240,7 +217,9 @@ func TestAttestURL(t *testing.T) {
 			if code, _, stderr := runCLI(t, args...); code != 0 {
 				t.Fatalf("attest: exit %d: %s", code, stderr)
 			}
-			pred, _ := statementOf(t, dir)["predicate"].(map[string]any)
+			var st map[string]any
+			testkit.Attestation(t, dir, &st)
+			pred, _ := st["predicate"].(map[string]any)
 			if pred["url"] != tc.wantURL {
 				t.Errorf("url %v, want %v", pred["url"], tc.wantURL)
 			}
