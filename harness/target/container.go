@@ -35,11 +35,10 @@ const (
 // containerTarget is an exporter in a container the engine runs: our own FROM scratch image
 // (KindContainer), or any image of the container contract (KindImage).
 type containerTarget struct {
-	info     Info
-	token    string
+	endpoint
+	sampled
 	ctr      *testcontainers.DockerContainer
 	provider *testcontainers.DockerProvider // for engine calls testcontainers does not wrap
-	mem      *sampler
 	ws       workspace
 	// built is the image tag this start built, removed by Stop; empty for an image not ours.
 	built string
@@ -222,8 +221,7 @@ func launch(ctx context.Context, o Options, provider *testcontainers.DockerProvi
 		return nil, ready, err
 	}
 	c := &containerTarget{
-		info:     info,
-		token:    token,
+		endpoint: endpoint{info: info, token: token},
 		ctr:      ctr,
 		provider: provider,
 		ws:       ws,
@@ -305,18 +303,7 @@ func removeImage(ctx context.Context, p *testcontainers.DockerProvider, tag stri
 	return nil
 }
 
-func (c *containerTarget) Kind() Kind                 { return c.info.Kind }
-func (c *containerTarget) BaseURL() string            { return c.info.BaseURL }
-func (c *containerTarget) Token() string              { return c.token }
-func (c *containerTarget) Info() Info                 { return c.info }
-func (c *containerTarget) Peak() (MemoryWindow, bool) { return c.mem.peak() }
-func (c *containerTarget) ResetPeak() (MemoryWindow, bool) {
-	return c.mem.reset()
-}
-
-func (c *containerTarget) StartSampling(interval time.Duration) error {
-	return c.mem.start(interval)
-}
+func (c *containerTarget) Kind() Kind { return c.info.Kind }
 
 // readMemory takes one container stats sample (one-shot: no wait for a second CPU sample).
 func (c *containerTarget) readMemory(ctx context.Context) (reading, error) {

@@ -23,12 +23,11 @@ import (
 
 // processTarget is the exporter running as a child process on loopback.
 type processTarget struct {
-	info  Info
-	token string
-	cmd   *exec.Cmd
-	logs  *syncbuf.Buffer
-	mem   *sampler
-	ws    workspace
+	endpoint
+	sampled
+	cmd  *exec.Cmd
+	logs *syncbuf.Buffer
+	ws   workspace
 
 	exited   chan struct{} // closed when the process has exited
 	mu       sync.Mutex
@@ -91,12 +90,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 		return nil, fmt.Errorf("process target: start %s: %w", bin, err)
 	}
 	p := &processTarget{
-		token:  token,
-		cmd:    cmd,
-		logs:   logs,
-		ws:     ws,
-		exited: make(chan struct{}),
-		info: Info{
+		endpoint: endpoint{token: token, info: Info{
 			Kind:         KindProcess,
 			BaseURL:      "http://" + addr,
 			Note:         sel.note,
@@ -104,7 +98,11 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 			BinaryPath:   bin,
 			BinaryBuild:  binaryBuild,
 			MemoryMethod: methodProc,
-		},
+		}},
+		cmd:    cmd,
+		logs:   logs,
+		ws:     ws,
+		exited: make(chan struct{}),
 	}
 	pid := cmd.Process.Pid
 	p.mem = newSampler(methodProc, func(context.Context) (reading, error) {
@@ -137,18 +135,7 @@ func (p *processTarget) wait() {
 	close(p.exited)
 }
 
-func (p *processTarget) Kind() Kind                 { return KindProcess }
-func (p *processTarget) BaseURL() string            { return p.info.BaseURL }
-func (p *processTarget) Token() string              { return p.token }
-func (p *processTarget) Info() Info                 { return p.info }
-func (p *processTarget) Peak() (MemoryWindow, bool) { return p.mem.peak() }
-func (p *processTarget) ResetPeak() (MemoryWindow, bool) {
-	return p.mem.reset()
-}
-
-func (p *processTarget) StartSampling(interval time.Duration) error {
-	return p.mem.start(interval)
-}
+func (p *processTarget) Kind() Kind { return KindProcess }
 
 func (p *processTarget) Logs(context.Context) ([]byte, error) {
 	return p.logs.Bytes(), nil

@@ -55,6 +55,17 @@ type Target interface {
 	Stop(ctx context.Context) error
 }
 
+// endpoint is where a started target answers and the token it takes: the part of Target every
+// kind implements alike, embedded in each so the kinds differ only where they really do.
+type endpoint struct {
+	info  Info
+	token string
+}
+
+func (e *endpoint) BaseURL() string { return e.info.BaseURL }
+func (e *endpoint) Token() string   { return e.token }
+func (e *endpoint) Info() Info      { return e.info }
+
 // starters maps each target kind to what starts it, once the kind was chosen: adding a kind takes
 // its own file and one line here.
 var starters = map[Kind]func(context.Context, Options, selection) (Target, error){
