@@ -102,8 +102,7 @@ type clusterTarget struct {
 	finalLogs []byte
 	final     RunState
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce stopOnce
 }
 
 // replica is one exporter container of a cluster.

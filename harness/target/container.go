@@ -48,8 +48,7 @@ type containerTarget struct {
 	finalLogs []byte
 	final     RunState
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce stopOnce
 }
 
 // tcLogger adapts an io.Writer to testcontainers' logger.
@@ -380,8 +379,7 @@ func runStateOf(in *container.InspectResponse) RunState {
 }
 
 func (c *containerTarget) Stop(ctx context.Context) error {
-	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
-	return c.stopErr
+	return c.stopOnce.do(func() error { return c.stop(ctx) })
 }
 
 func (c *containerTarget) stop(ctx context.Context) error {

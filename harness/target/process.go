@@ -34,8 +34,7 @@ type processTarget struct {
 	stopping bool // Stop sent SIGTERM; an exit after it is expected
 	exitCode int
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce stopOnce
 }
 
 func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err error) {
@@ -157,8 +156,7 @@ func (p *processTarget) Restarts(context.Context) (RunState, error) {
 }
 
 func (p *processTarget) Stop(ctx context.Context) error {
-	p.stopOnce.Do(func() { p.stopErr = p.stop(ctx) })
-	return p.stopErr
+	return p.stopOnce.do(func() error { return p.stop(ctx) })
 }
 
 func (p *processTarget) stop(ctx context.Context) error {

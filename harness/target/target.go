@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -65,6 +66,18 @@ type endpoint struct {
 func (e *endpoint) BaseURL() string { return e.info.BaseURL }
 func (e *endpoint) Token() string   { return e.token }
 func (e *endpoint) Info() Info      { return e.info }
+
+// stopOnce keeps Stop's promise that calling it again returns the first result: the first call
+// stops the target, every later one returns that call's error.
+type stopOnce struct {
+	once sync.Once
+	err  error
+}
+
+func (s *stopOnce) do(stop func() error) error {
+	s.once.Do(func() { s.err = stop() })
+	return s.err
+}
 
 // starters maps each target kind to what starts it, once the kind was chosen: adding a kind takes
 // its own file and one line here.
