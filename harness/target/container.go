@@ -75,11 +75,7 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 	if err != nil {
 		return nil, fmt.Errorf("container target: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			ws.remove()
-		}
-	}()
+	defer ws.removeIfFailed(&err)
 	bin, binaryBuild, buildDir, err := imageContext(ctx, o, ws)
 	if err != nil {
 		return nil, fmt.Errorf("container target: %w", err)

@@ -42,11 +42,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	if err != nil {
 		return nil, fmt.Errorf("process target: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			ws.remove()
-		}
-	}()
+	defer ws.removeIfFailed(&err)
 	bin, binaryBuild, err := ws.binary(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("process target: %w", err)
