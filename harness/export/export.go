@@ -27,6 +27,7 @@ import (
 
 	"github.com/dunglas/httpsfv"
 
+	"github.com/exportatscale/exportatscale/harness/internal/bearer"
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
 
@@ -201,14 +202,7 @@ func (c *Client) Open(ctx context.Context, format string, exp *Expected) *Pendin
 		p.fail(err)
 		return p
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP()
-	}
-	resp, err := hc.Do(req)
+	resp, err := bearer.Do(req, c.Token, c.HTTP, defaultHTTP)
 	if !first.IsZero() {
 		p.fetch.FirstByte = first.Sub(p.start)
 	}

@@ -13,11 +13,23 @@ import (
 	"github.com/exportatscale/exportatscale/evidence/compare"
 	"github.com/exportatscale/exportatscale/harness/load"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // The baselines are the compare package's testdata: real runs' evidence.json and load-result.json.
 func testBundle(name string) string {
 	return filepath.Join("..", "..", "evidence", "compare", "testdata", name)
+}
+
+// bundleFile is file of the test bundle name (testBundle), read whole; a test that cannot read it
+// fails, since the baselines are checked in.
+func bundleFile(t *testing.T, name, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testBundle(name), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // urlTarget is a target that is never reached: Baseline reads only its kind.
@@ -33,27 +45,16 @@ func (urlTarget) Stop(ctx context.Context) error { return nil }
 // Load step keeps it, and its checks, as the suite records them.
 func finishedRun(t *testing.T, name, baseline string) *Run {
 	t.Helper()
-	thresholds, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(testBundle(name), compare.FileLoadResult))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := os.ReadFile(filepath.Join(testBundle(name), evidence.FileJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := bundleFile(t, name, compare.FileLoadResult)
 	var report evidence.Report
-	if err := json.Unmarshal(rep, &report); err != nil {
+	if err := json.Unmarshal(bundleFile(t, name, evidence.FileJSON), &report); err != nil {
 		t.Fatal(err)
 	}
 	recorded := map[string]evidence.Check{}
 	for _, c := range report.Checks {
 		recorded[c.ID] = c
 	}
-	cfg := Config{Target: urlTarget{}, Thresholds: thresholds, Suffix: name, Baseline: baseline}
+	cfg := Config{Target: urlTarget{}, Thresholds: testkit.Thresholds(t), Suffix: name, Baseline: baseline}
 	return &Run{cfg: cfg, caps: CapabilitiesOf(cfg.Target, baseline), recorded: recorded,
 		artifacts: map[string][]byte{compare.FileLoadResult: raw}}
 }
@@ -101,10 +102,7 @@ func TestBaseline(t *testing.T) {
 // package's: the same samples, the same streaming rate for each.
 func TestSampleStreamRate(t *testing.T) {
 	for _, name := range []string{"series-1", "slow4"} {
-		raw, err := os.ReadFile(filepath.Join(testBundle(name), compare.FileLoadResult))
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := bundleFile(t, name, compare.FileLoadResult)
 		var res load.Result
 		if err := json.Unmarshal(raw, &res); err != nil {
 			t.Fatal(err)

@@ -13,19 +13,11 @@ import (
 	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/seed"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
-func thresholds(t *testing.T) Thresholds {
-	t.Helper()
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return th
-}
-
 func TestA1(t *testing.T) {
-	th := thresholds(t)
+	th := testkit.Thresholds(t)
 	for _, tt := range []struct {
 		name   string
 		csv    export.CSVTotals
@@ -78,7 +70,7 @@ func TestA1TrailersStripped(t *testing.T) {
 			for _, r := range tt.reports {
 				tl.Add(r)
 			}
-			c := judgeA1(thresholds(t), export.Tally{CSV: tl.CSV, PDF: tl.PDF})
+			c := judgeA1(testkit.Thresholds(t), export.Tally{CSV: tl.CSV, PDF: tl.PDF})
 			noted := slices.ContainsFunc(c.Notes, func(n string) bool { return strings.HasPrefix(n, note) })
 			if c.Status != tt.status || noted != tt.noted {
 				t.Errorf("A1 %s, notes %q; want %s, noted %v", c.Status, c.Notes, tt.status, tt.noted)
@@ -95,7 +87,7 @@ func TestA1TrailersStripped(t *testing.T) {
 // TestMissingThreshold drops one rule: the judged measure must fail its check, not turn
 // informational, while informational measures need no rule.
 func TestMissingThreshold(t *testing.T) {
-	th := thresholds(t)
+	th := testkit.Thresholds(t)
 	delete(th, "a3.csv_p95_seconds")
 	r := load.Result{CSVRowsPerSecond: 1e6, CSV: load.FormatResult{OK: 1, StreamRate: load.Distribution{Count: 1, P50: 100 << 20}},
 		PDF: load.FormatResult{OK: 1}}
@@ -103,16 +95,16 @@ func TestMissingThreshold(t *testing.T) {
 	if c.Status != evidence.StatusFailed || !slices.Contains(c.Failures, "no threshold for a3.csv_p95_seconds") {
 		t.Errorf("check %+v", c)
 	}
-	if _, ok := thresholds(t)["a3.csv_latency_p50_seconds"]; ok {
+	if _, ok := testkit.Thresholds(t)["a3.csv_latency_p50_seconds"]; ok {
 		t.Fatal("a3.csv_latency_p50_seconds has a default rule; pick another informational measure")
 	}
-	if c := judgeA3(thresholds(t), speed{Load: r}); c.Status != evidence.StatusPassed || !hasMeasure(c, "a3.csv_latency_p50_seconds") {
+	if c := judgeA3(testkit.Thresholds(t), speed{Load: r}); c.Status != evidence.StatusPassed || !hasMeasure(c, "a3.csv_latency_p50_seconds") {
 		t.Errorf("with every rule: %+v", c)
 	}
 }
 
 func TestA4(t *testing.T) {
-	th := thresholds(t)
+	th := testkit.Thresholds(t)
 	// A streaming exporter: 50 MB anonymous, 30 MB of file pages, its own RSS their sum.
 	ok := memory.Memory{PeakExternal: 50e6, PeakExternalFile: 30e6, PeakDuringSmall: 40e6, PeakDuringLarge: 42e6, ProcessResident: 78e6,
 		SmallSamples: 3, LargeSamples: 20, SmallBytes: 1e5, LargeBytes: 1e7}
@@ -189,7 +181,7 @@ func TestA4(t *testing.T) {
 }
 
 func TestA5(t *testing.T) {
-	th := thresholds(t)
+	th := testkit.Thresholds(t)
 	var healthy export.Tally
 	ok := http.Header{"Retry-After": {"1"}}
 	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok})
@@ -228,7 +220,7 @@ func TestA5(t *testing.T) {
 }
 
 func TestA6Reconciliation(t *testing.T) {
-	th := thresholds(t)
+	th := testkit.Thresholds(t)
 	before := parse(t, `exporter_export_rows_total{format="csv"} 10
 exporter_export_bytes_total{format="csv"} 100
 exporter_exports_total{format="csv",outcome="ok"} 1

@@ -8,6 +8,7 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 // replicated is a deployment of two replicas as far as the shares need one: names and URLs.
@@ -39,10 +40,7 @@ func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 // A replica that served no export makes A3 fail, naming how many; one that served some shows its
 // share, also in the topology.
 func TestShares(t *testing.T) {
-	th, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	th := testkit.Thresholds(t)
 	for _, tt := range []struct {
 		name      string
 		second    float64 // exports of replica-2 during the run

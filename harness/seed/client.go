@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/internal/bearer"
 	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
@@ -375,14 +376,7 @@ func (c *Client) do(ctx context.Context, method, url, contentType string, body [
 		return response{}, err
 	}
 	req.Header.Set("Content-Type", contentType)
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP()
-	}
-	resp, err := hc.Do(req)
+	resp, err := bearer.Do(req, c.Token, c.HTTP, defaultHTTP)
 	if err != nil {
 		return response{}, err
 	}

@@ -109,6 +109,14 @@ func newWorkspace(o Options) (workspace, error) {
 	return workspace{dir: dir, temporary: true}, nil
 }
 
+// removeIfFailed removes w if *err is set when the start that made it returns, deferred by that
+// start: a target that did not start leaves no workspace behind.
+func (w workspace) removeIfFailed(err *error) {
+	if *err != nil {
+		w.remove()
+	}
+}
+
 func (w workspace) remove() error {
 	if !w.temporary {
 		return nil

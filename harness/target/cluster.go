@@ -83,8 +83,7 @@ const (
 
 // clusterTarget is KindCluster: everything it started, which Stop (or a failed Start) tears down.
 type clusterTarget struct {
-	info     Info
-	token    string
+	endpoint
 	provider *testcontainers.DockerProvider
 	ws       workspace
 	built    string // the image tag Start built
@@ -103,8 +102,7 @@ type clusterTarget struct {
 	finalLogs []byte
 	final     RunState
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce stopOnce
 }
 
 // replica is one exporter container of a cluster.
@@ -311,10 +309,7 @@ func (c *clusterTarget) buildImage(ctx context.Context, o Options, root, bin str
 	return nil
 }
 
-func (c *clusterTarget) Kind() Kind      { return KindCluster }
-func (c *clusterTarget) BaseURL() string { return c.info.BaseURL }
-func (c *clusterTarget) Token() string   { return c.token }
-func (c *clusterTarget) Info() Info      { return c.info }
+func (c *clusterTarget) Kind() Kind { return KindCluster }
 
 // RestartDatabase restarts PostgreSQL on its port; the replicas reconnect on their own.
 func (c *clusterTarget) RestartDatabase(ctx context.Context, mode string) error {

@@ -100,8 +100,7 @@ func (c *clusterTarget) state(ctx context.Context) (RunState, error) {
 }
 
 func (c *clusterTarget) Stop(ctx context.Context) error {
-	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
-	return c.stopErr
+	return c.stopOnce.do(func() error { return c.stop(ctx) })
 }
 
 func (c *clusterTarget) stop(ctx context.Context) error {

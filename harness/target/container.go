@@ -35,11 +35,10 @@ const (
 // containerTarget is an exporter in a container the engine runs: our own FROM scratch image
 // (KindContainer), or any image of the container contract (KindImage).
 type containerTarget struct {
-	info     Info
-	token    string
+	endpoint
+	sampled
 	ctr      *testcontainers.DockerContainer
 	provider *testcontainers.DockerProvider // for engine calls testcontainers does not wrap
-	mem      *sampler
 	ws       workspace
 	// built is the image tag this start built, removed by Stop; empty for an image not ours.
 	built string
@@ -49,8 +48,7 @@ type containerTarget struct {
 	finalLogs []byte
 	final     RunState
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce stopOnce
 }
 
 // tcLogger adapts an io.Writer to testcontainers' logger.
@@ -77,11 +75,7 @@ func startContainer(ctx context.Context, o Options, sel selection) (_ Target, er
 	if err != nil {
 		return nil, fmt.Errorf("container target: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			ws.remove()
-		}
-	}()
+	defer ws.removeIfFailed(&err)
 	bin, binaryBuild, buildDir, err := imageContext(ctx, o, ws)
 	if err != nil {
 		return nil, fmt.Errorf("container target: %w", err)
@@ -222,8 +216,7 @@ func launch(ctx context.Context, o Options, provider *testcontainers.DockerProvi
 		return nil, ready, err
 	}
 	c := &containerTarget{
-		info:     info,
-		token:    token,
+		endpoint: endpoint{info: info, token: token},
 		ctr:      ctr,
 		provider: provider,
 		ws:       ws,
@@ -305,18 +298,7 @@ func removeImage(ctx context.Context, p *testcontainers.DockerProvider, tag stri
 	return nil
 }
 
-func (c *containerTarget) Kind() Kind                 { return c.info.Kind }
-func (c *containerTarget) BaseURL() string            { return c.info.BaseURL }
-func (c *containerTarget) Token() string              { return c.token }
-func (c *containerTarget) Info() Info                 { return c.info }
-func (c *containerTarget) Peak() (MemoryWindow, bool) { return c.mem.peak() }
-func (c *containerTarget) ResetPeak() (MemoryWindow, bool) {
-	return c.mem.reset()
-}
-
-func (c *containerTarget) StartSampling(interval time.Duration) error {
-	return c.mem.start(interval)
-}
+func (c *containerTarget) Kind() Kind { return c.info.Kind }
 
 // readMemory takes one container stats sample (one-shot: no wait for a second CPU sample).
 func (c *containerTarget) readMemory(ctx context.Context) (reading, error) {
@@ -393,8 +375,7 @@ func runStateOf(in *container.InspectResponse) RunState {
 }
 
 func (c *containerTarget) Stop(ctx context.Context) error {
-	c.stopOnce.Do(func() { c.stopErr = c.stop(ctx) })
-	return c.stopErr
+	return c.stopOnce.do(func() error { return c.stop(ctx) })
 }
 
 func (c *containerTarget) stop(ctx context.Context) error {

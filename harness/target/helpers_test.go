@@ -32,20 +32,9 @@ func exporterBinary(t *testing.T) string {
 func startTarget(t *testing.T, o Options) Target {
 	t.Helper()
 	if o.Log == nil {
-		o.Log = testWriter{t}
+		o.Log = testkit.LogWriter(t)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	tg, err := Start(ctx, o)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		tg.Stop(ctx)
-	})
-	return tg
+	return testkit.Start(t, 3*time.Minute, time.Minute, func(ctx context.Context) (Target, error) { return Start(ctx, o) })
 }
 
 // get requests path on the target, with its token when auth, and returns the status and body.
@@ -124,14 +113,6 @@ func checkMemoryWindows(t *testing.T, tg Target, mb int, hold time.Duration) {
 	if a, f := grew(file); f < want || a > want/4 {
 		t.Errorf("file window: file peak exceeds idle by %d KiB, anonymous peak by %d KiB; want about %d MiB and near 0", f>>10, a>>10, mb)
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // capability returns tg's optional interface C, failing the test if it has none.

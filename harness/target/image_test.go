@@ -315,19 +315,11 @@ func fakeImage(t *testing.T) (ref, id string) {
 // when the test ends.
 func startImage(t *testing.T, ref string, env map[string]string) target.Target {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	tg, err := target.Start(ctx, target.Options{Kind: target.KindImage, RequireKind: true, Image: ref,
-		Args: fakeArgs, Env: env, Log: testWriter{t}})
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		tg.Stop(ctx)
+	o := target.Options{Kind: target.KindImage, RequireKind: true, Image: ref, Args: fakeArgs, Env: env,
+		Log: testkit.LogWriter(t)}
+	return testkit.Start(t, 2*time.Minute, time.Minute, func(ctx context.Context) (target.Target, error) {
+		return target.Start(ctx, o)
 	})
-	return tg
 }
 
 // needEngine fails the test when no container engine answers, as the container tests do (and
@@ -376,12 +368,4 @@ func logsContain(t *testing.T, tg target.Target, text string) {
 		logs, err := lg.Logs(context.Background())
 		return string(logs), err
 	}).WithTimeout(5*time.Second).WithPolling(100*time.Millisecond).Should(gomega.ContainSubstring(text), "the target's logs")
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

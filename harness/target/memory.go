@@ -82,6 +82,16 @@ type reading struct {
 }
 
 // sampler keeps a memory window fed by a goroutine that reads every interval.
+// sampled implements Sampler for a target with one sampler of its own (a process, a container),
+// embedded in it.
+type sampled struct {
+	mem *sampler
+}
+
+func (s *sampled) StartSampling(interval time.Duration) error { return s.mem.start(interval) }
+func (s *sampled) Peak() (MemoryWindow, bool)                 { return s.mem.peak() }
+func (s *sampled) ResetPeak() (MemoryWindow, bool)            { return s.mem.reset() }
+
 type sampler struct {
 	read   func(context.Context) (reading, error)
 	method string

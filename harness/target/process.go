@@ -23,20 +23,18 @@ import (
 
 // processTarget is the exporter running as a child process on loopback.
 type processTarget struct {
-	info  Info
-	token string
-	cmd   *exec.Cmd
-	logs  *syncbuf.Buffer
-	mem   *sampler
-	ws    workspace
+	endpoint
+	sampled
+	cmd  *exec.Cmd
+	logs *syncbuf.Buffer
+	ws   workspace
 
 	exited   chan struct{} // closed when the process has exited
 	mu       sync.Mutex
 	stopping bool // Stop sent SIGTERM; an exit after it is expected
 	exitCode int
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce stopOnce
 }
 
 func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err error) {
@@ -44,11 +42,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	if err != nil {
 		return nil, fmt.Errorf("process target: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			ws.remove()
-		}
-	}()
+	defer ws.removeIfFailed(&err)
 	bin, binaryBuild, err := ws.binary(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("process target: %w", err)
@@ -91,12 +85,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 		return nil, fmt.Errorf("process target: start %s: %w", bin, err)
 	}
 	p := &processTarget{
-		token:  token,
-		cmd:    cmd,
-		logs:   logs,
-		ws:     ws,
-		exited: make(chan struct{}),
-		info: Info{
+		endpoint: endpoint{token: token, info: Info{
 			Kind:         KindProcess,
 			BaseURL:      "http://" + addr,
 			Note:         sel.note,
@@ -104,7 +93,11 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 			BinaryPath:   bin,
 			BinaryBuild:  binaryBuild,
 			MemoryMethod: methodProc,
-		},
+		}},
+		cmd:    cmd,
+		logs:   logs,
+		ws:     ws,
+		exited: make(chan struct{}),
 	}
 	pid := cmd.Process.Pid
 	p.mem = newSampler(methodProc, func(context.Context) (reading, error) {
@@ -137,18 +130,7 @@ func (p *processTarget) wait() {
 	close(p.exited)
 }
 
-func (p *processTarget) Kind() Kind                 { return KindProcess }
-func (p *processTarget) BaseURL() string            { return p.info.BaseURL }
-func (p *processTarget) Token() string              { return p.token }
-func (p *processTarget) Info() Info                 { return p.info }
-func (p *processTarget) Peak() (MemoryWindow, bool) { return p.mem.peak() }
-func (p *processTarget) ResetPeak() (MemoryWindow, bool) {
-	return p.mem.reset()
-}
-
-func (p *processTarget) StartSampling(interval time.Duration) error {
-	return p.mem.start(interval)
-}
+func (p *processTarget) Kind() Kind { return KindProcess }
 
 func (p *processTarget) Logs(context.Context) ([]byte, error) {
 	return p.logs.Bytes(), nil
@@ -170,8 +152,7 @@ func (p *processTarget) Restarts(context.Context) (RunState, error) {
 }
 
 func (p *processTarget) Stop(ctx context.Context) error {
-	p.stopOnce.Do(func() { p.stopErr = p.stop(ctx) })
-	return p.stopErr
+	return p.stopOnce.do(func() error { return p.stop(ctx) })
 }
 
 func (p *processTarget) stop(ctx context.Context) error {

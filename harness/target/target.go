@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -53,6 +54,29 @@ type Target interface {
 	// releases everything Start created. A non-zero exit code is an error. Calling Stop
 	// again returns the first result.
 	Stop(ctx context.Context) error
+}
+
+// endpoint is where a started target answers and the token it takes: the part of Target every
+// kind implements alike, embedded in each so the kinds differ only where they really do.
+type endpoint struct {
+	info  Info
+	token string
+}
+
+func (e *endpoint) BaseURL() string { return e.info.BaseURL }
+func (e *endpoint) Token() string   { return e.token }
+func (e *endpoint) Info() Info      { return e.info }
+
+// stopOnce keeps Stop's promise that calling it again returns the first result: the first call
+// stops the target, every later one returns that call's error.
+type stopOnce struct {
+	once sync.Once
+	err  error
+}
+
+func (s *stopOnce) do(stop func() error) error {
+	s.once.Do(func() { s.err = stop() })
+	return s.err
 }
 
 // starters maps each target kind to what starts it, once the kind was chosen: adding a kind takes

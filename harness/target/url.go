@@ -10,8 +10,7 @@ import (
 // urlTarget is an exporter that runs elsewhere; only its HTTP API is observable, so it implements
 // none of the optional interfaces.
 type urlTarget struct {
-	info  Info
-	token string
+	endpoint
 }
 
 func startURL(ctx context.Context, o Options, sel selection) (Target, error) {
@@ -20,7 +19,7 @@ func startURL(ctx context.Context, o Options, sel selection) (Target, error) {
 	if err := waitReady(ctx, base, o.Token, o.startTimeout(), nil); err != nil {
 		return nil, fmt.Errorf("url target %s: %w", base, err)
 	}
-	return &urlTarget{
+	return &urlTarget{endpoint{
 		token: o.Token,
 		info: Info{
 			Kind:         KindURL,
@@ -29,13 +28,10 @@ func startURL(ctx context.Context, o Options, sel selection) (Target, error) {
 			Startup:      time.Since(t0),
 			MemoryMethod: methodNone,
 		},
-	}, nil
+	}}, nil
 }
 
-func (u *urlTarget) Kind() Kind      { return KindURL }
-func (u *urlTarget) BaseURL() string { return u.info.BaseURL }
-func (u *urlTarget) Token() string   { return u.token }
-func (u *urlTarget) Info() Info      { return u.info }
+func (u *urlTarget) Kind() Kind { return KindURL }
 
 // Stop does nothing: the deployment is not ours to stop.
 func (u *urlTarget) Stop(context.Context) error { return nil }

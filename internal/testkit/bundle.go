@@ -22,10 +22,7 @@ type BundleOf struct {
 // Bundle writes b's bundle into a new temporary directory, with the clock fixed, and returns it.
 func Bundle(t testing.TB, b BundleOf) string {
 	t.Helper()
-	rules, err := evidence.LoadThresholds("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := Thresholds(t)
 	var checks []evidence.Check
 	for _, id := range b.IDs {
 		c := evidence.NewCheck(id, "", nil, nil)

@@ -18,3 +18,24 @@ func StopAtCleanup(t testing.TB, within time.Duration, stop func(context.Context
 		}
 	})
 }
+
+// Stopper is what a test starts and must stop again: a target, a server.
+type Stopper interface {
+	Stop(ctx context.Context) error
+}
+
+// Start calls start with a context that lasts at most within, fails t if it returns an error, and
+// stops what it started when t ends (StopAtCleanup, for at most stopWithin). It is for a test that
+// needs the started thing for the whole test but the context only to start it; the generic type
+// keeps the caller's own (testkit cannot import harness/target, whose tests import testkit).
+func Start[S Stopper](t testing.TB, within, stopWithin time.Duration, start func(context.Context) (S, error)) S {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	s, err := start(ctx)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	StopAtCleanup(t, stopWithin, s.Stop)
+	return s
+}

@@ -14,24 +14,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/internal/cmdmain"
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "seed:", err)
-		}
-		os.Exit(2)
-	}
-}
+func main() { cmdmain.Run("seed", run) }
 
 // config is the command line.
 type config struct {

@@ -29,28 +29,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/internal/cmdmain"
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
 	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/peterbourgon/ff/v3"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "fakeexporter:", err)
-		}
-		os.Exit(2)
-	}
-}
+func main() { cmdmain.Run("fakeexporter", run) }
 
 // faults are the --fault values and the defect each one switches on.
 var faults = map[string]func(*fake.Faults){
