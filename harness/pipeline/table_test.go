@@ -130,3 +130,23 @@ func TestNewCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestTableRows holds every row of the run's table to what the specs and the verdict rely on: a
+// unique ID, a title, a decision whether it applies, and a spec for every row the run makes.
+func TestTableRows(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range pipeline.Table() {
+		switch {
+		case d.ID == "" || strings.ContainsAny(d.ID, " \t") || seen[d.ID]:
+			t.Errorf("row %q: the ID must be one word, used once", d.ID)
+		case d.Title == "" || d.Applies == nil:
+			t.Errorf("row %s: no title or no Applies", d.ID)
+		case !d.FromReport && d.Spec == "":
+			t.Errorf("row %s: no spec", d.ID)
+		}
+		seen[d.ID] = true
+	}
+	if !seen[pipeline.SuiteCheckID] {
+		t.Errorf("the table lacks the suite's own check %q", pipeline.SuiteCheckID)
+	}
+}
