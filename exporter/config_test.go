@@ -84,80 +84,57 @@ func TestDefaultConfigMatchesDocs(t *testing.T) {
 }
 
 func TestRegisterFlags(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		want    func(*Config) // applied to DefaultConfig
-		wantErr string
-	}{
-		{name: "defaults", want: func(c *Config) {}},
-		{name: "every variable",
-			env: map[string]string{
+	parse := func(args []string) (Config, error) {
+		c := DefaultConfig()
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		if err := c.RegisterFlags(fs); err != nil {
+			return c, err
+		}
+		return c, fs.Parse(args)
+	}
+	testkit.RunEnvFlagCases(t, envPrefix, DefaultConfig, parse, []testkit.EnvFlagCase[Config]{
+		{Name: "defaults", Want: func(c *Config) {}},
+		{Name: "every variable",
+			Env: map[string]string{
 				"EXPORTER_LISTEN": "127.0.0.1:9999", "EXPORTER_DATA_DIR": "/var/lib/exp", "EXPORTER_TOKENS_FILE": "/etc/tok",
 				"EXPORTER_INSECURE_NO_AUTH": "true", "EXPORTER_RATE": "2.5", "EXPORTER_BURST": "7",
 				"EXPORTER_MAX_CSV_EXPORTS": "3", "EXPORTER_MAX_PDF_EXPORTS": "4", "EXPORTER_PDF_MAX_ROWS": "500",
 				"EXPORTER_MAX_BODY_BYTES": "1024", "EXPORTER_WRITE_TIMEOUT": "1m30s", "EXPORTER_SHUTDOWN_GRACE": "5s",
 				"EXPORTER_LOG_LEVEL": "debug",
 			},
-			want: func(c *Config) {
+			Want: func(c *Config) {
 				c.Listen, c.DataDir, c.TokensFile, c.InsecureNoAuth = "127.0.0.1:9999", "/var/lib/exp", "/etc/tok", true
 				c.Rate, c.Burst, c.MaxCSVExports, c.MaxPDFExports, c.PDFMaxRows = 2.5, 7, 3, 4, 500
 				c.MaxBodyBytes, c.WriteTimeout, c.ShutdownGrace, c.LogLevel = 1024, 90*time.Second, 5*time.Second, slog.LevelDebug
 			}},
-		{name: "every flag",
-			args: []string{"--listen", "[::1]:1", "--data-dir", "d", "--tokens-file", "t", "--insecure-no-auth",
+		{Name: "every flag",
+			Args: []string{"--listen", "[::1]:1", "--data-dir", "d", "--tokens-file", "t", "--insecure-no-auth",
 				"--rate", "0", "--burst", "1", "--max-csv-exports", "9", "--max-pdf-exports", "8", "--pdf-max-rows", "7",
 				"--max-body-bytes", "6", "--write-timeout", "5s", "--shutdown-grace", "4s", "--log-level", "warn"},
-			want: func(c *Config) {
+			Want: func(c *Config) {
 				c.Listen, c.DataDir, c.TokensFile, c.InsecureNoAuth = "[::1]:1", "d", "t", true
 				c.Rate, c.Burst, c.MaxCSVExports, c.MaxPDFExports, c.PDFMaxRows = 0, 1, 9, 8, 7
 				c.MaxBodyBytes, c.WriteTimeout, c.ShutdownGrace, c.LogLevel = 6, 5*time.Second, 4*time.Second, slog.LevelWarn
 			}},
-		{name: "flag overrides env",
-			env:  map[string]string{"EXPORTER_RATE": "5", "EXPORTER_BURST": "10", "EXPORTER_LOG_LEVEL": "error"},
-			args: []string{"-rate=7", "--log-level=info"},
-			want: func(c *Config) { c.Rate, c.Burst, c.LogLevel = 7, 10, slog.LevelInfo }},
-		{name: "insecure from env, off by flag",
-			env:  map[string]string{"EXPORTER_INSECURE_NO_AUTH": "1"},
-			args: []string{"--insecure-no-auth=false"},
-			want: func(c *Config) {}},
-		{name: "empty env is unset", env: map[string]string{"EXPORTER_RATE": "", "EXPORTER_LISTEN": ""}, want: func(c *Config) {}},
-		{name: "malformed rate", env: map[string]string{"EXPORTER_RATE": "fast"}, wantErr: `environment variable "EXPORTER_RATE"`},
-		{name: "malformed burst", env: map[string]string{"EXPORTER_BURST": "1.5"}, wantErr: `environment variable "EXPORTER_BURST"`},
-		{name: "malformed duration", env: map[string]string{"EXPORTER_WRITE_TIMEOUT": "30"}, wantErr: `environment variable "EXPORTER_WRITE_TIMEOUT"`},
-		{name: "malformed bool", env: map[string]string{"EXPORTER_INSECURE_NO_AUTH": "yes please"}, wantErr: "EXPORTER_INSECURE_NO_AUTH"},
-		{name: "malformed body bytes", env: map[string]string{"EXPORTER_MAX_BODY_BYTES": "64MB"}, wantErr: "EXPORTER_MAX_BODY_BYTES"},
-		{name: "malformed log level", env: map[string]string{"EXPORTER_LOG_LEVEL": "loud"}, wantErr: "EXPORTER_LOG_LEVEL"},
+		{Name: "flag overrides env",
+			Env:  map[string]string{"EXPORTER_RATE": "5", "EXPORTER_BURST": "10", "EXPORTER_LOG_LEVEL": "error"},
+			Args: []string{"-rate=7", "--log-level=info"},
+			Want: func(c *Config) { c.Rate, c.Burst, c.LogLevel = 7, 10, slog.LevelInfo }},
+		{Name: "insecure from env, off by flag",
+			Env:  map[string]string{"EXPORTER_INSECURE_NO_AUTH": "1"},
+			Args: []string{"--insecure-no-auth=false"},
+			Want: func(c *Config) {}},
+		{Name: "empty env is unset", Env: map[string]string{"EXPORTER_RATE": "", "EXPORTER_LISTEN": ""}, Want: func(c *Config) {}},
+		{Name: "malformed rate", Env: map[string]string{"EXPORTER_RATE": "fast"}, WantErr: `environment variable "EXPORTER_RATE"`},
+		{Name: "malformed burst", Env: map[string]string{"EXPORTER_BURST": "1.5"}, WantErr: `environment variable "EXPORTER_BURST"`},
+		{Name: "malformed duration", Env: map[string]string{"EXPORTER_WRITE_TIMEOUT": "30"}, WantErr: `environment variable "EXPORTER_WRITE_TIMEOUT"`},
+		{Name: "malformed bool", Env: map[string]string{"EXPORTER_INSECURE_NO_AUTH": "yes please"}, WantErr: "EXPORTER_INSECURE_NO_AUTH"},
+		{Name: "malformed body bytes", Env: map[string]string{"EXPORTER_MAX_BODY_BYTES": "64MB"}, WantErr: "EXPORTER_MAX_BODY_BYTES"},
+		{Name: "malformed log level", Env: map[string]string{"EXPORTER_LOG_LEVEL": "loud"}, WantErr: "EXPORTER_LOG_LEVEL"},
 		// ff stops at the first malformed variable, in flag name order.
-		{name: "two malformed", env: map[string]string{"EXPORTER_PDF_MAX_ROWS": "x", "EXPORTER_SHUTDOWN_GRACE": "y"}, wantErr: "EXPORTER_PDF_MAX_ROWS"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			setEnv(t, tt.env)
-			c := DefaultConfig()
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			err := c.RegisterFlags(fs)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("RegisterFlags = %v, want an error with %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("RegisterFlags: %v", err)
-			}
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			want := DefaultConfig()
-			tt.want(&want)
-			if c != want {
-				t.Errorf("config\n got %+v\nwant %+v", c, want)
-			}
-		})
-	}
+		{Name: "two malformed", Env: map[string]string{"EXPORTER_PDF_MAX_ROWS": "x", "EXPORTER_SHUTDOWN_GRACE": "y"}, WantErr: "EXPORTER_PDF_MAX_ROWS"},
+	})
 }
 
 func TestRegisterFlagsUsage(t *testing.T) {

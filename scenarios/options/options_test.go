@@ -28,58 +28,39 @@ func register(t *testing.T, env map[string]string) (*Options, *flag.FlagSet, err
 }
 
 func TestRegister(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		want    func(*Options) // applied to Defaults
-		wantErr string
-	}{
-		{name: "defaults", want: func(o *Options) {}},
-		{name: "every variable",
-			env: map[string]string{
+	parse := func(args []string) (Options, error) {
+		o := Defaults()
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		if err := o.Register(fs); err != nil {
+			return o, err
+		}
+		return o, fs.Parse(args)
+	}
+	testkit.RunEnvFlagCases(t, EnvPrefix, Defaults, parse, []testkit.EnvFlagCase[Options]{
+		{Name: "defaults", Want: func(o *Options) {}},
+		{Name: "every variable",
+			Env: map[string]string{
 				"VERIFY_TARGET": "url", "VERIFY_REQUIRE_TARGET": "true", "VERIFY_IMAGE": "img", "VERIFY_URL": "http://h:1", "VERIFY_TOKEN": "tok", "VERIFY_REPLICAS": "3",
 				"VERIFY_SMOKE_ROWS": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_LOAD_CONCURRENCY": "3", "VERIFY_LOAD_REQUESTS": "4",
 				"VERIFY_PDF_SHARE": "0.5", "VERIFY_LARGE_ROWS": "5", "VERIFY_WRITE_TIMEOUT": "6s", "VERIFY_THRESHOLDS": "th.json",
 				"VERIFY_BASELINE": "base", "VERIFY_OUT": "o", "VERIFY_RUN_ID": "r", "VERIFY_SEED": "7", "VERIFY_TIMEOUT": "8m",
 			},
-			want: func(o *Options) {
+			Want: func(o *Options) {
 				o.Target, o.RequireTarget, o.Image, o.URL, o.Token, o.Replicas = "url", true, "img", "http://h:1", "tok", 3
 				o.SmokeRows, o.LoadRows, o.LoadConcurrency, o.LoadRequests = 1, 2, 3, 4
 				o.PDFShare, o.LargeRows, o.WriteTimeout, o.Thresholds = 0.5, 5, 6*time.Second, "th.json"
 				o.Baseline = "base"
 				o.OutDir, o.RunID, o.Seed, o.Timeout = "o", "r", 7, 8*time.Minute
 			}},
-		{name: "flag overrides env",
-			env:  map[string]string{"VERIFY_SEED": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_REQUIRE_TARGET": "true"},
-			args: []string{"--seed=3", "--require-target=false"},
-			want: func(o *Options) { o.Seed, o.LoadRows = 3, 2 }},
-		{name: "empty env is unset", env: map[string]string{"VERIFY_OUT": "", "VERIFY_SEED": ""}, want: func(o *Options) {}},
-		{name: "malformed seed", env: map[string]string{"VERIFY_SEED": "x"}, wantErr: `environment variable "VERIFY_SEED"`},
-		{name: "malformed timeout", env: map[string]string{"VERIFY_TIMEOUT": "10"}, wantErr: `environment variable "VERIFY_TIMEOUT"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o, fs, err := register(t, tt.env)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Register = %v, want an error with %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Register: %v", err)
-			}
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			want := Defaults()
-			tt.want(&want)
-			if *o != want {
-				t.Errorf("options\n got %+v\nwant %+v", *o, want)
-			}
-		})
-	}
+		{Name: "flag overrides env",
+			Env:  map[string]string{"VERIFY_SEED": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_REQUIRE_TARGET": "true"},
+			Args: []string{"--seed=3", "--require-target=false"},
+			Want: func(o *Options) { o.Seed, o.LoadRows = 3, 2 }},
+		{Name: "empty env is unset", Env: map[string]string{"VERIFY_OUT": "", "VERIFY_SEED": ""}, Want: func(o *Options) {}},
+		{Name: "malformed seed", Env: map[string]string{"VERIFY_SEED": "x"}, WantErr: `environment variable "VERIFY_SEED"`},
+		{Name: "malformed timeout", Env: map[string]string{"VERIFY_TIMEOUT": "10"}, WantErr: `environment variable "VERIFY_TIMEOUT"`},
+	})
 }
 
 // TestEnvVarPerFlag sets each flag's variable, named as its usage says, to "7": the flag takes it

@@ -103,45 +103,20 @@ func TestEnv(t *testing.T) {
 	}
 	want := config{Listen: "0.0.0.0:8080", TokensFile: "/tokens.txt", DataDir: dir, Rate: 100, Burst: 50, MaxCSV: 10, MaxPDF: 2,
 		PDFMaxRows: 20000, WriteTimeout: 4 * time.Second, ShutdownGrace: 15 * time.Second, FaultsJSON: `{"DropID":7}`}
-	tests := []struct {
-		name string
-		env  map[string]string
-		args []string
-		want func(*config) // applied to want
-		err  string
-	}{
-		{name: "contract", env: contractEnv, want: func(*config) {}},
-		{name: "flag overrides its variable", env: contractEnv, args: []string{"--rate=5", "--faults-json={}"},
-			want: func(c *config) { c.Rate, c.FaultsJSON = 5, "{}" }},
-		{name: "fault", env: map[string]string{"EXPORTER_FAULT": "buffer-exports"},
-			want: func(c *config) {
+	parse := func(args []string) (config, error) { return parseFlags(args, io.Discard) }
+	testkit.RunEnvFlagCases(t, envPrefix, func() config { return want }, parse, []testkit.EnvFlagCase[config]{
+		{Name: "contract", Env: contractEnv, Want: func(*config) {}},
+		{Name: "flag overrides its variable", Env: contractEnv, Args: []string{"--rate=5", "--faults-json={}"},
+			Want: func(c *config) { c.Rate, c.FaultsJSON = 5, "{}" }},
+		{Name: "fault", Env: map[string]string{"EXPORTER_FAULT": "buffer-exports"},
+			Want: func(c *config) {
 				d := contract.Defaults() // the exporter's defaults, as the exporter has them
 				*c = config{Listen: "127.0.0.1:8080", Rate: d.Rate, Burst: d.Burst, MaxCSV: d.MaxCSVExports, MaxPDF: d.MaxPDFExports,
 					PDFMaxRows: d.PDFMaxRows, WriteTimeout: d.WriteTimeout, ShutdownGrace: d.ShutdownGrace, Faults: []string{"buffer-exports"}}
 			}},
-		{name: "malformed", env: map[string]string{"EXPORTER_MAX_CSV_EXPORTS": "many"}, err: `environment variable "EXPORTER_MAX_CSV_EXPORTS"`},
-		{name: "malformed faults", env: map[string]string{"EXPORTER_FAULTS_JSON": `{"Nope":1}`}, err: "--faults-json"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			c, err := parseFlags(tt.args, io.Discard)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want one mentioning %q", err, tt.err)
-				}
-				return
-			}
-			w := want
-			tt.want(&w)
-			if err != nil || !reflect.DeepEqual(c, w) {
-				t.Errorf("parsed %+v, %v; want %+v", c, err, w)
-			}
-		})
-	}
+		{Name: "malformed", Env: map[string]string{"EXPORTER_MAX_CSV_EXPORTS": "many"}, WantErr: `environment variable "EXPORTER_MAX_CSV_EXPORTS"`},
+		{Name: "malformed faults", Env: map[string]string{"EXPORTER_FAULTS_JSON": `{"Nope":1}`}, WantErr: "--faults-json"},
+	})
 }
 
 // TestRun serves the fake as the process target would start it, and stops it as on SIGTERM.
