@@ -15,7 +15,10 @@ type config struct {
 	// SignKey is an ed25519 private key (PEM, PKCS#8, as `evidence keygen` writes it); when set,
 	// the run's bundle is signed with it, whatever its verdict.
 	SignKey string
-	Quiet   bool // print only the summary of the checks
+	// ProfileCheck is a profile (harness/profile) to validate instead of running: verify prints
+	// what it declares and which checks would not apply, or its problems.
+	ProfileCheck string
+	Quiet        bool // print only the summary of the checks
 }
 
 func defaultConfig() config { return config{Options: options.Defaults()} }
@@ -27,6 +30,7 @@ func (c *config) register(fs *flag.FlagSet) error {
 	optsErr := c.Options.Register(fs)
 	own := flag.NewFlagSet("verify", flag.ContinueOnError)
 	own.StringVar(&c.SignKey, "sign-key", c.SignKey, "ed25519 private key (PEM, from `evidence keygen`) to sign the bundle with, whatever its verdict: writes <out>/<run-id>/attestation.intoto.json")
+	own.StringVar(&c.ProfileCheck, "profile-check", c.ProfileCheck, "validate this profile of an export API, print what it declares and which checks would not apply, and run nothing")
 	ownErr := envflag.Bind(fs, own, options.EnvPrefix)
 	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "print only the summary of the checks, not the run's progress")
 	return errors.Join(optsErr, ownErr)

@@ -6,6 +6,10 @@
 // --sign-key that cannot be read as the run would read it — is refused before anything starts,
 // one line naming the file and what is wrong: 2, and no bundle written.
 //
+// With --profile-check FILE it runs nothing: it validates the profile (harness/profile) and
+// prints what it declares and which checks would not apply (0), or each problem of the file,
+// a line each with its line number and field (2).
+//
 // With --sign-key the bundle is signed, whatever its verdict, as `evidence attest --key` signs it:
 // attestation.intoto.json in the bundle's directory. The exit status still follows the verdict,
 // except that a GREEN run whose bundle could not be signed exits 3.
@@ -27,6 +31,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/attest"
+	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
@@ -92,6 +97,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err := c.Validate(); err != nil {
 		return evidence.NotRun, err
+	}
+	if c.ProfileCheck != "" {
+		// Nothing runs: a valid profile exits 0 as GREEN does, a refused one 2 as NOT RUN does.
+		if err := checkProfile(c.ProfileCheck, pipeline.Capabilities{Baseline: c.Baseline != ""}, stdout); err != nil {
+			return evidence.NotRun, err
+		}
+		return evidence.Green, nil
 	}
 	opts := c.Options
 	root, err := options.RepoRoot()

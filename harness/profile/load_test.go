@@ -1,0 +1,137 @@
+package profile
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// TestLoad loads every file of testdata: a good one loads, a bad one gives exactly its problems,
+// a line each with the line and the field. A file the table lacks fails the test.
+func TestLoad(t *testing.T) {
+	tests := map[string]string{ // file → Load's error, whole; "" for a good file
+		"good-minimal.yaml":     "",
+		"bad-line-ending.yaml":  `testdata/bad-line-ending.yaml:54: export.csv.dialect.line_ending: "cr" is not one of crlf, lf`,
+		"bad-missing-type.yaml": "testdata/bad-missing-type.yaml:7: types: missing decimal",
+		"bad-placeholder.yaml": "testdata/bad-placeholder.yaml:28: ingest.batch.path: unknown placeholder {dataset_id} " +
+			"(want one of {dataset}, {records})\n" +
+			"testdata/bad-placeholder.yaml:48: export.csv.request.query.limit: unknown placeholder {max} " +
+			"(want one of {dataset}, {columns}, {after}, {limit}, {bom})\n" +
+			"testdata/bad-placeholder.yaml:50: export.csv.options.2: option limit, but the request has no {limit}",
+		"bad-secret-and-unknown-keys.yaml": "testdata/bad-secret-and-unknown-keys.yaml:4: connection.auth: missing token_env\n" +
+			"testdata/bad-secret-and-unknown-keys.yaml:6: connection.auth.token: a literal secret is not allowed: " +
+			"name the environment variable that holds it (token_env)\n" +
+			"testdata/bad-secret-and-unknown-keys.yaml:56: export.csv.dialect.quote_char: unknown key",
+		"bad-ingest-both.yaml": "testdata/bad-ingest-both.yaml:25: ingest: give only one of batch, command",
+		"bad-types.yaml": "testdata/bad-types.yaml:52: export.csv.dialect.header: a string, want a boolean\n" +
+			"testdata/bad-types.yaml:90: protection.over_limit.status.0: minimum: got 200, want 400\n" +
+			`testdata/bad-types.yaml:97: service.kind: "vm" is not one of process, image, url`,
+		"bad-yaml.yaml":          "testdata/bad-yaml.yaml:2: invalid YAML: did not find expected ',' or ']'",
+		"bad-duplicate-key.yaml": "testdata/bad-duplicate-key.yaml:13: types.int: key given twice",
+		"empty.yaml":             "testdata/empty.yaml: empty, want a profile (a YAML mapping)",
+		"not-a-mapping.yaml":     "testdata/not-a-mapping.yaml:1: an array, want an object",
+		"missing-ingest.yaml":    "testdata/missing-ingest.yaml:25: ingest: missing one of batch, command",
+	}
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		want, ok := tests[filepath.Base(file)]
+		if !ok {
+			t.Errorf("%s: not in the table", file)
+			continue
+		}
+		delete(tests, filepath.Base(file))
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			p, err := Load(file)
+			if want == "" {
+				if err != nil || p == nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load: no error, want\n%s", want)
+			}
+			if got := err.Error(); got != want {
+				t.Errorf("Load:\n got %s\nwant %s", got, want)
+			}
+			var ps Problems
+			if !errors.As(err, &ps) || p != nil {
+				t.Errorf("Load: %T and a profile %v, want Problems and none", err, p)
+			}
+		})
+	}
+	for name := range tests {
+		t.Errorf("testdata/%s is in the table, not in testdata", name)
+	}
+}
+
+// TestLoadMissingFile: a file that cannot be read is one problem naming it, without the
+// *fs.PathError repeating the path.
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/nonexistent.yaml")
+	if want := "testdata/nonexistent.yaml: no such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("Load: %v, want %s", err, want)
+	}
+}
+
+// TestV1 loads the profile of this repository's own API and reads what it declares.
+func TestV1(t *testing.T) {
+	p, err := Load("../../profiles/v1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "exportatscale-v1" || p.Connection.Auth.Kind != "bearer" || p.Integrity.Rows != "Export-Rows" ||
+		p.Ingest.Batch.Format != "ndjson" || len(p.Metrics.Series) != 9 || p.Service.Env["EXPORTER_LISTEN"] != "0.0.0.0:8080" {
+		t.Errorf("v1 read as %+v", p)
+	}
+	want := Capabilities{Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
+		Metrics: true, Protection: true, Memory: true, Single: true}
+	if got := p.Capabilities(); got != want {
+		t.Errorf("Capabilities:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestCapabilities reads the capabilities of the minimal profile, which lacks nearly all.
+func TestCapabilities(t *testing.T) {
+	p, err := Load("testdata/good-minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Capabilities()
+	if want := (Capabilities{Remove: true}); c != want {
+		t.Errorf("Capabilities: %+v, want %+v", c, want)
+	}
+	if got := c.Declared(); !reflect.DeepEqual(got, []string{"remove"}) {
+		t.Errorf("Declared: %q", got)
+	}
+}
+
+// FuzzLoad: no input makes Load panic, and it returns a profile or its problems, never both
+// and never neither.
+func FuzzLoad(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	files = append(files, "../../profiles/v1.yaml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("a: &a [*a, *a]\nb: *a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := parse("fuzz.yaml", data)
+		var ps Problems
+		switch {
+		case err == nil && p == nil:
+			t.Fatal("no profile and no error")
+		case err != nil && (p != nil || !errors.As(err, &ps) || len(ps) == 0):
+			t.Fatalf("profile %v with error %T %v", p, err, err)
+		}
+	})
+}

@@ -1,0 +1,159 @@
+// Package profile reads a profile: a YAML file describing one export API (how to reach it,
+// its type names, the requests that declare a dataset, ingest records and export them, how a
+// complete export proves itself, its metrics and protection, and how its service runs), validated
+// against the JSON Schema published as profiles/profile.schema.json.
+//
+// Load reports every problem of a file at once, each with its line and the path of the field,
+// and Capabilities says what the described API lets the acceptance run judge. The run does not
+// use profiles yet.
+package profile
+
+// Profile is one export API, as a profile file describes it.
+type Profile struct {
+	Name       string      `yaml:"name"`
+	Connection Connection  `yaml:"connection"`
+	Types      Types       `yaml:"types"`
+	Dataset    Dataset     `yaml:"dataset"`
+	Ingest     Ingest      `yaml:"ingest"`
+	Export     Export      `yaml:"export"`
+	Integrity  Integrity   `yaml:"integrity"`
+	Metrics    *Metrics    `yaml:"metrics"`
+	Protection *Protection `yaml:"protection"`
+	Service    Service     `yaml:"service"`
+}
+
+// Connection is how the harness reaches the API.
+type Connection struct {
+	BaseURL string `yaml:"base_url"` // for a service of kind url; "" when the run gives it
+	Auth    Auth   `yaml:"auth"`
+}
+
+// Auth is how requests authenticate. Secrets are named by their environment variables only.
+type Auth struct {
+	Kind        string `yaml:"kind"` // none, bearer, basic, header or query
+	Name        string `yaml:"name"` // the header (header) or query parameter (query)
+	TokenEnv    string `yaml:"token_env"`
+	UserEnv     string `yaml:"user_env"`
+	PasswordEnv string `yaml:"password_env"`
+}
+
+// Types are the API's names of the five types of the harness's typed schema.
+type Types struct {
+	String    string `yaml:"string"`
+	Int       string `yaml:"int"`
+	Decimal   string `yaml:"decimal"`
+	Timestamp string `yaml:"timestamp"`
+	Bool      string `yaml:"bool"`
+}
+
+// Request is a request template. Strings of its path, query, headers and body may hold
+// placeholders ({dataset}, …), which the run fills in.
+type Request struct {
+	Method  string            `yaml:"method"`
+	Path    string            `yaml:"path"`
+	Query   map[string]string `yaml:"query"`
+	Headers map[string]string `yaml:"headers"`
+	Body    any               `yaml:"body"`
+}
+
+// Dataset holds the requests that declare a dataset and, when the API has one, remove it.
+type Dataset struct {
+	Create Request  `yaml:"create"`
+	Column any      `yaml:"column"` // one element of the create body's {columns}: {name}, {type}
+	Remove *Request `yaml:"remove"`
+}
+
+// Batch is the request that ingests a batch of records, encoded as Format.
+type Batch struct {
+	Request `yaml:",inline"`
+	Format  string `yaml:"format"` // ndjson, json_array or csv
+}
+
+// Ingest is how records get in: a batch request (and optionally a single-record one), or a
+// command that reads NDJSON on its standard input.
+type Ingest struct {
+	Batch   *Batch   `yaml:"batch"`
+	Single  *Request `yaml:"single"`
+	Command []string `yaml:"command"`
+}
+
+// Export holds the export of each format the API offers: CSV always, PDF when it has one.
+type Export struct {
+	CSV CSVExport  `yaml:"csv"`
+	PDF *PDFExport `yaml:"pdf"`
+}
+
+// CSVExport is the CSV export request, the options it takes and the CSV it writes.
+type CSVExport struct {
+	Request Request  `yaml:"request"`
+	Options []string `yaml:"options"` // of columns, after, limit, bom
+	Dialect Dialect  `yaml:"dialect"`
+}
+
+// PDFExport is the PDF export request and the options it takes.
+type PDFExport struct {
+	Request Request  `yaml:"request"`
+	Options []string `yaml:"options"` // of columns, after, limit
+}
+
+// Dialect is how a CSV export writes cells, for comparing them with the seeded values.
+type Dialect struct {
+	Header            bool       `yaml:"header"`
+	Delimiter         string     `yaml:"delimiter"`
+	LineEnding        string     `yaml:"line_ending"` // crlf or lf
+	Quoting           string     `yaml:"quoting"`     // minimal or all
+	Null              string     `yaml:"null"`
+	Timestamps        Timestamps `yaml:"timestamps"`
+	DecimalsAsNumbers bool       `yaml:"decimals_as_numbers"` // compare decimals by value, not text
+	Bools             Bools      `yaml:"bools"`
+	FormulaGuard      string     `yaml:"formula_guard"` // apostrophe or none
+}
+
+// Timestamps are the layouts (Go's time layouts) a timestamp cell may have, and its zone.
+type Timestamps struct {
+	Layouts []string `yaml:"layouts"`
+	Zone    string   `yaml:"zone"`
+}
+
+// Bools are the spellings of true and false.
+type Bools struct {
+	True  string `yaml:"true"`
+	False string `yaml:"false"`
+}
+
+// Integrity is how a complete export proves it was not cut short.
+type Integrity struct {
+	// Kind is trailers, content_length, row_count_header, closing_marker, count_request or none.
+	Kind    string   `yaml:"kind"`
+	Digest  string   `yaml:"digest"`  // trailers: the digest field
+	Rows    string   `yaml:"rows"`    // trailers, row_count_header: the row count field
+	Marker  string   `yaml:"marker"`  // closing_marker: the last line
+	Request *Request `yaml:"request"` // count_request: answers the row count
+}
+
+// Metrics is where the API exposes Prometheus metrics and which series play which role.
+type Metrics struct {
+	Path   string            `yaml:"path"`
+	Series map[string]string `yaml:"series"` // role (exports_total, …) → series name
+}
+
+// Protection is how the API answers requests past its limits.
+type Protection struct {
+	OverLimit    *Answer `yaml:"over_limit"`
+	OverCapacity *Answer `yaml:"over_capacity"`
+}
+
+// Answer is the answer to one kind of excess: its status codes and whether Retry-After comes.
+type Answer struct {
+	Status     []int `yaml:"status"`
+	RetryAfter bool  `yaml:"retry_after"`
+}
+
+// Service is how the API runs for a run: a process, an image or a URL already serving.
+type Service struct {
+	Kind      string            `yaml:"kind"`    // process, image or url
+	Command   []string          `yaml:"command"` // process
+	Ref       string            `yaml:"ref"`     // image
+	Env       map[string]string `yaml:"env"`     // image
+	Readiness string            `yaml:"readiness"`
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/harness/profile"
+)
+
+// TestRunProfileCheck runs --profile-check in-process: a good profile prints what it declares and
+// the checks that would not apply, and exits 0; a bad one prints each problem and exits 2. No
+// suite is built and nothing is written.
+func TestRunProfileCheck(t *testing.T) {
+	const testdata = "../../../harness/profile/testdata/"
+	tests := []struct {
+		name           string
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{"v1", []string{"--profile-check", "../../../profiles/v1.yaml"}, 0,
+			"profile exportatscale-v1 (../../../profiles/v1.yaml): valid\n" +
+				"declares: columns, resume, limit, bom, pdf, truncation, metrics, protection, memory, single\n" +
+				"not applicable:\n" +
+				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
+				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
+		{"minimal", []string{"--profile-check", testdata + "good-minimal.yaml"}, 0,
+			"profile minimal (" + testdata + "good-minimal.yaml): valid\n" +
+				"declares: remove\n" +
+				"not applicable:\n" +
+				"  A4: the service is a url, whose memory cannot be watched from outside\n" +
+				"  A5: the profile declares no protection\n" +
+				"  A6: the profile maps no metrics\n" +
+				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
+				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
+		{"bad value", []string{"--profile-check", testdata + "bad-line-ending.yaml"}, 2, "",
+			"verify: " + testdata + `bad-line-ending.yaml:54: export.csv.dialect.line_ending: "cr" is not one of crlf, lf` + "\n"},
+		{"several problems", []string{"--profile-check", testdata + "bad-secret-and-unknown-keys.yaml"}, 2, "",
+			"verify: " + testdata + "bad-secret-and-unknown-keys.yaml:4: connection.auth: missing token_env\n" +
+				"verify: " + testdata + "bad-secret-and-unknown-keys.yaml:6: connection.auth.token: a literal secret is not " +
+				"allowed: name the environment variable that holds it (token_env)\n" +
+				"verify: " + testdata + "bad-secret-and-unknown-keys.yaml:56: export.csv.dialect.quote_char: unknown key\n"},
+		{"missing", []string{"--profile-check", "testdata/nonexistent.yaml"}, 2, "",
+			"verify: testdata/nonexistent.yaml: no such file or directory\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, nil)
+			var stdout, stderr bytes.Buffer
+			verdict, err := run(context.Background(), tt.args, noEnv, &stdout, &stderr)
+			if code := exit(&stderr, verdict, err); code != tt.code {
+				t.Errorf("exit status %d, want %d", code, tt.code)
+			}
+			if got := stdout.String(); got != tt.stdout {
+				t.Errorf("stdout\n got %q\nwant %q", got, tt.stdout)
+			}
+			if got := stderr.String(); got != tt.stderr {
+				t.Errorf("stderr\n got %q\nwant %q", got, tt.stderr)
+			}
+		})
+	}
+}
+
+// TestProfileNeedsAreChecks: every check a profile can rule out is a row of the table.
+func TestProfileNeedsAreChecks(t *testing.T) {
+	var ids []string
+	for _, d := range pipeline.Table() {
+		ids = append(ids, d.ID)
+	}
+	for id := range profileNeeds {
+		if !slices.Contains(ids, id) {
+			t.Errorf("profileNeeds has %s, the table does not (%v)", id, ids)
+		}
+	}
+}
+
+// TestNotApplicable maps capabilities to the checks that would not apply: the table's own
+// reasons (a baseline given or not) and the profile's.
+func TestNotApplicable(t *testing.T) {
+	all := profile.Capabilities{Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
+		Metrics: true, Protection: true, Memory: true, Single: true, Remove: true}
+	tests := []struct {
+		name string
+		run  pipeline.Capabilities
+		caps profile.Capabilities
+		want []string
+	}{
+		{"everything declared", pipeline.Capabilities{}, all, []string{"baseline", "F1", "F2"}},
+		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"F1", "F2"}},
+		{"nothing declared", pipeline.Capabilities{Baseline: true}, profile.Capabilities{},
+			[]string{"A4", "A5", "A6", "F1", "F2"}},
+		{"a cluster that cannot resume", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
+			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"F1"}},
+		{"a cluster of a url service", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
+			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4", "A5"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, s := range notApplicable(pipeline.Table(), tt.run, tt.caps) {
+				if s.reason == "" {
+					t.Errorf("%s without a reason", s.id)
+				}
+				got = append(got, s.id)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("not applicable: %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
