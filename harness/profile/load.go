@@ -139,7 +139,7 @@ func schema() *jsonschema.Schema {
 			panic("profiles/profile.schema.json: " + err.Error())
 		}
 		c := jsonschema.NewCompiler()
-		const url = "profile.schema.json"
+		const url = "https://exportatscale.dev/profiles/profile.schema.json" // its $id
 		if err := c.AddResource(url, doc); err != nil {
 			panic("profiles/profile.schema.json: " + err.Error())
 		}
@@ -262,7 +262,7 @@ func (c *converter) schemaProblems(e *jsonschema.ValidationError) {
 		return
 	case *kind.OneOf:
 		if len(e.Causes) == 0 {
-			c.add(loc, fmt.Sprintf("give only one of %s", strings.Join(requiredOf(e), ", ")))
+			c.add(loc, fmt.Sprintf("give only one of %s", strings.Join(alternatives(e), ", ")))
 			return
 		}
 		if names := missingAlternatives(e); names != nil {
@@ -327,12 +327,28 @@ func missingAlternatives(e *jsonschema.ValidationError) []string {
 	return names
 }
 
-// requiredOf are the keys whose alternatives a oneOf that matched twice names, from its schema.
-func requiredOf(e *jsonschema.ValidationError) []string {
-	if strings.HasSuffix(e.SchemaURL, "/properties/ingest") {
-		return []string{"batch", "command"}
+// alternatives are the keys required by the alternatives of the oneOf that e reports (its schema
+// reached from the root through properties), for a message naming them.
+func alternatives(e *jsonschema.ValidationError) []string {
+	_, ptr, _ := strings.Cut(e.SchemaURL, "#")
+	sch := schema()
+	segs := strings.Split(strings.TrimPrefix(ptr, "/"), "/")
+	for i := 0; i+1 < len(segs) && sch != nil; i += 2 {
+		if segs[i] != "properties" {
+			return []string{"its alternatives"}
+		}
+		sch = sch.Properties[segs[i+1]]
 	}
-	return []string{"the alternatives"}
+	var keys []string
+	if sch != nil {
+		for _, alt := range sch.OneOf {
+			keys = append(keys, alt.Required...)
+		}
+	}
+	if len(keys) == 0 {
+		return []string{"its alternatives"}
+	}
+	return keys
 }
 
 // article is a JSON type's name after "a" or "an".
