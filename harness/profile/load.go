@@ -192,7 +192,8 @@ func (c *converter) value(n *yaml.Node, loc []string, depth int) any {
 	c.budget--
 	if c.budget < 0 || depth > maxDepth {
 		c.exceeded = true
-		c.add(loc, fmt.Sprintf("too deep or too large: more than %d levels or %d values (aliases included)", maxDepth, maxNodes))
+		// Deep inside an expansion the path and line are an alias's target's: name the top key.
+		c.add(loc[:min(1, len(loc))], fmt.Sprintf("too deep or too large: more than %d levels or %d values (aliases included)", maxDepth, maxNodes))
 		return nil
 	}
 	switch n.Kind {

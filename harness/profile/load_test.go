@@ -30,9 +30,11 @@ func TestLoad(t *testing.T) {
 			`testdata/bad-types.yaml:97: service.kind: "vm" is not one of process, image, url`,
 		"bad-yaml.yaml":          "testdata/bad-yaml.yaml:2: invalid YAML: did not find expected ',' or ']'",
 		"bad-duplicate-key.yaml": "testdata/bad-duplicate-key.yaml:13: types.int: key given twice",
-		"empty.yaml":             "testdata/empty.yaml: empty, want a profile (a YAML mapping)",
-		"not-a-mapping.yaml":     "testdata/not-a-mapping.yaml:1: an array, want an object",
-		"missing-ingest.yaml":    "testdata/missing-ingest.yaml:25: ingest: missing one of batch, command",
+		"bad-alias-bomb.yaml": "testdata/bad-alias-bomb.yaml:5: d: too deep or too large: more than 50 levels or " +
+			"10000 values (aliases included)",
+		"empty.yaml":          "testdata/empty.yaml: empty, want a profile (a YAML mapping)",
+		"not-a-mapping.yaml":  "testdata/not-a-mapping.yaml:1: an array, want an object",
+		"missing-ingest.yaml": "testdata/missing-ingest.yaml:25: ingest: missing one of batch, command",
 	}
 	files, err := filepath.Glob("testdata/*.yaml")
 	if err != nil {
