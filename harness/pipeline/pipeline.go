@@ -30,7 +30,7 @@ import (
 	"github.com/exportatscale/exportatscale/internal/contract"
 )
 
-// Config is one acceptance run. Zero sizes take the suite's defaults (DefaultConfig).
+// Config is one acceptance run. Zero sizes take the suite's defaults (contract.DefaultSizes).
 type Config struct {
 	Target     target.Target
 	Thresholds map[string]evidence.Rule
