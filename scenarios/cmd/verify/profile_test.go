@@ -34,7 +34,6 @@ func TestRunProfileCheck(t *testing.T) {
 				"declares: remove\n" +
 				"not applicable:\n" +
 				"  A4: the service is a url, whose memory cannot be watched from outside\n" +
-				"  A5: the profile declares no protection\n" +
 				"  A6: the profile maps no metrics\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
@@ -94,11 +93,11 @@ func TestNotApplicable(t *testing.T) {
 		{"everything declared", pipeline.Capabilities{}, all, []string{"baseline", "F1", "F2"}},
 		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"F1", "F2"}},
 		{"nothing declared", pipeline.Capabilities{Baseline: true}, profile.Capabilities{},
-			[]string{"A4", "A5", "A6", "F1", "F2"}},
+			[]string{"A4", "A6", "F1", "F2"}},
 		{"a cluster that cannot resume", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
 			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"F1"}},
 		{"a cluster of a url service", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
-			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4", "A5"}},
+			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
