@@ -18,7 +18,7 @@ import (
 const digits = 3
 
 // Value formats v measured in unit by the unit's family: "bytes" as Bytes, "s" as Seconds,
-// "ratio" as Percent, a count per second ("rows/s", not "MiB/s") as Rate, anything else as Count.
+// "ratio" as a percentage, a count per second ("rows/s", not "MiB/s") as Rate, anything else as Count.
 func Value(v float64, unit string) string {
 	return value(v, unit, digits)
 }
@@ -103,9 +103,7 @@ func Duration(d time.Duration) string {
 	return sign + strings.Join(parts, " ")
 }
 
-// Percent formats a ratio as a percentage: 0.0123 reads "1.23 %", 3 reads "300 %".
-func Percent(ratio float64) string { return percent(ratio, digits) }
-
+// percent formats a ratio as a percentage: 0.0123 reads "1.23 %", 3 reads "300 %".
 func percent(ratio float64, n int) string {
 	if !finite(ratio) {
 		return nonFinite(ratio)

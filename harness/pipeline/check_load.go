@@ -109,19 +109,13 @@ func (r *Run) memoryWindows(ctx context.Context, observable bool, small, large *
 // then the instrument's ceiling against an in-process replay of what it received.
 func (r *Run) loadTest(ctx context.Context, ld *dataset, observable bool, failures *[]string) (load.Result, error) {
 	csvOpts, pdfOpts := variants(len(ld.records))
-	var csvExp, pdfExp []*export.Expected
-	for i, opts := range [][]export.Options{csvOpts[:5], pdfOpts} { // the last two CSV variants are too small to time a stream
-		for _, o := range opts {
-			e, err := r.expect(ld, o)
-			if err != nil {
-				return load.Result{}, err
-			}
-			if i == 0 {
-				csvExp = append(csvExp, e)
-			} else {
-				pdfExp = append(pdfExp, e)
-			}
-		}
+	csvExp, err := r.expectAll(ld, csvOpts[:5]) // the last two CSV variants are too small to time a stream
+	if err != nil {
+		return load.Result{}, err
+	}
+	pdfExp, err := r.expectAll(ld, pdfOpts)
+	if err != nil {
+		return load.Result{}, err
 	}
 	lcfg := load.Config{Client: r.exports, Jobs: load.Plan(r.cfg.LoadRequests, r.cfg.PDFShare, csvExp, pdfExp),
 		Concurrency: r.cfg.LoadConcurrency, PDFConcurrency: 1, Timeout: 2 * time.Minute, Progress: r.cfg.Exported}

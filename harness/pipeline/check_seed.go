@@ -101,6 +101,19 @@ func (r *Run) expect(ds *dataset, opt export.Options) (*export.Expected, error) 
 	return export.NewExpected(ds.name, ds.schema, ds.records, opt)
 }
 
+// expectAll is expect for each of opts.
+func (r *Run) expectAll(ds *dataset, opts []export.Options) ([]*export.Expected, error) {
+	out := make([]*export.Expected, 0, len(opts))
+	for _, o := range opts {
+		e, err := r.expect(ds, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 var seedCheck = define(Def{ID: "seed", Title: "realistic trades seeded in single and batch modes",
 	Spec: "realistic trades in single and batch modes", Labels: []string{"seed"}, Timeout: 4 * time.Minute,
 	Applies: always}, measureSeed, judgeSeed)

@@ -78,10 +78,14 @@ var table = []Def{
 func Table() []Def { return slices.Clone(table) }
 
 // Required are the IDs of the checks of defs that apply to caps: what the run must pass to be GREEN.
-func Required(defs []Def, caps Capabilities) []string {
+func Required(defs []Def, caps Capabilities) []string { return applying(defs, caps, true) }
+
+// applying are the IDs of the rows of defs that apply to caps, those the suite's report makes
+// included only when fromReport.
+func applying(defs []Def, caps Capabilities, fromReport bool) []string {
 	var ids []string
 	for _, d := range defs {
-		if d.Applies(caps) == "" {
+		if (fromReport || !d.FromReport) && d.Applies(caps) == "" {
 			ids = append(ids, d.ID)
 		}
 	}
@@ -157,20 +161,9 @@ func (r *Run) All(ctx context.Context) []evidence.Check {
 	return checks
 }
 
-// Required are the IDs the run must pass: Required of its table and capabilities.
-func (r *Run) Required() []string { return Required(r.cfg.Table, r.caps) }
-
 // Planned are the IDs of the checks of defs that a run with caps makes (Run.All): the required
 // ones but those the suite's report makes.
-func Planned(defs []Def, caps Capabilities) []string {
-	var ids []string
-	for _, d := range defs {
-		if d.run != nil && d.Applies(caps) == "" {
-			ids = append(ids, d.ID)
-		}
-	}
-	return ids
-}
+func Planned(defs []Def, caps Capabilities) []string { return applying(defs, caps, false) }
 
 // Planned are the IDs of the checks All runs: Planned of its table and capabilities.
 func (r *Run) Planned() []string { return Planned(r.cfg.Table, r.caps) }

@@ -71,7 +71,10 @@ func (w *Writer) Write(record [][]byte) error {
 			b = append(b, cell...)
 			continue
 		}
-		// AppendCell's body, written out: a call per cell would cost a third more (BenchmarkWrite).
+		// Most cells need no quotes: copy them (after the guard's ' where it is due) and look at
+		// each byte once, without a call (a call per cell cost a third more in BenchmarkWrite);
+		// the rare cell that does need quotes is written again. Eight bytes at a time first (see
+		// needsQuotes): every quoting byte is below '-', and most words have no such byte.
 		at := len(b)
 		guard := i < len(strs) && strs[i] && len(cell) > 0 && guarded[cell[0]]
 		if guard {
@@ -92,52 +95,11 @@ func (w *Writer) Write(record [][]byte) error {
 			b = appendQuoted(b[:at], cell, guard)
 		}
 	}
-	return w.End(b)
+	return w.end(b)
 }
 
-// AppendCell appends one cell to a record being built (see Begin), in quotes if it needs them;
-// str puts it under the formula guard, for the cells of string columns.
-func AppendCell(b, cell []byte, str bool) []byte {
-	// Most cells need no quotes: copy them (after the guard's ' where it is due) and look at each
-	// byte once, without a call; the rare cell that does need quotes is written again.
-	at := len(b)
-	guard := str && len(cell) > 0 && guarded[cell[0]]
-	if guard {
-		b = append(b, '\'')
-	}
-	b = append(b, cell...)
-	// Eight bytes at a time first (see needsQuotes); every quoting byte is below '-', and most
-	// words have no such byte, which one cheap test tells.
-	var q uint64
-	c := cell
-	for ; len(c) >= 8; c = c[8:] {
-		if x := binary.LittleEndian.Uint64(c); hasLess(x, '-') != 0 {
-			q |= hasZero(x^(','*ones)) | hasZero(x^('"'*ones)) | hasZero(x^('\r'*ones)) | hasZero(x^('\n'*ones))
-		}
-	}
-	for _, c := range c {
-		q |= uint64(needsQuote[c])
-	}
-	if q != 0 {
-		b = appendQuoted(b[:at], cell, guard)
-	}
-	return b
-}
-
-// Begin starts a record built by the caller, for one that has its cells in a form of its own
-// rather than as a [][]byte: it returns the buffer to append the record's cells to, separated by
-// commas, each with AppendCell or, for a cell that never needs quotes (see Plain), as it is. End
-// takes the buffer back. Nothing else may be called on w in between.
-func (w *Writer) Begin() []byte {
-	if !w.started {
-		w.start()
-	}
-	return w.buf
-}
-
-// End ends the record built on Begin's buffer b, and writes what is buffered once it is full. A
-// record that is not ended (b dropped) is not written.
-func (w *Writer) End(b []byte) error {
+// end ends the record built on w's buffer b, and writes what is buffered once it is full.
+func (w *Writer) end(b []byte) error {
 	if w.err != nil {
 		return w.err
 	}
