@@ -9,3 +9,9 @@ import _ "embed"
 //
 //go:embed profile.schema.json
 var Schema []byte
+
+// V1 is v1.yaml, the profile of this repository's own exporter: the run's API when no other
+// profile is given.
+//
+//go:embed v1.yaml
+var V1 []byte

@@ -17,7 +17,6 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,7 +26,6 @@ import (
 
 	"github.com/dunglas/httpsfv"
 
-	"github.com/exportatscale/exportatscale/harness/internal/bearer"
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
 
@@ -37,11 +35,20 @@ const (
 	PDF = "pdf"
 )
 
+// API builds the export requests of the API a Client fetches from, with its credentials
+// (harness/api makes one from a profile).
+type API interface {
+	// Export is the request for an export of dataset in format with opt, without credentials;
+	// columns are the declared columns it selects, in order.
+	Export(ctx context.Context, format, dataset string, opt Options, columns []string) (*http.Request, error)
+	// Authorize adds the API's credentials to a request.
+	Authorize(req *http.Request)
+}
+
 // Client fetches exports from one exporter. A Client is safe for concurrent use.
 type Client struct {
-	BaseURL string       // e.g. http://127.0.0.1:8080
-	Token   string       // bearer token; empty sends none
-	HTTP    *http.Client // nil: a client without compression and with enough idle connections
+	API  API
+	HTTP *http.Client // nil: a client without compression and with enough idle connections
 }
 
 // Options are the optional export query parameters.
@@ -65,13 +72,12 @@ type Expected struct {
 	// sizeHint is the size of the last complete body received for this expectation, so the next
 	// one is read into a buffer that need not grow on the timed path.
 	sizeHint atomic.Int64
-	rawQuery string // Refused: the query sent as is
 }
 
-// Refused is an export request that must be refused: the query is sent as it is (e.g.
-// "format=csv&columns=no_such_column"), and nothing is expected of a body.
-func Refused(dataset, rawQuery string) *Expected {
-	return &Expected{Dataset: dataset, rawQuery: rawQuery, index: map[int64]int{}}
+// Refused is an export request that must be refused, such as one naming a column the dataset
+// does not have: it is sent as opt says, and nothing is expected of a body.
+func Refused(dataset string, opt Options) *Expected {
+	return &Expected{Dataset: dataset, Options: opt, Header: append([]string{"id"}, opt.Columns...), index: map[int64]int{}}
 }
 
 // NewExpected derives the expected export of records (loaded into dataset with schema) under opt.
@@ -124,26 +130,6 @@ func NewExpected(dataset string, schema seed.Schema, records []seed.Record, opt 
 // Rows is the number of rows the export must contain.
 func (e *Expected) Rows() int { return len(e.IDs) }
 
-func (e *Expected) url(base, format string) string {
-	if e.rawQuery != "" {
-		return base + "/v1/datasets/" + url.PathEscape(e.Dataset) + "/export?" + e.rawQuery
-	}
-	q := url.Values{"format": {format}}
-	if e.Options.Columns != nil {
-		q.Set("columns", strings.Join(e.Options.Columns, ","))
-	}
-	if e.Options.After > 0 {
-		q.Set("after", strconv.FormatInt(e.Options.After, 10))
-	}
-	if e.Options.Limit > 0 {
-		q.Set("limit", strconv.Itoa(e.Options.Limit))
-	}
-	if e.Options.BOM && format == CSV {
-		q.Set("bom", "1")
-	}
-	return base + "/v1/datasets/" + url.PathEscape(e.Dataset) + "/export?" + q.Encode()
-}
-
 // Fetch is what any export request measured on the wire.
 type Fetch struct {
 	Format    string
@@ -194,15 +180,22 @@ func (c *Client) Open(ctx context.Context, format string, exp *Expected) *Pendin
 	p.fetch.Start = p.start
 	var first time.Time
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, exp.url(c.BaseURL, format), nil)
-	if err == nil {
-		p.fetch.Path = req.URL.RequestURI()
+	var columns []string
+	if len(exp.Header) > 0 {
+		columns = exp.Header[1:]
 	}
+	req, err := c.API.Export(httptrace.WithClientTrace(ctx, trace), format, exp.Dataset, exp.Options, columns)
 	if err != nil {
 		p.fail(err)
 		return p
 	}
-	resp, err := bearer.Do(req, c.Token, c.HTTP, defaultHTTP)
+	p.fetch.Path = req.URL.RequestURI() // before the credentials, which may travel in the query
+	c.API.Authorize(req)
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP()
+	}
+	resp, err := hc.Do(req)
 	if !first.IsZero() {
 		p.fetch.FirstByte = first.Sub(p.start)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/api"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
 	"github.com/exportatscale/exportatscale/harness/seed"
@@ -24,7 +25,7 @@ func seeded(t *testing.T, cfg fake.Config, n int) (*export.Client, []seed.Record
 	srv := fake.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sc := &seed.Client{BaseURL: srv.URL}
+	sc := &seed.Client{API: api.V1(srv.URL, "")}
 	if _, err := sc.CreateDataset(ctx, "trades", seed.Trades()); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func seeded(t *testing.T, cfg fake.Config, n int) (*export.Client, []seed.Record
 	if _, err := sc.Seed(ctx, seed.Job{Dataset: "trades", Schema: seed.Trades(), Records: recs, Mode: seed.ModeBatch, ChunkSize: 100}); err != nil {
 		t.Fatal(err)
 	}
-	return &export.Client{BaseURL: srv.URL}, recs
+	return &export.Client{API: api.V1(srv.URL, "")}, recs
 }
 
 func expected(t *testing.T, recs []seed.Record, opt export.Options) *export.Expected {
@@ -97,7 +98,7 @@ func TestCSVStatus(t *testing.T) {
 	if r.Failure() != "status_500" || !strings.Contains(r.Body, "injected") {
 		t.Errorf("report %+v", r)
 	}
-	r = (&export.Client{BaseURL: "http://127.0.0.1:1"}).CSV(context.Background(), expected(t, recs, export.Options{}))
+	r = (&export.Client{API: api.V1("http://127.0.0.1:1", "")}).CSV(context.Background(), expected(t, recs, export.Options{}))
 	if r.Failure() != "transport" || r.Err == "" {
 		t.Errorf("report %+v", r)
 	}
@@ -135,7 +136,7 @@ func TestCSVDigest(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			r := (&export.Client{BaseURL: srv.URL}).CSV(context.Background(), exp)
+			r := (&export.Client{API: api.V1(srv.URL, "")}).CSV(context.Background(), exp)
 			if r.Failure() != tt.failure {
 				t.Errorf("failure %q, want %q: %v", r.Failure(), tt.failure, r.Examples)
 			}
@@ -182,7 +183,7 @@ func TestContentHeaders(t *testing.T) {
 				w.Header().Set("Export-Rows", "1")
 			}))
 			defer srv.Close()
-			r := (&export.Client{BaseURL: srv.URL}).CSV(context.Background(), exp)
+			r := (&export.Client{API: api.V1(srv.URL, "")}).CSV(context.Background(), exp)
 			if r.Media.OK() != tt.ok || (r.Failure() == "") != tt.ok {
 				t.Errorf("media %+v, failure %q; want ok %v", r.Media, r.Failure(), tt.ok)
 			}

@@ -54,7 +54,7 @@ func Ceiling(ctx context.Context, cfg Config, replay Replay, res Result) (Ceilin
 	srv.Start()
 	defer srv.Close()
 	c := *cfg.Client
-	c.BaseURL = srv.URL
+	c.API = rebased{c.API, l.Addr().String()}
 	cfg.Client = &c
 	cfg.Progress = nil // the load test's progress was the exporter's
 	got, _, wall := fetchAll(ctx, cfg)
@@ -163,4 +163,18 @@ func (rp Replay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range c.trailer {
 		h[k] = v
 	}
+}
+
+// rebased sends an API's export requests to another host: the ceiling's replay server.
+type rebased struct {
+	export.API
+	host string
+}
+
+func (r rebased) Export(ctx context.Context, format, dataset string, opt export.Options, columns []string) (*http.Request, error) {
+	req, err := r.API.Export(ctx, format, dataset, opt, columns)
+	if err == nil {
+		req.URL.Scheme, req.URL.Host, req.Host = "http", r.host, r.host
+	}
+	return req, err
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/api"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
 	"github.com/exportatscale/exportatscale/harness/load"
@@ -52,14 +53,14 @@ func start(t *testing.T, cfg fake.Config, dataset string, schema seed.Schema, re
 	srv := fake.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sc := &seed.Client{BaseURL: srv.URL}
+	sc := &seed.Client{API: api.V1(srv.URL, "")}
 	if _, err := sc.CreateDataset(ctx, dataset, schema); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sc.Seed(ctx, seed.Job{Dataset: dataset, Schema: schema, Records: recs, Mode: seed.ModeBatch, ChunkSize: 500}); err != nil {
 		t.Fatal(err)
 	}
-	return &export.Client{BaseURL: srv.URL}
+	return &export.Client{API: api.V1(srv.URL, "")}
 }
 
 func expect(t *testing.T, dataset string, schema seed.Schema, recs []seed.Record, opt export.Options) *export.Expected {
@@ -123,7 +124,7 @@ func TestBurst(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := start(t, fake.Config{Rate: 5, Burst: 10, Faults: tt.faults}, "trades", seed.Trades(), recs)
-			c.Token = "burst" // the seeding used another bucket
+			otherBucket(c) // the seeding used another bucket
 			res := load.Burst(context.Background(), load.BurstConfig{
 				Client: c, Requests: 40, Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
 			if res.Sent != 40 || res.OK < 10 || res.RateLimited < 20 || res.OK+res.RateLimited != 40 ||
@@ -148,7 +149,7 @@ func TestBurst(t *testing.T) {
 func TestBurstEnough(t *testing.T) {
 	recs := seed.Generate(5, 20, 1)
 	c := start(t, fake.Config{Rate: 5, Burst: 10}, "trades", seed.Trades(), recs)
-	c.Token = "burst"
+	otherBucket(c)
 	res := load.Burst(context.Background(), load.BurstConfig{Client: c, Requests: 5000, Concurrency: 4, Enough: 8,
 		Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
 	// The feed stops at the 8th 429; requests already in flight then still arrive.
@@ -168,7 +169,7 @@ func TestBurstRateLimitShape(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	recs := seed.Generate(5, 1, 1)
-	res := load.Burst(context.Background(), load.BurstConfig{Client: &export.Client{BaseURL: srv.URL}, Requests: 5,
+	res := load.Burst(context.Background(), load.BurstConfig{Client: &export.Client{API: api.V1(srv.URL, "")}, Requests: 5,
 		Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
 	if res.RateLimited != 5 || res.WithRetryAfter != 5 || res.WithRateLimit != 0 || res.WithRateLimitPolicy != 0 {
 		t.Errorf("result %+v", res)
@@ -285,11 +286,11 @@ func TestCeiling(t *testing.T) {
 	srv := httptest.NewServer(replay)
 	defer srv.Close()
 	for _, exp := range []*export.Expected{full, cols} {
-		if r := (&export.Client{BaseURL: srv.URL}).CSV(context.Background(), exp); r.Failure() != "" {
+		if r := (&export.Client{API: api.V1(srv.URL, "")}).CSV(context.Background(), exp); r.Failure() != "" {
 			t.Errorf("replayed CSV: %s %v", r.Failure(), r.Examples)
 		}
 	}
-	if r := (&export.Client{BaseURL: srv.URL}).PDF(context.Background(), cols); r.Failure() != "" {
+	if r := (&export.Client{API: api.V1(srv.URL, "")}).PDF(context.Background(), cols); r.Failure() != "" {
 		t.Errorf("replayed PDF: %s %v", r.Failure(), r.Examples)
 	}
 }
@@ -312,9 +313,9 @@ func TestBadEndings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := start(t, fake.Config{WriteTimeout: tt.timeout}, "bulk", schema, recs)
 			res := load.BadEndings(context.Background(), load.BadEndingsConfig{Client: c,
-				Stall:    &export.Client{BaseURL: c.BaseURL, HTTP: stall},
+				Stall:    &export.Client{API: c.API, HTTP: stall},
 				Expected: expect(t, "bulk", schema, recs, export.Options{}), WriteTimeout: 300 * time.Millisecond,
-				StallGrace: 700 * time.Millisecond, Refused: export.Refused("bulk", "format=csv&columns=nope")})
+				StallGrace: 700 * time.Millisecond, Refused: export.Refused("bulk", export.Options{Columns: []string{"nope"}})})
 			if !res.Abandoned.Started() || res.Abandoned.Complete || res.AbandonedAfter < 256<<10 {
 				t.Errorf("abandoned %+v after %d bytes", res.Abandoned, res.AbandonedAfter)
 			}
@@ -340,14 +341,14 @@ func TestBadEndings(t *testing.T) {
 func TestProxyFaults(t *testing.T) {
 	recs := seed.Generate(13, 3000, 1)
 	c := start(t, fake.Config{}, "trades", seed.Trades(), recs)
-	u, err := url.Parse(c.BaseURL)
+	u, err := url.Parse(c.API.(*api.API).Base())
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := httptest.NewServer(fake.Proxy(u, fake.Faults{StreamRate: 2 << 20, FirstByteDelay: 300 * time.Millisecond}))
 	defer proxy.Close()
 	full := expect(t, "trades", seed.Trades(), recs, export.Options{})
-	res, _, err := load.Run(context.Background(), load.Config{Client: &export.Client{BaseURL: proxy.URL}, Concurrency: 2,
+	res, _, err := load.Run(context.Background(), load.Config{Client: &export.Client{API: api.V1(proxy.URL, "")}, Concurrency: 2,
 		Jobs: load.Plan(4, 0.25, []*export.Expected{full}, []*export.Expected{full})})
 	if err != nil {
 		t.Fatal(err)
@@ -402,3 +403,7 @@ func TestRunHonoursRateLimit(t *testing.T) {
 		})
 	}
 }
+
+// otherBucket gives c a token of its own, so its requests draw on another bucket of the fake's
+// rate limiter than the seeding's.
+func otherBucket(c *export.Client) { c.API = api.V1(c.API.(*api.API).Base(), "burst") }

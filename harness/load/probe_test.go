@@ -38,7 +38,7 @@ func checkAnswers(t *testing.T, answers []load.Answer, dropped int, start time.T
 func TestBurstAnswers(t *testing.T) {
 	recs := seed.Generate(5, 20, 1)
 	c := start(t, fake.Config{Rate: 5, Burst: 10}, "trades", seed.Trades(), recs)
-	c.Token = "burst"
+	otherBucket(c)
 	res := load.Burst(context.Background(), load.BurstConfig{
 		Client: c, Requests: 40, Expected: expect(t, "trades", seed.Trades(), recs, export.Options{Limit: 1})})
 	if len(res.Answers) != res.Sent {

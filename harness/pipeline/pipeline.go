@@ -21,10 +21,12 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/api"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/load"
 	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/metrics"
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
@@ -63,6 +65,9 @@ type Config struct {
 
 	// Baseline is an earlier run's bundle to compare with: it makes the baseline check apply.
 	Baseline string
+	// Profile is the API the run judges (nil: api.V1Profile(), this repository's exporter).
+	Profile *profile.Profile
+
 	// Table is the checks the run is made of (0: Table()); the self-tests add to it.
 	Table []Def
 
@@ -76,6 +81,7 @@ type Run struct {
 	cfg     Config
 	http    *http.Client
 	stall   *http.Client
+	api     *api.API
 	seeder  *seed.Client
 	exports *export.Client
 	schema  seed.Schema
@@ -170,12 +176,30 @@ func New(cfg Config) (*Run, error) {
 	}
 	r := &Run{cfg: cfg, datasets: map[string]*dataset{}, artifacts: map[string][]byte{}, schema: seed.Trades(),
 		caps: CapabilitiesOf(cfg.Target, cfg.Baseline), recorded: map[string]evidence.Check{}}
-	base, token := cfg.Target.BaseURL(), cfg.Target.Token()
+	if cfg.Profile == nil {
+		r.cfg.Profile = api.V1Profile()
+	}
+	a, err := api.New(r.cfg.Profile, cfg.Target.BaseURL(), secrets(r.cfg.Profile, cfg.Target))
+	if err != nil {
+		return nil, err
+	}
+	r.api = a
 	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	r.stall = &http.Client{Transport: smallReceiveBuffer()}
-	r.seeder = &seed.Client{BaseURL: base, Token: token, HTTP: r.http}
-	r.exports = &export.Client{BaseURL: base, Token: token, HTTP: r.http}
+	r.seeder = &seed.Client{API: a, HTTP: r.http}
+	r.exports = &export.Client{API: a, HTTP: r.http}
 	return r, nil
+}
+
+// secrets are the environment's, but for the token the target knows (a target the run starts
+// gives the exporter a fresh one; a url target takes --token): that one stands for the profile's
+// token variable, and an empty one, with the variable unset, sends none.
+func secrets(p *profile.Profile, t target.Target) api.Secrets {
+	env := p.Connection.Auth.TokenEnv
+	if _, set := api.Env(env); env != "" && (t.Token() != "" || !set) {
+		return api.Over(map[string]string{env: t.Token()}, api.Env)
+	}
+	return api.Env
 }
 
 // Artifacts are the raw measurements for the evidence bundle, by file name.

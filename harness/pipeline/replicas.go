@@ -30,7 +30,7 @@ type replicaScrapes []metrics.Snapshot
 func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, replicaScrapes, error) {
 	src, ok := r.cfg.Target.(target.MetricsSource)
 	if !ok {
-		s, err := metrics.Scrape(ctx, r.http, r.exports.BaseURL, r.exports.Token)
+		s, err := metrics.Scrape(ctx, r.http, r.api.Base(), r.cfg.Target.Token())
 		return s, nil, err
 	}
 	snaps, err := src.ScrapeMetrics(ctx)
@@ -51,7 +51,7 @@ func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, repli
 // metrics.WaitIdle does for one exporter.
 func (r *Run) scrapeIdle(ctx context.Context) (metrics.Snapshot, replicaScrapes, error) {
 	if _, ok := r.cfg.Target.(target.MetricsSource); !ok {
-		s, err := metrics.WaitIdle(ctx, r.http, r.exports.BaseURL, r.exports.Token)
+		s, err := metrics.WaitIdle(ctx, r.http, r.api.Base(), r.cfg.Target.Token())
 		return s, nil, err
 	}
 	for {
@@ -85,11 +85,11 @@ func (r *Run) replicaName(i int) string {
 func (r *Run) resident(ctx context.Context, hc *http.Client, interval time.Duration) func() float64 {
 	rep, ok := r.cfg.Target.(target.Replicated)
 	if !ok {
-		return memory.Resident(ctx, hc, r.exports.BaseURL, r.exports.Token, interval)
+		return memory.Resident(ctx, hc, r.api.Base(), r.cfg.Target.Token(), interval)
 	}
 	var stops []func() float64
 	for _, x := range rep.Replicas() {
-		stops = append(stops, memory.Resident(ctx, hc, x.URL, r.exports.Token, interval))
+		stops = append(stops, memory.Resident(ctx, hc, x.URL, r.cfg.Target.Token(), interval))
 	}
 	return func() float64 {
 		peak := 0.0

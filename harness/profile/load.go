@@ -82,6 +82,10 @@ var printer = message.NewPrinter(language.English)
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// Parse is Load of data, read from the file named name (for a profile that is not a file, such
+// as the embedded profiles.V1).
+func Parse(name string, data []byte) (*Profile, error) { return parse(name, data) }
+
 // parse is Load of data, read from the file named name.
 func parse(name string, data []byte) (*Profile, error) {
 	var root yaml.Node
@@ -109,6 +113,7 @@ func parse(name string, data []byte) (*Profile, error) {
 		return nil, Problems{{File: name, Line: root.Content[0].Line, Msg: err.Error()}}
 	}
 	c.checkTemplates(&p)
+	c.checkTypes(p.Types)
 	if len(c.problems) > 0 {
 		return nil, c.sorted()
 	}

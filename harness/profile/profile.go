@@ -8,6 +8,8 @@
 // use profiles yet.
 package profile
 
+import "go.yaml.in/yaml/v3"
+
 // Profile is one export API, as a profile file describes it.
 type Profile struct {
 	Name       string      `yaml:"name"`
@@ -20,6 +22,14 @@ type Profile struct {
 	Metrics    *Metrics    `yaml:"metrics"`
 	Protection *Protection `yaml:"protection"`
 	Service    Service     `yaml:"service"`
+	Waivers    []Waiver    `yaml:"waivers"`
+}
+
+// Waiver names a measure the API is known to fail, and why that is accepted: the run judges it and
+// shows it as waived, never as passed.
+type Waiver struct {
+	Measure string `yaml:"measure"` // a1.truncation_detectable or a5.over_capacity_answer
+	Reason  string `yaml:"reason"`
 }
 
 // Connection is how the harness reaches the API.
@@ -37,13 +47,37 @@ type Auth struct {
 	PasswordEnv string `yaml:"password_env"`
 }
 
-// Types are the API's names of the five types of the harness's typed schema.
+// Types are the API's types for the five types of the harness's typed schema.
 type Types struct {
-	String    string `yaml:"string"`
-	Int       string `yaml:"int"`
-	Decimal   string `yaml:"decimal"`
-	Timestamp string `yaml:"timestamp"`
-	Bool      string `yaml:"bool"`
+	String    Type `yaml:"string"`
+	Int       Type `yaml:"int"`
+	Decimal   Type `yaml:"decimal"`
+	Timestamp Type `yaml:"timestamp"`
+	Bool      Type `yaml:"bool"`
+}
+
+// Type is one type of the API: its name, how a value of it is sent, and what it holds. In a
+// profile it is either the name alone or a mapping.
+type Type struct {
+	Name string `yaml:"name"`
+	// Ingest is how a value travels in an ingest request. decimal: as_seeded (a JSON string or
+	// number, as generated), string or number; bool: bool, number (1/0) or string ("true");
+	// timestamp: a Go time layout in Zone, or as_seeded (RFC 3339 with the generated offset).
+	// "" is as_seeded (bool).
+	Ingest    string `yaml:"ingest"`
+	Zone      string `yaml:"zone"`      // timestamp: the zone of the ingest layout ("" UTC)
+	Precision string `yaml:"precision"` // timestamp: the API keeps instants to this precision ("" ns)
+	Min       string `yaml:"min"`       // timestamp: the earliest instant it holds, RFC 3339 ("" none)
+	Max       string `yaml:"max"`       // timestamp: the latest instant it holds, RFC 3339 ("" none)
+}
+
+// UnmarshalYAML takes a type as its name alone or as a mapping.
+func (t *Type) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&t.Name)
+	}
+	type plain Type
+	return n.Decode((*plain)(t))
 }
 
 // Request is a request template. Strings of its path, query, headers and body may hold
@@ -67,6 +101,9 @@ type Dataset struct {
 type Batch struct {
 	Request `yaml:",inline"`
 	Format  string `yaml:"format"` // ndjson, json_array or csv
+	// Accepted is a JSON pointer to the count of records an answer confirms ("": a 2xx answer
+	// confirms them all).
+	Accepted string `yaml:"accepted"`
 }
 
 // Ingest is how records get in: a batch request (and optionally a single-record one), or a
@@ -85,15 +122,17 @@ type Export struct {
 
 // CSVExport is the CSV export request, the options it takes and the CSV it writes.
 type CSVExport struct {
-	Request Request  `yaml:"request"`
-	Options []string `yaml:"options"` // of columns, after, limit, bom
-	Dialect Dialect  `yaml:"dialect"`
+	Request Request           `yaml:"request"`
+	Options []string          `yaml:"options"` // of columns, after, limit, bom
+	Unset   map[string]string `yaml:"unset"`   // an option's text when the run does not set it
+	Dialect Dialect           `yaml:"dialect"`
 }
 
 // PDFExport is the PDF export request and the options it takes.
 type PDFExport struct {
-	Request Request  `yaml:"request"`
-	Options []string `yaml:"options"` // of columns, after, limit
+	Request Request           `yaml:"request"`
+	Options []string          `yaml:"options"` // of columns, after, limit
+	Unset   map[string]string `yaml:"unset"`
 }
 
 // Dialect is how a CSV export writes cells, for comparing them with the seeded values.

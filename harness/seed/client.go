@@ -1,7 +1,6 @@
 package seed
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,11 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
-	"github.com/exportatscale/exportatscale/harness/internal/bearer"
 	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
 )
 
@@ -27,12 +24,24 @@ const (
 	ModeSingle Mode = "single"
 )
 
-// Client talks to one exporter's dataset and ingest API. The zero value is not usable: BaseURL is
+// API builds the requests of the API a Client seeds, with its credentials (harness/api makes one
+// from a profile).
+type API interface {
+	// CreateDataset is the request that declares dataset with schema.
+	CreateDataset(ctx context.Context, dataset string, schema Schema) (*http.Request, error)
+	// Ingest is the request that sends recs (one record in ModeSingle).
+	Ingest(ctx context.Context, dataset string, schema Schema, mode Mode, recs []Record) (*http.Request, error)
+	// Accepted checks that a successful ingest answer confirms all sent records.
+	Accepted(body []byte, sent int) error
+	// Authorize adds the API's credentials to a request.
+	Authorize(req *http.Request)
+}
+
+// Client talks to one exporter's dataset and ingest API. The zero value is not usable: API is
 // required. A Client is safe for concurrent use.
 type Client struct {
-	BaseURL string       // e.g. http://127.0.0.1:8080
-	Token   string       // bearer token; empty sends no Authorization header
-	HTTP    *http.Client // nil: a client with a 60 s timeout and enough idle connections for Seed
+	API  API
+	HTTP *http.Client // nil: a client with a 60 s timeout and enough idle connections for Seed
 
 	// MaxRetries bounds how often one request is retried after a 429 (0: 8). MaxRetryWait caps a
 	// single Retry-After wait (0: 10 s), so a silly header cannot stall a run.
@@ -96,22 +105,22 @@ func (e *APIError) Error() string {
 // retry.
 var ErrRateLimited = errors.New("rate limited")
 
-// CreateDataset declares dataset with schema. It reports whether the dataset was created (201) or
-// already existed with the same schema (200); a different existing schema is an *APIError (409).
+// CreateDataset declares dataset with schema. It reports whether the dataset was created (any 2xx
+// but 200) or already existed with the same schema (200); any other answer is an *APIError.
 func (c *Client) CreateDataset(ctx context.Context, dataset string, schema Schema) (created bool, err error) {
-	body, err := json.Marshal(map[string]Schema{"columns": schema})
-	if err != nil {
-		return false, err
-	}
-	resp, err := c.do(ctx, http.MethodPut, c.datasetURL(dataset), "application/json", body)
+	req, err := c.API.CreateDataset(ctx, dataset, schema)
 	if err != nil {
 		return false, fmt.Errorf("create dataset %s: %w", dataset, err)
 	}
-	switch resp.status {
-	case http.StatusCreated:
-		return true, nil
-	case http.StatusOK:
+	resp, err := c.do(req)
+	if err != nil {
+		return false, fmt.Errorf("create dataset %s: %w", dataset, err)
+	}
+	switch {
+	case resp.status == http.StatusOK:
 		return false, nil
+	case resp.status/100 == 2:
+		return true, nil
 	}
 	return false, fmt.Errorf("create dataset %s: %w", dataset, resp.apiError())
 }
@@ -123,42 +132,41 @@ func (c *Client) Seed(ctx context.Context, job Job) (Manifest, error) {
 	if len(job.Records) > 0 {
 		m.FirstID, m.LastID = job.Records[0].ID, job.Records[len(job.Records)-1].ID
 	}
-	lines, sum, err := marshalRecords(job.Schema, job.Records)
+	sum, err := digest(job.Schema, job.Records)
 	if err != nil {
 		return m, err
 	}
 	m.SHA256 = sum
-	units, conc, err := requestUnits(job, lines)
+	units, conc, err := requestUnits(job)
 	if err != nil {
 		return m, err
 	}
-	if err := c.send(ctx, job, units, conc, len(lines), &m); err != nil {
+	if err := c.send(ctx, job, units, conc, len(job.Records), &m); err != nil {
 		return m, fmt.Errorf("seed %s (%s): %w", job.Dataset, job.Mode, err)
 	}
 	return m, nil
 }
 
-// marshalRecords renders each record as its NDJSON line, once: the requests send these lines,
-// and the manifest's hex SHA-256 is over them, one per line, so it names exactly what was sent.
-func marshalRecords(schema Schema, records []Record) (lines [][]byte, sha string, err error) {
-	lines = make([][]byte, len(records))
+// digest is the manifest's hex SHA-256 of the records: over each one's canonical JSON line
+// (MarshalRecord), so it names the records whatever encoding the API takes them in.
+func digest(schema Schema, records []Record) (string, error) {
 	sum := sha256.New()
-	for i, rec := range records {
+	for _, rec := range records {
 		b, err := schema.MarshalRecord(rec)
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
-		lines[i] = b
 		sum.Write(b)
 		sum.Write([]byte{'\n'})
 	}
-	return lines, hex.EncodeToString(sum.Sum(nil)), nil
+	return hex.EncodeToString(sum.Sum(nil)), nil
 }
 
-// requestUnits splits lines into the records of each request, as job.Mode sends them, and
+// requestUnits splits the records into those of each request, as job.Mode sends them, and
 // returns how many requests go in flight: the defaults differ by mode, since a batch request
 // carries a thousand times the records of a single one.
-func requestUnits(job Job, lines [][]byte) (units [][][]byte, conc int, err error) {
+func requestUnits(job Job) (units [][]Record, conc int, err error) {
+	lines := job.Records
 	conc = job.Concurrency
 	switch job.Mode {
 	case ModeBatch:
@@ -188,17 +196,17 @@ func requestUnits(job Job, lines [][]byte) (units [][][]byte, conc int, err erro
 // send posts units with conc requests in flight and counts into m the requests, the 429s and
 // the records the exporter confirmed. The first failure stops the feed, since the seed is wrong
 // however the rest goes; send returns its cause, and m keeps what was confirmed until then.
-func (c *Client) send(ctx context.Context, job Job, units [][][]byte, conc, total int, m *Manifest) error {
+func (c *Client) send(ctx context.Context, job Job, units [][]Record, conc, total int, m *Manifest) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var mu sync.Mutex // guards m and progress
 	progress := throttledProgress{fn: c.Progress}
-	work := make(chan [][]byte)
+	work := make(chan []Record)
 	var wg sync.WaitGroup
 	for range min(conc, max(len(units), 1)) {
 		wg.Go(func() {
 			for unit := range work {
-				limited, err := c.post(ctx, job.Dataset, job.Mode, unit)
+				limited, err := c.post(ctx, job, unit)
 				mu.Lock()
 				m.Requests++
 				m.RateLimited += limited
@@ -259,20 +267,17 @@ func progressOf(done, total int, elapsed time.Duration) Progress {
 
 // post sends one request's records, retrying after 429 as Retry-After says. It returns how many
 // 429s it saw.
-func (c *Client) post(ctx context.Context, dataset string, mode Mode, unit [][]byte) (limited int, err error) {
-	contentType := "application/json"
-	body := unit[0]
-	if mode == ModeBatch {
-		contentType = "application/x-ndjson"
-		body = bytes.Join(unit, []byte{'\n'})
-		body = append(body, '\n')
-	}
+func (c *Client) post(ctx context.Context, job Job, unit []Record) (limited int, err error) {
 	retries := c.MaxRetries
 	if retries <= 0 {
 		retries = 8
 	}
 	for attempt := 0; ; attempt++ {
-		resp, err := c.do(ctx, http.MethodPost, c.datasetURL(dataset)+"/records", contentType, body)
+		req, err := c.API.Ingest(ctx, job.Dataset, job.Schema, job.Mode, unit)
+		if err != nil {
+			return limited, err
+		}
+		resp, err := c.do(req)
 		if err != nil {
 			return limited, err
 		}
@@ -286,19 +291,10 @@ func (c *Client) post(ctx context.Context, dataset string, mode Mode, unit [][]b
 			}
 			continue
 		}
-		if resp.status != http.StatusOK {
+		if resp.status/100 != 2 {
 			return limited, resp.apiError()
 		}
-		var ok struct {
-			Accepted *int `json:"accepted"`
-		}
-		if err := json.Unmarshal(resp.body, &ok); err != nil || ok.Accepted == nil {
-			return limited, fmt.Errorf("ingest answer %q is not {\"accepted\":N}", truncate(resp.body))
-		}
-		if *ok.Accepted != len(unit) {
-			return limited, fmt.Errorf("exporter accepted %d of %d records", *ok.Accepted, len(unit))
-		}
-		return limited, nil
+		return limited, c.API.Accepted(resp.body, len(unit))
 	}
 }
 
@@ -325,10 +321,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-}
-
-func (c *Client) datasetURL(dataset string) string {
-	return c.BaseURL + "/v1/datasets/" + url.PathEscape(dataset)
 }
 
 type response struct {
@@ -370,13 +362,13 @@ var defaultHTTP = sync.OnceValue(func() *http.Client {
 	return &http.Client{Timeout: 60 * time.Second, Transport: t}
 })
 
-func (c *Client) do(ctx context.Context, method, url, contentType string, body []byte) (response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
-	if err != nil {
-		return response{}, err
+func (c *Client) do(req *http.Request) (response, error) {
+	c.API.Authorize(req)
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP()
 	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := bearer.Do(req, c.Token, c.HTTP, defaultHTTP)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return response{}, err
 	}
@@ -388,20 +380,15 @@ func (c *Client) do(ctx context.Context, method, url, contentType string, body [
 	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// SendBatch posts recs to dataset as one NDJSON batch, once: a refusal is not retried, so a caller
-// that stages faults sees every answer. It returns the status and the Retry-After the answer
-// carried (0 when it had none); an error means no answer came.
+// SendBatch posts recs to dataset as one batch, once: a refusal is not retried, so a caller that
+// stages faults sees every answer. It returns the status and the Retry-After the answer carried
+// (0 when it had none); an error means no answer came.
 func (c *Client) SendBatch(ctx context.Context, dataset string, schema Schema, recs []Record) (status int, retryAfter time.Duration, err error) {
-	var body bytes.Buffer
-	for _, rec := range recs {
-		line, err := schema.MarshalRecord(rec)
-		if err != nil {
-			return 0, 0, err
-		}
-		body.Write(line)
-		body.WriteByte('\n')
+	req, err := c.API.Ingest(ctx, dataset, schema, ModeBatch, recs)
+	if err != nil {
+		return 0, 0, err
 	}
-	resp, err := c.do(ctx, http.MethodPost, c.datasetURL(dataset)+"/records", "application/x-ndjson", body.Bytes())
+	resp, err := c.do(req)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/api"
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
@@ -109,7 +110,7 @@ func TestSeedModes(t *testing.T) {
 	ctx := context.Background()
 	var progress []seed.Progress
 	var mu sync.Mutex
-	c := &seed.Client{BaseURL: srv.URL, Progress: func(p seed.Progress) { mu.Lock(); progress = append(progress, p); mu.Unlock() }}
+	c := &seed.Client{API: api.V1(srv.URL, ""), Progress: func(p seed.Progress) { mu.Lock(); progress = append(progress, p); mu.Unlock() }}
 	created, err := c.CreateDataset(ctx, "trades", seed.Trades())
 	if err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
@@ -160,7 +161,7 @@ func TestSeedHonorsRetryAfter(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]int{"accepted": n})
 	}))
 	defer srv.Close()
-	c := &seed.Client{BaseURL: srv.URL}
+	c := &seed.Client{API: api.V1(srv.URL, "")}
 	m, err := c.Seed(context.Background(), seed.Job{Dataset: "d", Schema: seed.Trades(), Records: seed.Generate(1, 10, 1), Mode: seed.ModeBatch, ChunkSize: 5})
 	if err != nil || m.Rows != 10 || m.RateLimited != 2 || m.Requests != 2 {
 		t.Errorf("manifest %+v, %v", m, err)
@@ -171,7 +172,7 @@ func TestSeedHonorsRetryAfter(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	}))
 	defer always.Close()
-	c = &seed.Client{BaseURL: always.URL, MaxRetries: 2, MaxRetryWait: time.Millisecond}
+	c = &seed.Client{API: api.V1(always.URL, ""), MaxRetries: 2, MaxRetryWait: time.Millisecond}
 	m, err = c.Seed(context.Background(), seed.Job{Dataset: "d", Schema: seed.Trades(), Records: seed.Generate(1, 1, 1), Mode: seed.ModeSingle})
 	if !errors.Is(err, seed.ErrRateLimited) || m.RateLimited != 3 || m.Rows != 0 {
 		t.Errorf("manifest %+v, %v", m, err)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/api"
 	"github.com/exportatscale/exportatscale/harness/internal/cmdmain"
 	"github.com/exportatscale/exportatscale/harness/seed"
 )
@@ -85,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
-	client := &seed.Client{BaseURL: cfg.URL, Token: cfg.Token, Progress: func(p seed.Progress) {
+	client := &seed.Client{API: api.V1(cfg.URL, cfg.Token), Progress: func(p seed.Progress) {
 		pct := 100.0
 		if p.Total > 0 {
 			pct = 100 * float64(p.Done) / float64(p.Total)
