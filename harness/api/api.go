@@ -99,8 +99,8 @@ func (a *API) Do(ctx context.Context, hc *http.Client, req *http.Request) (*http
 
 // credentials are an auth's secrets, read once.
 type credentials struct {
-	kind, name    string
-	token         string // bearer, header, query
+	kind, name     string
+	token          string // bearer, header, query
 	user, password string // basic
 }
 
