@@ -21,6 +21,7 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
@@ -48,6 +49,7 @@ type suiteState struct {
 	env        evidence.Environment
 	thresholds map[string]evidence.Rule
 	target     target.Target
+	profile    *profile.Profile // nil: the v1 API
 	checks     map[string]evidence.Check
 	extras     map[string][]byte
 }
@@ -92,6 +94,14 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	if suite.thresholds, err = evidence.LoadThresholds(opts.Thresholds); err != nil {
 		Fail(err.Error())
+	}
+	if opts.Profile != "" {
+		if !filepath.IsAbs(opts.Profile) {
+			opts.Profile = filepath.Join(suite.root, opts.Profile)
+		}
+		if suite.profile, err = profile.Load(opts.Profile); err != nil {
+			Fail(err.Error())
+		}
 	}
 	suite.env = environment(ctx, suite.root)
 
@@ -140,7 +150,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		}
 	}
 	cfg := pipeline.Config{Target: tgt, Thresholds: suite.thresholds, Suffix: opts.RunID, Seed: opts.Seed,
-		Sizes: contract.DefaultSizes(), Limits: limits(), Baseline: opts.Baseline}
+		Sizes: contract.DefaultSizes(), Limits: limits(), Baseline: opts.Baseline, Profile: suite.profile}
 	cfg.SmokeRows, cfg.LoadRows, cfg.LargeRows = opts.SmokeRows, opts.LoadRows, opts.LargeRows
 	cfg.LoadRequests, cfg.LoadConcurrency, cfg.PDFShare = opts.LoadRequests, opts.LoadConcurrency, opts.PDFShare
 	cfg.Narrate = func(s string) {
@@ -170,9 +180,9 @@ func exporterArgsFor(kind string) []string {
 // started, what one of the kind asked for would have had) and its options'.
 func capabilities() pipeline.Capabilities {
 	if suite.target != nil {
-		return pipeline.CapabilitiesOf(suite.target, opts.Baseline)
+		return pipeline.CapabilitiesOf(suite.target, opts.Baseline, suite.profile)
 	}
-	return pipeline.CapabilitiesOfKind(target.Kind(opts.Target), opts.Baseline)
+	return pipeline.CapabilitiesOfKind(target.Kind(opts.Target), opts.Baseline, suite.profile)
 }
 
 // must fails the node with a plain message, what went wrong and why, when err is not nil: a

@@ -55,7 +55,7 @@ func finishedRun(t *testing.T, name, baseline string) *Run {
 		recorded[c.ID] = c
 	}
 	cfg := Config{Target: urlTarget{}, Thresholds: testkit.Thresholds(t), Suffix: name, Baseline: baseline}
-	return &Run{cfg: cfg, caps: CapabilitiesOf(cfg.Target, baseline), recorded: recorded,
+	return &Run{cfg: cfg, caps: CapabilitiesOf(cfg.Target, baseline, nil), recorded: recorded,
 		artifacts: map[string][]byte{compare.FileLoadResult: raw}}
 }
 

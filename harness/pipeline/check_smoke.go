@@ -7,6 +7,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/profile"
 )
 
 // smoking is what Smoke measured: the full CSV and PDF exports and every failed export's lines.
@@ -19,8 +20,28 @@ type smoking struct {
 
 // variants are the export options each format is exercised with, for a dataset of n records
 // with ids 1..n: everything, a column subset, a window by after and limit, a BOM, and
-// combinations of them.
-func variants(n int) (csv, pdf []export.Options) {
+// combinations of them; of those, the ones the API's options allow (none for PDF when it has no
+// PDF export).
+func variants(n int, api profile.Capabilities) (csv, pdf []export.Options) {
+	csv, pdf = allVariants(n)
+	if !api.PDF {
+		pdf = nil
+	}
+	return supported(csv, api), supported(pdf, api)
+}
+
+// supported are the options of opts that use only what the API offers.
+func supported(opts []export.Options, c profile.Capabilities) []export.Options {
+	var out []export.Options
+	for _, o := range opts {
+		if (o.Columns == nil || c.Columns) && (o.After == 0 || c.Resume) && (o.Limit == 0 || c.Limit) && (!o.BOM || c.BOM) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func allVariants(n int) (csv, pdf []export.Options) {
 	csv = []export.Options{
 		{},
 		{Columns: []string{"trade_ts", "account", "symbol", "quantity", "price", "note"}},
@@ -44,7 +65,7 @@ func measureSmoke(ctx context.Context, r *Run) (smoking, error) {
 	if ds == nil {
 		return smoking{}, missing("the smoke dataset")
 	}
-	csvOpts, pdfOpts := variants(len(ds.records))
+	csvOpts, pdfOpts := variants(len(ds.records), r.caps.API)
 	s := smoking{Exports: len(csvOpts) + len(pdfOpts)}
 	for i, opt := range csvOpts {
 		c, err := smokeExport(ctx, r, ds, "CSV", opt, r.verifyCSV)

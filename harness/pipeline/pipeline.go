@@ -175,7 +175,7 @@ func New(cfg Config) (*Run, error) {
 		cfg.Table = Table()
 	}
 	r := &Run{cfg: cfg, datasets: map[string]*dataset{}, artifacts: map[string][]byte{}, schema: seed.Trades(),
-		caps: CapabilitiesOf(cfg.Target, cfg.Baseline), recorded: map[string]evidence.Check{}}
+		recorded: map[string]evidence.Check{}}
 	if cfg.Profile == nil {
 		r.cfg.Profile = api.V1Profile()
 	}
@@ -183,7 +183,7 @@ func New(cfg Config) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.api = a
+	r.api, r.caps = a, CapabilitiesOf(cfg.Target, cfg.Baseline, r.cfg.Profile)
 	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	r.stall = &http.Client{Transport: smallReceiveBuffer()}
 	r.seeder = &seed.Client{API: a, HTTP: r.http}

@@ -28,6 +28,9 @@ type replicaScrapes []metrics.Snapshot
 // scrape scrapes the target's metrics once: through BaseURL, or for a deployment of replicas
 // every replica's, summed, each kept as an artifact (metrics-<phase>-<replica>.txt).
 func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, replicaScrapes, error) {
+	if !r.caps.API.Metrics {
+		return metrics.Snapshot{}, nil, nil // nothing to scrape: A6 does not apply
+	}
 	src, ok := r.cfg.Target.(target.MetricsSource)
 	if !ok {
 		s, err := metrics.Scrape(ctx, r.http, r.api.Base(), r.cfg.Target.Token())
@@ -50,6 +53,9 @@ func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, repli
 // scrapeIdle polls the metrics until no export is in flight anywhere and returns that scrape, as
 // metrics.WaitIdle does for one exporter.
 func (r *Run) scrapeIdle(ctx context.Context) (metrics.Snapshot, replicaScrapes, error) {
+	if !r.caps.API.Metrics {
+		return metrics.Snapshot{}, nil, nil
+	}
 	if _, ok := r.cfg.Target.(target.MetricsSource); !ok {
 		s, err := metrics.WaitIdle(ctx, r.http, r.api.Base(), r.cfg.Target.Token())
 		return s, nil, err
@@ -84,6 +90,9 @@ func (r *Run) replicaName(i int) string {
 // replica's own, the highest of them (A4's budget is per exporter).
 func (r *Run) resident(ctx context.Context, hc *http.Client, interval time.Duration) func() float64 {
 	rep, ok := r.cfg.Target.(target.Replicated)
+	if !r.caps.API.Metrics {
+		return func() float64 { return 0 }
+	}
 	if !ok {
 		return memory.Resident(ctx, hc, r.api.Base(), r.cfg.Target.Token(), interval)
 	}

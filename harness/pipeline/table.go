@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/api"
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
@@ -44,22 +46,33 @@ type Capabilities struct {
 	Database bool
 	// Baseline: an earlier run's bundle was given to compare with (baseline).
 	Baseline bool
+	// Profile names the profile of the API judged, and API is what that profile declares.
+	Profile string
+	API     profile.Capabilities
 }
 
-// CapabilitiesOf reads the capabilities of a started target; baseline is the --baseline bundle
-// ("" for none).
-func CapabilitiesOf(t target.Target, baseline string) Capabilities {
+// CapabilitiesOf reads the capabilities of a started target judged through profile p (nil: this
+// repository's v1 API); baseline is the --baseline bundle ("" for none).
+func CapabilitiesOf(t target.Target, baseline string, p *profile.Profile) Capabilities {
 	_, rep := t.(target.Replicated)
 	_, src := t.(target.MetricsSource)
 	_, db := t.(target.Database)
-	return Capabilities{Replicas: rep && src, Database: db, Baseline: baseline != ""}
+	return withProfile(Capabilities{Replicas: rep && src, Database: db, Baseline: baseline != ""}, p)
 }
 
 // CapabilitiesOfKind are the capabilities a target of kind would have had, for a run whose target
 // could not be started: its required set must still name every check the run owed.
-func CapabilitiesOfKind(kind target.Kind, baseline string) Capabilities {
+func CapabilitiesOfKind(kind target.Kind, baseline string, p *profile.Profile) Capabilities {
 	c := kind == target.KindCluster
-	return Capabilities{Replicas: c, Database: c, Baseline: baseline != ""}
+	return withProfile(Capabilities{Replicas: c, Database: c, Baseline: baseline != ""}, p)
+}
+
+func withProfile(c Capabilities, p *profile.Profile) Capabilities {
+	if p == nil {
+		p = api.V1Profile()
+	}
+	c.Profile, c.API = p.Name, p.Capabilities()
+	return c
 }
 
 // always applies to every run.

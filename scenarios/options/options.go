@@ -33,7 +33,9 @@ type Options struct {
 	// WriteTimeout is the exporter's write timeout: the suite starts its own targets with it, and
 	// the stalled-reader probe waits past it.
 	WriteTimeout time.Duration
-	Thresholds   string // file overriding the default thresholds
+	// Profile is the profile of the API judged (profiles/*.yaml); "" is this repository's v1 API.
+	Profile    string
+	Thresholds string // file overriding the default thresholds
 	// Baseline is an earlier run's evidence bundle to compare this run with: it makes the check
 	// "baseline" required, RED on a significant regression and NOT RUN when it cannot be read.
 	Baseline string
@@ -89,6 +91,7 @@ func (o *Options) flags() *flag.FlagSet {
 	fs.Float64Var(&o.PDFShare, "pdf-share", o.PDFShare, "fraction of load exports that are PDF")
 	fs.IntVar(&o.LargeRows, "large-rows", o.LargeRows, "rows of the large CSV export that checks memory stays flat")
 	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "the exporter's write timeout: the suite starts its own targets with it and the stalled-reader probe waits past it; for --target url give the deployment's")
+	fs.StringVar(&o.Profile, "profile", o.Profile, "profile of the export API to judge (profiles/*.yaml); its service says how it runs; default: this repository's v1 API")
 	fs.StringVar(&o.Thresholds, "thresholds", o.Thresholds, "JSON file overriding the default thresholds (evidence/thresholds.json)")
 	fs.StringVar(&o.Baseline, "baseline", o.Baseline, "evidence bundle of an earlier run to compare with: adds the required check baseline, RED on a significant regression, NOT RUN when the bundle cannot be read")
 	fs.StringVar(&o.OutDir, "out", o.OutDir, "evidence directory; the run writes <out>/<run-id>/")

@@ -93,8 +93,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 	})
 	// The docs' table has one row more: verify's own --sign-key (scenarios/cmd/verify checks the
 	// table against both).
-	if n != 19 {
-		t.Errorf("%d flags, want the 19 the suite takes", n)
+	if n != 20 {
+		t.Errorf("%d flags, want the 20 the suite takes", n)
 	}
 }
 
@@ -117,8 +117,8 @@ func TestArgsReproduce(t *testing.T) {
 	if got != o {
 		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
 	}
-	if n := len(Defaults().Args()); n != 19 {
-		t.Errorf("Args has %d flags, want 19", n)
+	if n := len(Defaults().Args()); n != 20 {
+		t.Errorf("Args has %d flags, want 20", n)
 	}
 }
 

@@ -28,42 +28,18 @@ func checkProfile(path string, run pipeline.Capabilities, stdout io.Writer) erro
 	return nil
 }
 
-// profileNeeds is, for each check a profile can make inapplicable, why it does not apply to an
-// API with capabilities c ("" when it does). The keys are IDs of pipeline.Table (a test keeps
-// them so). A5 is not among them: an API that declares no protection still answers overload, and
-// how it does is judged (a client's blind spot is a finding, RED unless the profile waives it),
-// never skipped.
-var profileNeeds = map[string]func(c profile.Capabilities) string{
-	"A4": func(c profile.Capabilities) string {
-		return unless(c.Memory, "the service is a url, whose memory cannot be watched from outside")
-	},
-	"A6": func(c profile.Capabilities) string { return unless(c.Metrics, "the profile maps no metrics") },
-	"F1": func(c profile.Capabilities) string {
-		return unless(c.Truncation && c.Resume, "a cut export must show as cut (integrity) and resume (after)")
-	},
-}
-
-func unless(has bool, reason string) string {
-	if has {
-		return ""
-	}
-	return reason
-}
-
 // skip is a check of the run that would not apply, and why.
 type skip struct{ id, reason string }
 
 // notApplicable are the checks of defs that a run with capabilities run, judging an API with
-// capabilities c, would not make, in the table's order: the row's own Applies first, then what
-// the profile lacks.
+// capabilities c, would not make, in the table's order, each with its row's reason. A5 is never
+// among them for want of a declared protection: an API that declares none still answers
+// overload, and how it does is judged (a client's blind spot is a finding), never skipped.
 func notApplicable(defs []pipeline.Def, run pipeline.Capabilities, c profile.Capabilities) []skip {
+	run.API = c
 	var skips []skip
 	for _, d := range defs {
-		reason := d.Applies(run)
-		if need := profileNeeds[d.ID]; reason == "" && need != nil {
-			reason = need(c)
-		}
-		if reason != "" {
+		if reason := d.Applies(run); reason != "" {
 			skips = append(skips, skip{d.ID, reason})
 		}
 	}
