@@ -24,6 +24,17 @@
 // list of required checks — is NOT RUN. Decide documents the exact precedence. ExitCode maps the
 // verdicts to 0, 1 and 2.
 //
+// # Profiles: not applicable and waived
+//
+// A run driven by a profile of a third-party export API (Report.Profile) may find that a check or
+// a measure cannot apply to that API: a check of StatusNotApplicable with its Reason, a measure
+// with NotApplicable set. Neither counts towards the verdict, but neither can hide a defect: a
+// not-applicable check with a failing measure or a failure line is failed, and one the run
+// requires counts as not run. A profile may also waive a measure (Measure.Waived): it keeps its
+// value, rule and judgement, and does not fail its check. Report.NotApplicable and Report.Waived
+// list them for the renderers, and Report.Headline is the verdict line that says so, e.g.
+// "GREEN — 4 checks not applicable to this API (profile clickhouse)".
+//
 // # Rendering and the bundle
 //
 // This package is the model only, and a leaf: it imports nothing but the standard library (a test

@@ -10,7 +10,9 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of the evidence.json schema. Bump it on any incompatible change.
+// SchemaVersion is the version of the evidence.json schema. Bump it on any incompatible change;
+// an optional field added with omitempty (a report without it reads and writes as before) is not
+// one: Report.Profile, Check.Reason, Measure.NotApplicable and Measure.Waived came that way.
 const SchemaVersion = "exportatscale.evidence/v1"
 
 // Verdict is the outcome of a whole run.
@@ -32,6 +34,10 @@ const (
 	StatusFailed  Status = "failed"
 	StatusSkipped Status = "skipped" // skipped, pending, interrupted or never reached
 	StatusNotRun  Status = "not_run" // required but absent from the run
+	// StatusNotApplicable: the API the run judged lacks what the check needs (its profile says
+	// so), Check.Reason says why. Such a check is not required; if it is, it counts as not run.
+	// Evidence of a defect still makes it failed (see Check.Outcome).
+	StatusNotApplicable Status = "not_applicable"
 )
 
 // Rule is one threshold, kept as data: the measured value must satisfy `Value Op Rule.Value`.
@@ -73,22 +79,32 @@ type Measure struct {
 	Pass  bool    `json:"pass"`
 	// Note says why a measure failed for a reason other than its value, e.g. a unit mismatch.
 	Note string `json:"note,omitempty"`
+	// NotApplicable, when set, says why the measure cannot apply to the API the run judged: it
+	// has no value (Value is 0 and means nothing), keeps the rule it would have been judged by, if
+	// any, and never fails (Judgement holds, so Pass is true). See NotApplicableMeasure.
+	NotApplicable string `json:"not_applicable,omitempty"`
+	// Waived, when set, says why the run's profile waives the measure: it keeps its value and rule,
+	// Judgement still says whether it holds (and Pass records that), but it does not fail its
+	// check (Fails, Check.Outcome, NewCheck). A waived measure is shown as waived, never passed.
+	Waived string `json:"waived,omitempty"`
 }
 
 // measureJSON mirrors Measure field for field, with a Value that may also be a string.
 type measureJSON struct {
-	Name  string          `json:"name"`
-	Value json.RawMessage `json:"value"`
-	Unit  string          `json:"unit,omitempty"`
-	Rule  *Rule           `json:"rule,omitempty"`
-	Pass  bool            `json:"pass"`
-	Note  string          `json:"note,omitempty"`
+	Name          string          `json:"name"`
+	Value         json.RawMessage `json:"value"`
+	Unit          string          `json:"unit,omitempty"`
+	Rule          *Rule           `json:"rule,omitempty"`
+	Pass          bool            `json:"pass"`
+	Note          string          `json:"note,omitempty"`
+	NotApplicable string          `json:"not_applicable,omitempty"`
+	Waived        string          `json:"waived,omitempty"`
 }
 
 // MarshalJSON encodes Value as a JSON number, or, because JSON has no NaN or infinity, as the
 // string "NaN", "+Inf" or "-Inf": a measurement that could not be taken must still be recorded.
 func (m Measure) MarshalJSON() ([]byte, error) {
-	return marshalUnescaped(measureJSON{m.Name, jsonFloat(m.Value), m.Unit, m.Rule, m.Pass, m.Note})
+	return marshalUnescaped(measureJSON{m.Name, jsonFloat(m.Value), m.Unit, m.Rule, m.Pass, m.Note, m.NotApplicable, m.Waived})
 }
 
 // UnmarshalJSON accepts what MarshalJSON writes.
@@ -97,7 +113,8 @@ func (m *Measure) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	*m = Measure{Name: aux.Name, Unit: aux.Unit, Rule: aux.Rule, Pass: aux.Pass, Note: aux.Note}
+	*m = Measure{Name: aux.Name, Unit: aux.Unit, Rule: aux.Rule, Pass: aux.Pass, Note: aux.Note,
+		NotApplicable: aux.NotApplicable, Waived: aux.Waived}
 	v, err := parseJSONFloat(aux.Value)
 	if err != nil {
 		return fmt.Errorf("measure %q: %w", m.Name, err)
@@ -118,9 +135,12 @@ func marshalUnescaped(v any) ([]byte, error) {
 
 // Check is one required check of the run (A1..A6, and the steps seed/smoke/load).
 type Check struct {
-	ID       string    `json:"id"`    // "A1", "smoke", ...
-	Title    string    `json:"title"` // "complete", ...
-	Status   Status    `json:"status"`
+	ID     string `json:"id"`    // "A1", "smoke", ...
+	Title  string `json:"title"` // "complete", ...
+	Status Status `json:"status"`
+	// Reason says why a check of StatusNotApplicable does not apply to the API; empty otherwise.
+	// It is not a failure line: Failures on such a check are evidence of a defect, and fail it.
+	Reason   string    `json:"reason,omitempty"`
 	Measures []Measure `json:"measures,omitempty"`
 	Failures []string  `json:"failures,omitempty"` // why it failed, one line each
 	// Notes qualify the measures whatever the status, e.g. that a run was bound by the instrument.
@@ -170,17 +190,20 @@ type ReplicaShare struct {
 
 // Report is the one model every renderer reads.
 type Report struct {
-	SchemaVersion string          `json:"schema_version"`
-	RunID         string          `json:"run_id"`
-	Verdict       Verdict         `json:"verdict"`
-	Started       time.Time       `json:"started"`
-	Finished      time.Time       `json:"finished"`
-	Environment   Environment     `json:"environment"`
-	Thresholds    map[string]Rule `json:"thresholds"`
-	Required      []string        `json:"required"` // check IDs that must pass for GREEN
-	Checks        []Check         `json:"checks"`
-	Monitoring    []Artifact      `json:"monitoring"` // alert rules and dashboards checked against
-	Artifacts     []Artifact      `json:"artifacts"`  // every other file of the bundle
+	SchemaVersion string  `json:"schema_version"`
+	RunID         string  `json:"run_id"`
+	Verdict       Verdict `json:"verdict"`
+	// Profile names the profile of the export API the run was driven by; "" for none (this
+	// repository's own v1 API, judged as it always was).
+	Profile     string          `json:"profile,omitempty"`
+	Started     time.Time       `json:"started"`
+	Finished    time.Time       `json:"finished"`
+	Environment Environment     `json:"environment"`
+	Thresholds  map[string]Rule `json:"thresholds"`
+	Required    []string        `json:"required"` // check IDs that must pass for GREEN
+	Checks      []Check         `json:"checks"`
+	Monitoring  []Artifact      `json:"monitoring"` // alert rules and dashboards checked against
+	Artifacts   []Artifact      `json:"artifacts"`  // every other file of the bundle
 	// Series is what the run measured over time, for the charts; nil when no step recorded any.
 	Series *Series `json:"series,omitempty"`
 	// Baseline compares this run with a baseline run, measure by measure; empty when not compared.

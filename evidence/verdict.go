@@ -27,10 +27,12 @@ func Judge(thresholds map[string]Rule, name string, value float64, unit string) 
 
 // Judgement re-derives whether m passes its recorded rule, and if not for a reason other than its
 // value, why. It is the single place a measure is judged, so Judge, Decide and the renderers
-// cannot disagree; a renderer reads it rather than trusting Pass.
+// cannot disagree; a renderer reads it rather than trusting Pass. A measure that is not
+// applicable has no value to judge and passes; a waived one is judged like any other (whether it
+// counts against its check is Fails's business).
 func (m Measure) Judgement() (pass bool, note string) {
 	switch {
-	case m.Rule == nil:
+	case m.Rule == nil, m.NotApplicable != "":
 		return true, ""
 	case !validOp(m.Rule.Op):
 		return false, fmt.Sprintf("unknown operator %q", m.Rule.Op)
@@ -40,12 +42,26 @@ func (m Measure) Judgement() (pass bool, note string) {
 	return m.Rule.Holds(m.Value), ""
 }
 
-// NewCheck builds a check from what was measured: failed if any measure fails its rule or any
-// failure was recorded, otherwise passed. A check that did not run is built by hand with
-// StatusSkipped or StatusNotRun instead.
+// Fails reports whether m fails its check: it breaks its rule (Judgement) and is not waived. A
+// measure that is not applicable never fails.
+func (m Measure) Fails() bool {
+	pass, _ := m.Judgement()
+	return !pass && m.Waived == ""
+}
+
+// NotApplicableMeasure is the measure name that cannot apply to the API the run judged, for the
+// reason given: no value, no rule, never failing.
+func NotApplicableMeasure(name, reason string) Measure {
+	return Measure{Name: name, Pass: true, NotApplicable: reason}
+}
+
+// NewCheck builds a check from what was measured: failed if any measure fails it (Fails: a waived
+// measure does not) or any failure was recorded, otherwise passed. A check that did not run is
+// built by hand with StatusSkipped or StatusNotRun instead, one that cannot apply to the API with
+// StatusNotApplicable and a Reason.
 func NewCheck(id, title string, measures []Measure, failures []string) Check {
 	c := Check{ID: id, Title: title, Status: StatusPassed, Measures: measures, Failures: failures}
-	if len(failures) > 0 || slices.ContainsFunc(measures, func(m Measure) bool { p, _ := m.Judgement(); return !p }) {
+	if len(failures) > 0 || slices.ContainsFunc(measures, Measure.Fails) {
 		c.Status = StatusFailed
 	}
 	return c
@@ -54,48 +70,55 @@ func NewCheck(id, title string, measures []Measure, failures []string) Check {
 // Outcome is what a check amounts to for the verdict, whatever its recorded Status claims.
 type Outcome int
 
-// The three outcomes of a check, one per verdict.
+// The outcomes of a check: one per verdict, and not applicable, which counts as not run where the
+// check is required and does not count at all where it is not.
 const (
 	OutcomePassed Outcome = iota
 	OutcomeFailed
 	OutcomeNotRun
+	OutcomeNotApplicable
 )
 
 // Outcome derives a check's outcome from its evidence rather than trusting its Status:
 //
-//   - A measure that breaks its rule (re-judged, not read from Pass) makes the check failed, whatever
-//     its Status: a failed measurement is a fact even in a check that was interrupted afterwards.
-//   - Failure lines make a failed or passed check failed. On a skipped or not_run check they are the
-//     reason it did not run, not evidence of a defect.
+//   - A measure that fails it (Fails: breaks its rule, re-judged rather than read from Pass, and
+//     is not waived) makes the check failed, whatever its Status: a failed measurement is a fact
+//     even in a check that was interrupted afterwards, or marked not applicable.
+//   - Failure lines make a failed, passed or not_applicable check failed: a not-applicable mark
+//     must never hide a defect (its reason is Reason, not a failure line). On a skipped or
+//     not_run check they are the reason it did not run, not evidence of a defect.
 //   - A check marked failed with no failing measure and no failure line is a claim without evidence:
 //     it counts as not run, so it can never be GREEN, but it cannot prove RED either.
-//   - Otherwise passed is passed, and every other status (skipped, not_run, unknown) is not run.
+//   - Otherwise passed is passed, not_applicable is not applicable, and every other status
+//     (skipped, not_run, unknown) is not run.
 func (c Check) Outcome() Outcome {
-	for _, m := range c.Measures {
-		if pass, _ := m.Judgement(); !pass {
-			return OutcomeFailed
-		}
+	if slices.ContainsFunc(c.Measures, Measure.Fails) {
+		return OutcomeFailed
 	}
 	switch {
-	case (c.Status == StatusFailed || c.Status == StatusPassed) && len(c.Failures) > 0:
+	case (c.Status == StatusFailed || c.Status == StatusPassed || c.Status == StatusNotApplicable) && len(c.Failures) > 0:
 		return OutcomeFailed
 	case c.Status == StatusPassed:
 		return OutcomePassed
+	case c.Status == StatusNotApplicable:
+		return OutcomeNotApplicable
 	}
 	return OutcomeNotRun
 }
 
 // Decide computes the verdict of a run from its checks. Precedence:
 //
-//  1. RED if any check — required or not — failed on evidence: a measure that breaks its rule, or a
-//     failure line on a check that ran. A real defect is reported even when other checks did not
-//     run; a check marked failed without such evidence does not make RED (see Check.Outcome).
+//  1. RED if any check — required or not — failed on evidence: a measure that breaks its rule and
+//     is not waived, or a failure line on a check that ran or was marked not applicable. A real
+//     defect is reported even when other checks did not run; a check marked failed without such
+//     evidence does not make RED (see Check.Outcome).
 //  2. NOT RUN if required is empty, a required ID is absent from checks, or any check with a
-//     required ID did not pass (skipped, pending, interrupted, not_run, or marked failed without
-//     evidence).
+//     required ID did not pass (skipped, pending, interrupted, not_run, not_applicable, or marked
+//     failed without evidence).
 //  3. GREEN otherwise: every required check is present and passed.
 //
-// Checks outside required that were skipped do not affect the verdict.
+// Checks outside required that were skipped or are not applicable do not affect the verdict, nor
+// do waived measures.
 func Decide(checks []Check, required []string) Verdict {
 	return Explain(checks, required).Verdict
 }
@@ -106,7 +129,7 @@ type Decision struct {
 	Required int      // distinct required IDs
 	Passed   []string // required IDs that passed
 	Failed   []string // IDs (required or not) that failed on evidence
-	NotRun   []string // required IDs absent or not run
+	NotRun   []string // required IDs absent, not run, or not applicable
 }
 
 // Explain decides the verdict of a run as Decide does and says which checks led to it.
@@ -130,10 +153,10 @@ func Explain(checks []Check, required []string) Decision {
 		outs := byID[id]
 		switch {
 		case slices.Contains(outs, OutcomeFailed):
-		case len(outs) == 0 || slices.Contains(outs, OutcomeNotRun):
-			d.NotRun = append(d.NotRun, id)
-		default:
+		case len(outs) > 0 && !slices.ContainsFunc(outs, func(o Outcome) bool { return o != OutcomePassed }):
 			d.Passed = append(d.Passed, id)
+		default: // absent, not run, or not applicable although required
+			d.NotRun = append(d.NotRun, id)
 		}
 	}
 	switch {

@@ -233,6 +233,11 @@ func record(c evidence.Check) {
 	case evidence.StatusPassed:
 	case evidence.StatusNotRun, evidence.StatusSkipped:
 		Skip(fmt.Sprintf("%s could not be judged: %s", c.ID, strings.Join(c.Failures, "; ")))
+	case evidence.StatusNotApplicable:
+		if c.Outcome() == evidence.OutcomeFailed { // a not-applicable mark never hides a defect
+			Fail(fmt.Sprintf("%s %s failed:\n%s", c.ID, c.Title, strings.Join(c.Failures, "\n")))
+		}
+		Skip(fmt.Sprintf("%s does not apply to this API: %s", c.ID, c.Reason))
 	default:
 		Fail(fmt.Sprintf("%s %s failed:\n%s", c.ID, c.Title, strings.Join(c.Failures, "\n")))
 	}

@@ -14,6 +14,7 @@ import (
 	trv0 "github.com/in-toto/attestation/go/predicates/test_result/v0"
 	v1 "github.com/in-toto/attestation/go/v1"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/exportatscale/exportatscale/evidence"
 )
@@ -111,8 +112,8 @@ type Result struct {
 // Verify checks dir/attestation.intoto.json against the bundle in dir and the key v, in this order,
 // and returns the first failure: the signature is valid for v (ErrSignature) and the payload is a
 // test-result statement (ErrStatement); every file matches SHA256SUMS (evidence.ErrTampered); the
-// statement's SHA256SUMS subject is the file's digest (ErrSubject) and its image subject and result
-// agree with evidence.json (ErrStatement); the image digest is a subject, when want names one
+// statement's SHA256SUMS subject is the file's digest (ErrSubject) and its image subject, result
+// and profile entry agree with evidence.json (ErrStatement); the image digest is a subject, when want names one
 // (ErrImage); the verdict is GREEN (ErrNotGreen). The Result is filled as far as verification got.
 func Verify(ctx context.Context, dir string, v dsse.Verifier, want Want) (Result, error) {
 	var res Result
@@ -192,7 +193,8 @@ func verifyEnvelope(ctx context.Context, env *dsse.Envelope, v dsse.Verifier) (d
 }
 
 // agrees checks that what the statement says about the run is what the verified report says: a
-// signer that named another image or another result than the bundle's has signed something else.
+// signer that named another image, another result or another profile entry than the bundle's has
+// signed something else.
 func agrees(st *v1.Statement, tr *trv0.TestResult, r evidence.Report) error {
 	want := resultFailed
 	if r.Verdict == evidence.Green {
@@ -217,6 +219,32 @@ func agrees(st *v1.Statement, tr *trv0.TestResult, r evidence.Report) error {
 	}
 	if image != "" && images == 0 {
 		return fmt.Errorf("no subject for the bundle's image %s", r.Environment.ImageDigest)
+	}
+	return agreesOnProfile(tr, r)
+}
+
+// agreesOnProfile checks that the statement's "profile" entry is the one the report gives: the
+// same profile, the same checks and measures not applicable, the same waivers, or none of it.
+func agreesOnProfile(tr *trv0.TestResult, r evidence.Report) error {
+	want, err := profileEntry(r)
+	if err != nil {
+		return err
+	}
+	var got *v1.ResourceDescriptor
+	for _, c := range tr.GetConfiguration() {
+		if c.GetName() == profileName {
+			if got != nil {
+				return fmt.Errorf("configuration names %q twice", profileName)
+			}
+			got = c
+		}
+	}
+	switch {
+	case want == nil && got != nil:
+		return fmt.Errorf("configuration %q, but the bundle's run had no profile and left nothing out", profileName)
+	case want != nil && !proto.Equal(want, got):
+		return fmt.Errorf("configuration %q is not what the bundle's report gives (profile %q, %d not applicable, %d waived)",
+			profileName, r.Profile, len(r.NotApplicable()), len(r.Waived()))
 	}
 	return nil
 }

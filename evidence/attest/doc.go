@@ -22,6 +22,12 @@
 // check outside the required set that did not run is left out, as it does not affect the verdict.
 // The configuration lists the rules the run was judged by (the thresholds, recorded in
 // evidence.json) and the alert rules and dashboard it was checked against, each with its SHA-256.
+// A run driven by a profile, or that left anything out of its verdict, adds the entry "profile":
+// its annotations name the profile and list, each with its reason, the checks and measures that
+// do not apply to the API (not_applicable) and the waived measures with whether each holds anyway
+// (waived); its digest is the SHA-256 of those annotations as compact JSON with sorted keys. A
+// check that does not apply is in neither passedTests nor failedTests (unless the run requires
+// it: then it did not run, and is failed); a check whose only failing measures are waived passed.
 //
 // # How it is signed
 //

@@ -38,6 +38,10 @@ const sumsSubject = evidence.FileSums
 // thresholdsName names the configuration entry of the rules the run was judged by.
 const thresholdsName = "thresholds"
 
+// profileName names the configuration entry of the profile the run was driven by and what it left
+// out of the verdict.
+const profileName = "profile"
+
 // newStatement builds the statement for the verified report r: sums is the SHA-256 (hex) of the
 // bundle's SHA256SUMS, thresholds the thresholds object exactly as evidence.json records it, url
 // the CI run's URL or empty.
@@ -111,7 +115,50 @@ func configuration(r evidence.Report, thresholds []byte) ([]*v1.ResourceDescript
 	for _, a := range r.Monitoring {
 		out = append(out, &v1.ResourceDescriptor{Name: a.Path, Digest: map[string]string{"sha256": a.SHA256}})
 	}
-	return out, nil
+	p, err := profileEntry(r)
+	if p != nil {
+		out = append(out, p)
+	}
+	return out, err
+}
+
+// profileEntry is the configuration entry "profile" of a run driven by a profile, or that left
+// anything out of its verdict; nil for any other run. Its annotations hold the profile's name
+// ("profile", "" for none), what does not apply to the API ("not_applicable": check, measure when
+// only one measure is meant, reason) and the waived measures ("waived": check, measure, reason,
+// and whether it holds anyway), in the order of the checks, as evidence.Report.NotApplicable and
+// Waived list them. Its digest is the SHA-256 of those annotations as compact JSON with sorted
+// keys, so a policy can pin them.
+func profileEntry(r evidence.Report) (*v1.ResourceDescriptor, error) {
+	na, waived := r.NotApplicable(), r.Waived()
+	if r.Profile == "" && len(na) == 0 && len(waived) == 0 {
+		return nil, nil
+	}
+	list := func(es []evidence.Exclusion, holds bool) []any {
+		out := []any{}
+		for _, e := range es {
+			item := map[string]any{"check": e.Check, "reason": e.Reason}
+			if e.Measure != "" {
+				item["measure"] = e.Measure
+			}
+			if holds {
+				item["holds"] = e.Holds
+			}
+			out = append(out, item)
+		}
+		return out
+	}
+	fields := map[string]any{"profile": r.Profile, "not_applicable": list(na, false), "waived": list(waived, true)}
+	b, err := json.Marshal(fields) // map keys sorted: one form, so one digest
+	if err != nil {
+		return nil, err
+	}
+	annotations, err := structpb.NewStruct(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%s: profile: %w", evidence.FileJSON, err)
+	}
+	return &v1.ResourceDescriptor{Name: profileName, MediaType: "application/json",
+		Digest: map[string]string{"sha256": sha256Hex(b)}, Annotations: annotations}, nil
 }
 
 // testLists sorts the checks into passed and failed test IDs, deciding each one with

@@ -108,13 +108,14 @@ func Compare(base, cur Bundle, rules Rules) Comparison {
 	return c
 }
 
-// measures are the report's measures, each name once (the first), in check order.
+// measures are the report's measures, each name once (the first), in check order; a measure not
+// applicable to the API has no value, and is left out.
 func measures(r evidence.Report) []evidence.Measure {
 	var out []evidence.Measure
 	seen := map[string]bool{}
 	for _, c := range r.Checks {
 		for _, m := range c.Measures {
-			if !seen[m.Name] {
+			if m.NotApplicable == "" && !seen[m.Name] {
 				seen[m.Name] = true
 				out = append(out, m)
 			}

@@ -131,6 +131,8 @@ func TestCompareRows(t *testing.T) {
 			measure: "a4.peak_memory_bytes", want: Untested, wantNote: "not a finite number"},
 		{name: "only in the baseline", base: run([]evidence.Measure{m("seed.seconds", 10, "s")}), cur: run(nil),
 			measure: "seed.seconds", wantMissing: true},
+		{name: "not applicable to the new run's API: no value to compare", base: run([]evidence.Measure{m("a6.unreconciled", 0, "series")}),
+			cur: run([]evidence.Measure{evidence.NotApplicableMeasure("a6.unreconciled", "no metrics endpoint")}), measure: "a6.unreconciled", wantMissing: true},
 
 		{name: "latency four times the baseline", base: run(nil, csvExports(40, 10*time.Millisecond)...), cur: run(nil, csvExports(40, 40*time.Millisecond)...),
 			measure: "samples.csv_latency_seconds", want: Regression},

@@ -54,8 +54,13 @@ func mdCell(s string) string {
 	return strings.ReplaceAll(s, "|", `\|`)
 }
 
-// describe is one line on a measure: "name = value unit (want op value unit)".
+// describe is one line on a measure: "name = value unit (want op value unit)", then, for a waived
+// one, that it is waived, whether it holds and why: "…: WAIVED (breaks its rule): reason". One not
+// applicable has no value: "name: not applicable to this API: reason".
 func describe(m evidence.Measure) string {
+	if m.NotApplicable != "" {
+		return m.Name + ": not applicable to this API: " + m.NotApplicable
+	}
 	s := fmt.Sprintf("%s = %s", m.Name, valueText(m))
 	if m.Rule != nil {
 		s += fmt.Sprintf(" (want %s)", ruleText(*m.Rule))
@@ -63,17 +68,30 @@ func describe(m evidence.Measure) string {
 	if _, note := m.Judgement(); note != "" {
 		s += ": " + note
 	}
+	if m.Waived != "" {
+		s += ": " + waivedText(m)
+	}
 	return s
+}
+
+// waivedText is how a waived measure's result reads: never PASS, whether or not it holds.
+func waivedText(m evidence.Measure) string {
+	held := "breaks its rule"
+	if pass, _ := m.Judgement(); pass {
+		held = "holds anyway"
+	}
+	return "WAIVED (" + held + "): " + m.Waived
 }
 
 // cells is a measure as a row of the checks table of EVIDENCE.md and EVIDENCE.html.
 type cells struct {
 	Name, Value, Threshold, Result string
-	Class                          string // pass, fail or info
+	Class                          string // pass, fail, waived, info or na (not applicable)
 }
 
 // measureCells is m as the reports show it: its value and threshold by its unit, and its result
-// re-judged from its rule.
+// re-judged from its rule; a waived measure's result is WAIVED, and one not applicable has no
+// value.
 func measureCells(m evidence.Measure) cells {
 	out := cells{Name: m.Name, Value: valueText(m), Threshold: "none (informational)", Result: "info", Class: "info"}
 	if m.Rule != nil {
@@ -84,6 +102,15 @@ func measureCells(m evidence.Measure) cells {
 				out.Result += ": " + note
 			}
 		}
+	}
+	switch {
+	case m.NotApplicable != "":
+		out.Value, out.Result, out.Class = "—", "not applicable to this API: "+m.NotApplicable, "na"
+		if m.Rule == nil {
+			out.Threshold = "—"
+		}
+	case m.Waived != "":
+		out.Result, out.Class = waivedText(m), "waived"
 	}
 	return out
 }

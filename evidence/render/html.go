@@ -14,9 +14,10 @@ import (
 // charts of what the run measured over time (Report.Series, see charts.go) and the baseline
 // comparison (Report.Baseline) when there is one.
 //
-// The page opens with what a person asks first: the verdict, the key figures (the load's rows
-// per second, the p95 latency per format, the peak memory, the exports verified; a dash for any
-// the run did not measure) and every failed check with what failed. The charts come next, then
+// The page opens with what a person asks first: the verdict line (evidence.Report.Headline), the
+// key figures (the load's rows per second, the p95 latency per format, the peak memory, the
+// exports verified; a dash for any the run did not measure), every failed check with what failed,
+// every waived measure, and what did not run or does not apply to the API or the run. The charts come next, then
 // the checks with their judged measures; the informational measures are folded away in a
 // <details> element, which needs no script.
 //
@@ -115,10 +116,13 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.pass, span.pass { color: #1a7f37; font-weight: bold; }
 td.fail, span.fail { color: #cf222e; font-weight: bold; }
 td.notrun, span.notrun { color: #6e7781; font-weight: bold; }
+td.waived, span.waived { color: #9a6700; font-weight: bold; }
+td.na, span.na { color: #6e7781; font-style: italic; }
 td.info { color: #57606a; }
 td.check-fail { border-left: 4px solid #cf222e; }
 td.check-pass { border-left: 4px solid #1a7f37; }
 td.check-notrun { border-left: 4px solid #6e7781; }
+td.check-na { border-left: 4px dashed #6e7781; }
 code { font: .85rem "Liberation Mono", Consolas, monospace; word-break: break-all; }
 figure { margin: 1rem 0 1.6rem; }
 figure svg { display: block; width: 100%; max-width: 56rem; height: auto; }
@@ -130,10 +134,13 @@ figcaption { color: #57606a; font-size: .9rem; max-width: 56rem; }
 .kf.pass { border-left-color: #1a7f37; }
 .kf.fail { border-left-color: #cf222e; }
 .kf.info { border-left-color: #57606a; }
+.kf.waived { border-left-color: #9a6700; }
+.kf.na { border-left-color: #d0d7de; border-left-style: dashed; color: #57606a; }
 .kf.missing { border-left-color: #d0d7de; color: #57606a; }
 .kf-label { font-size: .85rem; color: #57606a; }
 .kf-value { font-size: 1.5rem; font-weight: bold; font-variant-numeric: tabular-nums; }
 .kf.fail .kf-value, .kf.fail .kf-rule { color: #cf222e; }
+.kf.waived .kf-rule { color: #9a6700; }
 .kf-rule { font-size: .85rem; }
 .kf code { font-size: .75rem; color: #57606a; }
 details { margin: .8rem 0; }
@@ -152,7 +159,7 @@ const pageHTML = `<!DOCTYPE html>
 </head>
 <body>
 <header class="verdict {{verdictClass .Report.Verdict}}" id="verdict">
-<h1>Verdict: {{.Report.Verdict}}</h1>
+<h1>Verdict: {{.Headline}}</h1>
 <p>{{.Summary}}</p>
 <p>Run {{.Report.RunID}}, target {{if .Report.Environment.Target}}{{.Report.Environment.Target}}{{else}}unknown{{end}}, finished {{time .Report.Finished}}.</p>
 </header>
@@ -163,12 +170,13 @@ const pageHTML = `<!DOCTYPE html>
 <section id="key-figures" class="figures" aria-label="Key figures">
 {{- range .Figures}}
 <div class="kf {{.Class}}"><span class="kf-label">{{.Label}}</span><span class="kf-value">{{.Value}}</span>
-{{- if .Rule}}<span class="kf-rule">{{if eq .Class "fail"}}FAIL: {{end}}want {{.Rule}}</span>{{else if eq .Class "missing"}}<span class="kf-rule">not measured in this run</span>{{end}}<code>{{.Measure}}</code></div>
+{{- if .Rule}}<span class="kf-rule">{{if eq .Class "fail"}}FAIL: {{else if eq .Class "waived"}}WAIVED: {{end}}want {{.Rule}}</span>{{else if eq .Class "missing"}}<span class="kf-rule">not measured in this run</span>{{else if eq .Class "na"}}<span class="kf-rule">not applicable to this API</span>{{end}}<code>{{.Measure}}</code></div>
 {{- end}}
 </section>
 {{- template "notes" (section "failures" "Failures" .Failures)}}
+{{- template "notes" (section "waived" "Waived by the profile" .Waived)}}
 {{- template "notes" (section "not-run" "Not run" .NotRun)}}
-{{- template "notes" (section "not-applicable" "Not applicable to this run" .NotApplicable)}}
+{{- template "notes" (section "not-applicable" .NotApplicableTitle .NotApplicable)}}
 
 <h2 id="charts">Charts</h2>
 {{- if .NoSeries}}

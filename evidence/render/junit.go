@@ -62,7 +62,8 @@ type (
 
 // JUnit writes junit.xml: one test suite, one test case per check (required checks absent
 // from the run included), a failed check as <failure> listing its failing measures and failure
-// lines, a check that did not run as <skipped>. Measures are listed in each case's system-out.
+// lines, a check that did not run or does not apply to the API as <skipped>. Measures are listed
+// in each case's system-out, a waived one marked WAIVED.
 func JUnit(w io.Writer, r evidence.Report) error {
 	r = normalize(r)
 	suite := junitSuite{
@@ -92,7 +93,7 @@ func JUnit(w io.Writer, r evidence.Report) error {
 		case evidence.OutcomeFailed:
 			var lines []string
 			for _, m := range c.Measures {
-				if pass, _ := m.Judgement(); !pass {
+				if m.Fails() {
 					lines = append(lines, describe(m))
 				}
 			}
@@ -101,6 +102,9 @@ func JUnit(w io.Writer, r evidence.Report) error {
 			suite.Failures++
 		case evidence.OutcomeNotRun:
 			tc.Skipped = &junitMessage{Message: statusText(c), Text: xmlSafe(strings.Join(c.Failures, "\n"))}
+			suite.Skipped++
+		case evidence.OutcomeNotApplicable:
+			tc.Skipped = &junitMessage{Message: "not applicable to this API", Text: xmlSafe(c.Reason)}
 			suite.Skipped++
 		}
 		suite.Tests++

@@ -57,6 +57,8 @@ func statusText(c evidence.Check) string {
 		return "passed"
 	case evidence.OutcomeFailed:
 		return "FAILED"
+	case evidence.OutcomeNotApplicable:
+		return "not applicable"
 	}
 	if c.Status == evidence.StatusFailed {
 		return "not run (failed without evidence)"
@@ -83,8 +85,9 @@ func JSON(w io.Writer, r evidence.Report) error {
 	return enc.Encode(normalize(r))
 }
 
-// Markdown writes EVIDENCE.md: the verdict first, a one-line summary, the key figures, the
-// failures and the reasons for checks that did not run; then a table of every check and judged
+// Markdown writes EVIDENCE.md: the verdict line first (evidence.Report.Headline), a one-line
+// summary, the key figures, the failures, the waived measures, the reasons for checks that did not
+// run and what does not apply to the API or the run; then a table of every check and judged
 // measure with its threshold and result, the informational measures (no threshold) apart, notes,
 // the environment, the thresholds used (each that differs from the embedded default followed by
 // the default, or marked "not a default"), and the monitoring files and artifacts with their
@@ -94,7 +97,7 @@ func Markdown(w io.Writer, r evidence.Report) error {
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
-	p("# Verdict: %s\n\n", v.Report.Verdict)
+	p("# Verdict: %s\n\n", v.Headline)
 	p("%s\n\n", v.Summary)
 	if v.Report.Verdict != v.Decided {
 		p("> **Warning:** the recorded verdict %s does not follow from the checks below, which give %s.\n\n", v.Report.Verdict, v.Decided)
@@ -103,15 +106,21 @@ func Markdown(w io.Writer, r evidence.Report) error {
 	p("## Key figures\n\n| Figure | Value | Threshold | Measure |\n|---|---|---|---|\n")
 	for _, f := range v.Figures {
 		rule := f.Rule
-		if f.Class == "fail" {
+		switch f.Class {
+		case "fail":
 			rule += " **FAIL**"
+		case "waived":
+			rule += " **WAIVED**"
+		case "na":
+			rule = "not applicable to this API"
 		}
 		p("| %s | %s | %s | `%s` |\n", f.Label, mdCell(f.Value), mdCell(rule), f.Measure)
 	}
 	p("\n")
 	writeNotes(&b, "Failures", v.Failures)
+	writeNotes(&b, "Waived by the profile", v.Waived)
 	writeNotes(&b, "Not run", v.NotRun)
-	writeNotes(&b, "Not applicable to this run", v.NotApplicable)
+	writeNotes(&b, v.NotApplicableTitle, v.NotApplicable)
 
 	writeChecks(&b, v.Checks)
 	if len(v.Informational) > 0 {
@@ -173,8 +182,11 @@ func writeChecks(b *bytes.Buffer, checks []checkRow) {
 			if i > 0 {
 				lead = "| | | "
 			}
-			if mc.Class == "fail" {
+			switch mc.Class {
+			case "fail":
 				mc.Result = "**FAIL**" + strings.TrimPrefix(mc.Result, "FAIL")
+			case "waived":
+				mc.Result = "**WAIVED**" + strings.TrimPrefix(mc.Result, "WAIVED")
 			}
 			p("%s| %s | %s | %s | %s |\n", lead, mdCell(mc.Name), mdCell(mc.Value), mdCell(mc.Threshold), mdCell(mc.Result))
 		}

@@ -10,25 +10,31 @@ import (
 // view is a report as EVIDENCE.md and EVIDENCE.html both show it, formatted for a person, so that
 // each renderer only lays it out and the two cannot tell different stories.
 type view struct {
-	Report  evidence.Report
-	Summary string           // the decision in one line
-	Decided evidence.Verdict // the verdict the checks give, shown if it differs from the recorded one
+	Report   evidence.Report
+	Headline string           // the verdict line: the verdict, what the profile left out, the profile
+	Summary  string           // the decision in one line
+	Decided  evidence.Verdict // the verdict the checks give, shown if it differs from the recorded one
 
 	Figures       []keyFigure // the headline
 	Checks        []checkRow  // every check, with its judged measures
 	Informational []infoRow   // the measures without a rule, apart from the judged ones
 	Failures      []note      // each failed check with what failed: measures, then failure lines
+	Waived        []note      // each waived measure, whether it holds, and why it is waived
 	NotRun        []note      // why each required check did not run
-	NotApplicable []note      // why each check that is not required was not run
-	Notes         []note
-	Environment   [][2]string
-	Thresholds    [][2]string
+	// NotApplicable lists, under NotApplicableTitle, what does not apply to the API (the checks and
+	// measures of Report.NotApplicable, with their reasons), then why each check that is not
+	// required did not run: one list of what the verdict leaves out.
+	NotApplicable      []note
+	NotApplicableTitle string
+	Notes              []note
+	Environment        [][2]string
+	Thresholds         [][2]string
 }
 
 // checkRow is one check of the checks table.
 type checkRow struct {
 	ID, Name, Status, Time string
-	Class                  string  // pass, fail or notrun
+	Class                  string  // pass, fail, notrun or na (not applicable to the API)
 	Measures               []cells // the judged measures; the informational ones are in view.Informational
 	Informational          int     // how many informational measures the check has
 }
@@ -46,8 +52,8 @@ type note struct{ Check, Text string }
 type keyFigure struct {
 	Label, Measure string
 	Value          string // "—" when the run has no such measure
-	Rule           string // the threshold, empty for an informational measure
-	Class          string // pass, fail, info, or missing
+	Rule           string // the threshold, empty for an informational measure or one not applicable
+	Class          string // pass, fail, waived, info, na, or missing
 }
 
 // headline names the key figures of a run, in the order they open the report: what a person
@@ -64,43 +70,52 @@ var headline = []struct{ label, measure string }{
 // newView formats r, which normalize has filled, for the reports.
 func newView(r evidence.Report) view {
 	d := evidence.Explain(r.Checks, r.Required)
-	v := view{Report: r, Summary: d.Summary(), Decided: d.Verdict, Thresholds: thresholdRows(r)}
+	v := view{Report: r, Headline: r.Headline(), Summary: d.Summary(), Decided: d.Verdict, Thresholds: thresholdRows(r)}
 	v.Figures = keyFigures(r)
+	v.exclusions(r)
+	var notRequired []note // why each check that is not required did not run: it does not apply to this run
 	for _, c := range displayChecks(r) {
 		name := checkName(c)
 		row := checkRow{ID: c.ID, Name: name, Status: statusText(c), Time: formatDuration(c.Duration)}
-		if !slices.Contains(r.Required, c.ID) {
+		required := slices.Contains(r.Required, c.ID)
+		if !required {
 			row.Name += " (not required)"
 		}
-		switch c.Outcome() {
-		case evidence.OutcomePassed:
+		switch o := c.Outcome(); {
+		case o == evidence.OutcomePassed:
 			row.Class = "pass"
-		case evidence.OutcomeFailed:
+		case o == evidence.OutcomeFailed:
 			row.Class = "fail"
 			for _, m := range c.Measures {
-				if pass, _ := m.Judgement(); !pass {
+				if m.Fails() {
 					v.Failures = append(v.Failures, note{name, describe(m)})
 				}
 			}
 			for _, f := range c.Failures {
 				v.Failures = append(v.Failures, note{name, f})
 			}
+		case o == evidence.OutcomeNotApplicable && !required:
+			row.Class = "na" // listed by exclusions
 		default:
 			row.Class = "notrun"
 			reasons := c.Failures
-			if len(reasons) == 0 {
+			switch {
+			case o == evidence.OutcomeNotApplicable:
+				row.Status = "not run (not applicable, yet required)"
+				reasons = []string{"not applicable to this API (" + orNone(c.Reason) + "), yet required: it counts as not run"}
+			case len(reasons) == 0:
 				reasons = []string{statusText(c)}
 			}
 			list := &v.NotRun
-			if !slices.Contains(r.Required, c.ID) { // it does not apply to this run
-				list = &v.NotApplicable
+			if !required {
+				list = &notRequired
 			}
 			for _, f := range reasons {
 				*list = append(*list, note{name, f})
 			}
 		}
 		for _, m := range c.Measures {
-			if m.Rule == nil {
+			if m.Rule == nil && m.NotApplicable == "" {
 				v.Informational = append(v.Informational, infoRow{name, measureCells(m)})
 				row.Informational++
 				continue
@@ -112,6 +127,7 @@ func newView(r evidence.Report) view {
 			v.Notes = append(v.Notes, note{name, n})
 		}
 	}
+	v.notApplicable(notRequired)
 	for _, row := range environmentRows(r) {
 		if row[1] == "" {
 			row[1] = "—"
@@ -119,6 +135,57 @@ func newView(r evidence.Report) view {
 		v.Environment = append(v.Environment, row)
 	}
 	return v
+}
+
+// exclusions fills the notes of what the run's profile left out of the verdict: what does not
+// apply to the API (Report.NotApplicable), and the waived measures (Report.Waived) with whether
+// each holds anyway. The checks are named as in the checks table.
+func (v *view) exclusions(r evidence.Report) {
+	names := map[string]string{}
+	measures := map[[2]string]evidence.Measure{}
+	for _, c := range r.Checks {
+		if _, ok := names[c.ID]; !ok {
+			names[c.ID] = checkName(c)
+		}
+		for _, m := range c.Measures {
+			if _, ok := measures[[2]string{c.ID, m.Name}]; !ok {
+				measures[[2]string{c.ID, m.Name}] = m
+			}
+		}
+	}
+	for _, e := range r.NotApplicable() {
+		text := orNone(e.Reason)
+		if e.Measure != "" {
+			text = e.Measure + ": " + text
+		}
+		v.NotApplicable = append(v.NotApplicable, note{names[e.Check], text})
+	}
+	for _, e := range r.Waived() {
+		v.Waived = append(v.Waived, note{names[e.Check], describe(measures[[2]string{e.Check, e.Measure}])})
+	}
+}
+
+// notApplicable appends to the list of what does not apply to the API the checks that are not
+// required of this run and did not run, and titles the one list by what it holds.
+func (v *view) notApplicable(notRequired []note) {
+	api := len(v.NotApplicable) > 0
+	v.NotApplicable = append(v.NotApplicable, notRequired...)
+	switch {
+	case api && len(notRequired) > 0:
+		v.NotApplicableTitle = "Not applicable to this API or run"
+	case api:
+		v.NotApplicableTitle = "Not applicable to this API"
+	default:
+		v.NotApplicableTitle = "Not applicable to this run"
+	}
+}
+
+// orNone is a recorded reason, or says there is none.
+func orNone(reason string) string {
+	if reason == "" {
+		return "no reason recorded"
+	}
+	return reason
 }
 
 // keyFigures are the headline's figures as r recorded them: the first measure of each name, or a
@@ -135,7 +202,7 @@ func keyFigures(r evidence.Report) []keyFigure {
 				}
 				mc := measureCells(m)
 				f.Value, f.Class = mc.Value, mc.Class
-				if m.Rule != nil {
+				if m.Rule != nil && m.NotApplicable == "" {
 					f.Rule = mc.Threshold
 				}
 				break find

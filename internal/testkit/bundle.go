@@ -14,6 +14,7 @@ import (
 // with a judged measure, unless Edit changes them.
 type BundleOf struct {
 	IDs         []string // the run's checks, all required
+	Profile     string   // the profile the run was driven by, "" for none
 	Environment evidence.Environment
 	Monitoring  []evidence.Artifact
 	Edit        func([]evidence.Check) []evidence.Check
@@ -35,7 +36,7 @@ func Bundle(t testing.TB, b BundleOf) string {
 		checks = b.Edit(checks)
 	}
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	r := evidence.Report{RunID: "run-7", Started: start, Finished: start.Add(time.Minute), Environment: b.Environment,
+	r := evidence.Report{RunID: "run-7", Profile: b.Profile, Started: start, Finished: start.Add(time.Minute), Environment: b.Environment,
 		Thresholds: rules, Required: b.IDs, Checks: checks, Monitoring: b.Monitoring}
 	dir := filepath.Join(t.TempDir(), "bundle")
 	if _, err := render.WriteBundle(dir, r, map[string][]byte{"exporter.log": []byte("ok\n")}); err != nil {

@@ -17,7 +17,8 @@ import (
 // Checks turns a finished Ginkgo report into checks. Each It spec is one check, named by
 // the first word of its text, carrying the measurements recorded for it; its status is the spec's,
 // so a spec that did not pass never yields a passed check, and one that passed without recording
-// its measurements is not run. One more check, pipeline.SuiteCheckID, fails when a node outside the specs
+// its measurements is not run; a spec skipped whose check was recorded as not applicable to the API
+// keeps that check as recorded. One more check, pipeline.SuiteCheckID, fails when a node outside the specs
 // failed, and is not run when the setup failed — then every required check without a spec says so.
 func Checks(report types.Report, recorded map[string]evidence.Check, required []string) []evidence.Check {
 	var checks []evidence.Check
@@ -52,6 +53,8 @@ func Checks(report types.Report, recorded map[string]evidence.Check, required []
 		}
 		c.Duration = sr.RunTime
 		switch status := Status(sr.State); {
+		case ok && status == evidence.StatusSkipped && c.Status == evidence.StatusNotApplicable:
+			// skipped because its check does not apply to the API: the check says so, with its reason
 		case status != evidence.StatusPassed:
 			c.Status = status
 			msg := strings.TrimSpace(sr.Failure.Message)

@@ -46,6 +46,10 @@ func TestChecks(t *testing.T) {
 		{"after-suite interrupted", []types.SpecReport{spec(it, "A1 complete", types.SpecStatePassed, ""), spec(it, "A2 well-formed", types.SpecStatePassed, ""),
 			spec(types.NodeTypeAfterSuite, "", types.SpecStateInterrupted, "")},
 			map[string]evidence.Check{"A1": passed, "A2": evidence.NewCheck("A2", "", nil, nil)}, evidence.NotRun, map[string]evidence.Status{pipeline.SuiteCheckID: evidence.StatusSkipped}},
+		{"not applicable to the API", []types.SpecReport{spec(it, "A1 complete", types.SpecStatePassed, ""), spec(it, "A2 well-formed", types.SpecStatePassed, ""),
+			spec(it, "A6 observable", types.SpecStateSkipped, "A6 does not apply")},
+			map[string]evidence.Check{"A1": passed, "A2": evidence.NewCheck("A2", "", nil, nil), "A6": {ID: "A6", Status: evidence.StatusNotApplicable, Reason: "no metrics"}},
+			evidence.Green, map[string]evidence.Status{"A6": evidence.StatusNotApplicable}},
 		{"a required spec is missing", []types.SpecReport{spec(it, "A1 complete", types.SpecStatePassed, "")},
 			map[string]evidence.Check{"A1": passed}, evidence.NotRun, nil},
 	}

@@ -114,64 +114,86 @@ func (p *Printer) checkLine(c Check) string {
 	return strings.TrimRight(text, " ")
 }
 
-// How a check that did not pass or fail shows: not run, or, in the summary, not applicable when
-// the run does not require it.
+// How a check that did not pass or fail shows: not run, or not applicable when the API does not
+// have what it needs or, in the summary, when the run does not require it.
 const (
 	statusNotRun        = "not run"
 	statusNotApplicable = "not applicable"
 )
 
-// CheckOf is how a check shows in the progress: passed, failed or not run, with its main measure.
+// CheckOf is how a check shows in the progress: its outcome (evidence.Check.Outcome: passed,
+// failed, not applicable or not run), with its main measure.
 func CheckOf(c evidence.Check) Check {
-	status := string(c.Status)
-	if c.Status != evidence.StatusPassed && c.Status != evidence.StatusFailed {
-		status = statusNotRun
+	status := statusNotRun
+	switch c.Outcome() {
+	case evidence.OutcomePassed:
+		status = string(evidence.StatusPassed)
+	case evidence.OutcomeFailed:
+		status = string(evidence.StatusFailed)
+	case evidence.OutcomeNotApplicable:
+		status = statusNotApplicable
 	}
 	return Check{ID: c.ID, Title: c.Title, Status: status, Main: Main(c)}
 }
 
-// Main is a check's main measured value against its threshold: its first failing judged measure,
-// else its first judged one, else its first failure or reason line.
+// Main is a check's main measured value against its threshold: its first measure that fails it,
+// else its first judged one neither waived nor not applicable, else its first failure or reason
+// line (for a check not applicable to the API, its Reason), else its first measure.
 func Main(c evidence.Check) string {
 	var first *evidence.Measure
 	for i, m := range c.Measures {
-		if m.Rule == nil {
-			continue
-		}
-		if !m.Pass {
+		if m.Fails() {
 			return describe(m)
 		}
-		if first == nil {
+		if first == nil && m.Rule != nil && m.Waived == "" && m.NotApplicable == "" {
 			first = &c.Measures[i]
 		}
 	}
-	if c.Status != evidence.StatusPassed && len(c.Failures) > 0 {
+	switch {
+	case c.Status != evidence.StatusPassed && len(c.Failures) > 0:
 		return c.Failures[0]
-	}
-	if first != nil {
+	case c.Status == evidence.StatusNotApplicable && c.Reason != "":
+		return c.Reason
+	case first != nil:
 		return describe(*first)
-	}
-	if len(c.Measures) > 0 {
+	case len(c.Measures) > 0:
 		return describe(c.Measures[0])
 	}
 	return ""
 }
 
 // describe is a measure for a person, its value and threshold by their unit (package
-// evidence/human), as the reports show them.
+// evidence/human), as the reports show them; a waived one says so, with whether it holds and why,
+// and one not applicable has no value, only its reason.
 func describe(m evidence.Measure) string {
-	if m.Rule == nil {
-		return m.Name + " = " + human.Value(m.Value, m.Unit)
+	if m.NotApplicable != "" {
+		return m.Name + ": not applicable to this API: " + m.NotApplicable
 	}
-	v := human.Value(m.Value, m.Unit)
-	if m.Unit == m.Rule.Unit {
-		v = human.Distinct(m.Value, m.Rule.Value, m.Unit)
+	s := m.Name + " = " + human.Value(m.Value, m.Unit)
+	if m.Rule != nil {
+		v := human.Value(m.Value, m.Unit)
+		if m.Unit == m.Rule.Unit {
+			v = human.Distinct(m.Value, m.Rule.Value, m.Unit)
+		}
+		s = m.Name + " = " + v + " (want " + m.Rule.Op + " " + human.Value(m.Rule.Value, m.Rule.Unit) + ")"
 	}
-	return m.Name + " = " + v + " (want " + m.Rule.Op + " " + human.Value(m.Rule.Value, m.Rule.Unit) + ")"
+	if m.Waived != "" {
+		s += ": " + waived(m)
+	}
+	return s
+}
+
+// waived is how a waived measure's result reads: never passed, whether or not it holds.
+func waived(m evidence.Measure) string {
+	if pass, _ := m.Judgement(); pass {
+		return "WAIVED (holds anyway): " + m.Waived
+	}
+	return "WAIVED (breaks its rule): " + m.Waived
 }
 
 // Summary prints every check of r (each required one its run did not produce as not run), the
-// verdict, and the paths of the bundle's files that exist.
+// verdict line (evidence.Report.Headline), one line per check or measure that does not apply to
+// the API and per waived measure, and the paths of the bundle's files that exist.
 func (p *Printer) Summary(r evidence.Report, paths ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -188,21 +210,27 @@ func (p *Printer) Summary(r evidence.Report, paths ...string) {
 	}
 	for _, c := range checks {
 		pc := CheckOf(c)
-		if pc.Status == statusNotRun && !slices.Contains(r.Required, c.ID) {
+		switch required := slices.Contains(r.Required, c.ID); {
+		case pc.Status == statusNotRun && !required:
 			pc.Status = statusNotApplicable // not required of this run, so it does not apply to it
+		case pc.Status == statusNotApplicable && required:
+			pc.Status = statusNotRun // required all the same: it counts as not run
+			pc.Main = "not applicable to this API (" + c.Reason + "), yet required"
 		}
 		fmt.Fprintln(p.W, "  "+p.checkLine(pc))
 	}
-	verdict := string(r.Verdict)
-	switch r.Verdict {
-	case evidence.Green:
-		verdict = p.paint("32;1", verdict)
-	case evidence.Red:
-		verdict = p.paint("31;1", verdict)
-	default:
-		verdict = p.paint("33;1", verdict)
+	fmt.Fprintf(p.W, "\nverdict: %s\n", p.headline(r))
+	for _, e := range r.NotApplicable() {
+		what := e.Check
+		if e.Measure != "" {
+			what += " " + e.Measure
+		}
+		fmt.Fprintf(p.W, "  %s %s: %s\n", p.paint("33", "not applicable:"), what, e.Reason)
 	}
-	fmt.Fprintf(p.W, "\nverdict: %s\n", verdict)
+	for _, e := range r.Waived() {
+		m := measureOf(r, e)
+		fmt.Fprintf(p.W, "  %s %s %s\n", p.paint("33", "waived:"), e.Check, describe(m))
+	}
 	for i, path := range paths {
 		label := "         "
 		if i == 0 {
@@ -210,4 +238,36 @@ func (p *Printer) Summary(r evidence.Report, paths ...string) {
 		}
 		fmt.Fprintf(p.W, "%s %s\n", label, path)
 	}
+}
+
+// headline is r's verdict line, its verdict in colour.
+func (p *Printer) headline(r evidence.Report) string {
+	line := r.Headline()
+	verdict := string(r.Verdict)
+	if verdict == "" || !strings.HasPrefix(line, verdict) {
+		return line
+	}
+	code := "33;1"
+	switch r.Verdict {
+	case evidence.Green:
+		code = "32;1"
+	case evidence.Red:
+		code = "31;1"
+	}
+	return p.paint(code, verdict) + strings.TrimPrefix(line, verdict)
+}
+
+// measureOf is the measure e names: the first of its name in the first check of its ID.
+func measureOf(r evidence.Report, e evidence.Exclusion) evidence.Measure {
+	for _, c := range r.Checks {
+		if c.ID != e.Check {
+			continue
+		}
+		for _, m := range c.Measures {
+			if m.Name == e.Measure {
+				return m
+			}
+		}
+	}
+	return evidence.Measure{Name: e.Measure, Waived: e.Reason}
 }

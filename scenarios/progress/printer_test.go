@@ -80,3 +80,86 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryProfile: the verdict line says what the profile left out, one line follows per check
+// or measure not applicable and per waived measure, each with its reason, and a waived measure is
+// never shown as passed. Only a failing measure that is not waived makes the run RED.
+func TestSummaryProfile(t *testing.T) {
+	zero := &evidence.Rule{Op: "==", Value: 0, Unit: "responses"}
+	waived := evidence.Measure{Name: "a5.saturated_without_retry_after", Value: 4, Unit: "responses", Rule: zero,
+		Waived: "the API answers overload with 502"}
+	held := evidence.Measure{Name: "a5.rate_limited_without_retry_after", Value: 0, Unit: "responses", Rule: zero, Pass: true,
+		Waived: "no rate limit to announce"}
+	report := func(broken bool) evidence.Report {
+		a1 := evidence.NewCheck("A1", "complete", []evidence.Measure{{Name: "a1.missing_rows", Value: 0, Unit: "rows", Rule: &evidence.Rule{Op: "==", Unit: "rows"}, Pass: true},
+			evidence.NotApplicableMeasure("a1.trailer_mismatches", "the API writes no trailer")}, nil)
+		if broken {
+			a1 = evidence.NewCheck("A1", "complete", []evidence.Measure{{Name: "a1.missing_rows", Value: 3, Unit: "rows", Rule: &evidence.Rule{Op: "==", Unit: "rows"}},
+				evidence.NotApplicableMeasure("a1.trailer_mismatches", "the API writes no trailer")}, nil)
+		}
+		r := evidence.Report{Profile: "clickhouse", Required: []string{"A1", "A5"}, Checks: []evidence.Check{a1,
+			evidence.NewCheck("A5", "protected", []evidence.Measure{waived, held}, nil),
+			{ID: "A6", Title: "observable", Status: evidence.StatusNotApplicable, Reason: "no metrics endpoint"},
+		}}
+		r.Verdict = evidence.Decide(r.Checks, r.Required)
+		return r
+	}
+	for _, tt := range []struct {
+		broken bool
+		want   []string
+	}{
+		{false, []string{
+			"  ✓ A5     protected       a5.saturated_without_retry_after = 4 responses (want == 0 responses): WAIVED (breaks its rule): the API answers overload with 502\n",
+			"  – A6     observable     not applicable  no metrics endpoint\n",
+			"verdict: GREEN — 1 check and 1 measure not applicable to this API, 2 measures waived (profile clickhouse)\n" +
+				"  not applicable: A1 a1.trailer_mismatches: the API writes no trailer\n" +
+				"  not applicable: A6: no metrics endpoint\n" +
+				"  waived: A5 a5.saturated_without_retry_after = 4 responses (want == 0 responses): WAIVED (breaks its rule): the API answers overload with 502\n" +
+				"  waived: A5 a5.rate_limited_without_retry_after = 0 responses (want == 0 responses): WAIVED (holds anyway): no rate limit to announce\n" +
+				"evidence: /out/EVIDENCE.md\n",
+		}},
+		{true, []string{
+			"  ✗ A1     complete        a1.missing_rows = 3 rows (want == 0 rows)\n",
+			"verdict: RED — 1 check and 1 measure not applicable to this API, 2 measures waived (profile clickhouse)\n",
+		}},
+	} {
+		var b bytes.Buffer
+		(&Printer{W: &b, Quiet: true}).Summary(report(tt.broken), "/out/EVIDENCE.md")
+		for _, w := range tt.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("no %q in\n%s", w, b.String())
+			}
+		}
+		for _, line := range strings.Split(b.String(), "\n") {
+			for _, name := range []string{waived.Name, held.Name} {
+				if _, after, ok := strings.Cut(line, name); ok && strings.Contains(strings.ToLower(after), "pass") {
+					t.Errorf("a waived measure shown as passed: %s", line)
+				}
+			}
+		}
+	}
+	var b bytes.Buffer
+	(&Printer{W: &b, Quiet: true, Color: true}).Summary(report(false))
+	if !strings.Contains(b.String(), "verdict: \x1b[32;1mGREEN\x1b[0m — 1 check and 1 measure") {
+		t.Errorf("verdict line in colour: %q", b.String())
+	}
+}
+
+// A check marked not applicable shows so in the progress, unless evidence fails it; one the run
+// requires all the same is not run in the summary.
+func TestCheckOfNotApplicable(t *testing.T) {
+	na := evidence.Check{ID: "A6", Title: "observable", Status: evidence.StatusNotApplicable, Reason: "no metrics endpoint"}
+	if pc := CheckOf(na); pc.Status != statusNotApplicable || pc.Main != "no metrics endpoint" {
+		t.Errorf("%+v", pc)
+	}
+	failed := na
+	failed.Failures = []string{"the scrape broke"}
+	if pc := CheckOf(failed); pc.Status != string(evidence.StatusFailed) || pc.Main != "the scrape broke" {
+		t.Errorf("%+v", pc)
+	}
+	var b bytes.Buffer
+	(&Printer{W: &b, Quiet: true}).Summary(evidence.Report{Verdict: evidence.NotRun, Required: []string{"A6"}, Checks: []evidence.Check{na}})
+	if w := "  – A6     observable     not run  not applicable to this API (no metrics endpoint), yet required\n"; !strings.Contains(b.String(), w) {
+		t.Errorf("no %q in\n%s", w, b.String())
+	}
+}

@@ -226,7 +226,7 @@ func verify(dir string, stdout io.Writer) error {
 		return &exitError{exitUnverifiable, fmt.Errorf("%s: %w", dir, err)}
 	}
 	fmt.Fprintf(stdout, "%s: every file matches SHA256SUMS (run %s, target %s)\nverdict: %s\n",
-		dir, r.RunID, r.Environment.Target, r.Verdict)
+		dir, r.RunID, r.Environment.Target, r.Headline())
 	if code := evidence.ExitCode(r.Verdict); code != 0 {
 		return &exitError{code, fmt.Errorf("verdict %s", r.Verdict)}
 	}
@@ -251,7 +251,7 @@ func verifySigned(ctx context.Context, c verifyConfig, stdout io.Writer) error {
 	if c.ImageDigest != "" {
 		fmt.Fprintf(stdout, "image: %s, as asked\n", c.ImageDigest)
 	}
-	fmt.Fprintf(stdout, "verdict: %s (signed result %s)\n", res.Report.Verdict, res.Predicate.GetResult())
+	fmt.Fprintf(stdout, "verdict: %s (signed result %s)\n", res.Report.Headline(), res.Predicate.GetResult())
 	if err != nil {
 		return &exitError{evidence.ExitCode(res.Report.Verdict), err}
 	}

@@ -50,6 +50,9 @@ func TestVerify(t *testing.T) {
 		{"green", bundle(t, nil), 0, "verdict: GREEN", ""},
 		{"red", bundle(t, testkit.FailA1), 1, "verdict: RED", "verdict RED"},
 		{"not run", bundle(t, testkit.SkipLast), 2, "verdict: NOT RUN", "verdict NOT RUN"},
+		{"a profile left A6 out", testkit.Bundle(t, testkit.BundleOf{IDs: []string{"A1"}, Profile: "clickhouse", Edit: func(c []evidence.Check) []evidence.Check {
+			return append(c, evidence.Check{ID: "A6", Status: evidence.StatusNotApplicable, Reason: "no metrics endpoint"})
+		}}), 0, "verdict: GREEN — 1 check not applicable to this API (profile clickhouse)\n", ""},
 		{"tampered", tampered, 3, "", "exporter.log: SHA-256"},
 		{"missing", filepath.Join(t.TempDir(), "absent"), 3, "", "SHA256SUMS"},
 	} {
