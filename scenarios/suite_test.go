@@ -185,6 +185,14 @@ func capabilities() pipeline.Capabilities {
 	return pipeline.CapabilitiesOfKind(target.Kind(opts.Target), opts.Baseline, suite.profile)
 }
 
+// profileName names the profile given with --profile; "" for the default, the v1 API.
+func profileName() string {
+	if suite.profile == nil {
+		return ""
+	}
+	return suite.profile.Name
+}
+
 // must fails the node with a plain message, what went wrong and why, when err is not nil: a
 // person reads it, so none of Gomega's rendering of an error value.
 func must(err error, what string) {
@@ -265,6 +273,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		Environment:   suite.env,
 		Thresholds:    suite.thresholds,
 		Required:      required,
+		Profile:       profileName(),
 		Checks:        ginkgoreport.Checks(report, suite.checks, required),
 	}
 	if rep.RunID == "" {

@@ -67,6 +67,24 @@ func CapabilitiesOfKind(kind target.Kind, baseline string, p *profile.Profile) C
 	return withProfile(Capabilities{Replicas: c, Database: c, Baseline: baseline != ""}, p)
 }
 
+// NotApplicableTo is why d does not apply to the API a run with c judges ("" when it applies, or
+// when it does not for a reason of the run's, such as no baseline given): such a check is
+// recorded as not applicable, with this reason.
+func (d Def) NotApplicableTo(c Capabilities) string {
+	if d.Applies(c.anyAPI()) != "" {
+		return ""
+	}
+	return d.Applies(c)
+}
+
+// anyAPI is c judging an API that declares everything: a row that applies to it but not to c
+// does not apply because of the API (not applicable to it), not because of the run.
+func (c Capabilities) anyAPI() Capabilities {
+	c.API = profile.Capabilities{Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
+		Metrics: true, Protection: true, Memory: true, Single: true, Remove: true}
+	return c
+}
+
 func withProfile(c Capabilities, p *profile.Profile) Capabilities {
 	if p == nil {
 		p = api.V1Profile()
@@ -152,6 +170,8 @@ func (r *Run) Check(ctx context.Context, d Def) evidence.Check {
 	case d.run == nil:
 		c = evidence.Check{ID: d.ID, Title: d.Title, Status: evidence.StatusNotRun,
 			Failures: []string{"made by the suite's report, not by the run"}}
+	case d.NotApplicableTo(r.caps) != "":
+		c = evidence.Check{ID: d.ID, Title: d.Title, Status: evidence.StatusNotApplicable, Reason: d.NotApplicableTo(r.caps)}
 	case d.Applies(r.caps) != "":
 		c = evidence.Check{ID: d.ID, Title: d.Title, Status: evidence.StatusNotRun, Failures: []string{d.Applies(r.caps)}}
 	default:
