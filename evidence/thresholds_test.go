@@ -17,6 +17,7 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"a1.duplicate_rows":                   {"==", 0, "rows"},
 		"a1.mismatched_fields":                {"==", 0, "fields"},
 		"a1.trailer_mismatches":               {"==", 0, "exports"},
+		"a1.truncation_detectable":            {"==", 1, ""},
 		"a2.csv_parse_errors":                 {"==", 0, "errors"},
 		"a2.pdf_invalid":                      {"==", 0, "documents"},
 		"a2.pdf_page_mismatch":                {"==", 0, "documents"},

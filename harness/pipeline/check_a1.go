@@ -6,14 +6,33 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/export"
+	"github.com/exportatscale/exportatscale/harness/profile"
 )
 
-// measureExports is every export the run verified: what A1 and A2 judge.
-func measureExports(_ context.Context, r *Run) (export.Tally, error) {
+// exported is every export the run verified, and what the API declares of them: what A1 and A2
+// judge.
+type exported struct {
+	export.Tally
+	API       profile.Capabilities
+	Integrity string            // how a whole export proves itself (the profile's integrity kind)
+	Waivers   map[string]string // measure → why the profile waives it
+}
+
+// measureExports is every export the run verified.
+func measureExports(_ context.Context, r *Run) (exported, error) {
 	if r.tally.CSV.Exports == 0 {
-		return export.Tally{}, missing("exports to judge")
+		return exported{}, missing("exports to judge")
 	}
-	return r.tally, nil
+	return exported{Tally: r.tally, API: r.caps.API(), Integrity: r.cfg.Profile.Integrity.Kind, Waivers: r.waivers()}, nil
+}
+
+// waivers are the profile's, by measure.
+func (r *Run) waivers() map[string]string {
+	w := map[string]string{}
+	for _, x := range r.cfg.Profile.Waivers {
+		w[x.Measure] = x.Reason
+	}
+	return w
 }
 
 // judgeA1 judges completeness: every seeded record exactly once in the CSV exports, every field equal to
@@ -24,7 +43,11 @@ func measureExports(_ context.Context, r *Run) (export.Tally, error) {
 // export.CSVTotals.TrailersStripped), the check still fails, since no client could have verified
 // those exports, and a note names the likely cause: an intermediary that drops HTTP trailers,
 // not the exporter.
-func judgeA1(th Thresholds, t export.Tally) evidence.Check {
+//
+// a1.truncation_detectable is whether a client can tell a cut export from a whole one at all (the
+// profile's integrity is not none): an API that gives it no way is RED, unless the profile waives
+// the measure.
+func judgeA1(th Thresholds, t exported) evidence.Check {
 	csv, pdf := t.CSV, t.PDF
 	b := &builder{th: th}
 	b.measure("a1.missing_rows", float64(csv.Missing), "rows")
@@ -32,6 +55,15 @@ func judgeA1(th Thresholds, t export.Tally) evidence.Check {
 	b.measure("a1.mismatched_fields", float64(csv.Mismatched), "fields")
 	b.measure("a1.trailer_mismatches", float64(csv.IntegrityMismatches+pdf.IntegrityMismatches), "exports")
 	b.info("a1.csv_exports", float64(csv.Exports), "exports")
+	detectable := 0.0
+	if t.API.Truncation {
+		detectable = 1
+	}
+	b.measure("a1.truncation_detectable", detectable, "")
+	b.waive("a1.truncation_detectable", t.Waivers["a1.truncation_detectable"])
+	if !t.API.Truncation {
+		b.note("integrity " + t.Integrity + ": nothing in an export tells a client that it was cut short")
+	}
 	if csv.Unexpected > 0 {
 		b.fail("%d CSV rows carry an id that was never seeded", csv.Unexpected)
 	}

@@ -65,4 +65,4 @@ func judgeA4(th Thresholds, m memory.Memory) evidence.Check {
 var a4Check = define(Def{ID: "A4", Title: "bounded",
 	Spec:    "bounded: peak anonymous memory within budget and flat in the export size",
 	Labels:  []string{"assert", "A4"},
-	Applies: needs(func(c Capabilities) bool { return c.API.Memory }, "the profile's service is a url, whose memory cannot be watched from outside")}, measureMemory, judgeA4)
+	Applies: needs(func(c Capabilities) bool { return c.API().Memory }, "the profile's service is a url, whose memory cannot be watched from outside")}, measureMemory, judgeA4)

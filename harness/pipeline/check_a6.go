@@ -154,4 +154,4 @@ func pairMap(labels []string) map[string]string {
 var a6Check = define(Def{ID: "A6", Title: "observable",
 	Spec:    "observable: the nine metrics exist, lint clean and reconcile with the harness",
 	Labels:  []string{"assert", "A6"},
-	Applies: needs(func(c Capabilities) bool { return c.API.Metrics }, "the profile maps none of the API's metrics")}, measureObservability, judgeA6)
+	Applies: needs(func(c Capabilities) bool { return c.API().Metrics }, "the profile maps none of the API's metrics")}, measureObservability, judgeA6)

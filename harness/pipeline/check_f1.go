@@ -334,7 +334,7 @@ var f1Check = define(Def{ID: "F1", Title: "replica killed",
 		if r := needs(func(c Capabilities) bool { return c.Replicas }, "the target is not a deployment of replicas behind a proxy")(c); r != "" {
 			return r
 		}
-		return needs(func(c Capabilities) bool { return c.API.Truncation && c.API.Resume },
+		return needs(func(c Capabilities) bool { return c.API().Truncation && c.API().Resume },
 			"the API cannot show a cut export as cut (integrity) or resume one (after)")(c)
 	}},
 	measureReplicaKilled, judgeReplicaKilled)

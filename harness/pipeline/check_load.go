@@ -109,8 +109,8 @@ func (r *Run) memoryWindows(ctx context.Context, observable bool, small, large *
 // then the instrument's ceiling against an in-process replay of what it received.
 func (r *Run) loadTest(ctx context.Context, ld *dataset, observable bool, failures *[]string) (load.Result, error) {
 	csvOpts, pdfOpts := allVariants(len(ld.records))
-	csvOpts = supported(csvOpts[:5], r.caps.API) // the last two CSV variants are too small to time a stream
-	_, pdfOpts = variants(len(ld.records), r.caps.API)
+	csvOpts = supported(csvOpts[:5], r.caps.API()) // the last two CSV variants are too small to time a stream
+	_, pdfOpts = variants(len(ld.records), r.caps.API())
 	csvExp, err := r.expectAll(ld, csvOpts)
 	if err != nil {
 		return load.Result{}, err

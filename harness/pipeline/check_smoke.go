@@ -65,7 +65,7 @@ func measureSmoke(ctx context.Context, r *Run) (smoking, error) {
 	if ds == nil {
 		return smoking{}, missing("the smoke dataset")
 	}
-	csvOpts, pdfOpts := variants(len(ds.records), r.caps.API)
+	csvOpts, pdfOpts := variants(len(ds.records), r.caps.API())
 	s := smoking{Exports: len(csvOpts) + len(pdfOpts)}
 	for i, opt := range csvOpts {
 		c, err := smokeExport(ctx, r, ds, "CSV", opt, r.verifyCSV)

@@ -47,6 +47,21 @@ func (b *builder) info(name string, v float64, unit string) {
 	b.measures = append(b.measures, evidence.Judge(b.th, name, v, unit))
 }
 
+// notApplicable records that the API judged has no measure name, and why.
+func (b *builder) notApplicable(name, reason string) {
+	b.measures = append(b.measures, evidence.NotApplicableMeasure(name, reason))
+}
+
+// waive marks the measure name, recorded already, waived for reason ("" leaves it judged): it
+// keeps its value and rule, and shows as waived, never as passed.
+func (b *builder) waive(name, reason string) {
+	for i := range b.measures {
+		if b.measures[i].Name == name && reason != "" {
+			b.measures[i].Waived = reason
+		}
+	}
+}
+
 func (b *builder) fail(format string, args ...any) {
 	b.failures = append(b.failures, fmt.Sprintf(format, args...))
 }

@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	"github.com/exportatscale/exportatscale/evidence"
+	"github.com/exportatscale/exportatscale/harness/api"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/load"
 	"github.com/exportatscale/exportatscale/harness/memory"
 	"github.com/exportatscale/exportatscale/harness/metrics"
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/seed"
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
@@ -32,7 +34,7 @@ func TestA1(t *testing.T) {
 		{"PDF header wrong", export.CSVTotals{Exports: 1}, export.PDFTotals{Exports: 1, IntegrityMismatches: 1}, evidence.StatusFailed, "a1.trailer_mismatches = 1 exports breaks == 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := judgeA1(th, export.Tally{CSV: tt.csv, PDF: tt.pdf})
+			c := judgeA1(th, exported{Tally: export.Tally{CSV: tt.csv, PDF: tt.pdf}, API: v1Caps()})
 			if c.Status != tt.status || !strings.Contains(strings.Join(c.Failures, "\n"), tt.line) {
 				t.Errorf("check %+v", c)
 			}
@@ -70,7 +72,7 @@ func TestA1TrailersStripped(t *testing.T) {
 			for _, r := range tt.reports {
 				tl.Add(r)
 			}
-			c := judgeA1(testkit.Thresholds(t), export.Tally{CSV: tl.CSV, PDF: tl.PDF})
+			c := judgeA1(testkit.Thresholds(t), exported{Tally: export.Tally{CSV: tl.CSV, PDF: tl.PDF}, API: v1Caps()})
 			noted := slices.ContainsFunc(c.Notes, func(n string) bool { return strings.HasPrefix(n, note) })
 			if c.Status != tt.status || noted != tt.noted {
 				t.Errorf("A1 %s, notes %q; want %s, noted %v", c.Status, c.Notes, tt.status, tt.noted)
@@ -340,3 +342,6 @@ func parse(t *testing.T, text string) metrics.Snapshot {
 	}
 	return s
 }
+
+// v1Caps are what the v1 API declares.
+func v1Caps() profile.Capabilities { return api.V1Profile().Capabilities() }

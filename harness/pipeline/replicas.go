@@ -28,7 +28,7 @@ type replicaScrapes []metrics.Snapshot
 // scrape scrapes the target's metrics once: through BaseURL, or for a deployment of replicas
 // every replica's, summed, each kept as an artifact (metrics-<phase>-<replica>.txt).
 func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, replicaScrapes, error) {
-	if !r.caps.API.Metrics {
+	if !r.caps.API().Metrics {
 		return metrics.Snapshot{}, nil, nil // nothing to scrape: A6 does not apply
 	}
 	src, ok := r.cfg.Target.(target.MetricsSource)
@@ -53,7 +53,7 @@ func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, repli
 // scrapeIdle polls the metrics until no export is in flight anywhere and returns that scrape, as
 // metrics.WaitIdle does for one exporter.
 func (r *Run) scrapeIdle(ctx context.Context) (metrics.Snapshot, replicaScrapes, error) {
-	if !r.caps.API.Metrics {
+	if !r.caps.API().Metrics {
 		return metrics.Snapshot{}, nil, nil
 	}
 	if _, ok := r.cfg.Target.(target.MetricsSource); !ok {
@@ -90,7 +90,7 @@ func (r *Run) replicaName(i int) string {
 // replica's own, the highest of them (A4's budget is per exporter).
 func (r *Run) resident(ctx context.Context, hc *http.Client, interval time.Duration) func() float64 {
 	rep, ok := r.cfg.Target.(target.Replicated)
-	if !r.caps.API.Metrics {
+	if !r.caps.API().Metrics {
 		return func() float64 { return 0 }
 	}
 	if !ok {

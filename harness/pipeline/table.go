@@ -46,9 +46,19 @@ type Capabilities struct {
 	Database bool
 	// Baseline: an earlier run's bundle was given to compare with (baseline).
 	Baseline bool
-	// Profile names the profile of the API judged, and API is what that profile declares.
+	// Profile names the profile of the API judged ("" for this repository's v1 API), and Lacks is
+	// what the API does not have, from the profile: the zero value lacks nothing.
 	Profile string
-	API     profile.Capabilities
+	Lacks   profile.Capabilities
+}
+
+// API is what the API judged has.
+func (c Capabilities) API() profile.Capabilities { return c.Lacks.Missing() }
+
+// Judging is c judging an API that has what has says.
+func (c Capabilities) Judging(has profile.Capabilities) Capabilities {
+	c.Lacks = has.Missing()
+	return c
 }
 
 // CapabilitiesOf reads the capabilities of a started target judged through profile p (nil: this
@@ -80,8 +90,7 @@ func (d Def) NotApplicableTo(c Capabilities) string {
 // anyAPI is c judging an API that declares everything: a row that applies to it but not to c
 // does not apply because of the API (not applicable to it), not because of the run.
 func (c Capabilities) anyAPI() Capabilities {
-	c.API = profile.Capabilities{Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
-		Metrics: true, Protection: true, Memory: true, Single: true, Remove: true}
+	c.Lacks = profile.Capabilities{}
 	return c
 }
 
@@ -89,8 +98,8 @@ func withProfile(c Capabilities, p *profile.Profile) Capabilities {
 	if p == nil {
 		p = api.V1Profile()
 	}
-	c.Profile, c.API = p.Name, p.Capabilities()
-	return c
+	c.Profile = p.Name
+	return c.Judging(p.Capabilities())
 }
 
 // always applies to every run.

@@ -58,3 +58,10 @@ func (c Capabilities) Declared() []string {
 	}
 	return names
 }
+
+// Missing is every capability c does not hold, and none it holds.
+func (c Capabilities) Missing() Capabilities {
+	return Capabilities{Columns: !c.Columns, Resume: !c.Resume, Limit: !c.Limit, BOM: !c.BOM, PDF: !c.PDF,
+		Truncation: !c.Truncation, Metrics: !c.Metrics, Protection: !c.Protection, Memory: !c.Memory,
+		Single: !c.Single, Remove: !c.Remove}
+}

@@ -36,7 +36,7 @@ type skip struct{ id, reason string }
 // among them for want of a declared protection: an API that declares none still answers
 // overload, and how it does is judged (a client's blind spot is a finding), never skipped.
 func notApplicable(defs []pipeline.Def, run pipeline.Capabilities, c profile.Capabilities) []skip {
-	run.API = c
+	run = run.Judging(c)
 	var skips []skip
 	for _, d := range defs {
 		if reason := d.Applies(run); reason != "" {
