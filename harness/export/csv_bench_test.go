@@ -65,4 +65,4 @@ func BenchmarkVerifyCSV(b *testing.B) {
 }
 
 // isString reports whether Header position j of exp is a string column.
-func isString(exp *Expected, j int) bool { return exp.str[j] }
+func isString(exp *Expected, j int) bool { return exp.types[j] == seed.TypeString }
