@@ -41,6 +41,7 @@ type cellRules struct {
 	// exactTime: the seeded text (RFC 3339 UTC, nanoseconds) is itself a right timestamp cell, so a
 	// cell equal to it needs no parsing.
 	exactTime bool
+	scratch   []byte // a timestamp as a layout writes it
 }
 
 func newCellRules(d Dialect) cellRules {
@@ -73,9 +74,11 @@ func (r *cellRules) bool(want string) string {
 	return want
 }
 
-// timestamp compares a timestamp cell with the seeded text want (RFC 3339). It returns whether the
-// cell is right, the cell the first layout makes of the seeded instant (for messages), and whether
-// some layout read the cell at all.
+// timestamp compares a timestamp cell with the seeded text want (RFC 3339): it is right when it is
+// what one of the layouts writes for the seeded instant, truncated to the precision, in the zone.
+// (Validate made sure each layout reads that back as the same instant.) It returns whether the cell
+// is right, what the first layout writes (for messages), and whether some layout reads the cell at
+// all.
 func (r *cellRules) timestamp(got, want string) (ok bool, shown string, parsed bool) {
 	if r.exactTime && got == want {
 		return true, want, true
@@ -87,17 +90,20 @@ func (r *cellRules) timestamp(got, want string) (ok bool, shown string, parsed b
 	if r.TimestampPrecision > 0 {
 		at = at.Truncate(r.TimestampPrecision)
 	}
+	at = at.In(r.zone)
 	for _, l := range r.layouts {
-		t, err := time.ParseInLocation(l, got, r.zone)
-		if err != nil {
-			continue
-		}
-		parsed = true
-		if t.Equal(at) && t.In(r.zone).Format(l) == got {
+		r.scratch = at.AppendFormat(r.scratch[:0], l)
+		if string(r.scratch) == got {
 			return true, "", true
 		}
 	}
-	return false, at.In(r.zone).Format(r.layouts[0]), parsed
+	for _, l := range r.layouts {
+		if _, err := time.ParseInLocation(l, got, r.zone); err == nil {
+			parsed = true
+			break
+		}
+	}
+	return false, at.Format(r.layouts[0]), parsed
 }
 
 // sameNumber reports whether got and want are decimal numbers of the same value. got must be

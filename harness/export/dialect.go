@@ -9,10 +9,10 @@ import (
 // Dialect is how an API writes a CSV export: what the verifier parses and how it compares a cell
 // with the seeded value.
 //
-// A timestamp cell matches when one of the layouts reads it as the seeded instant (truncated to the
-// precision) and it is exactly what that layout writes for the instant in TimestampZone: so under a
-// layout with an offset the cell must carry the zone's offset, and the text must be the layout's
-// own (RFC3339Nano, for one, writes no trailing zeros). A NULL cell is one equal to Null, unquoted
+// A timestamp cell matches when it is exactly what one of the layouts writes for the seeded instant,
+// truncated to the precision, in TimestampZone (Validate makes sure a layout reads back what it
+// writes): so under a layout with an offset the cell must carry the zone's offset, and the text
+// must be the layout's own (RFC3339Nano, for one, writes no trailing zeros). A NULL cell is one equal to Null, unquoted
 // or in a column that is not a string (a quoted string equal to Null is that string).
 type Dialect struct {
 	Header             bool           // the first record is the header row
