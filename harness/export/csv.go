@@ -36,7 +36,7 @@ type CSVReport struct {
 	Duplicates      int // records repeating an id already seen
 	Unexpected      int // records whose id was not expected (or is not a number)
 	OutOfOrder      int // records whose id is not greater than the one before
-	Mismatched      int // cells that differ from the seed (in the dialect, after inverting the formula guard), NULL cells included
+	Mismatched      int // cells that differ from the seed in the dialect (after inverting the formula guard), NULLs included
 	GuardViolations int // string cells equal to the seed after inverting the guard but not exactly the guarded seed
 
 	Examples []string // the first few problems, for people
@@ -186,7 +186,11 @@ func (v *csvVerifier) run(r io.Reader) {
 	}
 	v.report.ParseErrors += p.badEnds
 	if p.badEnds > 0 {
-		v.problem("%d record(s) not ended by %s", p.badEnds, map[bool]string{false: "CRLF", true: "LF"}[p.lf])
+		end := "CRLF"
+		if p.lf {
+			end = "LF"
+		}
+		v.problem("%d record(s) not ended by %s", p.badEnds, end)
 	}
 	for i, ok := range v.seen {
 		if !ok {
@@ -303,7 +307,7 @@ func (v *csvVerifier) compare(id int64, j int, got string, quoted bool, want str
 			return
 		}
 	case kindBool:
-		want = r.bool(want)
+		want = r.boolText(want)
 	}
 	if got != want {
 		v.report.Mismatched++

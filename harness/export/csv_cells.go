@@ -2,6 +2,7 @@ package export
 
 import (
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/exportatscale/exportatscale/harness/seed"
@@ -47,13 +48,7 @@ type cellRules struct {
 func newCellRules(d Dialect) cellRules {
 	r := cellRules{Dialect: d, layouts: d.layouts(), zone: d.zone()}
 	r.trueText, r.falseText = d.spellings()
-	r.exactTime = d.TimestampPrecision <= 1 && r.zone == time.UTC
-	if r.exactTime {
-		r.exactTime = false
-		for _, l := range r.layouts {
-			r.exactTime = r.exactTime || l == time.RFC3339Nano
-		}
-	}
+	r.exactTime = d.TimestampPrecision <= 1 && r.zone == time.UTC && slices.Contains(r.layouts, time.RFC3339Nano)
 	return r
 }
 
@@ -63,8 +58,8 @@ func (r *cellRules) isNull(k cellKind, got string, quoted bool) bool {
 	return r.Null != "" && got == r.Null && (!quoted || k != kindString)
 }
 
-// bool returns the cell the dialect writes for the seeded bool text want.
-func (r *cellRules) bool(want string) string {
+// boolText returns the cell the dialect writes for the seeded bool text want.
+func (r *cellRules) boolText(want string) string {
 	switch want {
 	case "true":
 		return r.trueText

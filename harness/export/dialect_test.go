@@ -51,15 +51,19 @@ func countsOf(r CSVReport) counts {
 	return counts{r.ParseErrors, r.Mismatched, r.GuardViolations, r.Unexpected, r.Missing}
 }
 
-func TestDialectCSV(t *testing.T) {
+// dialectCase is a body of small verified in a variant of the ClickHouse dialect.
+type dialectCase struct {
+	name    string
+	dialect func(*Dialect) // applied to clickHouse()
+	body    string
+	want    counts
+	example string // in Examples, when the case expects a problem
+}
+
+// dialectCases are the ClickHouse body verified, and each deviation from a dialect caught.
+func dialectCases() []dialectCase {
 	strict := func(d *Dialect) { *d = StrictDialect() }
-	tests := []struct {
-		name    string
-		dialect func(*Dialect) // applied to clickHouse()
-		body    string
-		want    counts
-		example string // in Examples, when the case expects a problem
-	}{
+	return []dialectCase{
 		{"ClickHouse", nil, smallCH, counts{}, ""},
 		{"ClickHouse, decimals as text", func(d *Dialect) { d.DecimalsAsNumbers = false }, smallCH, counts{}, ""},
 		{"wrong delimiter", nil, strings.ReplaceAll(smallCH, ",", ";"), counts{parse: 1}, "header: ';' after a closing quote"},
@@ -115,7 +119,10 @@ func TestDialectCSV(t *testing.T) {
 			"1,2026-01-02T08:00:00.123456789Z,1.5000,true,'=SUM(A1)\r\n2,2026-01-02T08:30:00.000Z,-0.2500,false,\\N\r\n",
 			counts{mismatched: 1}, `"2026-01-02T08:30:00.000Z", want "2026-01-02T08:30:00Z"`},
 	}
-	for _, tt := range tests {
+}
+
+func TestDialectCSV(t *testing.T) {
+	for _, tt := range dialectCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			d := clickHouse()
 			if tt.dialect != nil {
