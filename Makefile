@@ -82,13 +82,15 @@ full-volume:
 	$(SUDO) umount "$$vol"; rmdir "$$vol"; exit $$rc
 
 FUZZTIME ?= 5s
-# FuzzLoad's seeds are whole profiles: minimizing each new input for the default 60 s stalls it.
+# FuzzLoad's seeds are whole profiles and FuzzDialectCSV's whole CSV exports: minimizing each new
+# input for the default 60 s stalls them.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNDJSON$$' -fuzztime $(FUZZTIME) ./exporter/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseExportQuery$$' -fuzztime $(FUZZTIME) ./exporter/
 	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./internal/pdftext/
 	$(GO) test -run '^$$' -fuzz '^FuzzFields$$' -fuzztime $(FUZZTIME) ./harness/internal/ratelimit/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./harness/profile/
+	$(GO) test -run '^$$' -fuzz '^FuzzDialectCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./harness/export/
 
 # End-to-end benchmarks of the exporter binary over loopback (see exporter/bench); sqlite3 is the
 # CSV baseline.

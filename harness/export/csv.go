@@ -24,16 +24,19 @@ type CSVReport struct {
 	Integrity
 	Media Media
 
-	BOM         bool // the body started with a UTF-8 BOM
-	HeaderOK    bool // the header row is exactly Expected.Header
-	Rows        int  // data records parsed (duplicates included)
-	ParseErrors int  // syntax errors, records with a wrong field count, non-CRLF line ends, a wrong header or BOM
+	BOM      bool // the body started with a UTF-8 BOM
+	HeaderOK bool // the header row is exactly Expected.Header (always true in a dialect without one)
+	Rows     int  // data records parsed (duplicates included)
+	// ParseErrors counts syntax errors, records with a wrong field count, records not ended by the
+	// dialect's line end, records (and a header) with a field the dialect quotes left bare, a wrong
+	// header or BOM, and an invalid dialect.
+	ParseErrors int
 
 	Missing         int // expected ids absent
 	Duplicates      int // records repeating an id already seen
 	Unexpected      int // records whose id was not expected (or is not a number)
 	OutOfOrder      int // records whose id is not greater than the one before
-	Mismatched      int // cells that differ from the seed after inverting the formula guard
+	Mismatched      int // cells that differ from the seed in the dialect (after inverting the formula guard), NULLs included
 	GuardViolations int // string cells equal to the seed after inverting the guard but not exactly the guarded seed
 
 	Examples []string // the first few problems, for people
@@ -86,7 +89,7 @@ func failure(f Fetch, in Integrity, m Media, parse, rows bool) string {
 	return ""
 }
 
-// CSV fetches exp as CSV and verifies it completely, once the body has been received.
+// CSV fetches exp as CSV and verifies it completely, in c's Dialect, once the body has been received.
 func (c *Client) CSV(ctx context.Context, exp *Expected) CSVReport {
 	return c.Get(ctx, CSV, exp).CSV()
 }
@@ -94,13 +97,17 @@ func (c *Client) CSV(ctx context.Context, exp *Expected) CSVReport {
 // CSV reads the rest of the body of a CSV export and verifies it completely.
 func (p *Pending) CSV() CSVReport { return p.Receive().CSV() }
 
-// CSV verifies a received CSV export completely: its content headers, every record against the
-// expectation, and its trailers against the body.
+// CSV verifies a received CSV export completely, in the Client's Dialect: its content headers,
+// every record against the expectation, and its trailers against the body.
 func (rec *Received) CSV() CSVReport {
 	if rec.Status != http.StatusOK {
 		return CSVReport{Fetch: rec.Fetch}
 	}
-	v := newCSVVerifier(rec.exp)
+	d := StrictDialect()
+	if rec.dialect != nil {
+		d = *rec.dialect
+	}
+	v := newCSVVerifier(rec.exp, d)
 	v.run(rec.reader())
 	r := v.report
 	r.Fetch = rec.Fetch
@@ -117,20 +124,37 @@ func (rec *Received) CSV() CSVReport {
 
 type csvVerifier struct {
 	exp    *Expected
+	rules  cellRules
+	kinds  []cellKind // per Header position
 	seen   []bool
 	last   int64
 	report CSVReport
 }
 
-func newCSVVerifier(exp *Expected) *csvVerifier {
-	return &csvVerifier{exp: exp, seen: make([]bool, len(exp.IDs)), last: -1 << 63}
+func newCSVVerifier(exp *Expected, d Dialect) *csvVerifier {
+	v := &csvVerifier{exp: exp, rules: newCellRules(d), seen: make([]bool, len(exp.IDs)), last: -1 << 63}
+	v.kinds = make([]cellKind, len(exp.Header))
+	for j := range v.kinds {
+		if j < len(exp.types) {
+			v.kinds[j] = kindOf(exp.types[j])
+		}
+	}
+	return v
 }
 
+// problem adds an example, unless there are enough already.
 func (v *csvVerifier) problem(format string, args ...any) {
-	v.report.Examples = limitedList(v.report.Examples, maxExamples, fmt.Sprintf(format, args...))
+	if len(v.report.Examples) < maxExamples {
+		v.report.Examples = append(v.report.Examples, fmt.Sprintf(format, args...))
+	}
 }
 
 func (v *csvVerifier) run(r io.Reader) {
+	if err := v.rules.Validate(); err != nil {
+		v.report.ParseErrors++
+		v.problem("dialect: %v", err)
+		return
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
 		v.report.BOM = true
@@ -140,30 +164,16 @@ func (v *csvVerifier) run(r io.Reader) {
 		v.report.ParseErrors++
 		v.problem("BOM present: %v, asked for: %v", v.report.BOM, v.exp.Options.BOM)
 	}
-	p := &csvParser{r: br}
-	header, err := p.record()
-	var te *transportError
-	if errors.As(err, &te) {
+	p := newCSVParser(br, v.rules.Dialect)
+	if !v.header(p) {
 		return
-	}
-	if err != nil {
-		v.report.ParseErrors++
-		v.problem("header: %v", err)
-		return
-	}
-	if slices.Equal(header, v.exp.Header) {
-		v.report.HeaderOK = true
-	} else {
-		v.report.ParseErrors++
-		v.problem("header is %q, want %q", header, v.exp.Header)
 	}
 	for {
-		rec, err := p.record()
+		err := p.read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var te *transportError
-		if errors.As(err, &te) {
+		if isTransport(err) {
 			break // the body was cut: counted as truncated, not as malformed
 		}
 		if err != nil {
@@ -172,11 +182,15 @@ func (v *csvVerifier) run(r io.Reader) {
 			break // a syntax error leaves no reliable place to resume
 		}
 		v.report.Rows++
-		v.check(p.line, rec)
+		v.check(p.line, p.strings(), p.quoted)
 	}
 	v.report.ParseErrors += p.badEnds
 	if p.badEnds > 0 {
-		v.problem("%d record(s) not ended by CRLF", p.badEnds)
+		end := "CRLF"
+		if p.lf {
+			end = "LF"
+		}
+		v.problem("%d record(s) not ended by %s", p.badEnds, end)
 	}
 	for i, ok := range v.seen {
 		if !ok {
@@ -186,13 +200,45 @@ func (v *csvVerifier) run(r io.Reader) {
 	}
 }
 
+// header reads and checks the header row, if the dialect has one; false means there is nothing
+// more to read.
+func (v *csvVerifier) header(p *csvParser) bool {
+	if !v.rules.Header {
+		v.report.HeaderOK = true
+		return true
+	}
+	header, err := p.record()
+	if isTransport(err) {
+		return false
+	}
+	if err != nil {
+		v.report.ParseErrors++
+		v.problem("header: %v", err)
+		return false
+	}
+	if slices.Equal(header, v.exp.Header) {
+		v.report.HeaderOK = true
+	} else {
+		v.report.ParseErrors++
+		v.problem("header is %q, want %q", header, v.exp.Header)
+	}
+	if v.rules.QuoteAll || v.rules.QuoteStrings {
+		if j := slices.Index(p.quoted, false); j >= 0 {
+			v.report.ParseErrors++
+			v.problem("line %d: header name %q not quoted", p.line, header[j])
+		}
+	}
+	return true
+}
+
 // check compares one data record with the seed.
-func (v *csvVerifier) check(line int, rec []string) {
+func (v *csvVerifier) check(line int, rec []string, quoted []bool) {
 	if len(rec) != len(v.exp.Header) {
 		v.report.ParseErrors++
 		v.problem("line %d: %d fields, want %d", line, len(rec), len(v.exp.Header))
 		return
 	}
+	v.checkQuoting(line, rec, quoted)
 	id, err := strconv.ParseInt(rec[0], 10, 64)
 	i, ok := v.exp.index[id]
 	switch {
@@ -215,138 +261,79 @@ func (v *csvVerifier) check(line int, rec []string) {
 	v.seen[i] = true
 	want := v.exp.cells[i]
 	for j := 1; j < len(rec); j++ {
-		got := rec[j]
-		switch {
-		case !v.exp.str[j]:
-			if got != want[j] {
-				v.report.Mismatched++
-				v.problem("id %d %s: %q, want %q", id, v.exp.Header[j], got, want[j])
-			}
-		case seed.Unguard(got) != want[j]:
+		v.compare(id, j, rec[j], quoted[j], want[j])
+	}
+}
+
+// checkQuoting counts a record with a field left bare that the dialect quotes as a parse error.
+func (v *csvVerifier) checkQuoting(line int, rec []string, quoted []bool) {
+	if !v.rules.QuoteAll && !v.rules.QuoteStrings {
+		return
+	}
+	for j, q := range quoted {
+		if !q && (v.rules.QuoteAll || v.kinds[j] == kindString) {
+			v.report.ParseErrors++
+			v.problem("line %d: %s %q not quoted", line, v.exp.Header[j], rec[j])
+			return
+		}
+	}
+}
+
+// compare compares the cell got of column j, quoted or not, with the seeded text want.
+func (v *csvVerifier) compare(id int64, j int, got string, quoted bool, want string) {
+	r, k, name := &v.rules, v.kinds[j], v.exp.Header[j]
+	if r.isNull(k, got, quoted) {
+		v.report.Mismatched++
+		v.problem("id %d %s: NULL (%q), want %q", id, name, got, want)
+		return
+	}
+	switch k {
+	case kindString:
+		v.compareString(id, name, got, want)
+		return
+	case kindTimestamp:
+		ok, shown, parsed := r.timestamp(got, want)
+		if !parsed {
 			v.report.Mismatched++
-			v.problem("id %d %s: %q, want %q (before the guard)", id, v.exp.Header[j], got, want[j])
-		case got != seed.Guard(want[j]):
-			v.report.GuardViolations++
-			v.problem("id %d %s: %q, want %q (formula guard)", id, v.exp.Header[j], got, seed.Guard(want[j]))
+			v.problem("id %d %s: %q is not a timestamp in the layouts %q, want %q", id, name, got, r.layouts, shown)
+			return
 		}
+		if ok {
+			return
+		}
+		want = shown
+	case kindDecimal:
+		if got == want || r.DecimalsAsNumbers && sameNumber(got, want) {
+			return
+		}
+	case kindBool:
+		want = r.boolText(want)
+	}
+	if got != want {
+		v.report.Mismatched++
+		v.problem("id %d %s: %q, want %q", id, name, got, want)
 	}
 }
 
-// csvParser is a strict RFC 4180 reader that keeps every byte of a field, CR and LF inside quotes
-// included. (encoding/csv turns a quoted CRLF into LF, which would hide a lossy exporter.) A record
-// ended by a bare LF is accepted but counted in badEnds.
-type csvParser struct {
-	r       *bufio.Reader
-	line    int // line of the record just returned, 1-based
-	next    int // line the next record starts on
-	badEnds int
-	field   []byte
-}
-
-func (p *csvParser) record() ([]string, error) {
-	if p.next == 0 {
-		p.next = 1
-	}
-	p.line = p.next
-	if _, err := p.r.Peek(1); errors.Is(err, io.EOF) {
-		return nil, io.EOF
-	}
-	var rec []string
-	for {
-		s, end, err := p.readField()
-		if err != nil {
-			return nil, err
+// compareString compares a string cell with the seed, through the formula guard if the dialect
+// has it.
+func (v *csvVerifier) compareString(id int64, name, got, want string) {
+	switch {
+	case !v.rules.Guard:
+		if got == want {
+			return
 		}
-		rec = append(rec, s)
-		if end {
-			return rec, nil
+		v.report.Mismatched++
+		if g := seed.Guard(want); g != want && got == g {
+			v.problem("id %d %s: %q, want %q (a formula guard the dialect does not have)", id, name, got, want)
+		} else {
+			v.problem("id %d %s: %q, want %q", id, name, got, want)
 		}
+	case seed.Unguard(got) != want:
+		v.report.Mismatched++
+		v.problem("id %d %s: %q, want %q (before the guard)", id, name, got, want)
+	case got != seed.Guard(want):
+		v.report.GuardViolations++
+		v.problem("id %d %s: %q, want %q (formula guard)", id, name, got, seed.Guard(want))
 	}
-}
-
-// readField reads one field and its terminator; end reports the end of the record.
-func (p *csvParser) readField() (s string, end bool, err error) {
-	p.field = p.field[:0]
-	c, err := p.r.ReadByte()
-	if errors.Is(err, io.EOF) {
-		return "", true, nil // the last record had no line end
-	}
-	if err != nil {
-		return "", false, err
-	}
-	if c == '"' {
-		for {
-			c, err := p.r.ReadByte()
-			if errors.Is(err, io.EOF) {
-				return "", false, fmt.Errorf("quoted field not closed")
-			}
-			if err != nil {
-				return "", false, err
-			}
-			if c == '\n' {
-				p.next++
-			}
-			if c != '"' {
-				p.field = append(p.field, c)
-				continue
-			}
-			d, err := p.r.ReadByte()
-			if errors.Is(err, io.EOF) {
-				return string(p.field), true, nil
-			}
-			if err != nil {
-				return "", false, err
-			}
-			if d == '"' {
-				p.field = append(p.field, '"')
-				continue
-			}
-			end, err := p.terminator(d)
-			if err != nil {
-				return "", false, fmt.Errorf("%q after a closing quote", d)
-			}
-			return string(p.field), end, nil
-		}
-	}
-	for {
-		switch c {
-		case ',', '\r', '\n':
-			end, err := p.terminator(c)
-			return string(p.field), end, err
-		case '"':
-			return "", false, fmt.Errorf("quote inside an unquoted field")
-		}
-		p.field = append(p.field, c)
-		c, err = p.r.ReadByte()
-		if errors.Is(err, io.EOF) {
-			return string(p.field), true, nil
-		}
-		if err != nil {
-			return "", false, err
-		}
-	}
-}
-
-// terminator consumes what follows a field: a comma, CRLF, a bare LF (counted), anything else is an
-// error.
-func (p *csvParser) terminator(c byte) (end bool, err error) {
-	switch c {
-	case ',':
-		return false, nil
-	case '\n':
-		p.badEnds++
-		p.next++
-		return true, nil
-	case '\r':
-		d, err := p.r.ReadByte()
-		if err == nil && d == '\n' {
-			p.next++
-			return true, nil
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return false, err
-		}
-		return false, fmt.Errorf("bare CR outside quotes")
-	}
-	return false, fmt.Errorf("unexpected %q", c)
 }

@@ -47,8 +47,11 @@ type API interface {
 
 // Client fetches exports from one exporter. A Client is safe for concurrent use.
 type Client struct {
-	API  API
-	HTTP *http.Client // nil: a client without compression and with enough idle connections
+	// Dialect is how the API writes CSV exports, what CSV verification expects; nil: StrictDialect.
+	// An invalid one (see Dialect.Validate) makes every CSV verification a parse error naming it.
+	Dialect *Dialect
+	API     API
+	HTTP    *http.Client // nil: a client without compression and with enough idle connections
 }
 
 // Options are the optional export query parameters.
@@ -68,7 +71,7 @@ type Expected struct {
 	IDs     []int64  // ascending
 	index   map[int64]int
 	cells   [][]string // per IDs index: the cell text per Header position, before the guard
-	str     []bool     // per Header position: a string column, so the formula guard applies
+	types   []string   // per Header position: the column's seed type (seed.TypeInt for id)
 	// sizeHint is the size of the last complete body received for this expectation, so the next
 	// one is read into a buffer that need not grow on the timed path.
 	sizeHint atomic.Int64
@@ -82,7 +85,7 @@ func Refused(dataset string, opt Options) *Expected {
 
 // NewExpected derives the expected export of records (loaded into dataset with schema) under opt.
 func NewExpected(dataset string, schema seed.Schema, records []seed.Record, opt Options) (*Expected, error) {
-	e := &Expected{Dataset: dataset, Options: opt, Header: []string{"id"}, str: []bool{false}, index: map[int64]int{}}
+	e := &Expected{Dataset: dataset, Options: opt, Header: []string{"id"}, types: []string{seed.TypeInt}, index: map[int64]int{}}
 	pick := []int{} // schema index per selected column
 	names := opt.Columns
 	if names == nil {
@@ -95,7 +98,7 @@ func NewExpected(dataset string, schema seed.Schema, records []seed.Record, opt 
 		}
 		pick = append(pick, i)
 		e.Header = append(e.Header, n)
-		e.str = append(e.str, schema[i].Type == seed.TypeString)
+		e.types = append(e.types, schema[i].Type)
 	}
 	byID := map[int64][]string{}
 	for _, rec := range records {
@@ -160,6 +163,8 @@ type Pending struct {
 	cancel context.CancelFunc
 	buf    bytes.Buffer // body bytes read so far
 	sum    hash.Hash    // of buf
+
+	dialect *Dialect // the Client's, for verifying a CSV body
 }
 
 // Fetch returns what has been measured so far (status, header, first byte).
@@ -177,6 +182,7 @@ var defaultHTTP = sync.OnceValue(func() *http.Client {
 func (c *Client) Open(ctx context.Context, format string, exp *Expected) *Pending {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Pending{fetch: Fetch{Format: format}, exp: exp, cancel: cancel, start: time.Now(), sum: sha256.New()}
+	p.dialect = c.Dialect
 	p.fetch.Start = p.start
 	var first time.Time
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}
@@ -256,6 +262,8 @@ type Received struct {
 	exp  *Expected
 	body []byte
 	sum  []byte // SHA-256 of body
+
+	dialect *Dialect // the Client's; nil: StrictDialect
 }
 
 // Expected is what the export was checked against.
@@ -279,7 +287,7 @@ func (c *Client) Get(ctx context.Context, format string, exp *Expected) *Receive
 // Receive reads the rest of the body as fast as the socket delivers it, hashing and counting it,
 // closes it and records completeness, latency and trailers.
 func (p *Pending) Receive() *Received {
-	rec := &Received{exp: p.exp}
+	rec := &Received{exp: p.exp, dialect: p.dialect}
 	if p.resp == nil {
 		rec.Fetch = p.fetch
 		return rec
