@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/profiles"
 )
@@ -143,4 +144,35 @@ func (c credentials) apply(req *http.Request) {
 		q.Set(c.name, c.token)
 		req.URL.RawQuery = q.Encode()
 	}
+}
+
+// Dialect is how the API writes a CSV export, as the profile says: what the verification parses
+// and how it compares each cell with the seeded value.
+func (a *API) Dialect() (export.Dialect, error) {
+	d := a.p.Export.CSV.Dialect
+	zone, err := profile.Type{Zone: d.Timestamps.Zone}.Location()
+	if err != nil {
+		return export.Dialect{}, fmt.Errorf("export.csv.dialect.timestamps.zone: %w", err)
+	}
+	step, err := a.p.Types.Timestamp.Step()
+	if err != nil {
+		return export.Dialect{}, fmt.Errorf("types.timestamp.precision: %w", err)
+	}
+	out := export.Dialect{
+		Header: d.Header, Delimiter: d.Delimiter[0], LF: d.LineEnding == "lf",
+		QuoteAll: d.Quoting == "all", QuoteStrings: d.Quoting == "strings", Null: d.Null,
+		TimestampLayouts: d.Timestamps.Layouts, TimestampZone: zone, TimestampPrecision: step,
+		DecimalsAsNumbers: d.DecimalsAsNumbers, True: d.Bools.True, False: d.Bools.False,
+		Guard: d.FormulaGuard == "apostrophe",
+	}
+	if err := out.Validate(); err != nil {
+		return export.Dialect{}, fmt.Errorf("export.csv.dialect: %w", err)
+	}
+	return out, nil
+}
+
+// Proof is how a whole export of the API proves itself, as the profile's integrity says.
+func (a *API) Proof() export.Proof {
+	in := a.p.Integrity
+	return export.Proof{Kind: in.Kind, Digest: in.Digest, Rows: in.Rows}
 }

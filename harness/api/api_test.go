@@ -211,3 +211,16 @@ func TestSecondShape(t *testing.T) {
 		t.Errorf("unstorable: %q", got)
 	}
 }
+
+// TestV1Dialect: the v1 profile's dialect is the strict one the verifier knew before profiles.
+func TestV1Dialect(t *testing.T) {
+	d, err := api.V1("http://127.0.0.1:9", "").Dialect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict := export.StrictDialect()
+	if d.Header != strict.Header || d.Delimiter != ',' || d.LF || d.QuoteAll || d.QuoteStrings || d.Null != "" ||
+		!d.Guard || d.DecimalsAsNumbers || d.TimestampPrecision != 0 || d.True != "true" || d.False != "false" {
+		t.Errorf("v1 dialect %+v, want the strict one %+v", d, strict)
+	}
+}

@@ -112,7 +112,7 @@ func (rec *Received) CSV() CSVReport {
 	r := v.report
 	r.Fetch = rec.Fetch
 	r.Media = checkMedia(rec.Header, CSV)
-	r.Integrity = checkIntegrity(merged(rec.Fetch), rec.sum, r.Rows)
+	r.Integrity = rec.proof.check(rec.Fetch, rec.sum, r.Rows)
 	for _, s := range slices.Concat(r.Media.Problems, r.Integrity.Problems) {
 		r.Examples = limitedList(r.Examples, maxExamples, s)
 	}

@@ -50,7 +50,9 @@ type Client struct {
 	// Dialect is how the API writes CSV exports, what CSV verification expects; nil: StrictDialect.
 	// An invalid one (see Dialect.Validate) makes every CSV verification a parse error naming it.
 	Dialect *Dialect
-	API     API
+	// Proof is how a whole export proves itself; nil: DefaultProof.
+	Proof *Proof
+	API   API
 	HTTP    *http.Client // nil: a client without compression and with enough idle connections
 }
 
@@ -165,6 +167,7 @@ type Pending struct {
 	sum    hash.Hash    // of buf
 
 	dialect *Dialect // the Client's, for verifying a CSV body
+	proof   *Proof
 }
 
 // Fetch returns what has been measured so far (status, header, first byte).
@@ -182,7 +185,7 @@ var defaultHTTP = sync.OnceValue(func() *http.Client {
 func (c *Client) Open(ctx context.Context, format string, exp *Expected) *Pending {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Pending{fetch: Fetch{Format: format}, exp: exp, cancel: cancel, start: time.Now(), sum: sha256.New()}
-	p.dialect = c.Dialect
+	p.dialect, p.proof = c.Dialect, c.Proof
 	p.fetch.Start = p.start
 	var first time.Time
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}
@@ -264,6 +267,7 @@ type Received struct {
 	sum  []byte // SHA-256 of body
 
 	dialect *Dialect // the Client's; nil: StrictDialect
+	proof   *Proof
 }
 
 // Expected is what the export was checked against.
@@ -287,7 +291,7 @@ func (c *Client) Get(ctx context.Context, format string, exp *Expected) *Receive
 // Receive reads the rest of the body as fast as the socket delivers it, hashing and counting it,
 // closes it and records completeness, latency and trailers.
 func (p *Pending) Receive() *Received {
-	rec := &Received{exp: p.exp, dialect: p.dialect}
+	rec := &Received{exp: p.exp, dialect: p.dialect, proof: p.proof}
 	if p.resp == nil {
 		rec.Fetch = p.fetch
 		return rec
@@ -334,11 +338,12 @@ type transportError struct{ err error }
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
-// Integrity is the check of the Content-Digest and Export-Rows fields against the body.
+// Integrity is the check of the fields by which an export proves it is whole (Proof) against the
+// body.
 type Integrity struct {
-	DigestOK bool // Content-Digest present with a sha-256 equal to the body's
-	RowsOK   bool // Export-Rows present and equal to the rows found in the body
-	// Present is true when at least one of the two fields arrived, right or wrong.
+	DigestOK bool // the digest (or length) is present and equal to the body's; true when the proof has none
+	RowsOK   bool // the row count is present and equal to the rows found in the body; true when the proof has none
+	// Present is true when at least one of the proof's fields arrived, right or wrong.
 	Present  bool
 	Problems []string
 }
@@ -346,33 +351,79 @@ type Integrity struct {
 // OK reports whether both fields are present and right.
 func (i Integrity) OK() bool { return i.DigestOK && i.RowsOK }
 
-// checkIntegrity compares the digest and row-count fields (from fields, trailers or header) with
-// what was received.
-func checkIntegrity(fields http.Header, sum []byte, rows int) Integrity {
-	digest, n := fields.Get("Content-Digest"), fields.Get("Export-Rows")
-	in := Integrity{Present: digest != "" || n != ""}
-	switch got, ok := sha256Of(digest); {
-	case digest == "":
-		in.Problems = append(in.Problems, "Content-Digest missing")
-	case !ok:
-		in.Problems = append(in.Problems, fmt.Sprintf("Content-Digest %q has no sha-256", digest))
-	case got != base64.StdEncoding.EncodeToString(sum):
-		in.Problems = append(in.Problems, fmt.Sprintf("Content-Digest sha-256=:%s: but the body hashes to :%s:",
-			got, base64.StdEncoding.EncodeToString(sum)))
-	default:
-		in.DigestOK = true
+// The kinds of Proof.
+const (
+	ProofTrailers      = "trailers"         // a digest and a row count, as trailers (or header fields)
+	ProofRowCount      = "row_count_header" // a row count in a header field
+	ProofContentLength = "content_length"   // Content-Length, which the body must match
+	ProofNone          = "none"             // nothing: a client cannot tell a cut export from a whole one
+)
+
+// Proof is how a whole export proves itself to a client (a profile's integrity).
+type Proof struct {
+	Kind   string
+	Digest string // ProofTrailers: the RFC 9530 digest field ("" none)
+	Rows   string // ProofTrailers, ProofRowCount: the row count field
+}
+
+// DefaultProof is a Client's Proof when it has none: Content-Digest and Export-Rows trailers.
+var DefaultProof = Proof{Kind: ProofTrailers, Digest: "Content-Digest", Rows: "Export-Rows"}
+
+// check checks what f carries of the proof against the body's digest and rows.
+func (p *Proof) check(f Fetch, sum []byte, rows int) Integrity {
+	if p == nil {
+		p = &DefaultProof
 	}
+	switch p.Kind {
+	case ProofNone:
+		return Integrity{DigestOK: true, RowsOK: true}
+	case ProofContentLength:
+		n := f.Header.Get("Content-Length")
+		in := Integrity{Present: n != "", RowsOK: true}
+		switch v, err := strconv.ParseInt(n, 10, 64); {
+		case n == "":
+			in.Problems = append(in.Problems, "Content-Length missing")
+		case err != nil || v != f.Bytes:
+			in.Problems = append(in.Problems, fmt.Sprintf("Content-Length %q, the body has %d bytes", n, f.Bytes))
+		default:
+			in.DigestOK = true
+		}
+		return in
+	}
+	fields := merged(f, p.Digest, p.Rows)
+	in := Integrity{Present: fields.Get(p.Digest) != "" || fields.Get(p.Rows) != "", DigestOK: p.Digest == ""}
+	if p.Digest != "" {
+		in.DigestOK = checkDigest(&in, p.Digest, fields.Get(p.Digest), sum)
+	}
+	n := fields.Get(p.Rows)
 	switch v, err := strconv.Atoi(n); {
 	case n == "":
-		in.Problems = append(in.Problems, "Export-Rows missing")
+		in.Problems = append(in.Problems, p.Rows+" missing")
 	case err != nil:
-		in.Problems = append(in.Problems, fmt.Sprintf("Export-Rows %q is not a number", n))
+		in.Problems = append(in.Problems, fmt.Sprintf("%s %q is not a number", p.Rows, n))
 	case v != rows:
-		in.Problems = append(in.Problems, fmt.Sprintf("Export-Rows says %d, the body has %d", v, rows))
+		in.Problems = append(in.Problems, fmt.Sprintf("%s says %d, the body has %d", p.Rows, v, rows))
 	default:
 		in.RowsOK = true
 	}
 	return in
+}
+
+// checkDigest checks an RFC 9530 digest field's sha-256 against sum, adding a problem to in when
+// it is missing or wrong.
+func checkDigest(in *Integrity, name, digest string, sum []byte) bool {
+	switch got, ok := sha256Of(digest); {
+	case digest == "":
+		in.Problems = append(in.Problems, name+" missing")
+	case !ok:
+		in.Problems = append(in.Problems, fmt.Sprintf("%s %q has no sha-256", name, digest))
+	case got != base64.StdEncoding.EncodeToString(sum):
+		in.Problems = append(in.Problems, fmt.Sprintf("%s sha-256=:%s: but the body hashes to :%s:",
+			name, got, base64.StdEncoding.EncodeToString(sum)))
+	default:
+		return true
+	}
+	return false
 }
 
 // sha256Of returns the sha-256 member of an RFC 9530 Content-Digest field, in base64: the field
@@ -427,10 +478,13 @@ func checkMedia(h http.Header, format string) Media {
 	return m
 }
 
-// merged returns trailers over header: a trailer wins, a header field fills in.
-func merged(f Fetch) http.Header {
+// merged returns the fields names, trailers over header: a trailer wins, a header field fills in.
+func merged(f Fetch, names ...string) http.Header {
 	h := http.Header{}
-	for _, k := range []string{"Content-Digest", "Export-Rows"} {
+	for _, k := range names {
+		if k == "" {
+			continue
+		}
 		if v := f.Trailer.Get(k); v != "" {
 			h.Set(k, v)
 		} else if v := f.Header.Get(k); v != "" {

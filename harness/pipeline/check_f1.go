@@ -130,7 +130,7 @@ func (k *replicaKill) countedOK() int { return max(0, int(k.VictimInFlight)-k.Cu
 // holdExports opens n exports of held through the proxy, each read holdBytes into.
 func (r *Run) holdExports(ctx context.Context, held *export.Expected, n int, k *replicaKill) []*export.Pending {
 	r.say(fmt.Sprintf("F1: holding %d CSV exports open through the proxy", n))
-	stall := &export.Client{API: r.exports.API, HTTP: r.stall}
+	stall := r.client(r.stall)
 	pending := make([]*export.Pending, n)
 	for i := range pending {
 		pending[i] = stall.Open(ctx, export.CSV, held)

@@ -147,7 +147,7 @@ func (r *Run) loadTest(ctx context.Context, ld *dataset, observable bool, failur
 func (r *Run) badEndings(ctx context.Context, ld, bulk *dataset) load.BadEndingsResult {
 	r.say(fmt.Sprintf("exports that end badly: one abandoned mid-stream, one stalled past the write timeout (%s), one refused", r.cfg.Limits.WriteTimeout))
 	end := load.BadEndings(ctx, load.BadEndingsConfig{Client: r.exports,
-		Stall:    &export.Client{API: r.exports.API, HTTP: r.stall},
+		Stall:    r.client(r.stall),
 		Expected: bulk.full, WriteTimeout: r.cfg.Limits.WriteTimeout,
 		Refused: export.Refused(ld.name, export.Options{Columns: []string{"no_such_column"}})})
 	r.endings = &end
@@ -183,7 +183,7 @@ func (r *Run) saturationProbe(ctx context.Context, bulk *dataset) (load.Saturati
 	}
 	// Held on connections with a small receive buffer, as the stalled reader is: a held export
 	// must not finish into the client's socket buffer and free its slot.
-	holder := &export.Client{API: r.exports.API, HTTP: r.stall}
+	holder := r.client(r.stall)
 	sat, err := load.Saturate(ctx, load.SaturationConfig{Client: holder, Expected: held, Format: export.CSV, Hold: r.cfg.SaturationHold, Extra: 3})
 	if err != nil {
 		return sat, err

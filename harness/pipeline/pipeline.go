@@ -186,8 +186,13 @@ func New(cfg Config) (*Run, error) {
 	r.api, r.caps = a, CapabilitiesOf(cfg.Target, cfg.Baseline, r.cfg.Profile)
 	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	r.stall = &http.Client{Transport: smallReceiveBuffer()}
+	d, err := a.Dialect()
+	if err != nil {
+		return nil, err
+	}
 	r.seeder = &seed.Client{API: a, HTTP: r.http}
-	r.exports = &export.Client{API: a, HTTP: r.http}
+	proof := a.Proof()
+	r.exports = &export.Client{API: a, HTTP: r.http, Dialect: &d, Proof: &proof}
 	return r, nil
 }
 
@@ -200,6 +205,13 @@ func secrets(p *profile.Profile, t target.Target) api.Secrets {
 		return api.Over(map[string]string{env: t.Token()}, api.Env)
 	}
 	return api.Env
+}
+
+// client is the run's export client over another HTTP client (the stalled readers').
+func (r *Run) client(hc *http.Client) *export.Client {
+	c := *r.exports
+	c.HTTP = hc
+	return &c
 }
 
 // Artifacts are the raw measurements for the evidence bundle, by file name.
