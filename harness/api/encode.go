@@ -168,15 +168,24 @@ func (e encoding) csv(schema seed.Schema, recs []seed.Record) ([]byte, error) {
 	return b.Bytes(), w.Error()
 }
 
+// Unstored is one value the API's type cannot hold as seeded.
+type Unstored struct {
+	Record  int64
+	Field   string
+	Problem string
+}
+
+func (u Unstored) String() string { return fmt.Sprintf("record %d, %s: %s", u.Record, u.Field, u.Problem) }
+
 // Unstorable lists each value of recs that the API's type cannot hold as seeded, by record and
 // field: a timestamp outside the type's range. The run reports them at seed time; it never sends
 // them to be compared later.
-func (a *API) Unstorable(schema seed.Schema, recs []seed.Record) []string {
+func (a *API) Unstorable(schema seed.Schema, recs []seed.Record) []Unstored {
 	e := a.enc
 	if e.lo.IsZero() && e.hi.IsZero() {
 		return nil
 	}
-	var out []string
+	var out []Unstored
 	for _, rec := range recs {
 		for i, c := range schema {
 			if c.Type != seed.TypeTimestamp || i >= len(rec.Values) {
@@ -184,15 +193,16 @@ func (a *API) Unstorable(schema seed.Schema, recs []seed.Record) []string {
 			}
 			s := fmt.Sprint(rec.Values[i])
 			t, err := time.Parse(time.RFC3339Nano, s)
+			name := e.types[c.Type].Name
 			switch {
 			case err != nil:
-				out = append(out, fmt.Sprintf("record %d, %s: %q is not RFC 3339", rec.ID, c.Name, s))
+				out = append(out, Unstored{rec.ID, c.Name, fmt.Sprintf("%q is not RFC 3339", s)})
 			case !e.lo.IsZero() && t.Before(e.lo):
-				out = append(out, fmt.Sprintf("record %d, %s: %s is before the earliest instant %s holds (%s)",
-					rec.ID, c.Name, s, e.types[c.Type].Name, e.lo.Format(time.RFC3339)))
+				out = append(out, Unstored{rec.ID, c.Name,
+					fmt.Sprintf("%s is before the earliest instant %s holds (%s)", s, name, e.lo.Format(time.RFC3339))})
 			case !e.hi.IsZero() && t.After(e.hi):
-				out = append(out, fmt.Sprintf("record %d, %s: %s is after the latest instant %s holds (%s)",
-					rec.ID, c.Name, s, e.types[c.Type].Name, e.hi.Format(time.RFC3339)))
+				out = append(out, Unstored{rec.ID, c.Name,
+					fmt.Sprintf("%s is after the latest instant %s holds (%s)", s, name, e.hi.Format(time.RFC3339))})
 			}
 		}
 	}

@@ -14,6 +14,9 @@ import (
 type seeding struct {
 	Records int
 	Took    time.Duration
+	// Unstorable are the generated values the API's types cannot hold as seeded, by record and
+	// field: not sent, so never compared, and each a finding.
+	Unstorable []string
 }
 
 // measureSeed scrapes the metrics before any traffic, then creates and fills the smoke, load,
@@ -30,6 +33,7 @@ func measureSeed(ctx context.Context, r *Run) (seeding, error) {
 
 	t0 := time.Now()
 	total := 0
+	var unstorable []string
 	for _, s := range []struct {
 		kind          string
 		schema        seed.Schema
@@ -42,14 +46,38 @@ func measureSeed(ctx context.Context, r *Run) (seeding, error) {
 		{"large", r.schema, seed.Generate(r.cfg.Seed+2, r.cfg.LargeRows, 1), r.cfg.Seed + 2, 0, 10000},
 		{"bulk", bulkSchema, bulkRecords(r.cfg.BulkRows), 0, 0, 1000},
 	} {
-		ds, err := r.seedDataset(ctx, s.kind, s.schema, s.records, s.seed, s.single, s.chunk)
+		records, bad := r.storable(s.schema, s.records)
+		unstorable = append(unstorable, bad...)
+		ds, err := r.seedDataset(ctx, s.kind, s.schema, records, s.seed, s.single, s.chunk)
 		r.artifacts["seed-manifests.json"] = jsonArtifact(r.manifests)
 		if err != nil {
 			return seeding{}, err
 		}
 		total += len(ds.records)
 	}
-	return seeding{Records: total, Took: time.Since(t0)}, nil
+	return seeding{Records: total, Took: time.Since(t0), Unstorable: unstorable}, nil
+}
+
+// storable are the records the API's types can hold as seeded, and what it cannot hold of the
+// others, by record and field.
+func (r *Run) storable(schema seed.Schema, records []seed.Record) ([]seed.Record, []string) {
+	bad := r.api.Unstorable(schema, records)
+	if len(bad) == 0 {
+		return records, nil
+	}
+	drop := map[int64]bool{}
+	var lines []string
+	for _, b := range bad {
+		drop[b.Record] = true
+		lines = append(lines, b.String())
+	}
+	var keep []seed.Record
+	for _, rec := range records {
+		if !drop[rec.ID] {
+			keep = append(keep, rec)
+		}
+	}
+	return keep, lines
 }
 
 func judgeSeed(th Thresholds, s seeding) evidence.Check {
@@ -57,6 +85,10 @@ func judgeSeed(th Thresholds, s seeding) evidence.Check {
 	b.info("seed.records", float64(s.Records), "records")
 	b.info("seed.seconds", s.Took.Seconds(), "s")
 	b.info("seed.records_per_second", float64(s.Records)/s.Took.Seconds(), "records/s")
+	if len(s.Unstorable) > 0 {
+		b.fail("%d generated values the API's types cannot hold as seeded (not sent, so never compared):", len(s.Unstorable))
+		b.explain(s.Unstorable...)
+	}
 	return b.check()
 }
 
@@ -72,6 +104,9 @@ func (r *Run) seedDataset(ctx context.Context, kind string, schema seed.Schema, 
 		return nil, fmt.Errorf("dataset %s already exists: a run's datasets must be new", ds.name)
 	}
 	single = min(single, len(records))
+	if !r.caps.API().Single {
+		single = 0 // the API takes records in batches only
+	}
 	for _, job := range []seed.Job{
 		{Dataset: ds.name, Schema: schema, Seed: seedValue, Records: ds.records[:single], Mode: seed.ModeSingle, Concurrency: 8},
 		{Dataset: ds.name, Schema: schema, Seed: seedValue, Records: ds.records[single:], Mode: seed.ModeBatch, ChunkSize: chunk},

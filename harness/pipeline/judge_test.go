@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/api"
@@ -345,3 +346,17 @@ func parse(t *testing.T, text string) metrics.Snapshot {
 
 // v1Caps are what the v1 API declares.
 func v1Caps() profile.Capabilities { return api.V1Profile().Capabilities() }
+
+// TestJudgeSeedUnstorable: a value the API cannot hold as seeded fails the seed check, named by
+// record and field.
+func TestJudgeSeedUnstorable(t *testing.T) {
+	c := judgeSeed(testkit.Thresholds(t), seeding{Records: 10, Took: time.Second})
+	if c.Status != evidence.StatusPassed {
+		t.Fatalf("all storable: %+v", c)
+	}
+	c = judgeSeed(testkit.Thresholds(t), seeding{Records: 9, Took: time.Second,
+		Unstorable: []string{"record 7, trade_ts: 2200-01-01T00:00:00Z is after the latest instant DateTime holds (2105-12-31T23:59:59Z)"}})
+	if c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "record 7, trade_ts") {
+		t.Errorf("unstorable: %+v", c)
+	}
+}
