@@ -20,7 +20,7 @@ func measureProtection(ctx context.Context, r *Run) (Protection, error) {
 	if r.saturated == nil {
 		return Protection{}, missing("the burst and saturation probes")
 	}
-	p := Protection{Tally: r.tally, Burst: r.burst}
+	p := Protection{Tally: r.tally, Burst: r.burst, Waivers: r.waivers()}
 	if r.endings != nil && r.endings.Stalled.Started() && !r.endings.StalledCut {
 		p.Unprotected = append(p.Unprotected, "a reader that stalled past the write timeout was not cut off")
 	}
@@ -57,6 +57,9 @@ type Protection struct {
 	// RestartsObservable and LogsObservable say whether the target could report restarts and
 	// logs at all; without them Restarts and Panics are not measured zeros, and A5 is NOT RUN.
 	RestartsObservable, LogsObservable bool
+	// Waivers are the profile's: an API known to give no over-limit (429) or over-capacity (503)
+	// answer may have that measure waived, shown as waived, never as passed.
+	Waivers map[string]string
 }
 
 // judgeA5 judges protection: over-limit and over-capacity requests answered 429 and 503 with a valid
@@ -70,6 +73,9 @@ func judgeA5(th Thresholds, p Protection) evidence.Check {
 	b.measure("a5.rate_limited_responses", float64(c.Status[http.StatusTooManyRequests]), "responses")
 	b.measure("a5.saturated_responses", float64(c.Status[http.StatusServiceUnavailable]), "responses")
 	b.measure("a5.server_errors", float64(c.ServerErrors()), "responses")
+	for _, m := range []string{"a5.rate_limited_responses", "a5.saturated_responses"} {
+		b.waive(m, p.Waivers[m])
+	}
 	var unobservable []string
 	if p.RestartsObservable {
 		b.measure("a5.restarts", float64(p.Restarts), "restarts")

@@ -28,7 +28,7 @@ type Profile struct {
 // Waiver names a measure the API is known to fail, and why that is accepted: the run judges it and
 // shows it as waived, never as passed.
 type Waiver struct {
-	Measure string `yaml:"measure"` // a1.truncation_detectable or a5.over_capacity_answer
+	Measure string `yaml:"measure"` // a1.truncation_detectable, a5.rate_limited_responses or a5.saturated_responses
 	Reason  string `yaml:"reason"`
 }
 
