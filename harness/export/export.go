@@ -45,6 +45,12 @@ type API interface {
 	Authorize(req *http.Request)
 }
 
+// Counter is an API that answers how many rows an export holds, in a request of its own: the
+// proof of ProofCount.
+type Counter interface {
+	Count(ctx context.Context, dataset string, opt Options, columns []string) (*http.Request, error)
+}
+
 // Client fetches exports from one exporter. A Client is safe for concurrent use.
 type Client struct {
 	// Dialect is how the API writes CSV exports, what CSV verification expects; nil: StrictDialect.
@@ -168,6 +174,7 @@ type Pending struct {
 
 	dialect *Dialect // the Client's, for verifying a CSV body
 	proof   *Proof
+	count   func() (int, error)
 }
 
 // Fetch returns what has been measured so far (status, header, first byte).
@@ -186,6 +193,7 @@ func (c *Client) Open(ctx context.Context, format string, exp *Expected) *Pendin
 	ctx, cancel := context.WithCancel(ctx)
 	p := &Pending{fetch: Fetch{Format: format}, exp: exp, cancel: cancel, start: time.Now(), sum: sha256.New()}
 	p.dialect, p.proof = c.Dialect, c.Proof
+	p.count = func() (int, error) { return c.countRows(exp) }
 	p.fetch.Start = p.start
 	var first time.Time
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}
@@ -268,6 +276,7 @@ type Received struct {
 
 	dialect *Dialect // the Client's; nil: StrictDialect
 	proof   *Proof
+	count   func() (int, error) // ProofCount: asks the API for the export's row count
 }
 
 // Expected is what the export was checked against.
@@ -291,7 +300,7 @@ func (c *Client) Get(ctx context.Context, format string, exp *Expected) *Receive
 // Receive reads the rest of the body as fast as the socket delivers it, hashing and counting it,
 // closes it and records completeness, latency and trailers.
 func (p *Pending) Receive() *Received {
-	rec := &Received{exp: p.exp, dialect: p.dialect, proof: p.proof}
+	rec := &Received{exp: p.exp, dialect: p.dialect, proof: p.proof, count: p.count}
 	if p.resp == nil {
 		rec.Fetch = p.fetch
 		return rec
@@ -356,6 +365,7 @@ const (
 	ProofTrailers      = "trailers"         // a digest and a row count, as trailers (or header fields)
 	ProofRowCount      = "row_count_header" // a row count in a header field
 	ProofContentLength = "content_length"   // Content-Length, which the body must match
+	ProofCount         = "count_request"    // a second request answers the export's row count
 	ProofNone          = "none"             // nothing: a client cannot tell a cut export from a whole one
 )
 
@@ -377,6 +387,8 @@ func (p *Proof) check(f Fetch, sum []byte, rows int) Integrity {
 	switch p.Kind {
 	case ProofNone:
 		return Integrity{DigestOK: true, RowsOK: true}
+	case ProofCount:
+		return Integrity{Problems: []string{"the row count was not asked for"}}
 	case ProofContentLength:
 		n := f.Header.Get("Content-Length")
 		in := Integrity{Present: n != "", RowsOK: true}
@@ -500,4 +512,60 @@ func limitedList(list []string, max int, s string) []string {
 		return append(list, s)
 	}
 	return list
+}
+
+// countRows asks the API how many rows the export exp holds (ProofCount), off the clock.
+func (c *Client) countRows(exp *Expected) (int, error) {
+	counter, ok := c.API.(Counter)
+	if !ok {
+		return 0, errors.New("the API answers no count request")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var columns []string
+	if len(exp.Header) > 0 {
+		columns = exp.Header[1:]
+	}
+	req, err := counter.Count(ctx, exp.Dataset, exp.Options, columns)
+	if err != nil {
+		return 0, err
+	}
+	c.API.Authorize(req)
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP()
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("count request: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("count request answered %q, not a count", strings.TrimSpace(string(b)))
+	}
+	return n, nil
+}
+
+// counted is the integrity of a ProofCount export: the API's count of the export's rows against
+// the rows found in the body.
+func (r *Received) counted(rows int) Integrity {
+	if r.count == nil {
+		return Integrity{Problems: []string{"no count request to ask"}}
+	}
+	n, err := r.count()
+	switch {
+	case err != nil:
+		return Integrity{Problems: []string{err.Error()}}
+	case n != rows:
+		return Integrity{Present: true, DigestOK: true, Problems: []string{fmt.Sprintf("the count request says %d rows, the body has %d", n, rows)}}
+	}
+	return Integrity{Present: true, DigestOK: true, RowsOK: true}
 }
