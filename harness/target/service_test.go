@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -263,6 +264,8 @@ func TestServiceClickHouse(t *testing.T) {
 	}
 	logsContain(t, tg, "Ready for connections")
 
+	cutShort(t, ch, p)
+
 	if err := tg.Restart(context.Background()); err != nil {
 		t.Fatalf("Restart: %v", err)
 	}
@@ -279,4 +282,37 @@ func TestServiceClickHouse(t *testing.T) {
 	}
 	transport.CloseIdleConnections()
 	stopRemoves(t, tg)
+}
+
+// cutShort checks the profile's exporter user is the broken deployment its users.xml promises: an
+// export of 20000 rows stops short with a 200 and nothing to say so, while the count request
+// still answers 20000.
+func cutShort(t *testing.T, ch chClient, p *profile.Profile) {
+	t.Helper()
+	var records strings.Builder
+	for id := 1; id <= 20000; id++ {
+		fmt.Fprintf(&records, "{\"id\":%d,\"s\":\"row %d\"}\n", id, id)
+	}
+	vars := map[string]string{"dataset": "svc-cut", "columns": "s String", "records": records.String()}
+	if code, _, body := ch.do(p.Dataset.Create, vars); code != http.StatusOK {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, _, body := ch.do(p.Ingest.Batch.Request, vars); code != http.StatusOK {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	vars["columns"], vars["after"], vars["limit"] = "s", "0", "18446744073709551615"
+	exporter := ch
+	exporter.user = "exporter"
+	code, _, body := exporter.do(p.Export.CSV.Request, vars)
+	rows := strings.Count(body, "\n") - 1
+	if code != http.StatusOK || rows < 5000 || rows >= 20000 || strings.Contains(body, "Exception") {
+		t.Errorf("export as exporter: %d, %d rows, want 200 and 5000 to 19999 rows, no error text", code, rows)
+	}
+	if _, _, body := exporter.do(*p.Integrity.Request, vars); body != "20000\n" {
+		t.Errorf("count as exporter: %q, want 20000", body)
+	}
+	t.Logf("the exporter user's export stopped after %d of 20000 rows", rows)
+	if code, _, body := ch.do(*p.Dataset.Remove, vars); code != http.StatusOK {
+		t.Errorf("remove: %d %s", code, body)
+	}
 }
