@@ -217,23 +217,7 @@ func TestServiceClickHouse(t *testing.T) {
 		t.Errorf("a wrong password: %d %s, want 401", code, body)
 	}
 
-	cols := []string{"s " + p.Types.String, "n " + p.Types.Int, "d " + p.Types.Decimal, "ts " + p.Types.Timestamp, "b " + p.Types.Bool}
-	for i, c := range cols {
-		name, typ, _ := strings.Cut(c, " ")
-		cols[i] = strings.NewReplacer("{name}", name, "{type}", typ).Replace(p.Dataset.Column.(string))
-	}
-	vars := map[string]string{"dataset": "svc-test.1", "columns": strings.Join(cols, ", ")}
-	if code, _, body := ch.do(p.Dataset.Create, vars); code != http.StatusOK {
-		t.Fatalf("create: %d %s", code, body)
-	}
-	vars["records"] = `{"id":1,"s":"a, \"b\"\nc","n":-5,"d":12.34,"ts":"2026-01-02T08:04:05.123456789+01:00","b":true}
-{"id":2,"s":"=SUM(A1)","n":7,"d":-0.5,"ts":"2026-01-02T07:04:05Z","b":false}
-{"id":3,"s":"","n":0,"d":99999999999999.9999,"ts":"2026-01-02T03:34:05-03:30","b":1}
-`
-	if code, _, body := ch.do(p.Ingest.Batch.Request, vars); code != http.StatusOK {
-		t.Fatalf("ingest: %d %s", code, body)
-	}
-
+	vars := seedThree(t, ch, p)
 	want := "\"id\",\"s\",\"n\",\"d\",\"ts\",\"b\"\n" +
 		"1,\"a, \"\"b\"\"\nc\",-5,12.3400,\"2026-01-02 07:04:05\",1\n" +
 		"2,\"=SUM(A1)\",7,-0.5000,\"2026-01-02 07:04:05\",0\n" +
@@ -282,6 +266,30 @@ func TestServiceClickHouse(t *testing.T) {
 	}
 	transport.CloseIdleConnections()
 	stopRemoves(t, tg)
+}
+
+// seedThree creates the table svc-test.1 with a column of each type through the profile's
+// dataset requests, ingests three records through its batch request, and returns the
+// placeholders' values so far.
+func seedThree(t *testing.T, ch chClient, p *profile.Profile) map[string]string {
+	t.Helper()
+	cols := []string{"s " + p.Types.String, "n " + p.Types.Int, "d " + p.Types.Decimal, "ts " + p.Types.Timestamp, "b " + p.Types.Bool}
+	for i, c := range cols {
+		name, typ, _ := strings.Cut(c, " ")
+		cols[i] = strings.NewReplacer("{name}", name, "{type}", typ).Replace(p.Dataset.Column.(string))
+	}
+	vars := map[string]string{"dataset": "svc-test.1", "columns": strings.Join(cols, ", ")}
+	if code, _, body := ch.do(p.Dataset.Create, vars); code != http.StatusOK {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	vars["records"] = `{"id":1,"s":"a, \"b\"\nc","n":-5,"d":12.34,"ts":"2026-01-02T08:04:05.123456789+01:00","b":true}
+{"id":2,"s":"=SUM(A1)","n":7,"d":-0.5,"ts":"2026-01-02T07:04:05Z","b":false}
+{"id":3,"s":"","n":0,"d":99999999999999.9999,"ts":"2026-01-02T03:34:05-03:30","b":1}
+`
+	if code, _, body := ch.do(p.Ingest.Batch.Request, vars); code != http.StatusOK {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	return vars
 }
 
 // cutShort checks the profile's exporter user is the broken deployment its users.xml promises: an
