@@ -108,3 +108,4 @@ include mk/browser.mk
 include mk/deploy.mk
 include mk/postgres.mk
 include mk/cluster.mk
+include mk/clickhouse.mk

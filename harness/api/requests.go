@@ -123,6 +123,22 @@ func (a *API) Export(ctx context.Context, format, dataset string, opt export.Opt
 	default:
 		return nil, fmt.Errorf("the API has no %s export", format)
 	}
+	return a.request(ctx, t, exportValues(format, dataset, opt, columns, unset))
+}
+
+// Count is the request that answers how many rows the export of dataset with opt holds: the
+// profile's integrity request (count_request), filled as the CSV export is.
+func (a *API) Count(ctx context.Context, dataset string, opt export.Options, columns []string) (*http.Request, error) {
+	r := a.p.Integrity.Request
+	if r == nil {
+		return nil, fmt.Errorf("the profile has no count request")
+	}
+	return a.request(ctx, *r, exportValues(export.CSV, dataset, opt, columns, a.p.Export.CSV.Unset))
+}
+
+// exportValues fill an export's placeholders: an option the run does not set takes the profile's
+// unset text for it ("" when none).
+func exportValues(format, dataset string, opt export.Options, columns []string, unset map[string]string) values {
 	v := values{"dataset": text(dataset), "columns": text(unset["columns"]), "after": text(unset["after"]),
 		"limit": text(unset["limit"]), "bom": text("")}
 	if opt.Columns != nil || unset["columns"] == "all" {
@@ -137,5 +153,5 @@ func (a *API) Export(ctx context.Context, format, dataset string, opt export.Opt
 	if opt.BOM && format == export.CSV {
 		v["bom"] = text("1")
 	}
-	return a.request(ctx, t, v)
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +36,18 @@ func TestLoad(t *testing.T) {
 		"empty.yaml":          "testdata/empty.yaml: empty, want a profile (a YAML mapping)",
 		"not-a-mapping.yaml":  "testdata/not-a-mapping.yaml:1: an array, want an object",
 		"missing-ingest.yaml": "testdata/missing-ingest.yaml:25: ingest: missing one of batch, command",
+		"bad-service-package.yaml": `testdata/bad-service-package.yaml:41: service.install.1: "Bad_Package" does not match ` +
+			"^[a-z0-9][a-z0-9+.-]+$",
+		"bad-service-placeholders.yaml": "testdata/bad-service-placeholders.yaml:40: service.command.2: unknown placeholder " +
+			"{host} (want one of {dir}, {port}, {port2})\n" +
+			"testdata/bad-service-placeholders.yaml:45: service.env.SERVER_DATA: unknown placeholder {dataset} " +
+			"(want one of {dir}, {port}, {port2})\n" +
+			"testdata/bad-service-placeholders.yaml:47: service.files.server.conf: unknown placeholder {user} " +
+			"(want one of {dir}, {port}, {port2})\n" +
+			"testdata/bad-service-placeholders.yaml:51: service.files.../outside.conf: want a path relative to {dir} " +
+			"that stays inside it",
+		"bad-image-files.yaml": "testdata/bad-image-files.yaml:41: service.install: not allowed here\n" +
+			"testdata/bad-image-files.yaml:42: service.files: not allowed here",
 	}
 	files, err := filepath.Glob("testdata/*.yaml")
 	if err != nil {
@@ -98,6 +111,25 @@ func TestV1(t *testing.T) {
 	}
 }
 
+// TestClickHouse loads the ClickHouse profile: a process service from Debian's package, with its
+// own configuration files, and the capabilities ClickHouse 18.16 has.
+func TestClickHouse(t *testing.T) {
+	p, err := Load("../../profiles/clickhouse.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Service
+	if s.Kind != "process" || s.Readiness != "/ping" || !reflect.DeepEqual(s.Install, []string{"clickhouse-server"}) ||
+		len(s.Files) != 2 || !strings.Contains(s.Files["config.xml"], "<http_port>{port}</http_port>") ||
+		p.Export.CSV.Dialect.Quoting != "strings" || p.Integrity.Kind != "count_request" {
+		t.Errorf("clickhouse read as %+v", p)
+	}
+	want := Capabilities{Columns: true, Resume: true, Limit: true, Truncation: true, Protection: true, Memory: true, Remove: true}
+	if got := p.Capabilities(); got != want {
+		t.Errorf("Capabilities:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 // TestCapabilities reads the capabilities of the minimal profile, which lacks nearly all.
 func TestCapabilities(t *testing.T) {
 	p, err := Load("testdata/good-minimal.yaml")
@@ -117,7 +149,7 @@ func TestCapabilities(t *testing.T) {
 // and never neither.
 func FuzzLoad(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.yaml")
-	files = append(files, "../../profiles/v1.yaml")
+	files = append(files, "../../profiles/v1.yaml", "../../profiles/clickhouse.yaml")
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {

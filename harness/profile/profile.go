@@ -140,7 +140,7 @@ type Dialect struct {
 	Header            bool       `yaml:"header"`
 	Delimiter         string     `yaml:"delimiter"`
 	LineEnding        string     `yaml:"line_ending"` // crlf or lf
-	Quoting           string     `yaml:"quoting"`     // minimal or all
+	Quoting           string     `yaml:"quoting"`     // minimal, all or strings (strings quoted, numbers bare)
 	Null              string     `yaml:"null"`
 	Timestamps        Timestamps `yaml:"timestamps"`
 	DecimalsAsNumbers bool       `yaml:"decimals_as_numbers"` // compare decimals by value, not text
@@ -188,11 +188,15 @@ type Answer struct {
 	RetryAfter bool  `yaml:"retry_after"`
 }
 
-// Service is how the API runs for a run: a process, an image or a URL already serving.
+// Service is how the API runs for a run: a process, an image or a URL already serving. A process's
+// command, files and env may name {dir} (its directory), {port} (where it serves HTTP, readiness
+// included) and {port2} (a second free port).
 type Service struct {
 	Kind      string            `yaml:"kind"`    // process, image or url
 	Command   []string          `yaml:"command"` // process
 	Ref       string            `yaml:"ref"`     // image
-	Env       map[string]string `yaml:"env"`     // image
+	Env       map[string]string `yaml:"env"`     // process and image
 	Readiness string            `yaml:"readiness"`
+	Files     map[string]string `yaml:"files"`   // process: path relative to {dir} → content
+	Install   []string          `yaml:"install"` // process: the Debian packages its command needs
 }

@@ -3,6 +3,7 @@ package profile
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ var (
 	columnPlaceholders  = []string{"name", "type"}
 	ingestPlaceholders  = []string{"dataset", "records"}
 	exportPlaceholders  = []string{"dataset", "columns", "after", "limit", "bom"}
+	servicePlaceholders = []string{"dir", "port", "port2"} // a process service's directory and ports
 )
 
 // placeholder is {name} in a template string.
@@ -41,11 +43,31 @@ func (c *converter) checkTemplates(p *Profile) {
 		c.text([]string{"ingest", "command", strconv.Itoa(i)}, arg, datasetPlaceholders)
 	}
 	if r := p.Integrity.Request; r != nil {
-		c.request([]string{"integrity", "request"}, r, datasetPlaceholders)
+		c.request([]string{"integrity", "request"}, r, exportPlaceholders)
 	}
 	c.export([]string{"export", "csv"}, &p.Export.CSV.Request, p.Export.CSV.Options)
 	if pdf := p.Export.PDF; pdf != nil {
 		c.export([]string{"export", "pdf"}, &pdf.Request, pdf.Options)
+	}
+	if p.Service.Kind == "process" {
+		c.service(&p.Service)
+	}
+}
+
+// service checks the placeholders of a process service's command, files and env, and that each
+// file stays inside the service's directory.
+func (c *converter) service(s *Service) {
+	for i, arg := range s.Command {
+		c.text([]string{"service", "command", strconv.Itoa(i)}, arg, servicePlaceholders)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Files)) {
+		if !filepath.IsLocal(k) || strings.Contains(k, `\`) {
+			c.add([]string{"service", "files", k}, "want a path relative to {dir} that stays inside it")
+		}
+		c.text([]string{"service", "files", k}, s.Files[k], servicePlaceholders)
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		c.text([]string{"service", "env", k}, s.Env[k], servicePlaceholders)
 	}
 }
 

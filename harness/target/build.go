@@ -95,14 +95,17 @@ type workspace struct {
 	temporary bool
 }
 
-func newWorkspace(o Options) (workspace, error) {
+func newWorkspace(o Options) (workspace, error) { return newWorkspaceAs(o, "exporter-target-") }
+
+// newWorkspaceAs is newWorkspace with the temporary directory's name starting with prefix.
+func newWorkspaceAs(o Options, prefix string) (workspace, error) {
 	if o.WorkDir != "" {
 		if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 			return workspace{}, err
 		}
 		return workspace{dir: o.WorkDir}, nil
 	}
-	dir, err := os.MkdirTemp("", "exporter-target-")
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return workspace{}, err
 	}

@@ -10,7 +10,8 @@ import (
 // What a target can show of the exporter beyond its HTTP API. A caller asks for each with a type
 // assertion on its Target and records NOT RUN for what the target cannot show. Container and
 // process targets implement all three; a url target none. A cluster implements them over all its
-// replicas, and Replicated, Database and MetricsSource besides.
+// replicas, and Replicated, Database and MetricsSource besides. A profile's service (StartService)
+// implements the three, and Relauncher besides.
 
 // Sampler samples the exporter's memory from outside it, in windows.
 type Sampler interface {
@@ -38,14 +39,27 @@ type Restarter interface {
 	Restarts(ctx context.Context) (RunState, error)
 }
 
+// Relauncher restarts what runs behind a target on purpose, to show what survives a crash: a
+// profile's service (StartService) is killed with SIGKILL and started again in the same directory
+// on the same ports. Not to be confused with Restarter, which reports restarts; the restarts a
+// Relauncher causes are its RunState.ExpectedRestarts.
+type Relauncher interface {
+	// Restart kills and restarts the service, and returns once it is ready again.
+	Restart(ctx context.Context) error
+}
+
 // The kinds that can show more than their HTTP API.
 var (
-	_ Sampler   = (*processTarget)(nil)
-	_ Logger    = (*processTarget)(nil)
-	_ Restarter = (*processTarget)(nil)
-	_ Sampler   = (*containerTarget)(nil)
-	_ Logger    = (*containerTarget)(nil)
-	_ Restarter = (*containerTarget)(nil)
+	_ Sampler    = (*serviceTarget)(nil)
+	_ Logger     = (*serviceTarget)(nil)
+	_ Restarter  = (*serviceTarget)(nil)
+	_ Relauncher = (*serviceTarget)(nil)
+	_ Sampler    = (*processTarget)(nil)
+	_ Logger     = (*processTarget)(nil)
+	_ Restarter  = (*processTarget)(nil)
+	_ Sampler    = (*containerTarget)(nil)
+	_ Logger     = (*containerTarget)(nil)
+	_ Restarter  = (*containerTarget)(nil)
 )
 
 // Replicated is a deployment of several exporter replicas behind one front proxy.

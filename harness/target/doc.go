@@ -17,6 +17,10 @@
 //     on deploy/haproxy.cfg. Memory, logs and restarts are observed replica by replica; it also
 //     offers the replicas themselves (Replicated), the database (Database) and every replica's
 //     metrics (MetricsSource).
+//   - a profile's service (StartService): a third-party export service, such as ClickHouse from
+//     Debian's clickhouse-server, run as a process on 127.0.0.1 from a temporary directory of its
+//     own with the files its profile gives, observed as the process kind is; it can also be killed
+//     and restarted on the same directory and ports (Relauncher). Its Kind is process.
 //   - url: an exporter that is already running elsewhere. Only its HTTP API is available;
 //     memory, logs and restarts are not observable from outside and say so.
 //

@@ -2,19 +2,15 @@ package target
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/exportatscale/exportatscale/internal/loopback"
@@ -25,14 +21,9 @@ import (
 type processTarget struct {
 	endpoint
 	sampled
-	cmd  *exec.Cmd
+	*child
 	logs *syncbuf.Buffer
 	ws   workspace
-
-	exited   chan struct{} // closed when the process has exited
-	mu       sync.Mutex
-	stopping bool // Stop sent SIGTERM; an exit after it is expected
-	exitCode int
 
 	stopOnce stopOnce
 }
@@ -72,16 +63,11 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
-	args := append([]string{"--listen", addr, "--data-dir", dataDir, "--tokens-file", tokens}, o.Args...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = processEnv(os.Environ(), o.Env)
-	cmd.Dir = ws.dir
+	args := append([]string{bin, "--listen", addr, "--data-dir", dataDir, "--tokens-file", tokens}, o.Args...)
 	logs := &syncbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = childProcAttr()
-
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
+	c, err := startChild(args, ws.dir, processEnv(os.Environ(), o.Env), logs)
+	if err != nil {
 		return nil, fmt.Errorf("process target: start %s: %w", bin, err)
 	}
 	p := &processTarget{
@@ -94,16 +80,14 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 			BinaryBuild:  binaryBuild,
 			MemoryMethod: methodProc,
 		}},
-		cmd:    cmd,
-		logs:   logs,
-		ws:     ws,
-		exited: make(chan struct{}),
+		child: c,
+		logs:  logs,
+		ws:    ws,
 	}
-	pid := cmd.Process.Pid
+	pid := c.pid()
 	p.mem = newSampler(methodProc, func(context.Context) (reading, error) {
 		return readProcMemory(pid)
 	}, procPeakEvery)
-	go p.wait()
 
 	if err := waitReady(ctx, p.info.BaseURL, token, o.startTimeout(), p.exited); err != nil {
 		p.Stop(context.Background())
@@ -113,23 +97,6 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	return p, nil
 }
 
-// wait reaps the child and records its exit code.
-func (p *processTarget) wait() {
-	err := p.cmd.Wait()
-	code := 0
-	if err != nil {
-		code = -1
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode() // -1 when killed by a signal
-		}
-	}
-	p.mu.Lock()
-	p.exitCode = code
-	p.mu.Unlock()
-	close(p.exited)
-}
-
 func (p *processTarget) Kind() Kind { return KindProcess }
 
 func (p *processTarget) Logs(context.Context) ([]byte, error) {
@@ -137,18 +104,7 @@ func (p *processTarget) Logs(context.Context) ([]byte, error) {
 }
 
 func (p *processTarget) Restarts(context.Context) (RunState, error) {
-	select {
-	case <-p.exited:
-	default:
-		return RunState{Status: "running"}, nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return RunState{
-		Exited:   !p.stopping,
-		ExitCode: p.exitCode,
-		Status:   fmt.Sprintf("exited (%d)", p.exitCode),
-	}, nil
+	return p.runState(), nil
 }
 
 func (p *processTarget) Stop(ctx context.Context) error {
@@ -158,36 +114,7 @@ func (p *processTarget) Stop(ctx context.Context) error {
 func (p *processTarget) stop(ctx context.Context) error {
 	p.mem.stop()
 	defer p.ws.remove()
-
-	select {
-	case <-p.exited:
-		p.mu.Lock()
-		code := p.exitCode
-		p.mu.Unlock()
-		return fmt.Errorf("exporter had already exited with code %d", code)
-	default:
-	}
-
-	p.mu.Lock()
-	p.stopping = true
-	p.mu.Unlock()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("SIGTERM: %w", err)
-	}
-	select {
-	case <-p.exited:
-	case <-ctx.Done():
-		p.cmd.Process.Kill()
-		<-p.exited
-		return fmt.Errorf("exporter did not exit after SIGTERM: %w; killed", ctx.Err())
-	}
-	p.mu.Lock()
-	code := p.exitCode
-	p.mu.Unlock()
-	if code != 0 {
-		return fmt.Errorf("exporter exited with code %d after SIGTERM", code)
-	}
-	return nil
+	return p.terminate(ctx, "exporter")
 }
 
 // processEnv is the child's environment: the caller's without EXPORTER_* variables, plus
@@ -220,20 +147,26 @@ func readProcMemory(pid int) (reading, error) {
 
 // waitReady polls baseURL/readyz until it answers 200, the timeout passes, or gone closes.
 func waitReady(ctx context.Context, baseURL, token string, timeout time.Duration, gone <-chan struct{}) error {
+	return waitOK(ctx, baseURL+"/readyz", token, timeout, gone)
+}
+
+// waitOK polls url with GET (and the bearer token, unless it is empty) until it answers 200, the
+// timeout passes, or gone closes.
+func waitOK(ctx context.Context, url, token string, timeout time.Duration, gone <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last error
 	for {
-		last = probeReady(ctx, client, baseURL, token)
+		last = probeOK(ctx, client, url, token)
 		if last == nil {
 			return nil
 		}
 		select {
 		case <-gone:
-			return fmt.Errorf("exporter exited before it was ready (last check: %v)", last)
+			return fmt.Errorf("the process exited before it was ready (last check: %v)", last)
 		case <-ctx.Done():
-			return fmt.Errorf("exporter not ready within %v: %v", timeout, last)
+			return fmt.Errorf("not ready within %v: %v", timeout, last)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -242,11 +175,12 @@ func waitReady(ctx context.Context, baseURL, token string, timeout time.Duration
 // Ready asks the exporter at baseURL once whether it is ready (GET /readyz answered 200 within a
 // second): nil if so, else why not.
 func Ready(ctx context.Context, baseURL, token string) error {
-	return probeReady(ctx, &http.Client{Timeout: time.Second}, baseURL, token)
+	return probeOK(ctx, &http.Client{Timeout: time.Second}, baseURL+"/readyz", token)
 }
 
-func probeReady(ctx context.Context, client *http.Client, baseURL, token string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/readyz", nil)
+// probeOK asks url once with GET whether it answers 200: nil if so, else why not.
+func probeOK(ctx context.Context, client *http.Client, url, token string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
@@ -259,7 +193,7 @@ func probeReady(ctx context.Context, client *http.Client, baseURL, token string)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /readyz: %s", resp.Status)
+		return fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
 	}
 	return nil
 }

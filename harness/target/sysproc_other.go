@@ -2,6 +2,12 @@
 
 package target
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 func childProcAttr() *syscall.SysProcAttr { return nil }
+
+// signalGroup signals p alone: without Linux's process groups set up by childProcAttr.
+func signalGroup(p *os.Process, sig syscall.Signal) error { return p.Signal(sig) }

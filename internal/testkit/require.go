@@ -37,6 +37,10 @@ var (
 	}}
 	// HAProxy is haproxy on PATH.
 	HAProxy = Need{Name: "haproxy", Install: "make tools-haproxy", present: onPath("haproxy")}
+	// ClickHouse is Debian's clickhouse-server (18.16 in Debian 12) on PATH or in /usr/sbin.
+	ClickHouse = Need{Name: "ClickHouse's server (clickhouse-server)", Install: "make tools-clickhouse", present: func() bool {
+		return onPath("clickhouse-server")() || fileExists("/usr/sbin/clickhouse-server")
+	}}
 	// Nginx is nginx on PATH or in /usr/sbin.
 	Nginx = Need{Name: "nginx", Install: "make tools-nginx", present: func() bool {
 		return onPath("nginx")() || fileExists("/usr/sbin/nginx")
