@@ -112,17 +112,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	By(fmt.Sprintf("starting the exporter (target %q, required: %v)", opts.Target, opts.RequireTarget))
 	suite.env.Target = opts.Target
-	tgt, err := target.Start(ctx, target.Options{
-		Kind:        target.Kind(opts.Target),
-		RequireKind: opts.RequireTarget,
-		RepoRoot:    suite.root,
-		Image:       opts.Image,
-		Args:        exporterArgsFor(opts.Target),
-		URL:         opts.URL,
-		Token:       opts.Token,
-		Cluster:     target.ClusterOptions{Replicas: opts.Replicas},
-		Log:         GinkgoWriter,
-	})
+	tgt, err := startTarget(ctx)
 	if err != nil {
 		suite.env.Note = "the target could not be started: " + err.Error()
 		if errors.Is(err, target.ErrTargetUnavailable) {
@@ -168,6 +158,35 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	must(err, "preparing the run")
 	suite.env.Topology = run.Topology()
 }, NodeTimeout(5*time.Minute))
+
+// startTarget starts what the run judges: the profile's own service when it runs as a process,
+// the deployment at its base URL when it is a url; otherwise the target --target names.
+func startTarget(ctx context.Context) (target.Target, error) {
+	o := target.Options{
+		Kind:        target.Kind(opts.Target),
+		RequireKind: opts.RequireTarget,
+		RepoRoot:    suite.root,
+		Image:       opts.Image,
+		Args:        exporterArgsFor(opts.Target),
+		URL:         opts.URL,
+		Token:       opts.Token,
+		Cluster:     target.ClusterOptions{Replicas: opts.Replicas},
+		Log:         GinkgoWriter,
+	}
+	if p := suite.profile; p != nil {
+		switch p.Service.Kind {
+		case "process":
+			o.Kind = target.KindProcess
+			return target.StartService(ctx, target.ServiceOf(p), o)
+		case "url":
+			if o.URL == "" {
+				o.URL = p.Connection.BaseURL
+			}
+			o.Kind, o.Args = target.KindURL, nil
+		}
+	}
+	return target.Start(ctx, o)
+}
 
 func exporterArgsFor(kind string) []string {
 	if kind == string(target.KindURL) {

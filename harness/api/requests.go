@@ -155,3 +155,6 @@ func exportValues(format, dataset string, opt export.Options, columns []string, 
 	}
 	return v
 }
+
+// Existed reports whether a successful create's status says the dataset was there already.
+func (a *API) Existed(status int) bool { return a.p.Dataset.Exists != 0 && status == a.p.Dataset.Exists }

@@ -95,6 +95,9 @@ type Dataset struct {
 	Create Request  `yaml:"create"`
 	Column any      `yaml:"column"` // one element of the create body's {columns}: {name}, {type}
 	Remove *Request `yaml:"remove"`
+	// Exists is the success status with which create says the dataset was there already (0: every
+	// success creates).
+	Exists int `yaml:"exists"`
 }
 
 // Batch is the request that ingests a batch of records, encoded as Format.

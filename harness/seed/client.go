@@ -35,6 +35,8 @@ type API interface {
 	Accepted(body []byte, sent int) error
 	// Authorize adds the API's credentials to a request.
 	Authorize(req *http.Request)
+	// Existed reports whether a successful create's status says the dataset was there already.
+	Existed(status int) bool
 }
 
 // Client talks to one exporter's dataset and ingest API. The zero value is not usable: API is
@@ -105,8 +107,8 @@ func (e *APIError) Error() string {
 // retry.
 var ErrRateLimited = errors.New("rate limited")
 
-// CreateDataset declares dataset with schema. It reports whether the dataset was created (any 2xx
-// but 200) or already existed with the same schema (200); any other answer is an *APIError.
+// CreateDataset declares dataset with schema. It reports whether the dataset was created, or
+// already existed (a success the API says so with, API.Existed); any other answer is an *APIError.
 func (c *Client) CreateDataset(ctx context.Context, dataset string, schema Schema) (created bool, err error) {
 	req, err := c.API.CreateDataset(ctx, dataset, schema)
 	if err != nil {
@@ -116,11 +118,8 @@ func (c *Client) CreateDataset(ctx context.Context, dataset string, schema Schem
 	if err != nil {
 		return false, fmt.Errorf("create dataset %s: %w", dataset, err)
 	}
-	switch {
-	case resp.status == http.StatusOK:
-		return false, nil
-	case resp.status/100 == 2:
-		return true, nil
+	if resp.status/100 == 2 {
+		return !c.API.Existed(resp.status), nil
 	}
 	return false, fmt.Errorf("create dataset %s: %w", dataset, resp.apiError())
 }

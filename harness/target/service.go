@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/internal/loopback"
 	"github.com/exportatscale/exportatscale/internal/syncbuf"
 )
@@ -345,4 +346,10 @@ func serviceNote(s Service, bin string, versions map[string]string) string {
 		note += " (Debian " + strings.Join(pkgs, ", ") + ")"
 	}
 	return note + ": " + bin + " as a process on loopback"
+}
+
+// ServiceOf is the service a profile's process service describes.
+func ServiceOf(p *profile.Profile) Service {
+	s := p.Service
+	return Service{Name: p.Name, Command: s.Command, Files: s.Files, Env: s.Env, Readiness: s.Readiness, Install: s.Install}
 }

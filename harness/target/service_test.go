@@ -138,10 +138,6 @@ func TestServiceMissing(t *testing.T) {
 }
 
 // serviceOf is the profile's service as StartService takes it.
-func serviceOf(p *profile.Profile) Service {
-	s := p.Service
-	return Service{Name: p.Name, Command: s.Command, Files: s.Files, Env: s.Env, Readiness: s.Readiness, Install: s.Install}
-}
 
 // chClient sends the requests of the ClickHouse profile to a running service, filling in their
 // placeholders, with the profile's basic auth.
@@ -199,7 +195,7 @@ func TestServiceClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	password := "pw-" + strings.ReplaceAll(t.Name(), "/", "-")
-	tg := startService(t, serviceOf(p), Options{Env: map[string]string{p.Connection.Auth.PasswordEnv: password}})
+	tg := startService(t, ServiceOf(p), Options{Env: map[string]string{p.Connection.Auth.PasswordEnv: password}})
 	t.Logf("%s, ready after %v", tg.Info().Note, tg.Info().Startup)
 	// A client of its own, whose idle connections it closes before Stop: ClickHouse waits for an
 	// idle keep-alive connection to close (up to about 15 s) before it exits on SIGTERM.
