@@ -43,8 +43,9 @@ type CSVReport struct {
 }
 
 // Failure classifies the export: "" when it is complete and exactly right, otherwise the first
-// kind of failure: "status_<code>", "transport", "truncated", "parse_error", "content_headers",
-// "trailers_missing", "digest_mismatch" or "wrong_rows". A body without a Content-Digest is
+// kind of failure: "status_<code>", "transport", "truncated", "parse_error",
+// "trailers_missing", "digest_mismatch", "wrong_rows" or, last, "content_headers" (the body whole
+// and exactly right, its headers wrong). A body without a Content-Digest is
 // "truncated", as a client must take it, unless the body arrived whole and exactly right and
 // neither integrity field came at all: then it is "trailers_missing", what a proxy that drops
 // trailers leaves (see CSVTotals.TrailersStripped).
@@ -73,8 +74,6 @@ func failure(f Fetch, in Integrity, m Media, parse, rows bool) string {
 		return "truncated"
 	case parse:
 		return "parse_error"
-	case !m.OK():
-		return "content_headers"
 	case !in.OK():
 		if !in.DigestOK && len(in.Problems) > 0 && strings.HasSuffix(in.Problems[0], "missing") {
 			return "truncated"
@@ -85,6 +84,8 @@ func failure(f Fetch, in Integrity, m Media, parse, rows bool) string {
 		return "wrong_rows"
 	case rows:
 		return "wrong_rows"
+	case !m.OK():
+		return "content_headers" // the body is whole and exactly right; only its headers are wrong
 	}
 	return ""
 }
