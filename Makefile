@@ -14,7 +14,7 @@ SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 IMAGE_TAG ?= exportatscale/exporter:dev
 export CGO_ENABLED := 0
 
-.PHONY: build test unit fuzz full-volume bench image lint verify acceptance tools
+.PHONY: build test unit fuzz full-volume bench image lint verify acceptance verify-clickhouse tools
 
 build:
 	$(GO) build -trimpath -o $(BIN)/exporter ./exporter/cmd/exporter
@@ -33,12 +33,15 @@ build:
 # with two more cases: a key (or a --thresholds file, or a --baseline bundle) that cannot be used is
 # refused before anything runs, with no bundle written: 2, as NOT RUN; a bundle that cannot be
 # signed fails a GREEN run too: 3 (a RED or NOT RUN run keeps its 1 or 2).
+# PROFILE=FILE judges the export API a profile describes (docs/profiles.md): --profile FILE; its
+# service says how it runs (a process the run starts, or a url).
+PROFILE ?=
 REQUIRE_TARGET ?=
 IMAGE =
 VERIFY_ARGS ?=
 SIGN_KEY ?=
 VERIFY_TARGET_ARGS = $(if $(IMAGE),--target image --image $(IMAGE) --require-target,$(if $(REQUIRE_TARGET),--target $(REQUIRE_TARGET) --require-target))
-VERIFY_RUN = $(BIN)/verify $(VERIFY_TARGET_ARGS) $(VERIFY_ARGS) $(if $(SIGN_KEY),--sign-key "$(SIGN_KEY)")
+VERIFY_RUN = $(BIN)/verify $(VERIFY_TARGET_ARGS) $(if $(PROFILE),--profile "$(PROFILE)") $(VERIFY_ARGS) $(if $(SIGN_KEY),--sign-key "$(SIGN_KEY)")
 verify:
 	$(if $(and $(IMAGE),$(REQUIRE_TARGET)),$(error give IMAGE=REF or REQUIRE_TARGET=KIND, not both))
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
@@ -51,14 +54,21 @@ image: build
 # Every test: unit tests (exporter, evidence, harness self-tests, dashboards), the fuzz targets
 # briefly, the exporter on a really full volume, the alert rule tests and the metrics contract
 # against a live exporter, the acceptance run. Nothing is skipped: what cannot run fails.
-test: unit fuzz full-volume test-observability acceptance verify-cluster
+test: unit fuzz full-volume test-observability acceptance verify-cluster verify-clickhouse
 
 # The scenarios package is the acceptance suite; it runs through verify (acceptance), not here.
 # The exporter's package runs twice: over bbolt with the rest, then over PostgreSQL (a throwaway
 # cluster its TestMain starts).
 unit: tools-chromium tools-nginx tools-postgres
-	EXPORTATSCALE_SKIP_MISSING= $(GO) test -count=1 $$($(GO) list ./... | grep -v '/scenarios$$')
+	EXPORTATSCALE_SKIP_MISSING= $(GO) test -count=1 $$($(GO) list ./... | grep -v -e '/scenarios$$' -e '/profiletest$$')
 	EXPORTER_TEST_STORE=postgres $(GO) test -count=1 ./exporter/
+
+# ClickHouse 18.16 from Debian's package judged through profiles/clickhouse.yaml (harness/profiletest):
+# the whole run against its own throwaway server, failing when a check is not run or a finding
+# appears that the test does not list as ClickHouse's; and the same server exporting as a user
+# whose settings cut results silently, which must be RED on A1.
+verify-clickhouse: tools-clickhouse
+	EXPORTATSCALE_SKIP_MISSING= $(GO) test -count=1 -v -timeout 20m ./harness/profiletest/
 
 # The acceptance suite in container mode, required: no engine means NOT RUN and a failed make test.
 acceptance:

@@ -191,14 +191,15 @@ func (r *Run) Check(ctx context.Context, d Def) evidence.Check {
 }
 
 // All runs every check of the run's table that applies, in order, and returns them, for callers
-// that are not a Ginkgo suite (the self-tests).
+// that are not a Ginkgo suite (the self-tests); a check that does not apply to the API judged is
+// among them, not applicable.
 func (r *Run) All(ctx context.Context) []evidence.Check {
 	var checks []evidence.Check
 	for _, d := range r.cfg.Table {
-		if d.run == nil || d.Applies(r.caps) != "" {
+		if d.run == nil || (d.Applies(r.caps) != "" && d.NotApplicableTo(r.caps) == "") {
 			continue
 		}
-		checks = append(checks, r.Check(ctx, d))
+		checks = append(checks, r.Check(ctx, d)) // one not applicable to the API is recorded so
 	}
 	return checks
 }
