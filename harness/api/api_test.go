@@ -224,3 +224,47 @@ func TestV1Dialect(t *testing.T) {
 		t.Errorf("v1 dialect %+v, want the strict one %+v", d, strict)
 	}
 }
+
+// TestIngestCommand: a profile that ingests through a command runs it once per batch with the
+// records as NDJSON on its standard input; a command that fails is an error with its output.
+func TestIngestCommand(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LOADED_DIR", dir)
+	src := strings.Replace(second, `  batch:
+    method: POST
+    path: /api/{dataset}/rows
+    format: json_array
+    body: "{records}"`, `  command: [sh, -c, 'cat > "$LOADED_DIR/{dataset}.ndjson"; test -z "$FAIL" || { echo refused >&2; exit 3; }']`, 1)
+	path := filepath.Join(dir, "cmd.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(p, "http://127.0.0.1:9", api.Over(map[string]string{"SECOND_KEY": "k"}, api.Env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader, ok := a.Seeder().(seed.Loader)
+	if !ok {
+		t.Fatal("a command profile's seeder is no Loader")
+	}
+	schema := seed.Schema{{Name: "ok", Type: seed.TypeBool}}
+	recs := []seed.Record{{ID: 1, Values: []any{true}}, {ID: 2, Values: []any{false}}}
+	if err := loader.Load(context.Background(), "t9", schema, recs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "t9.ndjson"))
+	if err != nil || string(got) != "{\"id\":1,\"ok\":1}\n{\"id\":2,\"ok\":0}\n" {
+		t.Errorf("the command read %q (%v)", got, err)
+	}
+	t.Setenv("FAIL", "1")
+	if err := loader.Load(context.Background(), "t9", schema, recs); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("a failing command: %v", err)
+	}
+	if _, ok := api.V1("http://127.0.0.1:9", "").Seeder().(seed.Loader); ok {
+		t.Error("the v1 API's seeder runs a command")
+	}
+}

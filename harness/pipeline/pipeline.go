@@ -190,7 +190,7 @@ func New(cfg Config) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.seeder = &seed.Client{API: a, HTTP: r.http}
+	r.seeder = &seed.Client{API: a.Seeder(), HTTP: r.http}
 	proof := a.Proof()
 	r.exports = &export.Client{API: a, HTTP: r.http, Dialect: &d, Proof: &proof}
 	return r, nil

@@ -39,6 +39,12 @@ type API interface {
 	Existed(status int) bool
 }
 
+// Loader is an API that takes records through a program of its own rather than requests (a
+// profile's ingest command): Load runs it once for recs.
+type Loader interface {
+	Load(ctx context.Context, dataset string, schema Schema, recs []Record) error
+}
+
 // Client talks to one exporter's dataset and ingest API. The zero value is not usable: API is
 // required. A Client is safe for concurrent use.
 type Client struct {
@@ -270,6 +276,9 @@ func (c *Client) post(ctx context.Context, job Job, unit []Record) (limited int,
 	retries := c.MaxRetries
 	if retries <= 0 {
 		retries = 8
+	}
+	if l, ok := c.API.(Loader); ok {
+		return 0, l.Load(ctx, job.Dataset, job.Schema, unit)
 	}
 	for attempt := 0; ; attempt++ {
 		req, err := c.API.Ingest(ctx, job.Dataset, job.Schema, job.Mode, unit)
