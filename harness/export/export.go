@@ -138,6 +138,14 @@ func NewExpected(dataset string, schema seed.Schema, records []seed.Record, opt 
 	return e, nil
 }
 
+// columns are the declared columns the export selects, in order: its header without the id.
+func (e *Expected) columns() []string {
+	if len(e.Header) == 0 {
+		return nil
+	}
+	return e.Header[1:]
+}
+
 // Rows is the number of rows the export must contain.
 func (e *Expected) Rows() int { return len(e.IDs) }
 
@@ -197,22 +205,13 @@ func (c *Client) Open(ctx context.Context, format string, exp *Expected) *Pendin
 	p.fetch.Start = p.start
 	var first time.Time
 	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { first = time.Now() }}
-	var columns []string
-	if len(exp.Header) > 0 {
-		columns = exp.Header[1:]
-	}
-	req, err := c.API.Export(httptrace.WithClientTrace(ctx, trace), format, exp.Dataset, exp.Options, columns)
+	req, err := c.API.Export(httptrace.WithClientTrace(ctx, trace), format, exp.Dataset, exp.Options, exp.columns())
 	if err != nil {
 		p.fail(err)
 		return p
 	}
 	p.fetch.Path = req.URL.RequestURI() // before the credentials, which may travel in the query
-	c.API.Authorize(req)
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP()
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.do(req)
 	if !first.IsZero() {
 		p.fetch.FirstByte = first.Sub(p.start)
 	}
@@ -522,20 +521,11 @@ func (c *Client) countRows(exp *Expected) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var columns []string
-	if len(exp.Header) > 0 {
-		columns = exp.Header[1:]
-	}
-	req, err := counter.Count(ctx, exp.Dataset, exp.Options, columns)
+	req, err := counter.Count(ctx, exp.Dataset, exp.Options, exp.columns())
 	if err != nil {
 		return 0, err
 	}
-	c.API.Authorize(req)
-	hc := c.HTTP
-	if hc == nil {
-		hc = defaultHTTP()
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -568,4 +558,14 @@ func (r *Received) counted(rows int) Integrity {
 		return Integrity{Present: true, DigestOK: true, Problems: []string{fmt.Sprintf("the count request says %d rows, the body has %d", n, rows)}}
 	}
 	return Integrity{Present: true, DigestOK: true, RowsOK: true}
+}
+
+// do sends req with the API's credentials through the Client's HTTP client.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	c.API.Authorize(req)
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP()
+	}
+	return hc.Do(req)
 }

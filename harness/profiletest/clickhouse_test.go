@@ -39,8 +39,9 @@ var clickhouseFindings = map[string][]string{
 	"A5":    {"a5.rate_limited_responses", "a5.saturated_responses"},
 }
 
-// startClickHouse starts the profile's ClickHouse as user, with a password of the run's own.
-func startClickHouse(t *testing.T, user string) (*profile.Profile, target.Target) {
+// clickHouseRun starts the profile's ClickHouse and prepares a run against it as user, with a
+// password of the test's own and datasets suffixed suffix.
+func clickHouseRun(t *testing.T, user, suffix string) *pipeline.Run {
 	t.Helper()
 	testkit.Require(t, testkit.ClickHouse)
 	root, err := filepath.Abs("../..")
@@ -66,7 +67,11 @@ func startClickHouse(t *testing.T, user string) (*profile.Profile, target.Target
 			t.Errorf("stopping ClickHouse: %v", err)
 		}
 	})
-	return p, tg
+	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: testkit.Thresholds(t), Suffix: suffix, Seed: 42, Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
 }
 
 // findings are a run's checks that did not pass, as check → the measures that fail it, or
@@ -96,11 +101,7 @@ func findings(checks []evidence.Check) map[string][]string {
 // not run, or on any finding clickhouseFindings does not list. The verdict is RED, as ClickHouse
 // earns it; what is judged is that the instrument names exactly the known findings.
 func TestClickHouse(t *testing.T) {
-	p, tg := startClickHouse(t, "default")
-	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: testkit.Thresholds(t), Suffix: "ch", Seed: 42, Profile: p})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := clickHouseRun(t, "default", "ch")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	checks := run.All(ctx)
@@ -134,11 +135,7 @@ func TestClickHouse(t *testing.T) {
 // silently (max_result_rows=5000, result_overflow_mode='break': a 200 that ends early), is RED on
 // A1, with the missing rows counted.
 func TestClickHouseCutExports(t *testing.T) {
-	p, tg := startClickHouse(t, "exporter")
-	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: testkit.Thresholds(t), Suffix: "cut", Seed: 42, Profile: p})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := clickHouseRun(t, "exporter", "cut")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	checks := run.Some(ctx, "seed", "smoke", "load", "A1")
