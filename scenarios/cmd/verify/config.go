@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/internal/envflag"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 )
@@ -43,6 +44,10 @@ func (c config) Validate() error {
 		return err
 	}
 	var errs []error
+	if c.Profile != "" {
+		_, err := profile.Load(c.Profile) // every problem, a line each with its file, line and field
+		errs = append(errs, err)
+	}
 	if c.Thresholds != "" {
 		errs = append(errs, checkThresholds(c.Thresholds))
 	}

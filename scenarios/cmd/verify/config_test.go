@@ -28,6 +28,10 @@ func TestRunRefusesBadFiles(t *testing.T) {
 		args []string
 		want string // stderr, whole
 	}{
+		{"profile missing", []string{"--profile", "testdata/nonexistent.yaml"},
+			"verify: testdata/nonexistent.yaml: no such file or directory\n"},
+		{"profile with a bad line ending", []string{"--profile", "../../../harness/profile/testdata/bad-line-ending.yaml"},
+			"verify: ../../../harness/profile/testdata/bad-line-ending.yaml:54: export.csv.dialect.line_ending: \"cr\" is not one of crlf, lf\n"},
 		{"thresholds missing", []string{"--thresholds", "testdata/nonexistent.json"},
 			"verify: testdata/nonexistent.json: no such file or directory\n"},
 		{"thresholds unknown op", []string{"--thresholds", "testdata/thresholds/unknown-op.json"},
