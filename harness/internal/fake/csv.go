@@ -7,14 +7,15 @@ import (
 	"strings"
 )
 
-// writeCSV streams the CSV body with its digest and row count as trailers, and with the faults
-// that corrupt a CSV export: rows cut short, dropped, duplicated, wrong, unguarded or misquoted.
-func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, header []string, n int) (int, error) {
+// writeCSV streams the CSV body in dialect dl with its digest and row count as trailers, and with
+// the faults that corrupt a CSV export: rows cut short, dropped, duplicated, wrong, unguarded or
+// misquoted.
+func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exportQuery, header []string, n int, dl csvDialect) (int, error) {
 	f := s.cfg.Faults
-	w.Header().Set("Trailer", "Content-Digest, Export-Rows")
+	w.Header().Set("Trailer", "Content-Digest, "+dl.rows)
 	body := newCSVBody(w, out, f.BufferExports)
-	line := appendHeader(nil, header, q.bom) // one rendered record, reused
-	_ = body.put(append(line, "\r\n"...))
+	line := appendHeader(nil, header, q.bom, dl.quoteAll) // one rendered record, reused
+	_ = body.put(append(line, dl.lineEnd...))
 	if !f.BufferExports {
 		if err := body.bw.Flush(); err != nil {
 			return 0, err
@@ -29,7 +30,7 @@ func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exp
 		if r.id == f.DropID {
 			continue
 		}
-		line = appendRecord(line[:0], r, d, q, f)
+		line = appendRecord(line[:0], r, d, q, f, dl)
 		times := 1
 		if r.id == f.DuplicateID {
 			times = 2
@@ -45,7 +46,7 @@ func (s *Server) writeCSV(w http.ResponseWriter, out *counter, d *dataset, q exp
 		return written, err
 	}
 	w.Header().Set("Content-Digest", out.digest())
-	w.Header().Set("Export-Rows", strconv.Itoa(written))
+	w.Header().Set(dl.rows, strconv.Itoa(written))
 	return written, nil
 }
 
@@ -90,8 +91,8 @@ func (b *csvBody) finish() error {
 }
 
 // appendHeader appends the header record, without its line end, after the byte order mark if
-// bom asks for one.
-func appendHeader(line []byte, header []string, bom bool) []byte {
+// bom asks for one, every field quoted when quoteAll.
+func appendHeader(line []byte, header []string, bom, quoteAll bool) []byte {
 	if bom {
 		line = append(line, "\uFEFF"...)
 	}
@@ -99,31 +100,31 @@ func appendHeader(line []byte, header []string, bom bool) []byte {
 		if i > 0 {
 			line = append(line, ',')
 		}
-		line = appendField(line, h, false, false)
+		line = appendField(line, h, false, quoteAll, false)
 	}
 	return line
 }
 
-// appendRecord appends r's record with its line end: the id, then the columns q asks for, with
-// the faults that corrupt a record (a wrong last value, no guard, no quoting).
-func appendRecord(line []byte, r row, d *dataset, q exportQuery, f Faults) []byte {
-	line = strconv.AppendInt(line, r.id, 10)
+// appendRecord appends r's record in dialect dl with its line end: the id, then the columns q asks
+// for, with the faults that corrupt a record (a wrong last value, no guard, no quoting).
+func appendRecord(line []byte, r row, d *dataset, q exportQuery, f Faults, dl csvDialect) []byte {
+	line = appendField(line, strconv.FormatInt(r.id, 10), false, dl.quoteAll, false)
 	for j, ci := range q.columns {
 		cell := r.cells[ci]
 		if r.id == f.WrongValueID && j == len(q.columns)-1 {
 			cell += "x"
 		}
 		str := d.columns[ci].Type == "string"
-		line = appendField(append(line, ','), cell, str && !f.NoGuard, r.id == f.MisquoteID)
+		line = appendField(append(line, ','), cell, str && !f.NoGuard, dl.quoteAll, r.id == f.MisquoteID)
 	}
-	return append(line, "\r\n"...)
+	return append(line, dl.lineEnd...)
 }
 
-// appendField appends one field, guarded (for string cells) and quoted per RFC 4180, to b.
-// misquote skips quoting.
-func appendField(b []byte, cell string, guard, misquote bool) []byte {
+// appendField appends one field, guarded (for string cells) and quoted per RFC 4180 (always with
+// quoteAll), to b. misquote skips quoting.
+func appendField(b []byte, cell string, guard, quoteAll, misquote bool) []byte {
 	guarded := guard && cell != "" && strings.ContainsRune("=+-@\t\r'", rune(cell[0]))
-	quote := !misquote && strings.ContainsAny(cell, ",\"\r\n")
+	quote := !misquote && (quoteAll || strings.ContainsAny(cell, ",\"\r\n"))
 	if quote {
 		b = append(b, '"')
 	}

@@ -31,19 +31,23 @@ type exportQuery struct {
 	bom     bool
 }
 
-func (d *dataset) parseQuery(r *http.Request) (exportQuery, error) {
-	q := exportQuery{limit: -1}
+// parseQuery parses an export query in sh's parameter names.
+func (d *dataset) parseQuery(r *http.Request, sh *shape) (exportQuery, error) {
+	q := exportQuery{limit: -1, format: "csv"}
+	names := slices.DeleteFunc([]string{sh.format, sh.columns, sh.after, sh.limit, sh.bom}, func(n string) bool { return n == "" })
 	for k := range r.URL.Query() {
-		if !slices.Contains([]string{"format", "columns", "after", "limit", "bom"}, k) {
+		if !slices.Contains(names, k) {
 			return q, fmt.Errorf("unknown parameter %q", k)
 		}
 	}
 	v := r.URL.Query()
-	q.format = v.Get("format")
-	if q.format != "csv" && q.format != "pdf" {
-		return q, fmt.Errorf("format must be csv or pdf")
+	if sh.format != "" {
+		q.format = v.Get(sh.format)
 	}
-	if cols := v.Get("columns"); cols != "" {
+	if q.format != "csv" && q.format != "pdf" {
+		return q, fmt.Errorf("%s must be csv or pdf", sh.format)
+	}
+	if cols := v.Get(sh.columns); cols != "" {
 		for _, name := range strings.Split(cols, ",") {
 			i := slices.IndexFunc(d.columns, func(c column) bool { return c.Name == name })
 			if i < 0 {
@@ -57,22 +61,22 @@ func (d *dataset) parseQuery(r *http.Request) (exportQuery, error) {
 		}
 	}
 	var err error
-	if a := v.Get("after"); a != "" {
+	if a := v.Get(sh.after); a != "" {
 		if q.after, err = strconv.ParseInt(a, 10, 64); err != nil || q.after < 0 {
-			return q, fmt.Errorf("after must be a non-negative integer")
+			return q, fmt.Errorf("%s must be a non-negative integer", sh.after)
 		}
 	}
-	if l := v.Get("limit"); l != "" {
+	if l := v.Get(sh.limit); l != "" {
 		if q.limit, err = strconv.Atoi(l); err != nil || q.limit < 0 {
-			return q, fmt.Errorf("limit must be a non-negative integer")
+			return q, fmt.Errorf("%s must be a non-negative integer", sh.limit)
 		}
 	}
-	switch v.Get("bom") {
+	switch v.Get(sh.bom) {
 	case "", "0":
 	case "1":
-		q.bom = true
+		q.bom = sh.bom != ""
 	default:
-		return q, fmt.Errorf("bom must be 0 or 1")
+		return q, fmt.Errorf("%s must be 0 or 1", sh.bom)
 	}
 	return q, nil
 }
@@ -113,28 +117,34 @@ func (s *Server) rowsOf(d *dataset, after int64, n int) iter.Seq[row] {
 
 // export serves an export request the way the exporter does, step by step: it finds the dataset
 // and parses the query, admits the export within the limits, applies the faults that strike
-// before the body, then writes the body.
-func (s *Server) export(w http.ResponseWriter, r *http.Request) {
-	e := &exportRun{s: s, w: w, start: time.Now(), name: r.PathValue("name"), format: r.URL.Query().Get("format")}
-	if !e.parse(r) {
-		return
+// before the body, then writes the body, all in shape sh.
+func (s *Server) export(sh *shape) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		e := &exportRun{s: s, sh: sh, w: w, start: time.Now(), name: r.PathValue("name"), format: "csv"}
+		if sh.format != "" {
+			e.format = r.URL.Query().Get(sh.format)
+		}
+		if !e.parse(r) {
+			return
+		}
+		release, ok := e.admit()
+		if !ok {
+			return
+		}
+		defer release()
+		if !e.injectFaults(r.Context()) {
+			return
+		}
+		s.metrics.inFlight.WithLabelValues(e.format).Inc()
+		defer s.metrics.inFlight.WithLabelValues(e.format).Dec()
+		e.respond()
 	}
-	release, ok := e.admit()
-	if !ok {
-		return
-	}
-	defer release()
-	if !e.injectFaults(r.Context()) {
-		return
-	}
-	s.metrics.inFlight.WithLabelValues(e.format).Inc()
-	defer s.metrics.inFlight.WithLabelValues(e.format).Dec()
-	e.respond()
 }
 
 // exportRun is one export request as it passes the steps of export.
 type exportRun struct {
 	s      *Server
+	sh     *shape
 	w      http.ResponseWriter
 	start  time.Time
 	name   string
@@ -159,7 +169,7 @@ func (e *exportRun) parse(r *http.Request) bool {
 	e.d = e.s.datasets[e.name]
 	var err error
 	if e.d != nil {
-		e.q, err = e.d.parseQuery(r)
+		e.q, err = e.d.parseQuery(r, e.sh)
 	}
 	if e.d != nil && err == nil {
 		e.n = len(e.d.ids) - e.d.firstAfter(e.q.after)
@@ -261,7 +271,7 @@ func (e *exportRun) respond() {
 	var written int
 	var err error
 	if e.format == "csv" {
-		written, err = e.s.writeCSV(e.w, out, e.d, e.q, header, e.n)
+		written, err = e.s.writeCSV(e.w, out, e.d, e.q, header, e.n, e.sh.dialect)
 	} else {
 		written, err = e.s.writePDF(e.w, out, e.d, e.q, e.name, header, e.n)
 	}

@@ -1,7 +1,9 @@
 // Package fake is an in-memory exporter for the harness's own tests. Healthy, it implements the
 // v1 API contract of docs/design.md (datasets, single and batch ingest, streamed CSV with trailers
 // and formula guard, paginated PDF, the nine metrics, health checks, rate limiting and load
-// shedding); each field of Faults breaks one promise, so the harness can prove it notices.
+// shedding), and beside it a second API shape over the same store (shape.go: other paths and
+// names, a JSON-array ingest, LF and all-quoted CSV, no PDF); each field of Faults breaks one
+// promise, in both shapes, so the harness can prove it notices.
 //
 // It is written independently of the reference exporter on purpose: the harness must agree with
 // the contract, not with one implementation of it.
@@ -103,16 +105,20 @@ func New(cfg Config) *Server {
 	if cfg.MaxPDF > 0 {
 		s.pdfSem = make(chan struct{}, cfg.MaxPDF)
 	}
-	s.mux.Handle("PUT /v1/datasets/{name}", s.guard(s.putDataset))
+	s.mux.Handle("PUT /v1/datasets/{name}", s.guard(s.putDataset(v1)))
 	s.mux.Handle("POST /v1/datasets/{name}/records", s.guard(s.postRecords))
-	s.mux.Handle("GET /v1/datasets/{name}/export", s.guard(s.export))
+	s.mux.Handle("GET /v1/datasets/{name}/export", s.guard(s.export(v1)))
+	// The second shape (shape.go), over the same store, limits and faults.
+	s.mux.Handle("POST /api/tables/{name}", s.guard(s.putDataset(second)))
+	s.mux.Handle("POST /api/tables/{name}/rows", s.guard(s.postRows))
+	s.mux.Handle("GET /api/tables/{name}/download", s.guard(s.export(second)))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ready\n")) })
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	return s
 }
 
-// ServeHTTP serves the exporter API, health checks and metrics. With Config.Log set it writes one
+// ServeHTTP serves the exporter API in both shapes, health checks and metrics. With Config.Log set it writes one
 // JSON line per request (method, path, status), as the reference exporter does.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Log == nil {
@@ -176,11 +182,15 @@ func (s *Server) guard(next http.HandlerFunc) http.Handler {
 	})
 }
 
+// bearer is the request's token: a bearer token (v1), or the X-Api-Key header (the second shape).
 func bearer(r *http.Request) (string, bool) {
 	const prefix = "Bearer "
 	h := r.Header.Get("Authorization")
 	if len(h) > len(prefix) && h[:len(prefix)] == prefix {
 		return h[len(prefix):], true
+	}
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return k, true
 	}
 	return "", false
 }

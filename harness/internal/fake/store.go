@@ -57,52 +57,87 @@ func (d *dataset) firstAfter(after int64) int {
 	return i
 }
 
-func (s *Server) putDataset(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if !datasetName.MatchString(name) {
-		writeError(w, http.StatusBadRequest, "invalid_name", "dataset name must match "+datasetName.String())
-		return
-	}
-	var body struct {
-		Columns []column `json:"columns"`
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || len(body.Columns) == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_schema", "body must be {\"columns\":[{\"name\",\"type\"},...]}")
-		return
-	}
-	seen := map[string]bool{}
-	for _, c := range body.Columns {
-		switch {
-		case !columnName.MatchString(c.Name) || c.Name == "id" || seen[c.Name]:
-			writeError(w, http.StatusBadRequest, "invalid_schema", fmt.Sprintf("bad column name %q", c.Name))
-			return
-		case !slices.Contains([]string{"string", "int", "decimal", "timestamp", "bool"}, c.Type):
-			writeError(w, http.StatusBadRequest, "invalid_schema", fmt.Sprintf("column %s: unknown type %q", c.Name, c.Type))
+// putDataset creates a dataset from a create body of shape sh.
+func (s *Server) putDataset(sh *shape) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if !datasetName.MatchString(name) {
+			writeError(w, http.StatusBadRequest, "invalid_name", "dataset name must match "+datasetName.String())
 			return
 		}
-		seen[c.Name] = true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	status := http.StatusCreated
-	if d, ok := s.datasets[name]; ok {
-		if !slices.Equal(d.columns, body.Columns) {
-			writeError(w, http.StatusConflict, "schema_conflict", "dataset exists with another schema")
+		columns, err := sh.schema(r.Body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_schema", err.Error())
 			return
 		}
-		status = http.StatusOK
-	} else {
-		s.datasets[name] = &dataset{columns: body.Columns, rows: map[int64][]string{}}
-		s.metrics.storeRecords.WithLabelValues(name).Set(float64(s.cfg.Faults.StoreSkew))
+		seen := map[string]bool{}
+		for _, c := range columns {
+			switch {
+			case !columnName.MatchString(c.Name) || c.Name == "id" || seen[c.Name]:
+				writeError(w, http.StatusBadRequest, "invalid_schema", fmt.Sprintf("bad column name %q", c.Name))
+				return
+			case !slices.Contains([]string{"string", "int", "decimal", "timestamp", "bool"}, c.Type):
+				writeError(w, http.StatusBadRequest, "invalid_schema", fmt.Sprintf("column %s: unknown type %q", c.Name, c.Type))
+				return
+			}
+			seen[c.Name] = true
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		status := http.StatusCreated
+		if d, ok := s.datasets[name]; ok {
+			if !slices.Equal(d.columns, columns) {
+				writeError(w, http.StatusConflict, "schema_conflict", "dataset exists with another schema")
+				return
+			}
+			status = http.StatusOK
+		} else {
+			s.datasets[name] = &dataset{columns: columns, rows: map[int64][]string{}}
+			s.metrics.storeRecords.WithLabelValues(name).Set(float64(s.cfg.Faults.StoreSkew))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"dataset": name, "columns": columns})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"dataset": name, "columns": body.Columns})
 }
 
+// postRecords is v1's ingest: one JSON object (single) or NDJSON (batch, by its Content-Type).
 func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
+	mode := "single"
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-ndjson") {
+		mode = "batch"
+	}
+	s.ingest(w, r, v1, mode, func(body []byte) ([][]byte, error) {
+		var recs [][]byte
+		sc := bufio.NewScanner(bytes.NewReader(body))
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+				recs = append(recs, bytes.Clone(sc.Bytes()))
+			}
+		}
+		return recs, sc.Err()
+	})
+}
+
+// postRows is the second shape's ingest: a JSON array of the same objects, always a batch.
+func (s *Server) postRows(w http.ResponseWriter, r *http.Request) {
+	s.ingest(w, r, second, "batch", func(body []byte) ([][]byte, error) {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(body, &raws); err != nil {
+			return nil, fmt.Errorf("body must be a JSON array of records: %w", err)
+		}
+		recs := make([][]byte, len(raws))
+		for i, raw := range raws {
+			recs[i] = raw
+		}
+		return recs, nil
+	})
+}
+
+// ingest stores the records split out of r's body, all or none, and answers their count under
+// sh's name for it. A single-mode request takes one record.
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, sh *shape, mode string, split func([]byte) ([][]byte, error)) {
 	name := r.PathValue("name")
 	s.mu.RLock()
 	d := s.datasets[name]
@@ -111,13 +146,14 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no dataset "+name)
 		return
 	}
-	mode := "single"
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-ndjson") {
-		mode = "batch"
-	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_body", err.Error())
+		return
+	}
+	raws, err := split(body)
+	if err != nil || len(raws) == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_record", "no record in body")
 		return
 	}
 	type parsed struct {
@@ -125,27 +161,18 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 		cells []string
 	}
 	var recs []parsed
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		if mode == "single" && len(recs) == 1 {
+	for i, raw := range raws {
+		if mode == "single" && i == 1 {
 			writeError(w, http.StatusBadRequest, "invalid_record", "single mode takes one object")
 			return
 		}
-		id, cells, err := d.parseRecord(sc.Bytes())
+		id, cells, err := d.parseRecord(raw)
 		if err != nil {
 			s.metrics.ingest.WithLabelValues(mode, "client_error").Inc()
-			writeError(w, http.StatusBadRequest, "invalid_record", fmt.Sprintf("line %d: %v", line, err))
+			writeError(w, http.StatusBadRequest, "invalid_record", fmt.Sprintf("line %d: %v", i+1, err))
 			return
 		}
 		recs = append(recs, parsed{id, cells})
-	}
-	if err := sc.Err(); err != nil || len(recs) == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_record", "no record in body")
-		return
 	}
 	s.mu.Lock()
 	for _, p := range recs {
@@ -156,7 +183,7 @@ func (s *Server) postRecords(w http.ResponseWriter, r *http.Request) {
 	s.metrics.storeRecords.WithLabelValues(name).Set(float64(n + s.cfg.Faults.StoreSkew))
 	s.metrics.ingest.WithLabelValues(mode, "ok").Add(float64(len(recs)))
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]int{"accepted": len(recs)})
+	_ = json.NewEncoder(w).Encode(map[string]int{sh.accepted: len(recs)})
 }
 
 // parseRecord checks one JSON object against the schema and returns its id and cell texts.

@@ -28,6 +28,15 @@ func TestRunProfileCheck(t *testing.T) {
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
+		// The fake exporter's second shape, through which the self-tests judge their broken fakes too.
+		{"fake second shape", []string{"--profile-check", "../../../harness/selftest/testdata/fake-second.yaml"}, 0,
+			"profile fake-second (../../../harness/selftest/testdata/fake-second.yaml): valid\n" +
+				"declares: columns, resume, limit, truncation, metrics, protection\n" +
+				"not applicable:\n" +
+				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
+				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
+				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
 		{"minimal", []string{"--profile-check", testdata + "good-minimal.yaml"}, 0,
 			"profile minimal (" + testdata + "good-minimal.yaml): valid\n" +
 				"declares: remove\n" +

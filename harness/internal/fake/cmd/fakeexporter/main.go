@@ -1,6 +1,6 @@
-// Command fakeexporter serves the harness's fake exporter (package fake) as a process, so the
-// harness can start it through its process target and measure it from outside, as it measures
-// the real exporter. It takes the flags the target passes (--listen, --data-dir, --tokens-file,
+// Command fakeexporter serves the harness's fake exporter (package fake), v1 and its second API
+// shape alike, as a process, so the harness can start it through its process target and measure
+// it from outside, as it measures the real exporter. It takes the flags the target passes (--listen, --data-dir, --tokens-file,
 // --insecure-no-auth) and the exporter's limit flags, plus --fault to break one promise:
 //
 //	fakeexporter --listen 127.0.0.1:8080 --tokens-file tokens.txt --fault buffer-exports
