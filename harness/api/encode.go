@@ -175,7 +175,9 @@ type Unstored struct {
 	Problem string
 }
 
-func (u Unstored) String() string { return fmt.Sprintf("record %d, %s: %s", u.Record, u.Field, u.Problem) }
+func (u Unstored) String() string {
+	return fmt.Sprintf("record %d, %s: %s", u.Record, u.Field, u.Problem)
+}
 
 // Unstorable lists each value of recs that the API's type cannot hold as seeded, by record and
 // field: a timestamp outside the type's range. The run reports them at seed time; it never sends

@@ -157,4 +157,6 @@ func exportValues(format, dataset string, opt export.Options, columns []string, 
 }
 
 // Existed reports whether a successful create's status says the dataset was there already.
-func (a *API) Existed(status int) bool { return a.p.Dataset.Exists != 0 && status == a.p.Dataset.Exists }
+func (a *API) Existed(status int) bool {
+	return a.p.Dataset.Exists != 0 && status == a.p.Dataset.Exists
+}

@@ -59,7 +59,7 @@ type Client struct {
 	// Proof is how a whole export proves itself; nil: DefaultProof.
 	Proof *Proof
 	API   API
-	HTTP    *http.Client // nil: a client without compression and with enough idle connections
+	HTTP  *http.Client // nil: a client without compression and with enough idle connections
 }
 
 // Options are the optional export query parameters.
