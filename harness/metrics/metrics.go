@@ -43,10 +43,15 @@ func Scrape(ctx context.Context, hc *http.Client, baseURL, token string) (Snapsh
 	if err != nil {
 		return Snapshot{}, err
 	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return Fetch(hc, req)
+}
+
+// Fetch sends req, a scrape already addressed and authorized, and parses the answer.
+func Fetch(hc *http.Client, req *http.Request) (Snapshot, error) {
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	if hc == nil {
 		hc = http.DefaultClient
 	}
@@ -307,4 +312,33 @@ func WaitIdle(ctx context.Context, hc *http.Client, baseURL, token string) (Snap
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Renamed is s with each family named in names (as the service calls it) under the name it maps
+// to (as the harness reads it): its samples, histogram and summary series (_count, _sum,
+// _bucket) included. Raw stays as received.
+func (s Snapshot) Renamed(names map[string]string) Snapshot {
+	if len(names) == 0 {
+		return s
+	}
+	out := Snapshot{Time: s.Time, Raw: s.Raw, Families: map[string]Family{}, Samples: Samples{}}
+	rename := func(name string) string {
+		if to, ok := names[name]; ok {
+			return to
+		}
+		for _, suffix := range []string{"_count", "_sum", "_bucket"} {
+			if to, ok := names[strings.TrimSuffix(name, suffix)]; ok && strings.HasSuffix(name, suffix) {
+				return to + suffix
+			}
+		}
+		return name
+	}
+	for name, f := range s.Families {
+		out.Families[rename(name)] = f
+	}
+	for key, v := range s.Samples {
+		name, labels := splitSeries(key)
+		out.Samples[Series(rename(name), labels)] = v
+	}
+	return out
 }

@@ -121,3 +121,27 @@ requests 7
 		t.Error("parse accepted garbage")
 	}
 }
+
+// TestRenamed reads a service's own series under the names the harness judges them by.
+func TestRenamed(t *testing.T) {
+	s, err := metrics.Parse([]byte("# TYPE svc_exports counter\nsvc_exports{format=\"csv\",outcome=\"ok\"} 3\n" +
+		"# TYPE svc_secs histogram\nsvc_secs_bucket{format=\"csv\",le=\"+Inf\"} 2\nsvc_secs_sum{format=\"csv\"} 1.5\nsvc_secs_count{format=\"csv\"} 2\n" +
+		"# TYPE other gauge\nother 7\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Renamed(map[string]string{"svc_exports": "exporter_exports_total", "svc_secs": "exporter_export_duration_seconds"})
+	for key, want := range map[string]float64{
+		`exporter_exports_total{format="csv",outcome="ok"}`:               3,
+		`exporter_export_duration_seconds_count{format="csv"}`:            2,
+		`exporter_export_duration_seconds_bucket{format="csv",le="+Inf"}`: 2,
+		"other": 7,
+	} {
+		if got, ok := r.Samples[key]; !ok || got != want {
+			t.Errorf("%s = %v (%v), want %v", key, got, ok, want)
+		}
+	}
+	if _, ok := r.Families["exporter_export_duration_seconds"]; !ok || len(r.Samples) != len(s.Samples) {
+		t.Errorf("families %v, %d samples of %d", r.Families, len(r.Samples), len(s.Samples))
+	}
+}

@@ -33,7 +33,7 @@ func measureObservability(_ context.Context, r *Run) (Observability, error) {
 // Observability is what A6 judges: two scrapes around the run and what the harness itself did
 // between them.
 type Observability struct {
-	Before, After metrics.Snapshot // After taken once no export is in flight (metrics.WaitIdle)
+	Before, After metrics.Snapshot // After taken once no export is in flight (Run.scrapeIdle)
 	Tally         export.Tally     // every export request between the scrapes
 	Manifests     []seed.Manifest  // every seeding between the scrapes (records confirmed, 429s met)
 	// Stored maps each seeded dataset to the records it must hold after the run (distinct ids),

@@ -33,7 +33,7 @@ func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, repli
 	}
 	src, ok := r.cfg.Target.(target.MetricsSource)
 	if !ok {
-		s, err := metrics.Scrape(ctx, r.http, r.api.Base(), r.cfg.Target.Token())
+		s, err := r.scrapeAPI(ctx)
 		return s, nil, err
 	}
 	snaps, err := src.ScrapeMetrics(ctx)
@@ -50,15 +50,31 @@ func (r *Run) scrape(ctx context.Context, phase string) (metrics.Snapshot, repli
 	return sum, snaps, nil
 }
 
-// scrapeIdle polls the metrics until no export is in flight anywhere and returns that scrape, as
-// metrics.WaitIdle does for one exporter.
+// scrapeAPI scrapes the API's metrics at its profile's path, with its credentials, each series
+// the profile maps under the name of the role it plays (exporter_<role>, as the v1 API names it),
+// so the reconciliations read any service's series alike.
+func (r *Run) scrapeAPI(ctx context.Context) (metrics.Snapshot, error) {
+	m := r.cfg.Profile.Metrics
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.api.Base()+m.Path, nil)
+	if err != nil {
+		return metrics.Snapshot{}, err
+	}
+	r.api.Authorize(req)
+	s, err := metrics.Fetch(r.http, req)
+	if err != nil {
+		return s, err
+	}
+	names := map[string]string{}
+	for role, name := range m.Series {
+		names[name] = "exporter_" + role
+	}
+	return s.Renamed(names), nil
+}
+
+// scrapeIdle polls the metrics until no export is in flight anywhere and returns that scrape.
 func (r *Run) scrapeIdle(ctx context.Context) (metrics.Snapshot, replicaScrapes, error) {
 	if !r.caps.API().Metrics {
 		return metrics.Snapshot{}, nil, nil
-	}
-	if _, ok := r.cfg.Target.(target.MetricsSource); !ok {
-		s, err := metrics.WaitIdle(ctx, r.http, r.api.Base(), r.cfg.Target.Token())
-		return s, nil, err
 	}
 	for {
 		s, per, err := r.scrape(ctx, "after")
