@@ -78,8 +78,9 @@ type serviceTarget struct {
 // ports, kept across restarts. The service's environment is the caller's (less EXPORTER_*
 // variables), then s.Env, then o.Env. Of Options it uses only WorkDir, Env, StartTimeout and Log.
 //
-// A command or Debian package that is missing fails with an error wrapping ErrTargetUnavailable
-// that names the packages to install. The Target's Kind is process, its Token empty (the service
+// A Debian package that is missing is installed first when the harness runs as root with apt-get
+// (s.Install); one that is still missing, or a missing command, fails with an error wrapping
+// ErrTargetUnavailable that names the packages to install. The Target's Kind is process, its Token empty (the service
 // authenticates as its profile says); it is a Sampler, Logger, Restarter and Relauncher.
 func StartService(ctx context.Context, s Service, o Options) (_ Target, err error) {
 	defer func() {
@@ -104,6 +105,9 @@ func StartService(ctx context.Context, s Service, o Options) (_ Target, err erro
 		argv[i] = fill.Replace(a)
 	}
 	bin, versions, err := lookService(ctx, argv[0], s.Install)
+	if errors.Is(err, ErrTargetUnavailable) && installPackages(ctx, s.Install, o.Log) {
+		bin, versions, err = lookService(ctx, argv[0], s.Install)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +296,28 @@ func lookService(ctx context.Context, program string, packages []string) (bin st
 		why = append(why, "install them with: apt-get install "+strings.Join(install, " "))
 	}
 	return "", nil, fmt.Errorf("%w: %s", ErrTargetUnavailable, strings.Join(why, "; "))
+}
+
+// installPackages installs the Debian packages a service needs when it can (as root, with
+// apt-get), as the Makefile's tools targets do, and reports whether apt-get succeeded; what it
+// printed goes to log. Without root or apt-get it does nothing: the service is then unavailable,
+// and its error says what to install.
+func installPackages(ctx context.Context, packages []string, log io.Writer) bool {
+	if len(packages) == 0 || os.Geteuid() != 0 {
+		return false
+	}
+	aptGet, err := exec.LookPath("apt-get")
+	if err != nil {
+		return false
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	fmt.Fprintf(log, "service: installing %s with apt-get\n", strings.Join(packages, " "))
+	cmd := exec.CommandContext(ctx, aptGet, append([]string{"install", "-y", "--no-install-recommends"}, packages...)...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	cmd.Stdout, cmd.Stderr = log, log
+	return cmd.Run() == nil
 }
 
 // lookCommand finds the program name: a path as it is, else on PATH, else in sbinDirs.
