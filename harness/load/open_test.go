@@ -151,3 +151,24 @@ func TestOpenConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenBound ends a 30 s schedule after its 1 s bound: the arrivals not sent by then are
+// counted unsent, and the exports cut off in flight fail.
+func TestOpenBound(t *testing.T) {
+	c, jobs := openJobs(t, fake.Faults{FirstByteDelay: 200 * time.Millisecond})
+	began := time.Now()
+	res, _, err := load.Open(context.Background(), load.OpenConfig{
+		Client: c, Jobs: jobs, Schedule: load.Constant(10, 30*time.Second),
+		MaxInFlight: 4, Timeout: 10 * time.Second, Bound: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("in %v: sent %d completed %d unsent %d failed %d", time.Since(began), res.Sent, res.Completed, res.Unsent, res.Failed)
+	if took := time.Since(began); took > 15*time.Second {
+		t.Errorf("a run bounded to 1 s took %v", took)
+	}
+	if res.Arrivals != 300 || res.Unsent < 250 || res.Sent+res.Dropped+res.Unsent != 300 || res.Completed+res.Failed != res.Sent {
+		t.Errorf("result %+v", res)
+	}
+}
