@@ -375,19 +375,9 @@ func verify(res *Result, got []*export.Received) {
 		}
 		fr.Requests++
 		res.Samples = append(res.Samples, s)
-		if s.Failure != "" {
-			res.Failed++
-			res.Errors[s.Failure]++
-			if len(res.Examples) < 10 {
-				res.Examples = append(res.Examples, fmt.Sprintf("%s %s: %s: %s", s.Format, s.Path, s.Failure, example))
-			}
-			if s.Failure != "content_headers" {
-				continue
-			}
-		} else {
-			fr.OK++
+		if !res.counted(s, fr, example) {
+			continue
 		}
-		// Timed: a body that arrived whole and exactly right, whatever its content headers.
 		fr.Rows += int64(s.Rows)
 		fr.Bytes += s.Bytes
 		lat[s.Format] = append(lat[s.Format], s.Latency.Seconds())
@@ -412,6 +402,21 @@ func verify(res *Result, got []*export.Received) {
 	if s := res.CSVSpan.Seconds(); s > 0 {
 		res.CSVRowsPerSecond = float64(res.CSV.Rows) / s
 	}
+}
+
+// counted counts s as succeeded or failed and reports whether it is timed: a body that arrived
+// whole and exactly right, whatever its content headers (A2 judges those).
+func (res *Result) counted(s Sample, fr *FormatResult, example string) (timed bool) {
+	if s.Failure == "" {
+		fr.OK++
+		return true
+	}
+	res.Failed++
+	res.Errors[s.Failure]++
+	if len(res.Examples) < 10 {
+		res.Examples = append(res.Examples, fmt.Sprintf("%s %s: %s: %s", s.Format, s.Path, s.Failure, example))
+	}
+	return s.Failure == "content_headers"
 }
 
 // span is the time from the first request of format sent to the last body byte of format received.
