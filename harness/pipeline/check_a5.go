@@ -21,6 +21,9 @@ func measureProtection(ctx context.Context, r *Run) (Protection, error) {
 		return Protection{}, missing("the burst and saturation probes")
 	}
 	p := Protection{Tally: r.tally, Burst: r.burst, Waivers: r.waivers()}
+	if pr := r.cfg.Profile.Protection; pr != nil && pr.OverLimit != nil {
+		p.RateLimitFields = pr.OverLimit.RateLimitFields
+	}
 	if r.endings != nil && r.endings.Stalled.Started() && !r.endings.StalledCut {
 		p.Unprotected = append(p.Unprotected, "a reader that stalled past the write timeout was not cut off")
 	}
@@ -57,13 +60,17 @@ type Protection struct {
 	// RestartsObservable and LogsObservable say whether the target could report restarts and
 	// logs at all; without them Restarts and Panics are not measured zeros, and A5 is NOT RUN.
 	RestartsObservable, LogsObservable bool
+	// RateLimitFields: the API declares RateLimit and RateLimit-Policy fields on its 429s, so the
+	// burst's answers must carry them, in the documented shape.
+	RateLimitFields bool
 	// Waivers are the profile's: an API known to give no over-limit (429) or over-capacity (503)
 	// answer may have that measure waived, shown as waived, never as passed.
 	Waivers map[string]string
 }
 
 // judgeA5 judges protection: over-limit and over-capacity requests answered 429 and 503 with a valid
-// Retry-After (the 429s also with RateLimit and RateLimit-Policy of the documented shape), and
+// Retry-After (the 429s also with RateLimit and RateLimit-Policy of the documented shape, when the
+// API's profile declares them, as v1's does), and
 // both actually happened; zero other 5xx; no restart; no panic in the logs.
 func judgeA5(th Thresholds, p Protection) evidence.Check {
 	b := &builder{th: th}
@@ -91,11 +98,11 @@ func judgeA5(th Thresholds, p Protection) evidence.Check {
 		b.notRun = "the target does not let the harness observe the exporter's " + strings.Join(unobservable, " or ")
 	}
 	bad := false
-	if n := p.Burst.RateLimited - p.Burst.WithRateLimit; n > 0 {
+	if n := p.Burst.RateLimited - p.Burst.WithRateLimit; n > 0 && p.RateLimitFields {
 		b.fail(`%d of the burst's 429 answers lack a valid RateLimit header ("<name>";r=<int>;t=<int>)`, n)
 		bad = true
 	}
-	if n := p.Burst.RateLimited - p.Burst.WithRateLimitPolicy; n > 0 {
+	if n := p.Burst.RateLimited - p.Burst.WithRateLimitPolicy; n > 0 && p.RateLimitFields {
 		b.fail(`%d of the burst's 429 answers lack a valid RateLimit-Policy header ("<name>";q=<int>;w=<int>)`, n)
 		bad = true
 	}

@@ -190,7 +190,7 @@ func TestA5(t *testing.T) {
 	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok})
 	healthy.Add(export.Fetch{Format: export.CSV, Status: http.StatusServiceUnavailable, Header: ok})
 	burst := load.BurstResult{RateLimited: 1, WithRetryAfter: 1, WithRateLimit: 1, WithRateLimitPolicy: 1}
-	observed := Protection{Tally: healthy, Burst: burst, RestartsObservable: true, LogsObservable: true}
+	observed := Protection{Tally: healthy, Burst: burst, RestartsObservable: true, LogsObservable: true, RateLimitFields: true}
 	if c := judgeA5(th, observed); c.Status != evidence.StatusPassed || !hasMeasure(c, "a5.restarts") || !hasMeasure(c, "a5.panics_in_logs") {
 		t.Errorf("healthy: %+v", c)
 	}
@@ -219,6 +219,10 @@ func TestA5(t *testing.T) {
 	if c.Status != evidence.StatusFailed || !strings.Contains(lines, "valid RateLimit header") ||
 		!strings.Contains(lines, "valid RateLimit-Policy header") || !strings.Contains(lines, `RateLimit: "limit=10, remaining=0"`) {
 		t.Errorf("invalid RateLimit fields: %+v", c)
+	}
+	shapeless.RateLimitFields = false // an API that does not declare them is not judged on them
+	if c := judgeA5(th, shapeless); c.Status != evidence.StatusPassed {
+		t.Errorf("RateLimit fields not declared, yet judged: %+v", c)
 	}
 }
 

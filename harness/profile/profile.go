@@ -189,6 +189,8 @@ type Protection struct {
 type Answer struct {
 	Status     []int `yaml:"status"`
 	RetryAfter bool  `yaml:"retry_after"`
+	// RateLimitFields: an over-limit answer carries RateLimit and RateLimit-Policy fields.
+	RateLimitFields bool `yaml:"ratelimit_fields"`
 }
 
 // Service is how the API runs for a run: a process, an image or a URL already serving. A process's
