@@ -113,10 +113,7 @@ func (rec *Received) CSV() CSVReport {
 	r := v.report
 	r.Fetch = rec.Fetch
 	r.Media = checkMedia(rec.Header, CSV)
-	r.Integrity = rec.proof.check(rec.Fetch, rec.sum, r.Rows)
-	if rec.proof != nil && rec.proof.Kind == ProofCount && rec.Complete {
-		r.Integrity = rec.counted(r.Rows)
-	}
+	r.Integrity = rec.integrity(r.Rows)
 	for _, s := range slices.Concat(r.Media.Problems, r.Integrity.Problems) {
 		r.Examples = limitedList(r.Examples, maxExamples, s)
 	}

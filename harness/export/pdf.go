@@ -69,13 +69,13 @@ func (rec *Received) PDF() PDFReport {
 	}
 	r := PDFReport{Fetch: rec.Fetch, Media: checkMedia(rec.Header, PDF)}
 	if !rec.Complete {
-		r.Integrity = rec.proof.check(rec.Fetch, rec.sum, 0)
+		r.Integrity = rec.integrity(0)
 		r.Examples = append(r.Examples, "body cut short: "+rec.Err)
 		r.Invalid, r.Missing = "body cut short", rec.exp.Rows()
 		return r
 	}
 	r.verify(rec.body, rec.exp)
-	r.Integrity = rec.proof.check(rec.Fetch, rec.sum, r.IDs)
+	r.Integrity = rec.integrity(r.IDs)
 	for _, s := range slices.Concat(r.Media.Problems, r.Integrity.Problems) {
 		r.Examples = limitedList(r.Examples, maxExamples, s)
 	}

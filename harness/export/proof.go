@@ -168,6 +168,16 @@ func (c *Client) countRows(exp *Expected) (int, error) {
 	return n, nil
 }
 
+// integrity checks the export's proof against what was received, rows being the rows found in the
+// body: a whole body of a ProofCount API is checked against the API's count, any other against
+// the fields it carried.
+func (r *Received) integrity(rows int) Integrity {
+	if r.proof != nil && r.proof.Kind == ProofCount && r.Complete {
+		return r.counted(rows)
+	}
+	return r.proof.check(r.Fetch, r.sum, rows)
+}
+
 // counted is the integrity of a ProofCount export: the API's count of the export's rows against
 // the rows found in the body.
 func (r *Received) counted(rows int) Integrity {

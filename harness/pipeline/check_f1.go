@@ -330,11 +330,8 @@ func (w *replicaWatch) wait() watchResult {
 var f1Check = define(Def{ID: "F1", Title: "replica killed",
 	Spec:   "replica killed: cut exports detected and resumed exactly, the proxy routes around the dead replica, which comes back",
 	Labels: []string{"fault", "F1"}, Timeout: 5 * time.Minute,
-	Applies: func(c Capabilities) string {
-		if r := needs(func(c Capabilities) bool { return c.Replicas }, "the target is not a deployment of replicas behind a proxy")(c); r != "" {
-			return r
-		}
-		return needs(func(c Capabilities) bool { return c.API().Truncation && c.API().Resume },
-			"the API cannot show a cut export as cut (integrity) or resume one (after)")(c)
-	}},
+	Applies: firstOf(
+		needs(func(c Capabilities) bool { return c.Replicas }, "the target is not a deployment of replicas behind a proxy"),
+		needs(func(c Capabilities) bool { return c.API().Truncation && c.API().Resume },
+			"the API cannot show a cut export as cut (integrity) or resume one (after)"))},
 	measureReplicaKilled, judgeReplicaKilled)

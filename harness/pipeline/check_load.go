@@ -108,9 +108,9 @@ func (r *Run) memoryWindows(ctx context.Context, observable bool, small, large *
 // loadTest runs the load test over the load set, the timed path first and verification after,
 // then the instrument's ceiling against an in-process replay of what it received.
 func (r *Run) loadTest(ctx context.Context, ld *dataset, observable bool, failures *[]string) (load.Result, error) {
-	csvOpts, pdfOpts := allVariants(len(ld.records))
-	csvOpts = supported(csvOpts[:5], r.caps.API()) // the last two CSV variants are too small to time a stream
-	_, pdfOpts = variants(len(ld.records), r.caps.API())
+	all, _ := allVariants(len(ld.records))
+	csvOpts := supported(all[:5], r.caps.API()) // the last two CSV variants are too small to time a stream
+	_, pdfOpts := variants(len(ld.records), r.caps.API())
 	csvExp, err := r.expectAll(ld, csvOpts)
 	if err != nil {
 		return load.Result{}, err

@@ -235,6 +235,18 @@ func needs(has func(Capabilities) bool, reason string) func(Capabilities) string
 	}
 }
 
+// firstOf is the Applies of a check that needs several things: the first reason it does not apply.
+func firstOf(applies ...func(Capabilities) string) func(Capabilities) string {
+	return func(c Capabilities) string {
+		for _, a := range applies {
+			if why := a(c); why != "" {
+				return why
+			}
+		}
+		return ""
+	}
+}
+
 // Some runs the rows of the run's table named by ids, in the order given, for callers that
 // need only part of the run (the cluster and proxy tests). An ID the table lacks yields a check
 // that did not run, saying so.

@@ -57,7 +57,7 @@ func (c *converter) checkTypes(ts Types) {
 	for _, e := range []struct {
 		name string
 		t    Type
-		ways []string // "" stands for any Go layout
+		ways []string // "" stands for any Go layout; nil: always as JSON
 	}{
 		{"string", ts.String, nil}, {"int", ts.Int, nil},
 		{"decimal", ts.Decimal, []string{AsSeeded, AsString, AsNumber}},
@@ -68,7 +68,7 @@ func (c *converter) checkTypes(ts Types) {
 		switch {
 		case e.t.Ingest == "":
 		case e.ways == nil:
-			c.add(at("ingest"), e.name+" values always travel as JSON "+map[string]string{"string": "strings", "int": "numbers"}[e.name])
+			c.add(at("ingest"), e.name+" values always travel as they are seeded (a JSON "+e.name+")")
 		case !slices.Contains(e.ways, e.t.Ingest) && !slices.Contains(e.ways, ""):
 			c.add(at("ingest"), fmt.Sprintf("%q (want %s)", e.t.Ingest, strings.Join(e.ways, ", ")))
 		case !slices.Contains(e.ways, e.t.Ingest) && !strings.ContainsAny(e.t.Ingest, "0123456789"):
