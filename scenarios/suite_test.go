@@ -20,6 +20,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/render"
+	"github.com/exportatscale/exportatscale/harness/api"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/seed"
@@ -60,17 +61,24 @@ func TestScenarios(t *testing.T) {
 	RunSpecs(t, "Export@Scale acceptance", suiteConfig, reporterConfig)
 }
 
-// limits are those the suite starts its own targets with (contract.Harness), so the probes know
-// them: the saturation probe holds one export more than every replica's --max-csv-exports, and the
-// stalled reader waits past --write-timeout. A URL target's are unknown: the exporter's defaults,
-// with the --write-timeout given for it.
-func limits() contract.Limits {
-	if opts.Target == string(target.KindURL) {
-		l := contract.Defaults()
-		l.WriteTimeout = opts.WriteTimeout
-		return l
+// judged is the profile of the API judged: --profile's, or this repository's v1 API.
+func judged() *profile.Profile {
+	if suite.profile != nil {
+		return suite.profile
 	}
-	return contract.Harness(opts.WriteTimeout)
+	return api.V1Profile()
+}
+
+// limits are those the profile declares (protection), which the suite starts its own targets with
+// (the profile's service env names them), so the probes know them: the saturation probe holds
+// one export more than every replica's capacity, and the stalled reader waits past the cut-off.
+// --write-timeout replaces the declared cut-off.
+func limits() profile.Limits {
+	l := judged().Limits()
+	if opts.WriteTimeout > 0 {
+		l.CutAfter = opts.WriteTimeout
+	}
+	return l
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
@@ -140,7 +148,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		}
 	}
 	cfg := pipeline.Config{Target: tgt, Thresholds: suite.thresholds, Suffix: opts.RunID, Seed: opts.Seed,
-		Sizes: contract.DefaultSizes(), Limits: limits(), Baseline: opts.Baseline, Profile: suite.profile}
+		Sizes: contract.DefaultSizes(), Limits: ptr(limits()), Baseline: opts.Baseline, Profile: suite.profile}
 	cfg.SmokeRows, cfg.LoadRows, cfg.LargeRows = opts.SmokeRows, opts.LoadRows, opts.LargeRows
 	cfg.LoadRequests, cfg.LoadConcurrency, cfg.PDFShare = opts.LoadRequests, opts.LoadConcurrency, opts.PDFShare
 	cfg.Narrate = func(s string) {
@@ -160,14 +168,16 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 }, NodeTimeout(5*time.Minute))
 
 // startTarget starts what the run judges: the profile's own service when it runs as a process,
-// the deployment at its base URL when it is a url; otherwise the target --target names.
+// its image when it is one (unless --target names another kind), the deployment at its base URL
+// when it is a url; otherwise the target --target names. A target the suite starts gets the
+// profile's service env with its limits.
 func startTarget(ctx context.Context) (target.Target, error) {
 	o := target.Options{
 		Kind:        target.Kind(opts.Target),
 		RequireKind: opts.RequireTarget,
 		RepoRoot:    suite.root,
 		Image:       opts.Image,
-		Args:        exporterArgsFor(opts.Target),
+		Env:         exporterEnvFor(opts.Target),
 		URL:         opts.URL,
 		Token:       opts.Token,
 		Cluster:     target.ClusterOptions{Replicas: opts.Replicas},
@@ -176,24 +186,35 @@ func startTarget(ctx context.Context) (target.Target, error) {
 	if p := suite.profile; p != nil {
 		switch p.Service.Kind {
 		case "process":
-			o.Kind = target.KindProcess
-			return target.StartService(ctx, target.ServiceOf(p), o)
+			o.Kind, o.Env = target.KindProcess, nil // the service's env is in ServiceOf
+			return target.StartService(ctx, target.ServiceOf(p, limits()), o)
+		case "image":
+			if o.Kind == "" { // --target not given: the profile's image
+				o.Kind = target.KindImage
+			}
+			if o.Image == "" {
+				o.Image = p.Service.Ref
+			}
 		case "url":
 			if o.URL == "" {
 				o.URL = p.Connection.BaseURL
 			}
-			o.Kind, o.Args = target.KindURL, nil
+			o.Kind, o.Env = target.KindURL, nil
 		}
 	}
 	return target.Start(ctx, o)
 }
 
-func exporterArgsFor(kind string) []string {
+// exporterEnvFor is the environment the profile's service starts the exporter with (its limits
+// filled in), for a target the suite starts; a url target's deployment is already running.
+func exporterEnvFor(kind string) map[string]string {
 	if kind == string(target.KindURL) {
 		return nil
 	}
-	return limits().Args()
+	return judged().ServiceWith(limits()).Env
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // capabilities are what the run can be judged on: its target's (or, when the target never
 // started, what one of the kind asked for would have had) and its options'.

@@ -6,6 +6,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/testkit"
@@ -20,12 +22,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
-// clusterLimits are the suite's limits with the exporter's own write timeout, and no rate limit:
-// the faults' ingest and exports come in bursts the suite's rate limit would refuse.
-func clusterLimits() contract.Limits {
-	l := contract.Harness(contract.Defaults().WriteTimeout)
-	l.Rate = 0
-	return l
+// clusterLimits are the v1 profile's limits, but with the exporter's own write timeout, and no rate
+// limit: the faults' ingest and exports come in bursts the suite's rate limit would refuse.
+func clusterLimits() *profile.Limits {
+	return testkit.V1Limits(func(l *profile.Limits) { l.Rate, l.CutAfter = 0, contract.Defaults().WriteTimeout })
 }
 
 // deployment starts a 2-replica cluster and returns the fault checks its pipeline gives, after
@@ -36,16 +36,16 @@ func deployment(t *testing.T, cluster target.ClusterOptions, tags string, env ma
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindCluster, RequireKind: true, Cluster: cluster,
-		BinaryPath: testkit.Binary(t, testkit.ExporterPkg, strings.Fields(tags)...), WorkDir: t.TempDir(), Env: env,
-		Args: clusterLimits().Args()})
+		BinaryPath: testkit.Binary(t, testkit.ExporterPkg, strings.Fields(tags)...), WorkDir: t.TempDir(),
+		Env: withEnv(testkit.V1Env(clusterLimits()), env)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	testkit.StopAtCleanup(t, time.Minute, tg.Stop)
 	th := testkit.Thresholds(t)
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: th, Suffix: "clustertest", Seed: 7,
-		Sizes:     contract.Sizes{SmokeRows: 100, SmokeSingle: 10, LoadRows: 1000, LargeRows: 2000, BulkRows: 3000, HeldRows: 3000},
-		FaultWait: 20 * time.Second, Narrate: func(s string) { t.Log(s) }})
+		Sizes:  contract.Sizes{SmokeRows: 100, SmokeSingle: 10, LoadRows: 1000, LargeRows: 2000, BulkRows: 3000, HeldRows: 3000},
+		Limits: clusterLimits(), FaultWait: 20 * time.Second, Narrate: func(s string) { t.Log(s) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,4 +124,10 @@ func TestReplicaNeverRestarted(t *testing.T) {
 func TestAckBeforeCommit(t *testing.T) {
 	checks := deployment(t, target.ClusterOptions{}, "exporterfaults", map[string]string{"EXPORTER_FAULT_ACK_BEFORE_COMMIT": "1"})
 	requireRed(t, checks, "F2", "f2.lost_acknowledged_records")
+}
+
+// withEnv is env with more set on top.
+func withEnv(env, more map[string]string) map[string]string {
+	maps.Copy(env, more)
+	return env
 }

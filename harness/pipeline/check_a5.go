@@ -11,6 +11,7 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/export"
 	"github.com/exportatscale/exportatscale/harness/load"
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/target"
 )
 
@@ -25,7 +26,7 @@ func measureProtection(ctx context.Context, r *Run) (Protection, error) {
 		p.RateLimitFields = pr.OverLimit.RateLimitFields
 	}
 	if r.endings != nil && r.endings.Stalled.Started() && !r.endings.StalledCut {
-		p.Unprotected = append(p.Unprotected, "a reader that stalled past the write timeout was not cut off")
+		p.Unprotected = append(p.Unprotected, stalledNotCut(*r.cfg.Limits))
 	}
 	if rs, ok := r.cfg.Target.(target.Restarter); ok {
 		state, err := rs.Restarts(ctx)
@@ -47,6 +48,14 @@ func measureProtection(ctx context.Context, r *Run) (Protection, error) {
 		p.Panics = Panics(logs)
 	}
 	return p, nil
+}
+
+// stalledNotCut is the finding of a stalled reader the API did not cut off within the limits l.
+func stalledNotCut(l profile.Limits) string {
+	if l.CutAfter > 0 {
+		return fmt.Sprintf("a reader that stalled past the declared cut-off (%s) was not cut off", l.CutAfter)
+	}
+	return fmt.Sprintf("a reader that stalled for %s was not cut off (the profile declares no cut-off: protection.stalled_reader)", l.StalledCut())
 }
 
 // Protection is what A5 judges.

@@ -145,10 +145,10 @@ func (r *Run) loadTest(ctx context.Context, ld *dataset, observable bool, failur
 // badEndings ends exports badly: one abandoned mid-stream, one stalled past the write timeout,
 // one refused.
 func (r *Run) badEndings(ctx context.Context, ld, bulk *dataset) load.BadEndingsResult {
-	r.say(fmt.Sprintf("exports that end badly: one abandoned mid-stream, one stalled past the write timeout (%s), one refused", r.cfg.Limits.WriteTimeout))
+	r.say(fmt.Sprintf("exports that end badly: one abandoned mid-stream, one stalled past the write timeout (%s), one refused", r.cfg.Limits.StalledCut()))
 	end := load.BadEndings(ctx, load.BadEndingsConfig{Client: r.exports,
 		Stall:    r.client(r.stall),
-		Expected: bulk.full, WriteTimeout: r.cfg.Limits.WriteTimeout,
+		Expected: bulk.full, WriteTimeout: r.cfg.Limits.StalledCut(),
 		Refused: export.Refused(ld.name, export.Options{Columns: []string{"no_such_column"}})})
 	r.endings = &end
 	r.tally.Merge(end.Tally)

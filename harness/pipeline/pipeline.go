@@ -43,11 +43,11 @@ type Config struct {
 
 	// Sizes are the run's sizes; a zero one takes contract.DefaultSizes()'.
 	contract.Sizes
-	// Limits are the limits the target runs with (zero: contract.Defaults(), the exporter's own).
-	// The saturation probe and the stalled reader are derived from them.
-	Limits contract.Limits
+	// Limits are the limits the target runs with (nil: those the Profile declares). The
+	// saturation probe and the stalled reader are derived from them.
+	Limits *profile.Limits
 	// SaturationHold is how many exports the saturation probe holds unread (0: derived from
-	// Limits, one more than every replica holds together).
+	// Limits, one more than every replica holds CSV exports together).
 	SaturationHold int
 	// SampleInterval is how often the target's memory is sampled (0: 200 ms).
 	SampleInterval time.Duration
@@ -150,8 +150,12 @@ func New(cfg Config) (*Run, error) {
 		return nil, errors.New("pipeline: no target")
 	}
 	cfg.Sizes = withDefaults(cfg.Sizes, contract.DefaultSizes())
-	if cfg.Limits == (contract.Limits{}) {
-		cfg.Limits = contract.Defaults()
+	if cfg.Profile == nil {
+		cfg.Profile = api.V1Profile()
+	}
+	if cfg.Limits == nil {
+		l := cfg.Profile.Limits()
+		cfg.Limits = &l
 	}
 	replicas := 1
 	if rep, ok := cfg.Target.(target.Replicated); ok {
@@ -160,7 +164,7 @@ func New(cfg Config) (*Run, error) {
 	// Each replica has its own bucket per client: the burst must outrun all of them.
 	cfg.BurstRequests *= replicas
 	if cfg.SaturationHold == 0 {
-		cfg.SaturationHold = cfg.Limits.SaturationHold(replicas)
+		cfg.SaturationHold = saturationHold(*cfg.Limits, replicas)
 	}
 	if cfg.SampleInterval == 0 {
 		cfg.SampleInterval = 200 * time.Millisecond
@@ -176,9 +180,6 @@ func New(cfg Config) (*Run, error) {
 	}
 	r := &Run{cfg: cfg, datasets: map[string]*dataset{}, artifacts: map[string][]byte{}, schema: seed.Trades(),
 		recorded: map[string]evidence.Check{}}
-	if cfg.Profile == nil {
-		r.cfg.Profile = api.V1Profile()
-	}
 	a, err := api.New(r.cfg.Profile, cfg.Target.BaseURL(), secrets(r.cfg.Profile, cfg.Target))
 	if err != nil {
 		return nil, err
@@ -194,6 +195,22 @@ func New(cfg Config) (*Run, error) {
 	proof := a.Proof()
 	r.exports = &export.Client{API: a, HTTP: r.http, Dialect: &d, Proof: &proof}
 	return r, nil
+}
+
+// undeclaredHold is how many CSV exports the saturation probe holds on each replica of an API
+// that declares no capacity: more than a service is commonly configured to run at once (this
+// exporter's default is 16), fewer than the held exports' connections would strain the machine.
+const undeclaredHold = 32
+
+// saturationHold is how many CSV exports held unread saturate a deployment of replicas with the
+// limits l behind a round-robin proxy: one more than all of them hold together, so at least one is
+// full and every request after it finds every replica full.
+func saturationHold(l profile.Limits, replicas int) int {
+	per := l.Concurrent["csv"]
+	if per <= 0 {
+		per = undeclaredHold - 1
+	}
+	return max(1, replicas)*per + 1
 }
 
 // secrets are the environment's, but for the token the target knows (a target the run starts

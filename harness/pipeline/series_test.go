@@ -22,7 +22,7 @@ func TestSeries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true, BinaryPath: bin, WorkDir: t.TempDir(),
-		Args: testkit.FakeLimits().Args()})
+		Env: testkit.FakeEnv()})
 	if err != nil {
 		t.Fatal(err)
 	}

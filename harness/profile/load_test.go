@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLoad loads every file of testdata: a good one loads, a bad one gives exactly its problems,
@@ -38,12 +39,15 @@ func TestLoad(t *testing.T) {
 		"missing-ingest.yaml": "testdata/missing-ingest.yaml:25: ingest: missing one of batch, command",
 		"bad-service-package.yaml": `testdata/bad-service-package.yaml:41: service.install.1: "Bad_Package" does not match ` +
 			"^[a-z0-9][a-z0-9+.-]+$",
+		"bad-limits.yaml": `testdata/bad-limits.yaml:43: protection.stalled_reader.cut_after: "soon": want a positive duration such as 4s or 1m30s` + "\n" +
+			"testdata/bad-limits.yaml:46: service.command.2: {rate} names a limit the profile does not declare (protection.over_limit.rate)\n" +
+			"testdata/bad-limits.yaml:49: service.env.SERVER_TIMEOUT: {cut_after} names a limit the profile does not declare (protection.stalled_reader.cut_after)",
 		"bad-service-placeholders.yaml": "testdata/bad-service-placeholders.yaml:40: service.command.2: unknown placeholder " +
-			"{host} (want one of {dir}, {port}, {port2})\n" +
+			"{host} (want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after})\n" +
 			"testdata/bad-service-placeholders.yaml:45: service.env.SERVER_DATA: unknown placeholder {dataset} " +
-			"(want one of {dir}, {port}, {port2})\n" +
+			"(want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after})\n" +
 			"testdata/bad-service-placeholders.yaml:47: service.files.server.conf: unknown placeholder {user} " +
-			"(want one of {dir}, {port}, {port2})\n" +
+			"(want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after})\n" +
 			"testdata/bad-service-placeholders.yaml:51: service.files.../outside.conf: want a path relative to {dir} " +
 			"that stays inside it",
 		"bad-image-files.yaml": "testdata/bad-image-files.yaml:41: service.install: not allowed here\n" +
@@ -101,8 +105,19 @@ func TestV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Name != "exportatscale-v1" || p.Connection.Auth.Kind != "bearer" || p.Integrity.Rows != "Export-Rows" ||
-		p.Ingest.Batch.Format != "ndjson" || len(p.Metrics.Series) != 9 || p.Service.Env["EXPORTER_LISTEN"] != "0.0.0.0:8080" {
+		p.Ingest.Batch.Format != "ndjson" || len(p.Metrics.Series) != 9 || p.Service.Env["EXPORTER_LISTEN"] != "{listen}" {
 		t.Errorf("v1 read as %+v", p)
+	}
+	l := p.Limits()
+	wantL := Limits{Rate: 100, Burst: 50, Concurrent: map[string]int{"csv": 10, "pdf": 2}, CutAfter: 4 * time.Second}
+	if !reflect.DeepEqual(l, wantL) {
+		t.Errorf("Limits: got %+v, want %+v", l, wantL)
+	}
+	l.CutAfter = 3 * time.Second
+	env := p.ServiceWith(l).Env
+	if env["EXPORTER_RATE"] != "100" || env["EXPORTER_MAX_CSV_EXPORTS"] != "10" || env["EXPORTER_WRITE_TIMEOUT"] != "3s" ||
+		env["EXPORTER_LISTEN"] != "{listen}" || p.Service.Env["EXPORTER_RATE"] != "{rate}" {
+		t.Errorf("ServiceWith: env %v (the profile's own: %v)", env, p.Service.Env)
 	}
 	want := Capabilities{Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
 		Metrics: true, Protection: true, Memory: true, Single: true}

@@ -179,10 +179,13 @@ type Metrics struct {
 	Series map[string]string `yaml:"series"` // role (exports_total, …) → series name
 }
 
-// Protection is how the API answers requests past its limits.
+// Protection is how the API answers requests past its limits, and the limits themselves where it
+// declares them: the probes are sized from them, and a service the harness starts is started with
+// them (its command, files and env may name them: Limits).
 type Protection struct {
-	OverLimit    *Answer `yaml:"over_limit"`
-	OverCapacity *Answer `yaml:"over_capacity"`
+	OverLimit     *Answer        `yaml:"over_limit"`
+	OverCapacity  *Answer        `yaml:"over_capacity"`
+	StalledReader *StalledReader `yaml:"stalled_reader"`
 }
 
 // Answer is the answer to one kind of excess: its status codes and whether Retry-After comes.
@@ -191,6 +194,17 @@ type Answer struct {
 	RetryAfter bool  `yaml:"retry_after"`
 	// RateLimitFields: an over-limit answer carries RateLimit and RateLimit-Policy fields.
 	RateLimitFields bool `yaml:"ratelimit_fields"`
+	// Rate and Burst (over_limit): the requests per second and the bucket each client is allowed.
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+	// Concurrent (over_capacity): how many exports of each format (csv, pdf) may be in flight at
+	// once; more get the over-capacity answer.
+	Concurrent map[string]int `yaml:"concurrent"`
+}
+
+// StalledReader is how long a client may stall reading an export before the API cuts it off.
+type StalledReader struct {
+	CutAfter string `yaml:"cut_after"` // a Go duration, e.g. 4s
 }
 
 // Service is how the API runs for a run: a process, an image or a URL already serving. A process's

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The placeholders each kind of template may name, which the run fills in: the dataset's name;
@@ -19,7 +20,11 @@ var (
 	columnPlaceholders  = []string{"name", "type"}
 	ingestPlaceholders  = []string{"dataset", "records"}
 	exportPlaceholders  = []string{"dataset", "columns", "after", "limit", "bom"}
-	servicePlaceholders = []string{"dir", "port", "port2"} // a process service's directory and ports
+	// A process service's directory and ports, which its target fills in, and the declared limits.
+	processPlaceholders = append([]string{"dir", "port", "port2"}, limitPlaceholders...)
+	// An image's listen address, data directory and tokens file, which its target fills in, and
+	// the declared limits.
+	imagePlaceholders = append([]string{"listen", "data_dir", "tokens_file"}, limitPlaceholders...)
 )
 
 // placeholder is {name} in a template string.
@@ -49,25 +54,49 @@ func (c *converter) checkTemplates(p *Profile) {
 	if pdf := p.Export.PDF; pdf != nil {
 		c.export([]string{"export", "pdf"}, &pdf.Request, pdf.Options)
 	}
-	if p.Service.Kind == "process" {
-		c.service(&p.Service)
+	switch p.Service.Kind {
+	case "process":
+		c.service(p, processPlaceholders)
+	case "image":
+		c.service(p, imagePlaceholders)
 	}
+	c.limits(p)
 }
 
-// service checks the placeholders of a process service's command, files and env, and that each
-// file stays inside the service's directory.
-func (c *converter) service(s *Service) {
+// service checks the placeholders of a service's command, files and env, that each limit they
+// name is declared, and that each file stays inside the service's directory.
+func (c *converter) service(p *Profile, allowed []string) {
+	s, declared := &p.Service, p.Limits().values()
+	check := func(loc []string, text string) {
+		for _, name := range c.text(loc, text, allowed) {
+			if where, ok := undeclared[name]; ok && declared[name] == "" {
+				c.add(loc, fmt.Sprintf("{%s} names a limit the profile does not declare (%s)", name, where))
+			}
+		}
+	}
 	for i, arg := range s.Command {
-		c.text([]string{"service", "command", strconv.Itoa(i)}, arg, servicePlaceholders)
+		check([]string{"service", "command", strconv.Itoa(i)}, arg)
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Files)) {
 		if !filepath.IsLocal(k) || strings.Contains(k, `\`) {
 			c.add([]string{"service", "files", k}, "want a path relative to {dir} that stays inside it")
 		}
-		c.text([]string{"service", "files", k}, s.Files[k], servicePlaceholders)
+		check([]string{"service", "files", k}, s.Files[k])
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
-		c.text([]string{"service", "env", k}, s.Env[k], servicePlaceholders)
+		check([]string{"service", "env", k}, s.Env[k])
+	}
+}
+
+// limits checks the limits protection declares that the schema cannot: a cut-off that is a
+// duration.
+func (c *converter) limits(p *Profile) {
+	if p.Protection == nil || p.Protection.StalledReader == nil {
+		return
+	}
+	loc := []string{"protection", "stalled_reader", "cut_after"}
+	if d, err := time.ParseDuration(p.Protection.StalledReader.CutAfter); err != nil || d <= 0 {
+		c.add(loc, fmt.Sprintf("%q: want a positive duration such as 4s or 1m30s", p.Protection.StalledReader.CutAfter))
 	}
 }
 

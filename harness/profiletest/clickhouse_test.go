@@ -56,7 +56,7 @@ func clickHouseRun(t *testing.T, user, suffix string) *pipeline.Run {
 	t.Setenv("CLICKHOUSE_PASSWORD", "pw-"+strings.ReplaceAll(t.Name(), "/", "-"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tg, err := target.StartService(ctx, target.ServiceOf(p), target.Options{WorkDir: t.TempDir(), Log: testkit.LogWriter(t)})
+	tg, err := target.StartService(ctx, target.ServiceOf(p, p.Limits()), target.Options{WorkDir: t.TempDir(), Log: testkit.LogWriter(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

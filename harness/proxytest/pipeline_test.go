@@ -12,6 +12,7 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/render"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/testkit"
@@ -29,12 +30,13 @@ type proxied struct {
 
 func (p proxied) BaseURL() string { return p.url }
 
-// proxiedLimits are the suite's limits (contract.Harness) with the exporter's default write
-// timeout, and a rate limit that two runs of seeding and smoke exports do not reach.
-func proxiedLimits() contract.Limits {
-	l := contract.Harness(contract.Defaults().WriteTimeout)
-	l.Rate, l.Burst = 1000, 1000
-	return l
+// proxiedEnv starts the exporter with the v1 profile's limits (as the suite starts its own
+// targets), but with the exporter's default write timeout, and a rate limit that two runs of
+// seeding and smoke exports do not reach.
+func proxiedEnv() map[string]string {
+	return testkit.V1Env(testkit.V1Limits(func(l *profile.Limits) {
+		l.Rate, l.Burst, l.CutAfter = 1000, 1000, contract.Defaults().WriteTimeout
+	}))
 }
 
 // startExporter starts the real exporter, built from this repository, as a process through the
@@ -45,7 +47,7 @@ func startExporter(t *testing.T) target.Target {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true, WorkDir: t.TempDir(),
-		Args: proxiedLimits().Args()})
+		Env: proxiedEnv()})
 	if err != nil {
 		t.Fatal(err)
 	}

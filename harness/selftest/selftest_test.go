@@ -22,15 +22,15 @@ import (
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
-// fakeArgs start the fake with faults and the limits of testkit.FakeLimits, as the suite gives its
-// own targets theirs: small enough that the probes trip them, large enough that seeding and load do
-// not.
+// fakeArgs start the fake with faults; its limits are testkit.FakeLimits, given in its environment
+// (testkit.FakeEnv) as the suite gives its own targets theirs: small enough that the probes trip
+// them, large enough that seeding and load do not.
 func fakeArgs(f fake.Faults) []string {
 	b, err := json.Marshal(f)
 	if err != nil {
 		panic(err)
 	}
-	return append(testkit.FakeLimits().Args(), "--faults-json="+string(b))
+	return []string{"--faults-json=" + string(b)}
 }
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
@@ -46,7 +46,8 @@ func runPipeline(t *testing.T, p *profile.Profile, faults fake.Faults, args []st
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true,
-		BinaryPath: testkit.Binary(t, testkit.FakePkg), WorkDir: t.TempDir(), Args: append(fakeArgs(faults), args...)})
+		BinaryPath: testkit.Binary(t, testkit.FakePkg), WorkDir: t.TempDir(), Env: testkit.FakeEnv(),
+		Args: append(fakeArgs(faults), args...)})
 	if err != nil {
 		t.Fatal(err)
 	}

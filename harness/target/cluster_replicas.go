@@ -24,7 +24,7 @@ func (c *clusterTarget) startReplica(ctx context.Context, o Options, i int) erro
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	env := map[string]string{postgresEnv: c.db.DSN("postgres")}
-	for k, v := range o.Env {
+	for k, v := range o.envFor(addr, contractDataDir, containerTokens) {
 		env[k] = v
 	}
 	req := testcontainers.ContainerRequest{

@@ -155,7 +155,7 @@ func (b *imageBuild) request(o Options, dir string) testcontainers.ContainerRequ
 			// LABEL steps (3 s with the classic builder); Stop removes the image itself.
 			KeepImage: true,
 		},
-		Env: o.Env,
+		Env: o.envFor(contractListen, contractDataDir, containerTokens),
 		Cmd: append([]string{"--tokens-file", containerTokens}, o.Args...),
 		LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
 			PreBuilds: []testcontainers.ContainerRequestHook{func(context.Context, testcontainers.ContainerRequest) error {

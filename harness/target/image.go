@@ -4,27 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/exportatscale/exportatscale/harness/api"
 )
 
-// KindImage is any image in the local engine that implements the v1 API and the container
-// contract, judged as our own image is.
+// KindImage is any image in the local engine that implements an API and the container contract
+// its profile declares (service.env; the v1 profile's by default), judged as our own image is.
 const KindImage Kind = "image"
 
-// The container contract: an image is configured by environment only. It reads
-// EXPORTER_LISTEN, EXPORTER_TOKENS_FILE and EXPORTER_DATA_DIR, which the target sets to these,
-// and one EXPORTER_* variable per exporter flag the caller gives (EXPORTER_RATE,
-// EXPORTER_MAX_CSV_EXPORTS, EXPORTER_WRITE_TIMEOUT, …); it listens on containerPort and
-// serves /readyz.
+// Where an image's exporter listens, keeps its data and finds its tokens file: what the target
+// fills in for {listen}, {data_dir} and {tokens_file} in the profile's service env.
 const (
 	contractListen  = "0.0.0.0:8080"
 	contractDataDir = "/data"
-	contractPrefix  = "EXPORTER"
 )
 
 // startImage runs o.Image, which must be in the local engine already: it is never pulled, since
@@ -36,10 +32,14 @@ func startImage(ctx context.Context, o Options, sel selection) (_ Target, err er
 	if o.Image == "" {
 		return nil, errors.New("image target: no image given")
 	}
-	env, err := contractEnv(o.Args, o.Env)
-	if err != nil {
-		return nil, fmt.Errorf("image target: %w", err)
+	if len(o.Args) > 0 {
+		return nil, fmt.Errorf("image target: arguments %q: an image is configured by its environment only (a profile's service env, Options.Env)", o.Args)
 	}
+	if o.Env == nil {
+		p := api.V1Profile()
+		o.Env = p.ServiceWith(p.Limits()).Env
+	}
+	env := o.envFor(contractListen, contractDataDir, containerTokens)
 	probe := o.probe
 	if probe == nil {
 		probe = ProbeEngine
@@ -81,37 +81,4 @@ func startImage(ctx context.Context, o Options, sel selection) (_ Target, err er
 	}
 	c.info.Startup = ready.Sub(t0)
 	return c, nil
-}
-
-// contractEnv is the environment of an image target: env, then one variable per exporter flag
-// in args, named as ff names a flag's variable (--max-csv-exports=10 is
-// EXPORTER_MAX_CSV_EXPORTS=10, a bare --flag is "true", a later flag wins), then the contract's
-// listen address, tokens file and data directory. An image takes no arguments, so a flag's
-// value must follow "=" in the same argument.
-func contractEnv(args []string, env map[string]string) (map[string]string, error) {
-	out := maps.Clone(env)
-	if out == nil {
-		out = map[string]string{}
-	}
-	for _, a := range args {
-		name, ok := flagName(a)
-		if !ok {
-			return nil, fmt.Errorf("argument %q: an image is configured by its environment only, so each argument must be --flag or --flag=value", a)
-		}
-		value := "true"
-		if _, v, ok := strings.Cut(a, "="); ok {
-			value = v
-		}
-		out[contractVar(name)] = value
-	}
-	out[contractVar("listen")] = contractListen
-	out[contractVar("tokens-file")] = containerTokens
-	out[contractVar("data-dir")] = contractDataDir
-	return out, nil
-}
-
-// contractVar is the variable the exporter reads for flag name: EXPORTER_, then the name in
-// upper case with '-', '.' and '/' made '_' (as ff v3 derives it; exporter/config.go).
-func contractVar(name string) string {
-	return contractPrefix + "_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(name))
 }

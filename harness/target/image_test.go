@@ -27,10 +27,6 @@ import (
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
-// The fake's limits, given as the suite gives its own targets' (exporterArgs), here to an image
-// through the contract's environment: small enough that the probes trip them.
-var fakeArgs = testkit.FakeLimits().Args()
-
 // fakeDockerfile is an image that is not ours: another binary, path, user and no ENV or EXPOSE,
 // so what configures it is the contract the image target gives it.
 const fakeDockerfile = `FROM scratch
@@ -66,10 +62,8 @@ func TestImageOptions(t *testing.T) {
 		err  string
 	}{
 		{name: "no image", o: target.Options{Kind: target.KindImage}, err: "no image given"},
-		{name: "separate flag value", o: target.Options{Kind: target.KindImage, Image: "x", Args: []string{"--rate", "5"}},
-			err: `argument "5": an image is configured by its environment only`},
-		{name: "reserved variable", o: target.Options{Kind: target.KindImage, Image: "x", Env: map[string]string{"EXPORTER_LISTEN": ":1"}},
-			err: "EXPORTER_LISTEN is set by the target"},
+		{name: "flags", o: target.Options{Kind: target.KindImage, Image: "x", Args: []string{"--rate=5"}},
+			err: `arguments ["--rate=5"]: an image is configured by its environment only`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := target.Start(context.Background(), tt.o)
@@ -315,7 +309,7 @@ func fakeImage(t *testing.T) (ref, id string) {
 // when the test ends.
 func startImage(t *testing.T, ref string, env map[string]string) target.Target {
 	t.Helper()
-	o := target.Options{Kind: target.KindImage, RequireKind: true, Image: ref, Args: fakeArgs, Env: env,
+	o := target.Options{Kind: target.KindImage, RequireKind: true, Image: ref, Env: withEnv(testkit.FakeEnv(), env),
 		Log: testkit.LogWriter(t)}
 	return testkit.Start(t, 2*time.Minute, time.Minute, func(ctx context.Context) (target.Target, error) {
 		return target.Start(ctx, o)
@@ -368,4 +362,10 @@ func logsContain(t *testing.T, tg target.Target, text string) {
 		logs, err := lg.Logs(context.Background())
 		return string(logs), err
 	}).WithTimeout(5*time.Second).WithPolling(100*time.Millisecond).Should(gomega.ContainSubstring(text), "the target's logs")
+}
+
+// withEnv is env with more set on top.
+func withEnv(env, more map[string]string) map[string]string {
+	maps.Copy(env, more)
+	return env
 }

@@ -66,7 +66,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 	args := append([]string{bin, "--listen", addr, "--data-dir", dataDir, "--tokens-file", tokens}, o.Args...)
 	logs := &syncbuf.Buffer{}
 	started := time.Now()
-	c, err := startChild(args, ws.dir, processEnv(os.Environ(), o.Env), logs)
+	c, err := startChild(args, ws.dir, processEnv(os.Environ(), o.envFor(addr, dataDir, tokens)), logs)
 	if err != nil {
 		return nil, fmt.Errorf("process target: start %s: %w", bin, err)
 	}

@@ -384,9 +384,10 @@ func serviceNote(s Service, bin string, versions map[string]string) string {
 	return note + ": " + bin + " as a process on loopback"
 }
 
-// ServiceOf is the service a profile's process service describes.
-func ServiceOf(p *profile.Profile) Service {
-	s := p.Service
+// ServiceOf is the service a profile's process service describes, started with the limits l (those
+// it declares, p.Limits(), or a run's own).
+func ServiceOf(p *profile.Profile, l profile.Limits) Service {
+	s := p.ServiceWith(l)
 	return Service{Name: p.Name, Command: s.Command, Files: s.Files, Env: s.Env, Readiness: s.Readiness, Install: s.Install}
 }
 

@@ -195,7 +195,7 @@ func TestServiceClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	password := "pw-" + strings.ReplaceAll(t.Name(), "/", "-")
-	tg := startService(t, ServiceOf(p), Options{Env: map[string]string{p.Connection.Auth.PasswordEnv: password}})
+	tg := startService(t, ServiceOf(p, p.Limits()), Options{Env: map[string]string{p.Connection.Auth.PasswordEnv: password}})
 	t.Logf("%s, ready after %v", tg.Info().Note, tg.Info().Startup)
 	// A client of its own, whose idle connections it closes before Stop: ClickHouse waits for an
 	// idle keep-alive connection to close (up to about 15 s) before it exits on SIGTERM.

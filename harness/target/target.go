@@ -159,8 +159,11 @@ type Options struct {
 	// Args are extra exporter flags, e.g. "--rate=5". The target owns --listen,
 	// --data-dir, --tokens-file and --insecure-no-auth.
 	Args []string
-	// Env adds environment variables for the exporter. EXPORTER_* variables of the calling
-	// process are not inherited, so a run is defined by Options alone.
+	// Env adds environment variables for the exporter: a profile's service env (the container
+	// contract, e.g. EXPORTER_RATE=100). A value may name {listen}, {data_dir} and {tokens_file},
+	// which the target fills in with where the exporter listens, its data directory and its tokens
+	// file. EXPORTER_* variables of the calling process are not inherited, so a run is defined by
+	// Options alone.
 	Env map[string]string
 	// DataDir is the store directory of a process target (default: under WorkDir). A
 	// container keeps its store in its /data volume, removed with the container.
@@ -187,11 +190,23 @@ type Options struct {
 	probe func(context.Context) (EngineInfo, error)
 }
 
-// flags and variables the target sets itself; a caller setting them would contradict it.
-var (
-	reservedFlags = []string{"listen", "data-dir", "tokens-file", "insecure-no-auth"}
-	reservedEnv   = []string{"EXPORTER_LISTEN", "EXPORTER_DATA_DIR", "EXPORTER_TOKENS_FILE", "EXPORTER_INSECURE_NO_AUTH"}
-)
+// reservedFlags are the flags the target sets itself; a caller setting them would contradict it.
+var reservedFlags = []string{"listen", "data-dir", "tokens-file", "insecure-no-auth"}
+
+// envFor is o.Env with {listen}, {data_dir} and {tokens_file} filled in: the exporter's
+// environment on a target where it listens at listen, keeps its data in dataDir and reads its
+// tokens from tokens.
+func (o Options) envFor(listen, dataDir, tokens string) map[string]string {
+	if o.Env == nil {
+		return nil
+	}
+	r := strings.NewReplacer("{listen}", listen, "{data_dir}", dataDir, "{tokens_file}", tokens)
+	env := make(map[string]string, len(o.Env))
+	for k, v := range o.Env {
+		env[k] = r.Replace(v)
+	}
+	return env
+}
 
 // Validate reports the first inconsistency in o.
 func (o Options) Validate() error {
@@ -232,13 +247,6 @@ func (o Options) Validate() error {
 		for _, r := range reservedFlags {
 			if name == r {
 				return fmt.Errorf("flag --%s is set by the target, not by Args", r)
-			}
-		}
-	}
-	for k := range o.Env {
-		for _, r := range reservedEnv {
-			if k == r {
-				return fmt.Errorf("environment variable %s is set by the target, not by Env", r)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,6 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "tokens flag single dash", o: Options{Args: []string{"-tokens-file", "x"}}, wantErr: "--tokens-file"},
 		{name: "no auth is the target's", o: Options{Args: []string{"--insecure-no-auth"}}, wantErr: "--insecure-no-auth"},
 		{name: "flag values are not flags", o: Options{Args: []string{"--log-level", "listen"}}},
-		{name: "reserved env", o: Options{Env: map[string]string{"EXPORTER_DATA_DIR": "/x"}}, wantErr: "EXPORTER_DATA_DIR is set by the target"},
 		{name: "other env", o: Options{Env: map[string]string{"EXPORTER_RATE": "5"}}},
 		{name: "negative timeout", o: Options{StartTimeout: -1}, wantErr: "negative start timeout"},
 	}
@@ -161,6 +161,22 @@ func TestTokensFile(t *testing.T) {
 	}
 	if want := tok + " read,write"; len(grants) != 1 || grants[0] != want {
 		t.Fatalf("tokens file grants %q, want [%q]", grants, want)
+	}
+}
+
+// The profile's service env names where the exporter listens, its data and tokens: each target
+// fills them in with its own, and leaves the rest as given.
+func TestEnvFor(t *testing.T) {
+	o := Options{Env: map[string]string{"EXPORTER_LISTEN": "{listen}", "EXPORTER_DATA_DIR": "{data_dir}/store",
+		"EXPORTER_TOKENS_FILE": "{tokens_file}", "EXPORTER_RATE": "7"}}
+	got := o.envFor("127.0.0.1:9", "/w/data", "/w/tokens.txt")
+	want := map[string]string{"EXPORTER_LISTEN": "127.0.0.1:9", "EXPORTER_DATA_DIR": "/w/data/store",
+		"EXPORTER_TOKENS_FILE": "/w/tokens.txt", "EXPORTER_RATE": "7"}
+	if !maps.Equal(got, want) || o.Env["EXPORTER_LISTEN"] != "{listen}" {
+		t.Errorf("envFor = %v, want %v (and Options.Env unchanged: %v)", got, want, o.Env)
+	}
+	if (Options{}).envFor("a", "b", "c") != nil {
+		t.Error("envFor of no Env is not nil")
 	}
 }
 

@@ -1,11 +1,10 @@
 // Package contract holds the facts that the exporter, its fake and the harness must agree on, each
 // once: the exporter's protection limits and their defaults (the container contract's EXPORTER_*
-// variables set the same flags), the limits the harness starts its own targets with, and what
-// follows from them, such as how many held exports saturate a deployment.
+// variables set the same flags), the replicas a deployment may have, and the sizes of a run.
 //
-// The exporter's DefaultConfig and the fake's flags take their defaults from Defaults; the suite,
-// the self-tests and the harness's tests start their targets with Harness(...).Args(); the
-// pipeline derives its saturation probe from the limits its target runs with.
+// The exporter's DefaultConfig and the fake's flags take their defaults from Defaults. The limits
+// the harness starts its own targets with are not here: the v1 profile (profiles/v1.yaml)
+// declares them in its protection, and its service env passes them to the exporter.
 package contract
 
 import (
@@ -31,18 +30,6 @@ func Defaults() Limits {
 		WriteTimeout: 30 * time.Second, ShutdownGrace: 30 * time.Second}
 }
 
-// HarnessWriteTimeout is the write timeout the suite gives the exporters it starts, unless told
-// otherwise (--write-timeout): short, so the stalled-reader probe does not wait long.
-const HarnessWriteTimeout = 4 * time.Second
-
-// Harness are the limits the harness starts its own targets with: small enough that the probes
-// (a burst, held exports) trip them, large enough that seeding and the load test do not. Only the
-// write timeout varies, as the suite's --write-timeout.
-func Harness(writeTimeout time.Duration) Limits {
-	return Limits{Rate: 100, Burst: 50, MaxCSVExports: 10, MaxPDFExports: 2, PDFMaxRows: 20000,
-		WriteTimeout: writeTimeout, ShutdownGrace: 15 * time.Second}
-}
-
 // Args are the exporter flags that start an exporter with l.
 func (l Limits) Args() []string {
 	return []string{
@@ -55,11 +42,6 @@ func (l Limits) Args() []string {
 		"--shutdown-grace=" + l.ShutdownGrace.String(),
 	}
 }
-
-// SaturationHold is how many CSV exports held unread saturate a deployment of replicas exporters
-// with l behind a round-robin proxy: one more than all of them hold, so at least one is full and
-// every request after it finds every replica full.
-func (l Limits) SaturationHold(replicas int) int { return max(1, replicas)*l.MaxCSVExports + 1 }
 
 // DefaultReplicas is how many exporter replicas a deployment has unless told otherwise.
 const DefaultReplicas = 2
@@ -85,7 +67,7 @@ type Sizes struct {
 	BulkRows        int     // rows of the bulk set, 16 KiB of text each (exports that end badly)
 	HeldRows        int     // rows of the bulk set in one export held by the saturation probe
 	LoadRequests    int     // exports in the load test
-	LoadConcurrency int     // exports in flight during the load test, below Harness's CSV capacity
+	LoadConcurrency int     // exports in flight during the load test, below the v1 profile's CSV capacity
 	PDFShare        float64 // fraction of the load's exports that are PDF
 	BurstRequests   int     // requests of the burst over the rate limit, per replica, at most
 }

@@ -3,7 +3,7 @@
 // internal/btesting.
 //
 // It builds binaries once per test binary (Binary), starts the fake exporter (StartFake), gives a
-// small run's sizes and the fake's limits (SmallRun, FakeLimits), a buffer safe to write from one
+// small run's sizes and the fake's limits and environment (SmallRun, FakeLimits, FakeEnv, V1Env), a buffer safe to write from one
 // goroutine while another reads (Buffer), and says what the machine must have (Require).
 //
 // One convention for a test that needs something the machine lacks: Require fails the test, naming

@@ -30,8 +30,9 @@ type Options struct {
 	LoadRequests    int
 	PDFShare        float64 // fraction of load requests that are PDF exports
 	LargeRows       int     // rows of the large CSV export of the memory check (A4)
-	// WriteTimeout is the exporter's write timeout: the suite starts its own targets with it, and
-	// the stalled-reader probe waits past it.
+	// WriteTimeout, when not zero, replaces the profile's stalled-reader cut-off
+	// (protection.stalled_reader.cut_after): the suite starts its own targets with it, and the
+	// stalled-reader probe waits past it.
 	WriteTimeout time.Duration
 	// Profile is the profile of the API judged (profiles/*.yaml); "" is this repository's v1 API.
 	Profile    string
@@ -56,7 +57,6 @@ func Defaults() Options {
 		LoadRequests:    s.LoadRequests,
 		PDFShare:        s.PDFShare,
 		LargeRows:       s.LargeRows,
-		WriteTimeout:    contract.HarnessWriteTimeout,
 		OutDir:          "evidence/out",
 		Seed:            20261127,
 		Timeout:         10 * time.Minute,
@@ -90,7 +90,7 @@ func (o *Options) flags() *flag.FlagSet {
 	fs.IntVar(&o.LoadRequests, "load-requests", o.LoadRequests, "exports in the load test")
 	fs.Float64Var(&o.PDFShare, "pdf-share", o.PDFShare, "fraction of load exports that are PDF")
 	fs.IntVar(&o.LargeRows, "large-rows", o.LargeRows, "rows of the large CSV export that checks memory stays flat")
-	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "the exporter's write timeout: the suite starts its own targets with it and the stalled-reader probe waits past it; for --target url give the deployment's")
+	fs.DurationVar(&o.WriteTimeout, "write-timeout", o.WriteTimeout, "replaces the profile's stalled-reader cut-off (protection.stalled_reader.cut_after): the suite starts its own targets with it and the stalled-reader probe waits past it; for --target url give the deployment's (0: the profile's)")
 	fs.StringVar(&o.Profile, "profile", o.Profile, "profile of the export API to judge (profiles/*.yaml); its service says how it runs; default: this repository's v1 API")
 	fs.StringVar(&o.Thresholds, "thresholds", o.Thresholds, "JSON file overriding the default thresholds (evidence/thresholds.json)")
 	fs.StringVar(&o.Baseline, "baseline", o.Baseline, "evidence bundle of an earlier run to compare with: adds the required check baseline, RED on a significant regression, NOT RUN when the bundle cannot be read")
@@ -151,8 +151,8 @@ func (o Options) Validate() error {
 	if o.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be > 0"))
 	}
-	if o.WriteTimeout <= 0 || o.WriteTimeout > 5*time.Minute {
-		errs = append(errs, errors.New("--write-timeout must be within (0, 5m]"))
+	if o.WriteTimeout < 0 || o.WriteTimeout > 5*time.Minute {
+		errs = append(errs, errors.New("--write-timeout must be within [0, 5m] (0: the profile's)"))
 	}
 	return errors.Join(errs...)
 }

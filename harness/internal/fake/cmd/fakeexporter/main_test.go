@@ -76,12 +76,15 @@ func TestFlags(t *testing.T) {
 			t.Errorf("%q: err = %v, want one mentioning %q", tt.args, err, tt.err)
 		}
 	}
-	// The suite's own flags and a fault, as the process target passes them.
-	l := contract.Harness(4 * time.Second)
-	c, err := parseFlags(append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", "t.txt",
-		"--fault=buffer-exports"}, l.Args()...), io.Discard)
-	want := config{Listen: "127.0.0.1:0", DataDir: dir, TokensFile: "t.txt", Rate: l.Rate, Burst: l.Burst, MaxCSV: l.MaxCSVExports,
-		MaxPDF: l.MaxPDFExports, PDFMaxRows: l.PDFMaxRows, WriteTimeout: l.WriteTimeout, ShutdownGrace: l.ShutdownGrace,
+	// The v1 profile's service env (the container contract, its limits filled in) and a fault, as
+	// a target starts the fake.
+	fill := strings.NewReplacer("{listen}", "127.0.0.1:0", "{data_dir}", dir, "{tokens_file}", "t.txt")
+	for k, v := range testkit.V1Env(nil) {
+		t.Setenv(k, fill.Replace(v))
+	}
+	c, err := parseFlags([]string{"--fault=buffer-exports"}, io.Discard)
+	want := config{Listen: "127.0.0.1:0", DataDir: dir, TokensFile: "t.txt", Rate: 100, Burst: 50, MaxCSV: 10,
+		MaxPDF: 2, PDFMaxRows: 20000, WriteTimeout: 4 * time.Second, ShutdownGrace: 15 * time.Second,
 		Faults: []string{"buffer-exports"}}
 	if err != nil || !reflect.DeepEqual(c, want) {
 		t.Errorf("parsed %+v, %v; want %+v", c, err, want)
