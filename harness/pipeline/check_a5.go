@@ -25,6 +25,9 @@ func measureProtection(ctx context.Context, r *Run) (Protection, error) {
 	if pr := r.cfg.Profile.Protection; pr != nil && pr.OverLimit != nil {
 		p.RateLimitFields = pr.OverLimit.RateLimitFields
 	}
+	if pr := r.cfg.Profile.Protection; pr != nil && pr.OverCapacity != nil && slices.Contains(pr.OverCapacity.Status, http.StatusTooManyRequests) {
+		p.OverCapacity429 = &r.saturated.Tally
+	}
 	if r.endings != nil && r.endings.Stalled.Started() && !r.endings.StalledCut {
 		p.Unprotected = append(p.Unprotected, stalledNotCut(*r.cfg.Limits))
 	}
@@ -72,22 +75,30 @@ type Protection struct {
 	// RateLimitFields: the API declares RateLimit and RateLimit-Policy fields on its 429s, so the
 	// burst's answers must carry them, in the documented shape.
 	RateLimitFields bool
+	// OverCapacity429, when the API declares 429 as its over-capacity answer, is the saturation
+	// probe's own tally: its 429s with Retry-After count as over-capacity answers too.
+	OverCapacity429 *export.Tally
 	// Waivers are the profile's: an API known to give no over-limit (429) or over-capacity (503)
 	// answer may have that measure waived, shown as waived, never as passed.
 	Waivers map[string]string
 }
 
-// judgeA5 judges protection: over-limit and over-capacity requests answered 429 and 503 with a valid
-// Retry-After (the 429s also with RateLimit and RateLimit-Policy of the documented shape, when the
+// judgeA5 judges protection: over-limit and over-capacity requests answered 429 and 503 (or 429,
+// when the API declares it its over-capacity answer) with a valid Retry-After (the 429s also with RateLimit and RateLimit-Policy of the documented shape, when the
 // API's profile declares them, as v1's does), and
 // both actually happened; zero other 5xx; no restart; no panic in the logs.
 func judgeA5(th Thresholds, p Protection) evidence.Check {
 	b := &builder{th: th}
 	c := p.Tally
 	b.measure("a5.rate_limited_without_retry_after", float64(c.NoRetryAfter[http.StatusTooManyRequests]), "responses")
-	b.measure("a5.saturated_without_retry_after", float64(c.NoRetryAfter[http.StatusServiceUnavailable]), "responses")
+	saturated, noRetry := c.Status[http.StatusServiceUnavailable], c.NoRetryAfter[http.StatusServiceUnavailable]
+	if s := p.OverCapacity429; s != nil {
+		saturated += s.Status[http.StatusTooManyRequests]
+		noRetry += s.NoRetryAfter[http.StatusTooManyRequests]
+	}
+	b.measure("a5.saturated_without_retry_after", float64(noRetry), "responses")
 	b.measure("a5.rate_limited_responses", float64(c.Status[http.StatusTooManyRequests]), "responses")
-	b.measure("a5.saturated_responses", float64(c.Status[http.StatusServiceUnavailable]), "responses")
+	b.measure("a5.saturated_responses", float64(saturated), "responses")
 	b.measure("a5.server_errors", float64(c.ServerErrors()), "responses")
 	for _, m := range []string{"a5.rate_limited_responses", "a5.saturated_responses"} {
 		b.waive(m, p.Waivers[m])

@@ -224,6 +224,26 @@ func TestA5(t *testing.T) {
 	if c := judgeA5(th, shapeless); c.Status != evidence.StatusPassed {
 		t.Errorf("RateLimit fields not declared, yet judged: %+v", c)
 	}
+
+	// An API whose over-capacity answer is 429: the saturation probe's 429s with Retry-After count
+	// as over-capacity answers only when it declares so, and without Retry-After they fail.
+	var limited, probe export.Tally
+	limited.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok})
+	probe.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests, Header: ok})
+	only429 := Protection{Tally: limited, Burst: burst, RestartsObservable: true, LogsObservable: true}
+	if c := judgeA5(th, only429); c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "a5.saturated_responses") {
+		t.Errorf("429 everywhere, over-capacity 429 not declared: %+v", c)
+	}
+	only429.OverCapacity429 = &probe
+	if c := judgeA5(th, only429); c.Status != evidence.StatusPassed {
+		t.Errorf("over-capacity 429 declared, answered with Retry-After: %+v", c)
+	}
+	var bare export.Tally
+	bare.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests})
+	only429.OverCapacity429 = &bare
+	if c := judgeA5(th, only429); c.Status != evidence.StatusFailed {
+		t.Errorf("over-capacity 429 declared, answered without Retry-After: %+v", c)
+	}
 }
 
 func TestA6Reconciliation(t *testing.T) {
