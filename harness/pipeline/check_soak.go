@@ -68,6 +68,7 @@ func measureSoak(ctx context.Context, r *Run) (soaked, error) {
 		return soaked{}, missing("the seeded load dataset")
 	}
 	c := r.cfg.Soak
+	r.seriesOrigin() // a soak without a load step still has a timeline
 	var s soaked
 	s.Duration = c.Duration
 	s.Rate, s.RateFrom = r.soakRate()

@@ -2,6 +2,9 @@ package selftest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +88,10 @@ func soakFake(t *testing.T, faults fake.Faults) map[string]evidence.Check {
 	checks := map[string]evidence.Check{}
 	for _, c := range run.Some(ctx, "seed", "soak") {
 		checks[c.ID] = c
+	}
+	if d := os.Getenv("SOAK_DUMP"); d != "" {
+		b, _ := json.MarshalIndent(run.Soak(), "", " ")
+		_ = os.WriteFile(fmt.Sprintf("%s/soak-%d.json", d, faults.LeakPerExport), b, 0o644)
 	}
 	return checks
 }
