@@ -291,7 +291,7 @@ func judgeSoak(th Thresholds, s soaked) evidence.Check {
 		b.note(fmt.Sprintf("failed exports: %d %s", res.Errors[k], k))
 	}
 	for i, q := range s.Series.Quantities {
-		judgeQuantity(b, soakQuantities[i].perExport, q)
+		judgeQuantity(b, soakQuantities[i].perExport, s.Series.End-s.Series.Start-s.Series.WarmUp, q)
 	}
 	if mem := s.Series.Quantities[0]; mem.PerHour == nil || mem.PerExport == nil {
 		b.notRun = "no memory slope: " + orText(mem.Missing, "too few memory samples after the warm-up")
@@ -299,18 +299,30 @@ func judgeSoak(th Thresholds, s soaked) evidence.Check {
 	return b.check()
 }
 
+// minHourlyFit is the shortest fit whose memory slope per hour is judged. Memory moves by tens of
+// MiB with each collection; over two minutes that noise, extrapolated to an hour, is hundreds of
+// MiB/h either way (measured: Sen's bounds ±300 MB/h on the healthy exporter), so a short soak
+// judges memory per export only. Counts (descriptors, goroutines) are flat integers when
+// healthy and are judged per hour at any length.
+const minHourlyFit = 5 * time.Minute
+
 // judgeQuantity records q's slopes as soak.<name>_per_hour and _per_export: judged when q is
 // (per export only when perExport), else information; what is missing is said in a note.
-func judgeQuantity(b *builder, perExport bool, q evidence.SoakQuantity) {
+func judgeQuantity(b *builder, perExport bool, span time.Duration, q evidence.SoakQuantity) {
 	if q.Missing != "" {
 		b.note(q.Label + ": not measured, " + q.Missing)
 		return
 	}
 	name := "soak." + q.Name
 	if f := q.PerHour; f != nil {
-		if q.Judged {
+		short := q.Unit == "bytes" && span < minHourlyFit
+		if q.Judged && !short {
 			b.measure(name+"_per_hour", f.Slope, q.Unit+"/h")
 		} else {
+			if q.Judged {
+				b.note(fmt.Sprintf("%s per hour is information only: fitted over %s, under %s, it extrapolates the collections' noise to an hour",
+					q.Label, span.Round(time.Second), minHourlyFit))
+			}
 			b.info(name+"_per_hour", f.Slope, q.Unit+"/h")
 		}
 		b.note(fmt.Sprintf("%s: %.4g %s/h (bounds %.4g … %.4g), median residual %.4g %s, %d points after the warm-up",

@@ -2,9 +2,6 @@ package selftest
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
@@ -20,8 +18,20 @@ import (
 // after the warm-up (soak.WarmUp: 18 s) have 70 samples.
 const selftestSoak = 90 * time.Second
 
+// selftestRate is the self-test's offered rate: 1440 exports after the warm-up, 23 MiB kept by
+// the leaking fake.
+const selftestRate = 20
+
+// soakSizes are small sets: the fake keeps its store on its heap, and a heap of a few MiB, not the
+// SmallRun's ~60 MiB with its collections' swings of ±30 MiB, lets a short soak see 16 KiB an export.
+func soakSizes() contract.Sizes {
+	s := testkit.SmallRun()
+	s.LoadRows, s.LargeRows, s.BulkRows, s.HeldRows = 500, 2000, 10, 10
+	return s
+}
+
 // TestSoak soaks two fakes at once, a healthy one and one that keeps 16 KiB per export, each for
-// selftestSoak at 5 exports/s over the seeded load set: the healthy one must pass the soak check,
+// selftestSoak at selftestRate over the seeded load set: the healthy one must pass the soak check,
 // the leaking one must fail it on its memory slope. Both run side by side so the package takes
 // one soak longer, not two, and both see the same machine.
 func TestSoak(t *testing.T) {
@@ -80,7 +90,7 @@ func soakFake(t *testing.T, faults fake.Faults) map[string]evidence.Check {
 	}
 	testkit.StopAtCleanup(t, 30*time.Second, tg.Stop)
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: testkit.Thresholds(t), Suffix: "soak", Seed: 42,
-		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits(), Soak: pipeline.SoakConfig{Duration: selftestSoak, Rate: 5}})
+		Sizes: soakSizes(), Limits: testkit.FakeLimits(), Soak: pipeline.SoakConfig{Duration: selftestSoak, Rate: selftestRate}})
 	if err != nil {
 		t.Error(err)
 		return nil
@@ -88,10 +98,6 @@ func soakFake(t *testing.T, faults fake.Faults) map[string]evidence.Check {
 	checks := map[string]evidence.Check{}
 	for _, c := range run.Some(ctx, "seed", "soak") {
 		checks[c.ID] = c
-	}
-	if d := os.Getenv("SOAK_DUMP"); d != "" {
-		b, _ := json.MarshalIndent(run.Soak(), "", " ")
-		_ = os.WriteFile(fmt.Sprintf("%s/soak-%d.json", d, faults.LeakPerExport), b, 0o644)
 	}
 	return checks
 }
