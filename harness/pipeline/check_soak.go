@@ -319,11 +319,13 @@ func judgeQuantity(b *builder, perExport bool, span time.Duration, q evidence.So
 		if q.Judged && !short {
 			b.measure(name+"_per_hour", f.Slope, q.Unit+"/h")
 		} else {
-			if q.Judged {
-				b.note(fmt.Sprintf("%s per hour is information only: fitted over %s, under %s, it extrapolates the collections' noise to an hour",
-					q.Label, span.Round(time.Second), minHourlyFit))
+			hourly := name + "_per_hour"
+			if q.Judged { // another name: the rule of the judged one must not judge it
+				hourly += "_short_fit"
+				b.note(fmt.Sprintf("%s per hour is information only (%s): fitted over %s, under %s, it extrapolates the collections' noise to an hour",
+					q.Label, hourly, span.Round(time.Second), minHourlyFit))
 			}
-			b.info(name+"_per_hour", f.Slope, q.Unit+"/h")
+			b.info(hourly, f.Slope, q.Unit+"/h")
 		}
 		b.note(fmt.Sprintf("%s: %.4g %s/h (bounds %.4g … %.4g), median residual %.4g %s, %d points after the warm-up",
 			q.Label, f.Slope, q.Unit, f.Low, f.High, f.Residual, q.Unit, f.Points))

@@ -95,8 +95,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 	})
 	// The docs' table has one row more: verify's own --sign-key (scenarios/cmd/verify checks the
 	// table against both).
-	if n != 20 {
-		t.Errorf("%d flags, want the 20 the suite takes", n)
+	if n != 22 {
+		t.Errorf("%d flags, want the 22 the suite takes", n)
 	}
 }
 
