@@ -14,7 +14,7 @@ SUDO ?= $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 IMAGE_TAG ?= exportatscale/exporter:dev
 export CGO_ENABLED := 0
 
-.PHONY: build test unit fuzz full-volume bench image lint verify acceptance verify-clickhouse tools
+.PHONY: build test unit fuzz full-volume bench image lint verify acceptance verify-clickhouse tools soak
 
 build:
 	$(GO) build -trimpath -o $(BIN)/exporter ./exporter/cmd/exporter
@@ -74,6 +74,13 @@ verify-clickhouse: tools-clickhouse
 acceptance:
 	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
 	$(BIN)/verify --target container --require-target
+
+# The acceptance run in container mode with a 10-minute soak (SOAK=DURATION to change it): a constant
+# open-model load, leaks judged by the slope of memory, descriptors and goroutines. Not part of test.
+SOAK ?= 10m
+soak:
+	$(GO) build -o $(BIN)/verify ./scenarios/cmd/verify
+	$(BIN)/verify --target container --require-target --soak $(SOAK) $(VERIFY_ARGS)
 
 # The acceptance suite against the deployment of docs/deployment.md, required: PostgreSQL, the exporter
 # replicas (VERIFY_REPLICAS, default 2) as containers on the host network, HAProxy in front.

@@ -228,6 +228,8 @@ type Series struct {
 	Windows []Span `json:"memory_windows,omitempty"`
 	// Answers are the answers of the burst over the rate limit and of the saturation probe.
 	Answers []Answer `json:"answers,omitempty"`
+	// Soak is what a soak sampled (verify --soak); nil when the run had none.
+	Soak *Soak `json:"soak,omitempty"`
 }
 
 // ExportPoint is one export of the load test as measured on the timed path.

@@ -57,6 +57,11 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"f2.mismatched_records":               {"==", 0, "records"},
 		"f2.server_errors":                    {"==", 0, "responses"},
 		"f2.seconds_to_recover":               {"<=", 10, "s"},
+		"soak.memory_bytes_per_export":        {"<=", 8192, "bytes/export"},
+		"soak.memory_bytes_per_hour":          {"<=", 67108864, "bytes/h"},
+		"soak.open_fds_per_hour":              {"<=", 360, "fds/h"},
+		"soak.goroutines_per_hour":            {"<=", 360, "goroutines/h"},
+		"soak.incomplete_share":               {"<=", 0.05, "ratio"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d rules, want %d", len(got), len(want))

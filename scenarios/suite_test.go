@@ -57,7 +57,7 @@ type suiteState struct {
 
 func TestScenarios(t *testing.T) {
 	suiteConfig, reporterConfig := GinkgoConfiguration()
-	suiteConfig.Timeout = opts.Timeout
+	suiteConfig.Timeout = opts.RunTimeout()
 	RunSpecs(t, "Export@Scale acceptance", suiteConfig, reporterConfig)
 }
 
@@ -151,6 +151,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		Sizes: contract.DefaultSizes(), Limits: ptr(limits()), Baseline: opts.Baseline, Profile: suite.profile}
 	cfg.SmokeRows, cfg.LoadRows, cfg.LargeRows = opts.SmokeRows, opts.LoadRows, opts.LargeRows
 	cfg.LoadRequests, cfg.LoadConcurrency, cfg.PDFShare = opts.LoadRequests, opts.LoadConcurrency, opts.PDFShare
+	cfg.Soak = pipeline.SoakConfig{Duration: opts.Soak, Rate: opts.SoakRate}
 	cfg.Narrate = func(s string) {
 		By(s)
 		events.Send(progress.Event{Kind: progress.KindStep, Text: s})
@@ -219,10 +220,12 @@ func ptr[T any](v T) *T { return &v }
 // capabilities are what the run can be judged on: its target's (or, when the target never
 // started, what one of the kind asked for would have had) and its options'.
 func capabilities() pipeline.Capabilities {
+	c := pipeline.CapabilitiesOfKind(target.Kind(opts.Target), opts.Baseline, suite.profile)
 	if suite.target != nil {
-		return pipeline.CapabilitiesOf(suite.target, opts.Baseline, suite.profile)
+		c = pipeline.CapabilitiesOf(suite.target, opts.Baseline, suite.profile)
 	}
-	return pipeline.CapabilitiesOfKind(target.Kind(opts.Target), opts.Baseline, suite.profile)
+	c.Soak = opts.Soak > 0
+	return c
 }
 
 // profileName names the profile given with --profile; "" for the default, the v1 API.

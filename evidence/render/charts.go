@@ -64,14 +64,14 @@ var chartFormats = []struct {
 func charts(r evidence.Report) []chart {
 	s := r.Series
 	timeline := fmt.Sprintf("Time is in seconds since %s.", formatTime(s.Start))
-	return []chart{
+	return append([]chart{
 		drawChart("latency-cdf", "Latency distribution per format", latencyCDF(r)),
 		drawChart("latency-timeline", "Latency over the run", latencyTimeline(r, timeline)),
 		drawChart("rate-timeline", "Streaming rate over the run", rateTimeline(r, timeline)),
 		drawChart("memory", "Memory over time", memoryTimeline(s, timeline)),
 		drawChart("burst", "Burst over the rate limit: answers by time", answers(s, evidence.ProbeBurst, timeline)),
 		drawChart("saturation", "Saturation probe: answers by time", answers(s, evidence.ProbeSaturation, timeline)),
-	}
+	}, soakCharts(s, timeline)...)
 }
 
 // figure is a chart before it is drawn: the plot and its legend, or why there is none.

@@ -68,6 +68,9 @@ type Config struct {
 	// Profile is the API the run judges (nil: api.V1Profile(), this repository's exporter).
 	Profile *profile.Profile
 
+	// Soak is the soak's (check_soak.go); a zero Duration runs none.
+	Soak SoakConfig
+
 	// Table is the checks the run is made of (0: Table()); the self-tests add to it.
 	Table []Def
 
@@ -108,6 +111,7 @@ type Run struct {
 
 	artifacts map[string][]byte
 	baseline  []evidence.Delta // the baseline check's comparison
+	soak      *evidence.Soak   // what the soak sampled
 
 	caps     Capabilities
 	recorded map[string]evidence.Check // every check made so far, by ID
@@ -185,6 +189,7 @@ func New(cfg Config) (*Run, error) {
 		return nil, err
 	}
 	r.api, r.caps = a, CapabilitiesOf(cfg.Target, cfg.Baseline, r.cfg.Profile)
+	r.caps.Soak = cfg.Soak.Duration > 0
 	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	r.stall = &http.Client{Transport: smallReceiveBuffer()}
 	d, err := a.Dialect()

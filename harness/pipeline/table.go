@@ -50,6 +50,8 @@ type Capabilities struct {
 	// what the API does not have, from the profile: the zero value lacks nothing.
 	Profile string
 	Lacks   profile.Capabilities
+	// Soak: a soak duration was given (soak).
+	Soak bool
 }
 
 // API is what the API judged has.
@@ -110,6 +112,7 @@ func always(Capabilities) string { return "" }
 var table = []Def{
 	seedCheck, smokeCheck, loadCheck,
 	a1Check, a2Check, a3Check, a4Check, a5Check, a6Check,
+	soakCheck,
 	baselineCheck, f1Check, f2Check,
 	suiteCheck,
 }

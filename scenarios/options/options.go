@@ -44,7 +44,17 @@ type Options struct {
 	RunID    string
 	Seed     uint64
 	Timeout  time.Duration
+	// Soak is how long the soak keeps a constant open-model load (0: no soak, the soak check does
+	// not apply); SoakRate its offered exports per second (0: derived from the load test).
+	Soak     time.Duration
+	SoakRate float64
 }
+
+// maxSoak is the longest --soak, as the soak check's spec timeout allows (pipeline.MaxSoak).
+const maxSoak = 24 * time.Hour
+
+// RunTimeout is the whole run's limit: --timeout, and a soak's duration on top of it.
+func (o Options) RunTimeout() time.Duration { return o.Timeout + o.Soak }
 
 // Defaults are the documented defaults.
 func Defaults() Options {
@@ -97,7 +107,9 @@ func (o *Options) flags() *flag.FlagSet {
 	fs.StringVar(&o.OutDir, "out", o.OutDir, "evidence directory; the run writes <out>/<run-id>/")
 	fs.StringVar(&o.RunID, "run-id", o.RunID, "name of this run's evidence directory (default: UTC time)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated records")
-	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "the whole run's time limit")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "the whole run's time limit, without the soak (a --soak adds its duration)")
+	fs.DurationVar(&o.Soak, "soak", o.Soak, "keep a constant open-model load this long and judge leaks by slope (check soak); 0: no soak")
+	fs.Float64Var(&o.SoakRate, "soak-rate", o.SoakRate, "the soak's offered exports per second; 0: a quarter of what the load test sustained, within [1, 20]")
 	return fs
 }
 
@@ -150,6 +162,18 @@ func (o Options) Validate() error {
 	}
 	if o.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be > 0"))
+	}
+	if o.Soak < 0 || o.Soak > maxSoak {
+		errs = append(errs, fmt.Errorf("--soak must be within [0, %s]", maxSoak))
+	}
+	if o.Soak > 0 && o.Soak < time.Minute {
+		errs = append(errs, errors.New("--soak must be 1m or longer: a shorter one leaves too few samples after its warm-up to fit a slope"))
+	}
+	if o.SoakRate < 0 || o.SoakRate > 1000 {
+		errs = append(errs, errors.New("--soak-rate must be within [0, 1000] exports/s"))
+	}
+	if o.SoakRate > 0 && o.Soak == 0 {
+		errs = append(errs, errors.New("--soak-rate is for a run with --soak"))
 	}
 	if o.WriteTimeout < 0 || o.WriteTimeout > 5*time.Minute {
 		errs = append(errs, errors.New("--write-timeout must be within [0, 5m] (0: the profile's)"))

@@ -45,6 +45,7 @@ func TestRegister(t *testing.T) {
 				"VERIFY_SMOKE_ROWS": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_LOAD_CONCURRENCY": "3", "VERIFY_LOAD_REQUESTS": "4",
 				"VERIFY_PDF_SHARE": "0.5", "VERIFY_LARGE_ROWS": "5", "VERIFY_WRITE_TIMEOUT": "6s", "VERIFY_THRESHOLDS": "th.json",
 				"VERIFY_BASELINE": "base", "VERIFY_OUT": "o", "VERIFY_RUN_ID": "r", "VERIFY_SEED": "7", "VERIFY_TIMEOUT": "8m",
+				"VERIFY_SOAK": "9m", "VERIFY_SOAK_RATE": "2.5",
 			},
 			Want: func(o *Options) {
 				o.Target, o.RequireTarget, o.Image, o.URL, o.Token, o.Replicas = "url", true, "img", "http://h:1", "tok", 3
@@ -52,6 +53,7 @@ func TestRegister(t *testing.T) {
 				o.PDFShare, o.LargeRows, o.WriteTimeout, o.Thresholds = 0.5, 5, 6*time.Second, "th.json"
 				o.Baseline = "base"
 				o.OutDir, o.RunID, o.Seed, o.Timeout = "o", "r", 7, 8*time.Minute
+				o.Soak, o.SoakRate = 9*time.Minute, 2.5
 			}},
 		{Name: "flag overrides env",
 			Env:  map[string]string{"VERIFY_SEED": "1", "VERIFY_LOAD_ROWS": "2", "VERIFY_REQUIRE_TARGET": "true"},
@@ -93,8 +95,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 	})
 	// The docs' table has one row more: verify's own --sign-key (scenarios/cmd/verify checks the
 	// table against both).
-	if n != 20 {
-		t.Errorf("%d flags, want the 20 the suite takes", n)
+	if n != 22 {
+		t.Errorf("%d flags, want the 22 the suite takes", n)
 	}
 }
 
@@ -117,8 +119,8 @@ func TestArgsReproduce(t *testing.T) {
 	if got != o {
 		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
 	}
-	if n := len(Defaults().Args()); n != 20 {
-		t.Errorf("Args has %d flags, want 20", n)
+	if n := len(Defaults().Args()); n != 22 {
+		t.Errorf("Args has %d flags, want 22", n)
 	}
 }
 
@@ -146,5 +148,35 @@ func TestValidateTarget(t *testing.T) {
 		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 			t.Errorf("target %q, url %q, image %q: Validate = %v, want %q", tt.target, tt.url, tt.image, err, tt.err)
 		}
+	}
+}
+
+// TestValidateSoak: a soak of a minute or more, a rate only with a soak, and the run's limit
+// extended by the soak.
+func TestValidateSoak(t *testing.T) {
+	for _, tt := range []struct {
+		soak time.Duration
+		rate float64
+		err  string
+	}{
+		{soak: 0},
+		{soak: 2 * time.Minute, rate: 4},
+		{soak: 30 * time.Second, err: "--soak must be 1m or longer"},
+		{soak: -time.Minute, err: "--soak must be within"},
+		{soak: 25 * time.Hour, err: "--soak must be within"},
+		{rate: 3, err: "--soak-rate is for a run with --soak"},
+		{soak: time.Minute, rate: -1, err: "--soak-rate must be within"},
+	} {
+		o := Defaults()
+		o.Soak, o.SoakRate = tt.soak, tt.rate
+		err := o.Validate()
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("--soak %s --soak-rate %v: Validate = %v, want %q", tt.soak, tt.rate, err, tt.err)
+		}
+	}
+	o := Defaults()
+	o.Soak = 10 * time.Minute
+	if got := o.RunTimeout(); got != o.Timeout+10*time.Minute {
+		t.Errorf("RunTimeout = %s, want --timeout plus the soak", got)
 	}
 }

@@ -283,6 +283,7 @@ func (e *exportRun) respond() {
 		outcome = "aborted"
 	}
 	e.counted(outcome)
+	e.s.leak(f.LeakPerExport)
 	if outcome == "ok" || f.CountFailedRows {
 		e.s.metrics.rows.WithLabelValues(e.format).Add(float64(written + f.RowsSkew))
 		e.s.metrics.bytes.WithLabelValues(e.format).Add(float64(out.n))
@@ -385,4 +386,18 @@ func (s *Server) writePDF(w http.ResponseWriter, out *counter, d *dataset, q exp
 	w.WriteHeader(http.StatusOK)
 	_, err := out.Write(buf.Bytes())
 	return len(table.Rows), err
+}
+
+// leak keeps n bytes for good (Faults.LeakPerExport), each page written so it is resident.
+func (s *Server) leak(n int) {
+	if n <= 0 {
+		return
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i) | 1
+	}
+	s.leakMu.Lock()
+	s.leaked = append(s.leaked, b)
+	s.leakMu.Unlock()
 }

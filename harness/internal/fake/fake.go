@@ -66,6 +66,10 @@ type Faults struct {
 	NoDisposition   bool   // serve exports without Content-Disposition
 	CountFailedRows bool   // count the rows and bytes of aborted exports in the rows and bytes totals
 	PanicEvery      int    // every Nth export panics in its handler after the header was sent
+
+	// LeakPerExport keeps this many bytes per finished export, written so they are resident, and
+	// never frees them: a slow leak, correct and fast otherwise, that only a soak shows.
+	LeakPerExport int
 }
 
 // Server is the fake exporter, an http.Handler.
@@ -84,6 +88,9 @@ type Server struct {
 	limiters map[string]*rate.Limiter
 
 	logMu sync.Mutex
+
+	leakMu sync.Mutex
+	leaked [][]byte // Faults.LeakPerExport
 }
 
 // New returns a fake exporter configured by cfg.

@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if c.ProfileCheck != "" {
 		// Nothing runs: a valid profile exits 0 as GREEN does, a refused one 2 as NOT RUN does.
-		if err := checkProfile(c.ProfileCheck, pipeline.Capabilities{Baseline: c.Baseline != ""}, stdout); err != nil {
+		if err := checkProfile(c.ProfileCheck, pipeline.Capabilities{Baseline: c.Baseline != "", Soak: c.Soak > 0}, stdout); err != nil {
 			return evidence.NotRun, err
 		}
 		return evidence.Green, nil
@@ -239,7 +239,7 @@ func runSuite(ctx context.Context, root string, opts options.Options, suiteLog s
 	}
 	defer events.Close()
 
-	args := append([]string{"-test.timeout=" + (opts.Timeout + 2*time.Minute).String()}, opts.Args()...)
+	args := append([]string{"-test.timeout=" + (opts.RunTimeout() + 2*time.Minute).String()}, opts.Args()...)
 	if !color {
 		args = append(args, "-ginkgo.no-color")
 	}

@@ -25,6 +25,7 @@ func TestRunProfileCheck(t *testing.T) {
 			"profile exportatscale-v1 (../../../profiles/v1.yaml): valid\n" +
 				"declares: columns, resume, limit, bom, pdf, truncation, metrics, protection, memory, single\n" +
 				"not applicable:\n" +
+				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
@@ -34,6 +35,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"declares: columns, resume, limit, truncation, metrics, protection\n" +
 				"not applicable:\n" +
 				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
+				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
@@ -43,6 +45,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"not applicable:\n" +
 				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
 				"  A6: the profile maps none of the API's metrics, so the check is not required\n" +
+				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
@@ -75,7 +78,7 @@ func TestRunProfileCheck(t *testing.T) {
 }
 
 // TestNotApplicable maps capabilities to the checks that would not apply: the table's own
-// reasons (a baseline given or not) and the profile's.
+// reasons (a baseline or a soak given or not) and the profile's.
 func TestNotApplicable(t *testing.T) {
 	all := profile.Capabilities{Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
 		Metrics: true, Protection: true, Memory: true, Single: true, Remove: true}
@@ -85,14 +88,14 @@ func TestNotApplicable(t *testing.T) {
 		caps profile.Capabilities
 		want []string
 	}{
-		{"everything declared", pipeline.Capabilities{}, all, []string{"baseline", "F1", "F2"}},
-		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"F1", "F2"}},
+		{"everything declared", pipeline.Capabilities{}, all, []string{"soak", "baseline", "F1", "F2"}},
+		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"soak", "F1", "F2"}},
 		{"nothing declared", pipeline.Capabilities{Baseline: true}, profile.Capabilities{},
-			[]string{"A4", "A6", "F1", "F2"}},
+			[]string{"A4", "A6", "soak", "F1", "F2"}},
 		{"a cluster that cannot resume", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
-			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"F1"}},
+			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"soak", "F1"}},
 		{"a cluster of a url service", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
-			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4"}},
+			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4", "soak"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,7 @@ func main() { cmdmain.Run("fakeexporter", run) }
 // faults are the --fault values and the defect each one switches on.
 var faults = map[string]func(*fake.Faults){
 	"buffer-exports": func(f *fake.Faults) { f.BufferExports = true },
+	"leak-16k":       func(f *fake.Faults) { f.LeakPerExport = 16 << 10 },
 }
 
 // config is the command line.
