@@ -179,6 +179,7 @@ func startTarget(ctx context.Context) (target.Target, error) {
 		RepoRoot:    suite.root,
 		Image:       opts.Image,
 		Env:         exporterEnvFor(opts.Target),
+		Readiness:   judged().Service.Readiness,
 		URL:         opts.URL,
 		Token:       opts.Token,
 		Cluster:     target.ClusterOptions{Replicas: opts.Replicas},

@@ -191,7 +191,7 @@ func launch(ctx context.Context, o Options, provider *testcontainers.DockerProvi
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	withExporterContract(&req, token, o.startTimeout())
+	withExporterContract(&req, token, o.startTimeout(), o.readiness())
 	generic, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: req,
 		Started:          true,
@@ -228,8 +228,8 @@ func launch(ctx context.Context, o Options, provider *testcontainers.DockerProvi
 
 // withExporterContract adds to req what every exporter container gets, whatever its image: the
 // tokens file granting token, containerPort published on loopback only, and the wait for
-// /readyz, which answers 200 only to that token.
-func withExporterContract(req *testcontainers.ContainerRequest, token string, startTimeout time.Duration) {
+// readiness (/readyz, which answers 200 only to that token, or the profile's path).
+func withExporterContract(req *testcontainers.ContainerRequest, token string, startTimeout time.Duration, readiness string) {
 	req.ExposedPorts = []string{containerPort}
 	req.Files = append(req.Files, testcontainers.ContainerFile{
 		Reader:            bytes.NewReader(tokensFile(token)),
@@ -242,7 +242,7 @@ func withExporterContract(req *testcontainers.ContainerRequest, token string, st
 			network.MustParsePort(containerPort): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
 		}
 	}
-	req.WaitingFor = wait.ForHTTP("/readyz").
+	req.WaitingFor = wait.ForHTTP(readiness).
 		WithPort(containerPort).
 		WithHeaders(map[string]string{"Authorization": "Bearer " + token}).
 		WithStartupTimeout(startTimeout).

@@ -180,6 +180,10 @@ type Options struct {
 	URL   string
 	Token string
 
+	// Readiness is the path that answers 200 once the exporter is ready: the profile's
+	// service.readiness (default /readyz, the v1 profile's). Containers and images are waited on
+	// there.
+	Readiness string
 	// StartTimeout bounds the wait for /readyz after the exporter starts. Default 60s.
 	StartTimeout time.Duration
 	// Log receives progress: image build output and testcontainers' lifecycle lines.
@@ -188,6 +192,14 @@ type Options struct {
 
 	// probe replaces ProbeEngine in tests.
 	probe func(context.Context) (EngineInfo, error)
+}
+
+// readiness is o.Readiness, or /readyz.
+func (o Options) readiness() string {
+	if o.Readiness == "" {
+		return "/readyz"
+	}
+	return o.Readiness
 }
 
 // reservedFlags are the flags the target sets itself; a caller setting them would contradict it.
