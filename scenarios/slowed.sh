@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Judges a healthy exporter whose exports are slowed on the way to the harness: the exporter runs
-# as a process with the suite's limits, package fake's proxy (fakeexporter --upstream) sits in
+# as a process with the v1 profile's limits, package fake's proxy (fakeexporter --upstream) sits in
 # front of it and applies the timing faults given as JSON, and bin/verify judges the proxy as a
 # url target. The run must be RED on A3 (a url run also leaves A4 NOT RUN). Used for the margins
 # of A3's rules in docs/acceptance.md:
@@ -31,9 +31,16 @@ token=xt-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$token read,write" >"$work/tokens"
 exp=$(port)
 mkdir "$work/data"
-bin/exporter --listen "127.0.0.1:$exp" --data-dir "$work/data" --tokens-file "$work/tokens" \
-	--rate=100 --burst=50 --max-csv-exports=10 --max-pdf-exports=2 --pdf-max-rows=20000 \
-	--write-timeout=4s >"$work/exporter.log" 2>&1 &
+# The exporter's environment is the v1 profile's service env with its limits filled in, as the
+# suite starts its own targets (verify --profile-check prints it); only where it listens, its data
+# and its tokens are this script's.
+vars=()
+while IFS= read -r kv; do
+	kv=${kv//\{listen\}/127.0.0.1:$exp}
+	kv=${kv//\{data_dir\}/$work/data}
+	vars+=("${kv//\{tokens_file\}/$work/tokens}")
+done < <(bin/verify --profile-check profiles/v1.yaml | sed -n 's/^  \(EXPORTER_[A-Z_]*=.*\)$/\1/p')
+env "${vars[@]}" bin/exporter >"$work/exporter.log" 2>&1 &
 pids+=($!)
 front=$(port)
 bin/fakeexporter --listen "127.0.0.1:$front" --upstream "http://127.0.0.1:$exp" --faults-json "$faults" >"$work/proxy.log" 2>&1 &
@@ -43,5 +50,5 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 rc=0
-bin/verify --target url --url "http://127.0.0.1:$front" --token "$token" --write-timeout 4s "$@" || rc=$?
+bin/verify --target url --url "http://127.0.0.1:$front" --token "$token" "$@" || rc=$?
 exit "$rc"

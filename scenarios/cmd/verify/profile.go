@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/exportatscale/exportatscale/harness/pipeline"
@@ -25,7 +27,42 @@ func checkProfile(path string, run pipeline.Capabilities, stdout io.Writer) erro
 	for _, s := range notApplicable(pipeline.Table(), run, caps) {
 		fmt.Fprintf(stdout, "  %s: %s\n", s.id, s.reason)
 	}
+	printService(stdout, p)
 	return nil
+}
+
+// printService prints the limits p declares and its service's env as the harness starts it (the
+// limits filled in; {listen}, {data_dir}, {tokens_file}, {dir} and {port} are the target's), one
+// KEY=VALUE a line, for a script that starts the service by hand (scenarios/slowed.sh).
+func printService(w io.Writer, p *profile.Profile) {
+	l := p.Limits()
+	rate, concurrent := "not declared", "not declared"
+	if l.Rate > 0 {
+		rate = fmt.Sprintf("%g/s, burst %d", l.Rate, l.Burst)
+	}
+	if len(l.Concurrent) > 0 {
+		var per []string
+		for _, f := range slices.Sorted(maps.Keys(l.Concurrent)) {
+			per = append(per, fmt.Sprintf("%d %s", l.Concurrent[f], f))
+		}
+		concurrent = strings.Join(per, ", ") + " exports"
+	}
+	fmt.Fprintf(w, "limits: rate %s; concurrent %s; stalled reader cut after %s\n", rate, concurrent, cutAfter(l))
+	env := p.ServiceWith(l).Env
+	if len(env) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "service env:")
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		fmt.Fprintf(w, "  %s=%s\n", k, env[k])
+	}
+}
+
+func cutAfter(l profile.Limits) string {
+	if l.CutAfter > 0 {
+		return l.CutAfter.String()
+	}
+	return "(not declared: the probe waits " + l.StalledCut().String() + ")"
 }
 
 // skip is a check of the run that would not apply, and why.

@@ -28,7 +28,12 @@ func TestRunProfileCheck(t *testing.T) {
 				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
-				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
+				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
+				"limits: rate 100/s, burst 50; concurrent 10 csv, 2 pdf exports; stalled reader cut after 4s\n" +
+				"service env:\n  EXPORTER_BURST=50\n  EXPORTER_DATA_DIR={data_dir}\n  EXPORTER_LISTEN={listen}\n" +
+				"  EXPORTER_MAX_CSV_EXPORTS=10\n  EXPORTER_MAX_PDF_EXPORTS=2\n  EXPORTER_PDF_MAX_ROWS=20000\n" +
+				"  EXPORTER_RATE=100\n  EXPORTER_SHUTDOWN_GRACE=15s\n  EXPORTER_TOKENS_FILE={tokens_file}\n" +
+				"  EXPORTER_WRITE_TIMEOUT=4s\n", ""},
 		// The fake exporter's second shape, through which the self-tests judge their broken fakes too.
 		{"fake second shape", []string{"--profile-check", "../../../harness/selftest/testdata/fake-second.yaml"}, 0,
 			"profile fake-second (../../../harness/selftest/testdata/fake-second.yaml): valid\n" +
@@ -38,7 +43,8 @@ func TestRunProfileCheck(t *testing.T) {
 				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
-				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
+				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
+				"limits: rate not declared; concurrent not declared; stalled reader cut after (not declared: the probe waits 30s)\n", ""},
 		{"minimal", []string{"--profile-check", testdata + "good-minimal.yaml"}, 0,
 			"profile minimal (" + testdata + "good-minimal.yaml): valid\n" +
 				"declares: remove\n" +
@@ -48,7 +54,8 @@ func TestRunProfileCheck(t *testing.T) {
 				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
-				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
+				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
+				"limits: rate not declared; concurrent not declared; stalled reader cut after (not declared: the probe waits 30s)\n", ""},
 		{"bad value", []string{"--profile-check", testdata + "bad-line-ending.yaml"}, 2, "",
 			"verify: " + testdata + `bad-line-ending.yaml:54: export.csv.dialect.line_ending: "cr" is not one of crlf, lf` + "\n"},
 		{"several problems", []string{"--profile-check", testdata + "bad-secret-and-unknown-keys.yaml"}, 2, "",
