@@ -213,7 +213,7 @@ func runStep(ctx context.Context, cfg RampConfig, rate float64, span time.Durati
 	oc := cfg.Open
 	oc.Schedule = Constant(rate, span)
 	oc.MaxArrivals = int(rate*span.Seconds()) + 2 // every arrival of the step: rate is at most OpenCeilingRate
-	oc.Bound = 0 // the schedule's own
+	oc.Bound = 0                                  // the schedule's own
 	st := RampStep{Start: time.Since(start), Span: span, Offered: rate}
 	res, _, err := Open(ctx, oc)
 	if err != nil { // the configuration was checked: only a schedule without arrivals gets here
