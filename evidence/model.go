@@ -228,6 +228,8 @@ type Series struct {
 	Windows []Span `json:"memory_windows,omitempty"`
 	// Answers are the answers of the burst over the rate limit and of the saturation probe.
 	Answers []Answer `json:"answers,omitempty"`
+	// Capacity is the capacity check's ramp; nil when it did not run.
+	Capacity *Capacity `json:"capacity,omitempty"`
 }
 
 // ExportPoint is one export of the load test as measured on the timed path.

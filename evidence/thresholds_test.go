@@ -57,6 +57,11 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"f2.mismatched_records":               {"==", 0, "records"},
 		"f2.server_errors":                    {"==", 0, "responses"},
 		"f2.seconds_to_recover":               {"<=", 10, "s"},
+		"capacity.slo_csv_p95_seconds":        {"<=", 1.0, "s"},
+		"capacity.slo_pdf_p95_seconds":        {"<=", 5.0, "s"},
+		"capacity.slo_first_byte_p95_seconds": {"<=", 0.5, "s"},
+		"capacity.slo_failure_share":          {"<=", 0.01, "ratio"},
+		"capacity.slo_503_share":              {"<=", 0.01, "ratio"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d rules, want %d", len(got), len(want))

@@ -44,6 +44,7 @@ func (r *Run) Series() *evidence.Series {
 	if r.saturated != nil {
 		answers(evidence.ProbeSaturation, r.saturated.Start, r.saturated.Answers)
 	}
+	s.Capacity = r.capacitySeries()
 	s.Exports = evidence.ThinPoints(s.Exports, evidence.MaxSeriesPoints)
 	s.Memory = evidence.ThinPoints(s.Memory, evidence.MaxSeriesPoints)
 	s.Answers = evidence.ThinPoints(s.Answers, evidence.MaxSeriesPoints)
