@@ -97,12 +97,12 @@ type Run struct {
 	replicasBefore, replicasAfter replicaScrapes
 	manifests                     []seed.Manifest
 
-	tally     export.Tally // every export request between the two scrapes
-	load      *load.Result
+	tally export.Tally // every export request between the two scrapes
+	load  *load.Result
 	// loadJobs and replay are the load test's mix and its captured answers, for the capacity check.
-	loadJobs []load.Job
-	replay   load.Replay
-	capacity *capacityRun
+	loadJobs  []load.Job
+	replay    load.Replay
+	capacity  *capacityRun
 	burst     load.BurstResult
 	saturated *load.SaturationResult
 	endings   *load.BadEndingsResult
