@@ -60,7 +60,8 @@ func sloJudge(th Thresholds, pdf bool) func(load.OpenResult) []string {
 				continue
 			}
 			if ru := th[s.name]; !ru.Holds(v[s.name]) {
-				broke = append(broke, fmt.Sprintf("%s %s breaks %s", strings.TrimPrefix(s.name, "capacity.slo_"), human.Value(v[s.name], s.unit), ru))
+				broke = append(broke, fmt.Sprintf("%s %s breaks %s %s", strings.TrimPrefix(s.name, "capacity.slo_"),
+					human.Value(v[s.name], s.unit), ru.Op, human.Value(ru.Value, s.unit)))
 			}
 		}
 		return broke
@@ -118,6 +119,11 @@ func measureCapacity(ctx context.Context, r *Run) (capacityRun, error) {
 	c.Ramp = ramp
 	for _, s := range ramp.Steps {
 		r.tally.Merge(s.Result.Tally)
+	}
+	if k, ok := ramp.KneeStep(); ok {
+		r.say(fmt.Sprintf("capacity: knee %s (%s, %s), the instrument's ceiling %s; the ramp ended: %s",
+			human.Rate(k.Achieved, "exports/s"), human.Rate(float64(k.Result.Rows)/k.Span.Seconds(), "rows/s"),
+			human.Value(float64(k.Result.Bytes)/(1<<20)/k.Span.Seconds(), "MiB/s"), human.Rate(c.Ceiling.ExportsPerSecond, "exports/s"), ramp.Stopped))
 	}
 	r.capacity = &c
 	r.artifacts["capacity.json"] = jsonArtifact(c)
@@ -234,6 +240,6 @@ func (r *Run) capacitySeries() *evidence.Capacity {
 	return out
 }
 
-var capacityCheck = define(Def{ID: "capacity", Title: "capacity: the highest sustained exports/s within the SLO",
+var capacityCheck = define(Def{ID: "capacity", Title: "knee: the highest sustained exports/s within the SLO",
 	Spec:   "finds the capacity knee: the open model ramps the load test's mix in steps until the SLO breaks or the instrument's ceiling",
 	Labels: []string{"capacity"}, Timeout: capacityBudget + time.Minute, Applies: always}, measureCapacity, judgeCapacity)
