@@ -130,12 +130,19 @@ func measureCapacity(ctx context.Context, r *Run) (capacityRun, error) {
 	return c, nil
 }
 
+// timerSlackNoted is how late the open driver's scheduler may wake (p99, seconds) before a step
+// says that the instrument itself was busy.
+const timerSlackNoted = 0.05
+
 // stepLine is a step as the terminal and the check's notes show it.
 func stepLine(s load.RampStep) string {
 	line := fmt.Sprintf("offered %s, achieved %s, p95 CSV %s", human.Rate(s.Offered, "exports/s"), human.Rate(s.Achieved, "exports/s"),
 		human.Seconds(s.Result.CSV.Latency.P95))
 	if s.Result.PDF.Latency.Count > 0 {
 		line += ", PDF " + human.Seconds(s.Result.PDF.Latency.P95)
+	}
+	if slack := s.Result.TimerSlack.P99; slack > timerSlackNoted {
+		line += fmt.Sprintf(" (the driver's own timer woke up to %s late, p99: the instrument was busy too)", human.Seconds(slack))
 	}
 	if s.Held() {
 		return line + ": within the SLO"
