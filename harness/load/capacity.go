@@ -33,6 +33,9 @@ type RampConfig struct {
 	// Ceiling is the instrument's ceiling (exports/s, OpenCeiling; 0: unknown): no step offers more
 	// than BoundFraction of it, and a step that held there ends the ramp.
 	Ceiling float64
+	// MaxRate bounds every step's rate (0: none), for a limit the client cannot measure past, such
+	// as the deployment's rate limit per client; a step that held at it ends the ramp.
+	MaxRate float64
 	// Judge says what in a step's result breaks the SLO, one line each; none: the step held.
 	Judge func(OpenResult) []string
 	// Stepped, when set, is told each step once it is judged.
@@ -51,8 +54,10 @@ type RampStep struct {
 	// fault is their content headers included (A2 judges those; A3 times them too).
 	Achieved float64  `json:"achieved_per_second"`
 	Broke    []string `json:"broke,omitempty"` // how the step broke the SLO; empty: it held
-	// AtCeiling is true when the step offered BoundFraction of the instrument's ceiling.
+	// AtCeiling is true when the step offered BoundFraction of the instrument's ceiling, AtMax
+	// when it offered RampConfig.MaxRate.
 	AtCeiling bool       `json:"at_ceiling,omitempty"`
+	AtMax     bool       `json:"at_max,omitempty"`
 	Result    OpenResult `json:"result"`
 }
 
@@ -61,10 +66,11 @@ func (s RampStep) Held() bool { return len(s.Broke) == 0 }
 
 // Why the ramp ended (RampResult.Stopped).
 const (
-	StoppedSLO     = "slo"     // the SLO broke, and the steps between held and broke were run
-	StoppedCeiling = "ceiling" // a step held at the instrument's ceiling
-	StoppedBudget  = "budget"  // the time budget left no room for another step
-	StoppedContext = "context" // the run was cancelled
+	StoppedSLO     = "slo"      // the SLO broke, and the steps between held and broke were run
+	StoppedCeiling = "ceiling"  // a step held at the instrument's ceiling
+	StoppedBudget  = "budget"   // the time budget left no room for another step
+	StoppedMaxRate = "max_rate" // a step held at RampConfig.MaxRate
+	StoppedContext = "context"  // the run was cancelled
 )
 
 // RampResult is the outcome of FindKnee.
@@ -151,7 +157,11 @@ func FindKnee(ctx context.Context, cfg RampConfig) (RampResult, error) {
 		limit = min(limit, BoundFraction*cfg.Ceiling)
 	}
 	held, broke := 0.0, math.Inf(1) // highest rate that held, lowest that broke
-	rate, refined := min(cfg.Start, limit), 0
+	top := limit
+	if cfg.MaxRate > 0 {
+		top = min(top, cfg.MaxRate)
+	}
+	rate, refined := min(cfg.Start, top), 0
 	var slowest time.Duration // the longest a step took beyond its span (drain and verification)
 	for {
 		span := cfg.stepSpan(rate)
@@ -164,7 +174,7 @@ func FindKnee(ctx context.Context, cfg RampConfig) (RampResult, error) {
 			break
 		}
 		st := runStep(ctx, cfg, rate, span, start)
-		st.AtCeiling = rate >= limit
+		st.AtCeiling, st.AtMax = rate >= limit, cfg.MaxRate > 0 && rate >= cfg.MaxRate
 		slowest = max(slowest, time.Since(start)-st.Start-span)
 		res.Steps = append(res.Steps, st)
 		if cfg.Stepped != nil {
@@ -178,7 +188,7 @@ func FindKnee(ctx context.Context, cfg RampConfig) (RampResult, error) {
 		} else {
 			broke = min(broke, rate)
 		}
-		next, stop := nextRate(cfg, held, broke, limit, st, &refined)
+		next, stop := nextRate(cfg, held, broke, top, st, &refined)
 		if stop != "" {
 			res.Stopped = stop
 			break
@@ -197,6 +207,8 @@ func nextRate(cfg RampConfig, held, broke, limit float64, st RampStep, refined *
 	switch {
 	case st.Held() && st.AtCeiling:
 		return 0, StoppedCeiling
+	case st.Held() && st.AtMax:
+		return 0, StoppedMaxRate
 	case math.IsInf(broke, 1):
 		return min(held*cfg.Factor, limit), ""
 	case *refined >= cfg.Refine || (held > 0 && broke/held < 1.05):

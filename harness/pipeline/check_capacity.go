@@ -20,6 +20,8 @@ type capacityRun struct {
 	Ramp       load.RampResult        `json:"ramp"`
 	PDF        bool                   `json:"pdf"` // the API exports PDF
 	Deployment string                 `json:"deployment,omitempty"`
+	// RateLimit bounds the ramp's rates: a share of the deployment's rate limit per client.
+	RateLimit float64 `json:"rate_limit_per_second,omitempty"`
 
 	start time.Time // when the ramp began
 }
@@ -68,6 +70,9 @@ func sloJudge(th Thresholds, pdf bool) func(load.OpenResult) []string {
 	}
 }
 
+// rateLimitShare is the share of the deployment's rate limit per client the ramp may offer.
+const rateLimitShare = 0.9
+
 // capacityDefaults are the ramp's bounds unless the run's Config says otherwise.
 const (
 	capacityBudget = 2 * time.Minute
@@ -95,6 +100,13 @@ func measureCapacity(ctx context.Context, r *Run) (capacityRun, error) {
 	}
 	deadline := time.Now().Add(budget)
 	c := capacityRun{Closed: float64(r.load.Requests) / r.load.Wall.Seconds(), PDF: r.caps.API().PDF}
+	if r.cfg.Limits.Rate > 0 { // one client past the rate limit measures the limit: stay under it
+		replicas := 1
+		if t := r.Topology(); t != nil {
+			replicas = max(1, len(t.Replicas))
+		}
+		c.RateLimit = rateLimitShare * r.cfg.Limits.Rate * float64(replicas)
+	}
 	if t := r.Topology(); t != nil {
 		c.Deployment = fmt.Sprintf("%d exporter replicas behind %s, over %s", len(t.Replicas), t.Proxy, t.Database)
 	}
@@ -110,7 +122,7 @@ func measureCapacity(ctx context.Context, r *Run) (capacityRun, error) {
 		human.Rate(c.Ceiling.ExportsPerSecond, "exports/s"), human.Rate(start, "exports/s"), step, time.Until(deadline).Round(time.Second)))
 	c.start = time.Now()
 	n := 0
-	ramp, err := load.FindKnee(ctx, load.RampConfig{Open: oc, Start: start, Factor: 1.5, Step: step, Budget: time.Until(deadline),
+	ramp, err := load.FindKnee(ctx, load.RampConfig{Open: oc, Start: start, Factor: 1.5, Step: step, Budget: time.Until(deadline), MaxRate: c.RateLimit,
 		Ceiling: c.Ceiling.ExportsPerSecond, Judge: sloJudge(r.cfg.Thresholds, c.PDF),
 		Stepped: func(s load.RampStep) { n++; r.say("capacity step " + fmt.Sprint(n) + ": " + stepLine(s)) }})
 	if err != nil {
@@ -214,6 +226,9 @@ func capacityNotes(b *builder, c capacityRun, k load.RampStep, held bool) {
 	case held && c.Ramp.Stopped == load.StoppedCeiling:
 		b.note(fmt.Sprintf("bound by the instrument, not the exporter: the ramp reached %.0f%% of the open driver's own ceiling (%s against an in-process replay) "+
 			"within the SLO, so the capacity is at least %s", 100*load.BoundFraction, human.Rate(c.Ceiling.ExportsPerSecond, "exports/s"), human.Rate(k.Achieved, "exports/s")))
+	case held && c.Ramp.Stopped == load.StoppedMaxRate:
+		b.note(fmt.Sprintf("bound by the rate limit, not the capacity: the ramp reached %s, %.0f%% of the deployment's rate limit per client, "+
+			"within the SLO, so the capacity is at least %s", human.Rate(c.RateLimit, "exports/s"), 100*rateLimitShare, human.Rate(k.Achieved, "exports/s")))
 	case held && c.Ramp.LowerBound():
 		b.note(fmt.Sprintf("the ramp ended (%s) before any step broke the SLO: the capacity is at least %s", c.Ramp.Stopped, human.Rate(k.Achieved, "exports/s")))
 	case held:

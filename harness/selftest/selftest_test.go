@@ -54,7 +54,7 @@ func runPipeline(t *testing.T, p *profile.Profile, faults fake.Faults, args []st
 	th := testkit.Thresholds(t)
 	cfg := pipeline.Config{Target: tg, Thresholds: th, Suffix: "selftest", Seed: 42,
 		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits(), Profile: p,
-		CapacityBudget: 15 * time.Second, CapacityStep: 2 * time.Second} // a short ramp: the cases run side by side
+		CapacityBudget: 7 * time.Second, CapacityStep: 2 * time.Second} // two light steps: the cases run side by side, and A3 times them
 	if tune != nil {
 		tune(&cfg)
 	}
