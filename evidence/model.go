@@ -230,6 +230,8 @@ type Series struct {
 	Answers []Answer `json:"answers,omitempty"`
 	// Soak is what a soak sampled (verify --soak); nil when the run had none.
 	Soak *Soak `json:"soak,omitempty"`
+	// Capacity is the capacity check's ramp; nil when it did not run.
+	Capacity *Capacity `json:"capacity,omitempty"`
 }
 
 // ExportPoint is one export of the load test as measured on the timed path.

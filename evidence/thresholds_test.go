@@ -62,6 +62,11 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"soak.open_fds_per_hour":              {"<=", 360, "fds/h"},
 		"soak.goroutines_per_hour":            {"<=", 360, "goroutines/h"},
 		"soak.incomplete_share":               {"<=", 0.05, "ratio"},
+		"capacity.slo_csv_p95_seconds":        {"<=", 1.0, "s"},
+		"capacity.slo_pdf_p95_seconds":        {"<=", 5.0, "s"},
+		"capacity.slo_first_byte_p95_seconds": {"<=", 0.5, "s"},
+		"capacity.slo_failure_share":          {"<=", 0.01, "ratio"},
+		"capacity.slo_503_share":              {"<=", 0.01, "ratio"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d rules, want %d", len(got), len(want))

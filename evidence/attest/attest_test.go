@@ -119,12 +119,12 @@ func TestStatement(t *testing.T) {
 		passed, failed []string
 	}{
 		{"green", image, nil, "PASSED", pipeline.Planned(pipeline.Table(), pipeline.Capabilities{}), nil},
-		{"red", image, testkit.FailA1, "FAILED", []string{"seed", "smoke", "load", "A2", "A3", "A4", "A5", "A6"}, []string{"A1"}},
+		{"red", image, testkit.FailA1, "FAILED", []string{"seed", "smoke", "load", "A2", "A3", "A4", "A5", "A6", "capacity"}, []string{"A1"}},
 		// A check that did not run is not passed: test-result v0.1 has no "not run", and its
 		// warnedTests means "passed with warnings", so it is listed as failed.
-		{"not run", image, testkit.SkipLast, "FAILED", []string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5"}, []string{"A6"}},
+		{"not run", image, testkit.SkipLast, "FAILED", []string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5", "A6"}, []string{"capacity"}},
 		{"required check absent", "", func(c []evidence.Check) []evidence.Check { return c[:8] }, "FAILED",
-			[]string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5"}, []string{"A6"}},
+			[]string{"seed", "smoke", "load", "A1", "A2", "A3", "A4", "A5"}, []string{"A6", "capacity"}},
 		// Outside the required set a check that did not run is left out; one that ran is listed.
 		{"optional checks", image, func(c []evidence.Check) []evidence.Check {
 			return append(c, evidence.Check{ID: "extra", Status: evidence.StatusSkipped}, evidence.NewCheck("bonus", "", nil, nil))

@@ -259,6 +259,12 @@ func runReport(t *testing.T) evidence.Report {
 		}
 		s.Answers = append(s.Answers, evidence.Answer{Probe: evidence.ProbeSaturation, At: 18*time.Second + time.Duration(i)*40*time.Millisecond, Status: st})
 	}
+	s.Capacity = &evidence.Capacity{Knee: 1, KneeExportsPerSecond: 6, CeilingExportsPerSecond: 400, Stopped: "slo"}
+	for i, rate := range []float64{4, 6, 9} {
+		at := 20*time.Second + time.Duration(i)*3*time.Second
+		s.Capacity.Steps = append(s.Capacity.Steps, evidence.CapacityStep{Start: at, End: at + 2*time.Second, Drained: at + 2*time.Second,
+			Offered: rate, Achieved: min(rate, 7), CSVP95: 0.1 * rate, PDFP95: 0.5 * rate, Held: rate < 9})
+	}
 	r := evidence.Report{
 		RunID: "browser-test", Started: start, Finished: start.Add(time.Minute),
 		Environment: evidence.Environment{Target: "process", GitCommit: "0123abc", GoVersion: "go1.26.8", Machine: "linux/amd64"},
@@ -318,8 +324,8 @@ func TestEvidenceHTMLInChromium(t *testing.T) {
 				t.Errorf("the page's opening has no %q:\n%s", want, opening)
 			}
 		}
-		if v.svgs != 6 {
-			t.Errorf("%d charts drawn on screen, want 6", v.svgs)
+		if v.svgs != 7 {
+			t.Errorf("%d charts drawn on screen, want 7", v.svgs)
 		}
 		for _, want := range []string{"body cut at 812 bytes <not the whole export>", "Compared with the baseline", evidence.FileMarkdown} {
 			if !strings.Contains(v.text, want) {

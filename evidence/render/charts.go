@@ -71,6 +71,7 @@ func charts(r evidence.Report) []chart {
 		drawChart("memory", "Memory over time", memoryTimeline(s, timeline)),
 		drawChart("burst", "Burst over the rate limit: answers by time", answers(s, evidence.ProbeBurst, timeline)),
 		drawChart("saturation", "Saturation probe: answers by time", answers(s, evidence.ProbeSaturation, timeline)),
+		capacityChart(r, timeline),
 	}, soakCharts(s, timeline)...)
 }
 

@@ -79,6 +79,18 @@ func chartSeries() *evidence.Series {
 		}
 		s.Answers = append(s.Answers, a)
 	}
+	// The capacity ramp: up by half each step until the fourth breaks, then two steps between.
+	c := &evidence.Capacity{Knee: 4, KneeExportsPerSecond: 8.25, CeilingExportsPerSecond: 850, Stopped: "slo"}
+	for i, st := range []struct {
+		offered, achieved, csv, pdf float64
+		held                        bool
+	}{{3, 3, 0.21, 1.9, true}, {4.5, 4.5, 0.24, 2.2, true}, {6.75, 6.75, 0.3, 2.8, true}, {10.1, 8.9, 1.6, 7.2, false},
+		{8.25, 8.25, 0.52, 3.9, true}, {9.1, 8.7, 1.2, 5.6, false}} {
+		start := ms(40000 + float64(i)*6500)
+		c.Steps = append(c.Steps, evidence.CapacityStep{Start: start, End: start + 6*time.Second, Drained: start + ms(6000+1000*st.csv),
+			Offered: st.offered, Achieved: st.achieved, CSVP95: st.csv, PDFP95: st.pdf, Held: st.held})
+	}
+	s.Capacity = c
 	return s
 }
 
@@ -331,6 +343,7 @@ func TestRenderHTMLMissingCharts(t *testing.T) {
 	page := b.String()
 	for _, want := range []string{
 		"Not charted: no memory samples", "Not charted: the burst probe recorded no answers", "Not charted: the saturation probe recorded no answers",
+		"Not charted: the capacity check ran no step of its ramp",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("no %q", want)

@@ -40,6 +40,9 @@ func greenReport(t *testing.T) evidence.Report {
 		evidence.NewCheck("A4", "bounded", []evidence.Measure{j("a4.peak_memory_bytes", 41943040), j("a4.memory_growth_ratio", 0.0625), j("a4.rss_crosscheck_ratio", 1.01)}, nil),
 		evidence.NewCheck("A5", "protected", []evidence.Measure{j("a5.rate_limited_without_retry_after", 0), j("a5.saturated_without_retry_after", 0), j("a5.rate_limited_responses", 37), j("a5.saturated_responses", 4), j("a5.server_errors", 0), j("a5.restarts", 0), j("a5.panics_in_logs", 0)}, nil),
 		evidence.NewCheck("A6", "observable", []evidence.Measure{j("a6.missing_metrics", 0), j("a6.lint_problems", 0), j("a6.unreconciled", 0)}, nil),
+		evidence.NewCheck("capacity", "capacity: the highest sustained exports/s within the SLO", []evidence.Measure{j("capacity.slo_csv_p95_seconds", 0.52),
+			j("capacity.slo_pdf_p95_seconds", 3.9), j("capacity.slo_first_byte_p95_seconds", 0.04), j("capacity.slo_failure_share", 0),
+			j("capacity.slo_503_share", 0), evidence.Judge(rules, "capacity.knee_exports_per_second", 8.25, "exports/s")}, nil),
 	}
 	var required []string // the fixture's own checks: every one is required
 	for i := range checks {
@@ -277,8 +280,8 @@ func TestRenderJUnitParses(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	// seed smoke load A1 A2 A3 A4 A5 + absent A6
-	if s := doc.Suite; s.Tests != 9 || s.Failures != 3 || s.Skipped != 2 || len(s.Cases) != 9 {
+	// seed smoke load A1 A2 A3 A4 A5 + absent A6 and capacity
+	if s := doc.Suite; s.Tests != 10 || s.Failures != 3 || s.Skipped != 3 || len(s.Cases) != 10 {
 		t.Errorf("suite counts tests=%d failures=%d skipped=%d cases=%d", s.Tests, s.Failures, s.Skipped, len(s.Cases))
 	}
 	last := doc.Suite.Cases[8]

@@ -44,18 +44,12 @@ func Ceiling(ctx context.Context, cfg Config, replay Replay, res Result) (Ceilin
 	if err := cfg.validate(); err != nil {
 		return CeilingResult{}, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	client, stop, err := replayed(cfg.Client, replay)
 	if err != nil {
-		return CeilingResult{}, fmt.Errorf("ceiling: %w", err)
+		return CeilingResult{}, err
 	}
-	srv := httptest.NewUnstartedServer(replay)
-	srv.Listener.Close()
-	srv.Listener = l
-	srv.Start()
-	defer srv.Close()
-	c := *cfg.Client
-	c.API = rebased{c.API, l.Addr().String()}
-	cfg.Client = &c
+	defer stop()
+	cfg.Client = client
 	cfg.Progress = nil // the load test's progress was the exporter's
 	got, _, wall := fetchAll(ctx, cfg)
 
@@ -105,6 +99,75 @@ func Ceiling(ctx context.Context, cfg Config, replay Replay, res Result) (Ceilin
 		out.CSVStreamFraction = res.CSV.StreamRate.P50 / p
 	}
 	out.InstrumentBound = out.Fraction >= BoundFraction || out.CSVStreamFraction >= BoundFraction
+	return out, nil
+}
+
+// replayed serves replay from an in-process server on loopback and returns c sending its export
+// requests there, and how to stop the server.
+func replayed(c *export.Client, replay Replay) (*export.Client, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("ceiling: %w", err)
+	}
+	srv := httptest.NewUnstartedServer(replay)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	rc := *c
+	rc.API = rebased{c.API, l.Addr().String()}
+	return &rc, srv.Close, nil
+}
+
+// OpenCeilingResult is the open model's own ceiling: how many exports per second the open driver
+// itself can schedule, send, read whole and account for, with the same client, jobs and slots,
+// when the server is the in-process replay and answers at once. A capacity found near it is the
+// instrument's limit, not the exporter's.
+type OpenCeilingResult struct {
+	Offered          float64       `json:"offered_per_second"` // far above what the driver can do
+	ExportsPerSecond float64       `json:"exports_per_second"` // complete answers per second of Elapsed
+	MiBPerSecond     float64       `json:"mib_per_second"`
+	Completed        int           `json:"completed"`
+	Failed           int           `json:"failed"`  // replayed answers not received whole
+	Dropped          int           `json:"dropped"` // arrivals the driver could not send within its LateBound
+	Late             int           `json:"late"`
+	Elapsed          time.Duration `json:"elapsed_ns"`
+	TimerSlack       Quantiles     `json:"timer_slack_seconds"`
+}
+
+// OpenCeilingRate and OpenCeilingSpan are what the open ceiling offers: a rate no driver on one
+// machine keeps up with, for long enough to measure, bounded by OpenCeilingArrivals.
+const (
+	OpenCeilingRate     = 2000.0
+	OpenCeilingSpan     = time.Second
+	OpenCeilingArrivals = 2000
+)
+
+// OpenCeiling runs cfg's jobs open-model against an in-process replay of the exporter's answers,
+// offering OpenCeilingRate for OpenCeilingSpan through cfg's slots, and measures how many exports
+// per second complete. The answers are not verified (they are the exporter's, verified already)
+// and each body is dropped once read, so only the driver's own timed path is measured.
+func OpenCeiling(ctx context.Context, cfg OpenConfig, replay Replay) (OpenCeilingResult, error) {
+	if len(replay) == 0 {
+		return OpenCeilingResult{}, fmt.Errorf("open ceiling: nothing captured to replay")
+	}
+	client, stop, err := replayed(cfg.Client, replay)
+	if err != nil {
+		return OpenCeilingResult{}, err
+	}
+	defer stop()
+	cfg.Client, cfg.unverified = client, true
+	cfg.Schedule, cfg.MaxArrivals = Constant(OpenCeilingRate, OpenCeilingSpan), OpenCeilingArrivals
+	cfg.Bound = 0 // the schedule's own
+	res, _, err := Open(ctx, cfg)
+	if err != nil {
+		return OpenCeilingResult{}, err
+	}
+	out := OpenCeilingResult{Offered: res.OfferedRate, Completed: res.Completed, Failed: res.Failed, Dropped: res.Dropped + res.Unsent,
+		Late: res.Late, Elapsed: res.Elapsed, TimerSlack: res.TimerSlack}
+	if s := res.Elapsed.Seconds(); s > 0 {
+		out.ExportsPerSecond = float64(res.Completed) / s
+		out.MiBPerSecond = float64(res.Bytes) / (1 << 20) / s
+	}
 	return out, nil
 }
 

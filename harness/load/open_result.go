@@ -1,6 +1,7 @@
 package load
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -36,6 +37,8 @@ type OpenFormat struct {
 	Service   Quantiles `json:"service_seconds"`
 	FirstByte Quantiles `json:"first_byte_seconds"`
 	SendDelay Quantiles `json:"send_delay_seconds"`
+	// FirstByteFromIntended is from the intended send time to the first response byte.
+	FirstByteFromIntended Quantiles `json:"first_byte_from_intended_seconds"`
 }
 
 // OpenResult is the outcome of Open.
@@ -52,6 +55,14 @@ type OpenResult struct {
 	Dropped      int     `json:"dropped"`   // not sent: no free slot within LateBound
 	Unsent       int     `json:"unsent"`    // not sent: the run's Bound or ctx ended first
 	Failed       int     `json:"failed"`    // sent, and not complete and exactly right
+	// Saturated and RateLimited are the failed exports the exporter refused with 503 and 429.
+	Saturated   int `json:"saturated"`
+	RateLimited int `json:"rate_limited"`
+	// Rows and Bytes are those of the exports complete and exactly right.
+	Rows  int64 `json:"rows"`
+	Bytes int64 `json:"bytes"`
+	// Elapsed is from the run's start to the last body byte received: the span and the drain.
+	Elapsed time.Duration `json:"elapsed_ns"`
 	// TimerSlack is how late the scheduler woke for each arrival it queued: if it is large, the
 	// instrument, not the exporter, set the pace.
 	TimerSlack Quantiles      `json:"timer_slack_seconds"`
@@ -79,15 +90,15 @@ func quantiles(h *hdrhistogram.Histogram) Quantiles {
 }
 
 // formatHists are one format's histograms while an open run is summarized.
-type formatHists struct{ latency, service, firstByte, sendDelay *hdrhistogram.Histogram }
+type formatHists struct{ latency, service, firstByte, sendDelay, firstWait *hdrhistogram.Histogram }
 
 func newFormatHists() formatHists {
-	return formatHists{newHist(), newHist(), newHist(), newHist()}
+	return formatHists{newHist(), newHist(), newHist(), newHist(), newHist()}
 }
 
 func (h formatHists) quantiles(fr FormatResult) OpenFormat {
 	return OpenFormat{Sent: fr.Requests, OK: fr.OK, Latency: quantiles(h.latency), Service: quantiles(h.service),
-		FirstByte: quantiles(h.firstByte), SendDelay: quantiles(h.sendDelay)}
+		FirstByte: quantiles(h.firstByte), SendDelay: quantiles(h.sendDelay), FirstByteFromIntended: quantiles(h.firstWait)}
 }
 
 // summarize counts the arrivals' fates, verifies every answer off the clock (as Run does) and
@@ -97,6 +108,9 @@ func summarize(cfg OpenConfig, offsets []time.Duration, outcomes []arrivalOutcom
 	var sent []*export.Received
 	var index []int // outcomes index of each sent answer
 	for i, o := range outcomes {
+		if o.got != nil && !outcomes[0].intended.IsZero() {
+			res.Elapsed = max(res.Elapsed, o.got.Start.Add(o.got.Latency).Sub(outcomes[0].intended))
+		}
 		switch {
 		case o.dropped:
 			res.Dropped++
@@ -114,7 +128,11 @@ func summarize(cfg OpenConfig, offsets []time.Duration, outcomes []arrivalOutcom
 	res.replay = Capture(sent)
 	var v Result
 	v.Errors = map[string]int{}
-	verify(&v, sent) // one Sample per sent answer, in order
+	if cfg.unverified {
+		unverified(&v, sent)
+	} else {
+		verify(&v, sent) // one Sample per sent answer, in order
+	}
 	res.Failed, res.Errors, res.Examples, res.Tally = v.Failed, v.Errors, v.Examples, v.Tally
 	res.Completed = v.CSV.OK + v.PDF.OK
 	hists := map[string]formatHists{export.CSV: newFormatHists(), export.PDF: newFormatHists()}
@@ -128,6 +146,18 @@ func summarize(cfg OpenConfig, offsets []time.Duration, outcomes []arrivalOutcom
 		record(h.service, s.Latency)
 		record(h.firstByte, s.FirstByte)
 		record(h.sendDelay, sendDelay)
+		record(h.firstWait, sendDelay+s.FirstByte)
+	}
+	for _, s := range v.Samples {
+		switch {
+		case s.Failure == "":
+			res.Rows += int64(s.Rows)
+			res.Bytes += s.Bytes
+		case s.Status == http.StatusServiceUnavailable:
+			res.Saturated++
+		case s.Status == http.StatusTooManyRequests:
+			res.RateLimited++
+		}
 	}
 	res.CSV, res.PDF = hists[export.CSV].quantiles(v.CSV), hists[export.PDF].quantiles(v.PDF)
 	if secs := res.Span.Seconds(); secs > 0 {
@@ -135,4 +165,24 @@ func summarize(cfg OpenConfig, offsets []time.Duration, outcomes []arrivalOutcom
 		res.AchievedRate = float64(res.Completed) / secs
 	}
 	return res
+}
+
+// unverified fills res from the fetches alone, one Sample per answer in order, as verify does for
+// answers that need no verifying: a complete answer counts OK, any other failed.
+func unverified(res *Result, got []*export.Received) {
+	for _, r := range got {
+		s := Sample{Format: r.Format, Path: r.Path, FirstByte: r.FirstByte, Latency: r.Latency, Bytes: r.Bytes, Status: r.Status}
+		fr := &res.CSV
+		if r.Format == export.PDF {
+			fr = &res.PDF
+		}
+		fr.Requests++
+		if !r.Complete {
+			s.Failure = "incomplete"
+		}
+		res.Samples = append(res.Samples, s)
+		if res.counted(s, fr, describe(r.Fetch, nil)) {
+			fr.Bytes += s.Bytes
+		}
+	}
 }

@@ -137,7 +137,7 @@ func (r *Run) loadTest(ctx context.Context, ld *dataset, observable bool, failur
 	} else {
 		res.Ceiling = &ceiling
 	}
-	r.load = &res
+	r.load, r.loadJobs, r.replay = &res, lcfg.Jobs, replay
 	r.artifacts["load-result.json"] = jsonArtifact(res)
 	return res, nil
 }

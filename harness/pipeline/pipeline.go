@@ -53,6 +53,9 @@ type Config struct {
 	SampleInterval time.Duration
 	// FaultWait bounds how long a fault step waits for the deployment to come back (0: 60 s).
 	FaultWait time.Duration
+	// CapacityBudget bounds the capacity check's ramp (0: 2 minutes), CapacityStep each of its
+	// steps (0: 6 s).
+	CapacityBudget, CapacityStep time.Duration
 
 	// Narrate, when set, is told what each step is doing (the suite passes Ginkgo's By).
 	Narrate func(string)
@@ -97,8 +100,12 @@ type Run struct {
 	replicasBefore, replicasAfter replicaScrapes
 	manifests                     []seed.Manifest
 
-	tally     export.Tally // every export request between the two scrapes
-	load      *load.Result
+	tally export.Tally // every export request between the two scrapes
+	load  *load.Result
+	// loadJobs and replay are the load test's mix and its captured answers, for the capacity check.
+	loadJobs  []load.Job
+	replay    load.Replay
+	capacity  *capacityRun
 	burst     load.BurstResult
 	saturated *load.SaturationResult
 	endings   *load.BadEndingsResult

@@ -45,6 +45,7 @@ func (r *Run) Series() *evidence.Series {
 		answers(evidence.ProbeSaturation, r.saturated.Start, r.saturated.Answers)
 	}
 	s.Soak = r.soak
+	s.Capacity = r.capacitySeries()
 	s.Exports = evidence.ThinPoints(s.Exports, evidence.MaxSeriesPoints)
 	s.Memory = evidence.ThinPoints(s.Memory, evidence.MaxSeriesPoints)
 	s.Answers = evidence.ThinPoints(s.Answers, evidence.MaxSeriesPoints)

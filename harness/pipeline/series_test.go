@@ -113,7 +113,10 @@ func TestSeries(t *testing.T) {
 	if err := render.HTML(&page, r); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(page.String(), "<svg "); n != 6 || strings.Contains(page.String(), "Not charted") {
+	if s.Capacity == nil || len(s.Capacity.Steps) == 0 || s.Capacity.Steps[0].Start < load.End {
+		t.Errorf("capacity ramp in the series: %+v", s.Capacity)
+	}
+	if n := strings.Count(page.String(), "<svg "); n != 7 || strings.Contains(page.String(), "Not charted") {
 		t.Errorf("%d charts drawn from the run's series", n)
 	}
 }

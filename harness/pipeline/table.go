@@ -111,7 +111,7 @@ func always(Capabilities) string { return "" }
 // judged the deployment whole, and the suite's own check last.
 var table = []Def{
 	seedCheck, smokeCheck, loadCheck,
-	a1Check, a2Check, a3Check, a4Check, a5Check, a6Check,
+	a1Check, a2Check, a3Check, a4Check, a5Check, a6Check, capacityCheck,
 	soakCheck,
 	baselineCheck, f1Check, f2Check,
 	suiteCheck,

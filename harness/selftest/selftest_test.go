@@ -54,7 +54,8 @@ func runPipeline(t *testing.T, p *profile.Profile, faults fake.Faults, args []st
 	testkit.StopAtCleanup(t, 30*time.Second, tg.Stop)
 	th := testkit.Thresholds(t)
 	cfg := pipeline.Config{Target: tg, Thresholds: th, Suffix: "selftest", Seed: 42,
-		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits(), Profile: p}
+		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits(), Profile: p,
+		CapacityBudget: 7 * time.Second, CapacityStep: 2 * time.Second} // two light steps: the cases run side by side, and A3 times them
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -93,36 +94,36 @@ var pipelineCases = []struct {
 }{
 	{name: "healthy"},
 	{name: "healthy, dataset and paths named panic", tune: func(c *pipeline.Config) { c.Suffix = "panic-x" }, notSecond: subsetHealthy},
-	{name: "dropped row", faults: fake.Faults{DropID: 7}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load"}},
-	{name: "duplicated row", faults: fake.Faults{DuplicateID: 7}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load"}, notSecond: subsetRows},
-	{name: "wrong value", faults: fake.Faults{WrongValueID: 7}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load"}, notSecond: subsetRows},
-	{name: "missing formula guard", faults: fake.Faults{NoGuard: true}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load"}},
+	{name: "dropped row", faults: fake.Faults{DropID: 7}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "capacity"}},
+	{name: "duplicated row", faults: fake.Faults{DuplicateID: 7}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "capacity"}, notSecond: subsetRows},
+	{name: "wrong value", faults: fake.Faults{WrongValueID: 7}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "capacity"}, notSecond: subsetRows},
+	{name: "missing formula guard", faults: fake.Faults{NoGuard: true}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "capacity"}},
 	{name: "mis-quoted field", faults: fake.Faults{MisquoteID: firstWith(func(n string) bool { return strings.Contains(n, `"`) && strings.Contains(n, ",") })},
-		red: []string{"A2", "smoke"}, mayFail: []string{"A1", "A3", "load"}},
+		red: []string{"A2", "smoke"}, mayFail: []string{"A1", "A3", "load", "capacity"}},
 	// Cut short, the large export is no larger than the small one, and the held ones finish before
 	// the saturation probe can hold them.
-	{name: "truncated stream", faults: fake.Faults{TruncateAfter: 100}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "A5", "A6"},
+	{name: "truncated stream", faults: fake.Faults{TruncateAfter: 100}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "A5", "A6", "capacity"},
 		notRun: []string{"A4"}},
-	{name: "PDF missing a page", faults: fake.Faults{PDFDropPage: 2}, red: []string{"A2", "smoke", "A3"}, mayFail: []string{"A1", "A6"},
+	{name: "PDF missing a page", faults: fake.Faults{PDFDropPage: 2}, red: []string{"A2", "smoke", "A3"}, mayFail: []string{"A1", "A6", "capacity"},
 		notSecond: "not applicable: the second shape has no PDF, so a PDF's missing page cannot show through it"},
 	{name: "missing metric", faults: fake.Faults{MissingMetric: "exporter_export_first_byte_seconds"}, red: []string{"A6"}, notSecond: subsetMetrics},
 	{name: "unreconciled rows", faults: fake.Faults{RowsSkew: 1}, red: []string{"A6"}},
 	{name: "rows of failed exports counted", faults: fake.Faults{CountFailedRows: true}, red: []string{"A6"}, notSecond: subsetMetrics},
-	{name: "500s under load", faults: fake.Faults{ErrorEvery: 7}, red: []string{"A3", "A5"}, mayFail: []string{"A1", "A2", "smoke", "load"},
+	{name: "500s under load", faults: fake.Faults{ErrorEvery: 7}, red: []string{"A3", "A5"}, mayFail: []string{"A1", "A2", "smoke", "load", "capacity"},
 		notRun: []string{"A4"}, notSecond: subsetAdmission}, // a memory window's export answered 500
 	{name: "429 without Retry-After", faults: fake.Faults{NoRetryAfter: true}, red: []string{"A5"}},
 	{name: "429 with Retry-After: soon", faults: fake.Faults{RetryAfter: "soon"}, red: []string{"A5"}, notSecond: subsetAdmission},
 	{name: "store records skewed", faults: fake.Faults{StoreSkew: 1}, red: []string{"A6"}},
-	{name: "uniformly slow stream (4 MiB/s)", faults: fake.Faults{StreamRate: 4 << 20}, red: []string{"A3"}, notSecond: subsetSpeed},
-	{name: "first byte held 1.5 s", faults: fake.Faults{FirstByteDelay: 1500 * time.Millisecond}, red: []string{"A3"}, notSecond: subsetSpeed},
-	{name: "every 10th export delayed 3 s", faults: fake.Faults{DelayEvery: 10, DelayBy: 3 * time.Second}, red: []string{"A3"}, notSecond: subsetSpeed},
-	{name: "ignores columns", faults: fake.Faults{IgnoreColumns: true}, red: []string{"A2", "smoke", "A3"}, mayFail: []string{"A1", "load"}, notSecond: subsetHeaders},
+	{name: "uniformly slow stream (4 MiB/s)", faults: fake.Faults{StreamRate: 4 << 20}, red: []string{"A3"}, mayFail: []string{"capacity"}, notSecond: subsetSpeed},
+	{name: "first byte held 1.5 s", faults: fake.Faults{FirstByteDelay: 1500 * time.Millisecond}, red: []string{"A3", "capacity"}, notSecond: subsetSpeed},
+	{name: "every 10th export delayed 3 s", faults: fake.Faults{DelayEvery: 10, DelayBy: 3 * time.Second}, red: []string{"A3"}, mayFail: []string{"capacity"}, notSecond: subsetSpeed},
+	{name: "ignores columns", faults: fake.Faults{IgnoreColumns: true}, red: []string{"A2", "smoke", "A3"}, mayFail: []string{"A1", "load", "capacity"}, notSecond: subsetHeaders},
 	// The body whole and exact, only its headers wrong: A2 judges such exports and A3 times them,
 	// not fails them (pipeline/check_a3.go), so A3 passes.
 	{name: "CSV as application/octet-stream", faults: fake.Faults{ContentType: "application/octet-stream"}, red: []string{"A2", "smoke"}, mayFail: []string{"load"}, notSecond: subsetHeaders},
 	{name: "no Content-Disposition", faults: fake.Faults{NoDisposition: true}, red: []string{"A2", "smoke"}, mayFail: []string{"load"}},
 	{name: "stalled readers never cut off", red: []string{"A5"}, mayFail: []string{"load"}, args: []string{"--write-timeout=1h"}},
-	{name: "panics in an export", faults: fake.Faults{PanicEvery: 40}, red: []string{"A5"}, mayFail: []string{"A1", "A2", "A3", "A6", "smoke", "load"}, notSecond: subsetAdmission},
+	{name: "panics in an export", faults: fake.Faults{PanicEvery: 40}, red: []string{"A5"}, mayFail: []string{"A1", "A2", "A3", "A6", "smoke", "load", "capacity"}, notSecond: subsetAdmission},
 	// The large export is a sizeable share of the fake's footprint (its store), so holding it shows.
 	{name: "buffered exports", faults: fake.Faults{BufferExports: true}, red: []string{"A4"},
 		tune:      func(c *pipeline.Config) { c.LargeRows = 200000 },

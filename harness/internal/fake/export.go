@@ -236,6 +236,13 @@ func (e *exportRun) injectFaults(ctx context.Context) bool {
 	if n := f.DelayEvery; n > 0 && e.nth%int64(n) == 0 {
 		hold += f.DelayBy
 	}
+	if slots := e.s.slots; slots != nil { // in line for a slot, held through the delay only
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done(): // the client left: the export goes on to fail as any abandoned one
+		}
+	}
 	if hold > 0 {
 		select {
 		case <-time.After(hold):

@@ -60,6 +60,10 @@ type Faults struct {
 	FirstByteDelay time.Duration // hold every export this long before its first byte
 	DelayEvery     int           // hold every Nth export DelayBy before its first byte
 	DelayBy        time.Duration
+	// Slots, when set, serves at most this many exports at once through FirstByteDelay: the others
+	// wait in line for a slot (no 503). With a FirstByteDelay of S the fake's capacity is Slots/S
+	// exports per second, a known value for the capacity self-test.
+	Slots int
 
 	IgnoreColumns   bool   // export every column whatever columns= asks for
 	ContentType     string // serve exports with this Content-Type instead of the right one
@@ -80,6 +84,7 @@ type Server struct {
 	exports atomic.Int64 // exports past the capacity check, for ErrorEvery, DelayEvery and PanicEvery
 	csvSem  chan struct{}
 	pdfSem  chan struct{}
+	slots   chan struct{} // Faults.Slots
 
 	mu       sync.RWMutex
 	datasets map[string]*dataset
@@ -111,6 +116,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxPDF > 0 {
 		s.pdfSem = make(chan struct{}, cfg.MaxPDF)
+	}
+	if cfg.Faults.Slots > 0 {
+		s.slots = make(chan struct{}, cfg.Faults.Slots)
 	}
 	s.mux.Handle("PUT /v1/datasets/{name}", s.guard(s.putDataset(v1)))
 	s.mux.Handle("POST /v1/datasets/{name}/records", s.guard(s.postRecords))
