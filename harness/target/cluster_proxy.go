@@ -72,7 +72,7 @@ func (c *clusterTarget) startProxy(ctx context.Context, o Options, cfgPath strin
 		close(c.proxyExited)
 	}()
 	c.info.BaseURL = "http://" + addr
-	if err := waitReady(ctx, c.info.BaseURL, c.token, o.startTimeout(), c.proxyExited); err != nil {
+	if err := waitReady(ctx, o, c.info.BaseURL, c.token, c.proxyExited); err != nil {
 		return fmt.Errorf("proxy: %w\nhaproxy output:\n%s", err, tail(c.proxyLogs.Bytes(), 40))
 	}
 	deadline := time.Now().Add(o.startTimeout())

@@ -54,7 +54,7 @@ func (c *clusterTarget) startReplica(ctx context.Context, o Options, i int) erro
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	r := c.replicas[len(c.replicas)-1]
-	if err := waitReady(ctx, r.URL, c.token, o.startTimeout(), nil); err != nil {
+	if err := waitReady(ctx, o, r.URL, c.token, nil); err != nil {
 		logs, _ := readLogs(ctx, r.ctr)
 		return fmt.Errorf("%s: %w\nexporter output:\n%s", name, err, tail(logs, 40))
 	}

@@ -89,7 +89,7 @@ func startProcess(ctx context.Context, o Options, sel selection) (_ Target, err 
 		return readProcMemory(pid)
 	}, procPeakEvery)
 
-	if err := waitReady(ctx, p.info.BaseURL, token, o.startTimeout(), p.exited); err != nil {
+	if err := waitReady(ctx, o, p.info.BaseURL, token, p.exited); err != nil {
 		p.Stop(context.Background())
 		return nil, fmt.Errorf("process target: %w\nexporter output:\n%s", err, tail(logs.Bytes(), 40))
 	}
@@ -145,9 +145,10 @@ func readProcMemory(pid int) (reading, error) {
 	return m.reading(), nil
 }
 
-// waitReady polls baseURL/readyz until it answers 200, the timeout passes, or gone closes.
-func waitReady(ctx context.Context, baseURL, token string, timeout time.Duration, gone <-chan struct{}) error {
-	return waitOK(ctx, baseURL+"/readyz", token, timeout, gone)
+// waitReady polls baseURL and o's readiness path (/readyz unless the profile says otherwise)
+// until it answers 200, o's start timeout passes, or gone closes.
+func waitReady(ctx context.Context, o Options, baseURL, token string, gone <-chan struct{}) error {
+	return waitOK(ctx, baseURL+o.readiness(), token, o.startTimeout(), gone)
 }
 
 // waitOK polls url with GET (and the bearer token, unless it is empty) until it answers 200, the

@@ -16,7 +16,7 @@ type urlTarget struct {
 func startURL(ctx context.Context, o Options, sel selection) (Target, error) {
 	base := strings.TrimRight(o.URL, "/")
 	t0 := time.Now()
-	if err := waitReady(ctx, base, o.Token, o.startTimeout(), nil); err != nil {
+	if err := waitReady(ctx, o, base, o.Token, nil); err != nil {
 		return nil, fmt.Errorf("url target %s: %w", base, err)
 	}
 	return &urlTarget{endpoint{
