@@ -60,6 +60,9 @@ type Faults struct {
 	FirstByteDelay time.Duration // hold every export this long before its first byte
 	DelayEvery     int           // hold every Nth export DelayBy before its first byte
 	DelayBy        time.Duration
+	// HoldBack (the slowing proxy only) holds every export's last bytes until HoldBack times its
+	// own upstream time has passed again: 0.3 makes every export 30 % slower, however long it is.
+	HoldBack float64
 
 	IgnoreColumns   bool   // export every column whatever columns= asks for
 	ContentType     string // serve exports with this Content-Type instead of the right one
