@@ -57,6 +57,8 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"f2.mismatched_records":               {"==", 0, "records"},
 		"f2.server_errors":                    {"==", 0, "responses"},
 		"f2.seconds_to_recover":               {"<=", 10, "s"},
+		"regression.slowdown_percent":         {"<", 20, "%"},
+		"regression.p_value":                  {">=", 0.05, "p"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d rules, want %d", len(got), len(want))
