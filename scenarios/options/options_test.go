@@ -93,8 +93,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 	})
 	// The docs' table has one row more: verify's own --sign-key (scenarios/cmd/verify checks the
 	// table against both).
-	if n != 20 {
-		t.Errorf("%d flags, want the 20 the suite takes", n)
+	if n != 24 {
+		t.Errorf("%d flags, want the 24 the suite takes", n)
 	}
 }
 
@@ -104,7 +104,8 @@ func TestArgsReproduce(t *testing.T) {
 	setEnv(t, nil)
 	o := Options{Target: "url", RequireTarget: true, Image: "exportatscale/exporter:dev", URL: "http://h:1", Token: "t", Replicas: 3, SmokeRows: 1, LoadRows: 2,
 		LoadConcurrency: 3, LoadRequests: 4, PDFShare: 0.125, LargeRows: 5, WriteTimeout: 1500 * time.Millisecond,
-		Thresholds: "/th.json", Baseline: "/evidence/out/base", OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
+		Thresholds: "/th.json", Baseline: "/evidence/out/base",
+		CompareURL: "http://127.0.0.1:2", CompareToken: "b", ComparePairs: 30, OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
 	t.Setenv("VERIFY_LOAD_ROWS", "99")
 	got := Defaults()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -117,8 +118,8 @@ func TestArgsReproduce(t *testing.T) {
 	if got != o {
 		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
 	}
-	if n := len(Defaults().Args()); n != 20 {
-		t.Errorf("Args has %d flags, want 20", n)
+	if n := len(Defaults().Args()); n != 24 {
+		t.Errorf("Args has %d flags, want 24", n)
 	}
 }
 

@@ -137,8 +137,8 @@ func TestFlagsMatchDocs(t *testing.T) {
 	fs := withEnv()
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
-	if n != 22 {
-		t.Errorf("%d flags with a VERIFY_* variable, want the 22 of docs/acceptance.md", n)
+	if n != 26 {
+		t.Errorf("%d flags with a VERIFY_* variable, want the 26 of docs/acceptance.md", n)
 	}
 	problems, err := envflag.CheckDoc("../../../docs/acceptance.md", "## Options", options.EnvPrefix, fs, withEnv())
 	if err != nil {

@@ -26,6 +26,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"declares: columns, resume, limit, bom, pdf, truncation, metrics, protection, memory, single\n" +
 				"not applicable:\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
 		// The fake exporter's second shape, through which the self-tests judge their broken fakes too.
@@ -35,6 +36,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"not applicable:\n" +
 				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
 		{"minimal", []string{"--profile-check", testdata + "good-minimal.yaml"}, 0,
@@ -44,6 +46,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
 				"  A6: the profile maps none of the API's metrics, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n", ""},
 		{"bad value", []string{"--profile-check", testdata + "bad-line-ending.yaml"}, 2, "",
@@ -85,14 +88,15 @@ func TestNotApplicable(t *testing.T) {
 		caps profile.Capabilities
 		want []string
 	}{
-		{"everything declared", pipeline.Capabilities{}, all, []string{"baseline", "F1", "F2"}},
-		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"F1", "F2"}},
+		{"everything declared", pipeline.Capabilities{}, all, []string{"baseline", "regression", "F1", "F2"}},
+		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"regression", "F1", "F2"}},
+		{"everything, with a compare target", pipeline.Capabilities{Baseline: true, Compare: true}, all, []string{"F1", "F2"}},
 		{"nothing declared", pipeline.Capabilities{Baseline: true}, profile.Capabilities{},
-			[]string{"A4", "A6", "F1", "F2"}},
+			[]string{"A4", "A6", "regression", "F1", "F2"}},
 		{"a cluster that cannot resume", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
-			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"F1"}},
+			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"regression", "F1"}},
 		{"a cluster of a url service", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
-			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4"}},
+			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4", "regression"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
