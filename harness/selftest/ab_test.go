@@ -40,8 +40,11 @@ func behindProxy(t *testing.T, ctx context.Context, faults fake.Faults) target.T
 }
 
 // TestRegressionAB is the short A/B self-test: the exporter behind a proxy that holds every
-// export back by 30 % of its own time is RED on the regression check against the same exporter
-// behind a proxy that does not; the healthy pair is GREEN. Both sides of every case run behind a
+// export back by half its own time is RED on the regression check against the same exporter
+// behind a proxy that does not; the healthy pair is GREEN. The 30 % case is the series'
+// (scenarios/ab-series.sh, 60 pairs over 50k rows): with this test's 36 pairs over 20k rows and the
+// proxy in the test's own process, a 30 % hold measured 1.23× on CSV once, too near the 20 %
+// minimum for a test that must not flake on a busy machine. Both sides of every case run behind a
 // proxy, so the only difference between them is the fault. 36 pairs over 20k rows (27 CSV, 9 PDF
 // of the run's mix): about 40 s a case on this 2-core machine shared with other work.
 func TestRegressionAB(t *testing.T) {
@@ -50,7 +53,7 @@ func TestRegressionAB(t *testing.T) {
 		holdBack float64
 		want     evidence.Status
 	}{
-		{"30 % slower candidate", 0.3, evidence.StatusFailed},
+		{"candidate held back by half its time", 0.5, evidence.StatusFailed},
 		{"healthy pair", 0, evidence.StatusPassed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
