@@ -208,6 +208,8 @@ type Report struct {
 	Series *Series `json:"series,omitempty"`
 	// Baseline compares this run with a baseline run, measure by measure; empty when not compared.
 	Baseline []Delta `json:"baseline,omitempty"`
+	// AB is the regression check's same-run A/B comparison, when a compare target was given.
+	AB *AB `json:"ab,omitempty"`
 }
 
 // MaxSeriesPoints bounds each list of a Series: a producer thins a longer one (ThinPoints) so

@@ -67,6 +67,8 @@ func TestLoadThresholdsDefaults(t *testing.T) {
 		"capacity.slo_first_byte_p95_seconds": {"<=", 0.5, "s"},
 		"capacity.slo_failure_share":          {"<=", 0.01, "ratio"},
 		"capacity.slo_503_share":              {"<=", 0.01, "ratio"},
+		"regression.slowdown_percent":         {"<", 20, "%"},
+		"regression.p_value":                  {">=", 0.05, "p"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d rules, want %d", len(got), len(want))

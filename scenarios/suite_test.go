@@ -149,6 +149,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	cfg := pipeline.Config{Target: tgt, Thresholds: suite.thresholds, Suffix: opts.RunID, Seed: opts.Seed,
 		Sizes: contract.DefaultSizes(), Limits: ptr(limits()), Baseline: opts.Baseline, Profile: suite.profile}
+	if opts.Comparing() {
+		cfg.Compare, cfg.ComparePairs = startCompare(ctx), opts.ComparePairs
+		suite.env.Note = strings.TrimSpace(suite.env.Note + "; A/B baseline: " + compareName())
+	}
 	cfg.SmokeRows, cfg.LoadRows, cfg.LargeRows = opts.SmokeRows, opts.LoadRows, opts.LargeRows
 	cfg.LoadRequests, cfg.LoadConcurrency, cfg.PDFShare = opts.LoadRequests, opts.LoadConcurrency, opts.PDFShare
 	cfg.Soak = pipeline.SoakConfig{Duration: opts.Soak, Rate: opts.SoakRate}
@@ -207,6 +211,34 @@ func startTarget(ctx context.Context) (target.Target, error) {
 	return target.Start(ctx, o)
 }
 
+// startCompare starts the baseline deployment of the A/B comparison (--compare-image, --compare-url)
+// beside the target, with the same limits: an image is started as the image target starts one, a
+// url is a running exporter. A baseline that cannot be had fails the run's setup: the regression
+// check it owes could not be judged, so the run is NOT RUN.
+func startCompare(ctx context.Context) target.Target {
+	o := target.Options{Kind: target.KindImage, RequireKind: true, RepoRoot: suite.root, Image: opts.CompareImage,
+		Env: judged().ServiceWith(limits()).Env, Readiness: judged().Service.Readiness, Log: GinkgoWriter}
+	if opts.CompareURL != "" {
+		o = target.Options{Kind: target.KindURL, RequireKind: true, URL: opts.CompareURL, Token: opts.Token, Log: GinkgoWriter}
+		if opts.CompareToken != "" {
+			o.Token = opts.CompareToken
+		}
+	}
+	By("starting the A/B baseline beside the target: " + compareName())
+	tgt, err := target.Start(ctx, o)
+	must(err, "starting the A/B baseline "+compareName())
+	DeferCleanup(func(ctx SpecContext) { must(tgt.Stop(ctx), "stopping the A/B baseline") }, NodeTimeout(time.Minute))
+	return tgt
+}
+
+// compareName names the A/B baseline as the flags gave it.
+func compareName() string {
+	if opts.CompareURL != "" {
+		return "--compare-url " + opts.CompareURL
+	}
+	return "--compare-image " + opts.CompareImage
+}
+
 // exporterEnvFor is the environment the profile's service starts the exporter with (its limits
 // filled in), for a target the suite starts; a url target's deployment is already running.
 func exporterEnvFor(kind string) map[string]string {
@@ -226,6 +258,7 @@ func capabilities() pipeline.Capabilities {
 		c = pipeline.CapabilitiesOf(suite.target, opts.Baseline, suite.profile)
 	}
 	c.Soak = opts.Soak > 0
+	c.Compare = opts.Comparing()
 	return c
 }
 
@@ -343,6 +376,7 @@ var _ = ReportAfterSuite("evidence", func(report Report) {
 		rep.Environment.Topology = run.Topology() // each replica's share, now that it is measured
 		rep.Series = run.Series()                 // the charts of EVIDENCE.html
 		rep.Baseline = run.BaselineDeltas()       // its baseline table, when compared
+		rep.AB = run.AB()                         // its A/B distributions, when compared
 	}
 	if raw, err := json.MarshalIndent([]types.Report{report}, "", "  "); err == nil {
 		extras["ginkgo-report.json"] = raw

@@ -13,7 +13,7 @@ import (
 const CheckID = "baseline"
 
 // CheckTitle is the title of the baseline check.
-const CheckTitle = "no significant regression against the baseline run"
+const CheckTitle = "coarse, cross-run: no significant regression against the baseline run"
 
 // BaselineCheck compares the run cur with the baseline bundle in dir by rules and returns the
 // check CheckID:

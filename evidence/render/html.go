@@ -62,6 +62,7 @@ func (p *htmlPage) build() {
 	} else {
 		p.Charts = charts(r)
 	}
+	p.Charts = append(p.Charts, abCharts(r)...)
 	for _, d := range r.Baseline {
 		value := func(v float64) string { return human.Value(v, d.Unit) }
 		p.Baseline = append(p.Baseline, htmlDelta{Measure: d.Measure, Base: value(d.Base), New: value(d.New),
@@ -230,7 +231,8 @@ const pageHTML = `<!DOCTYPE html>
 {{- template "notes" (section "notes" "Notes" .Notes)}}
 {{- if .Baseline}}
 
-<h2 id="baseline">Compared with the baseline</h2>
+<h2 id="baseline">Compared with the baseline run (coarse, cross-run check)</h2>
+<p>Two runs made at different times: the machine's mood moves these figures as much as the release does, so only large changes count. The regression check (A/B in the same run) is the fine one.</p>
 <table>
 <thead><tr><th>Measure</th><th>Baseline</th><th>This run</th><th>Delta</th><th>Verdict</th><th>Note</th></tr></thead>
 <tbody>

@@ -68,6 +68,13 @@ type Config struct {
 
 	// Baseline is an earlier run's bundle to compare with: it makes the baseline check apply.
 	Baseline string
+	// Compare is a baseline deployment started beside the target, with the same limits
+	// (--compare-image, --compare-url): it makes the regression check apply. ComparePairs is the
+	// number of export pairs of its A/B run (0: 60), CompareRows the rows of its dataset (0: five
+	// times LoadRows, so that a CSV export lasts long enough to time well).
+	Compare      target.Target
+	ComparePairs int
+	CompareRows  int
 	// Profile is the API the run judges (nil: api.V1Profile(), this repository's exporter).
 	Profile *profile.Profile
 
@@ -119,6 +126,7 @@ type Run struct {
 	artifacts map[string][]byte
 	baseline  []evidence.Delta // the baseline check's comparison
 	soak      *evidence.Soak   // what the soak sampled
+	ab        *evidence.AB     // the regression check's A/B comparison
 
 	caps     Capabilities
 	recorded map[string]evidence.Check // every check made so far, by ID
@@ -197,6 +205,7 @@ func New(cfg Config) (*Run, error) {
 	}
 	r.api, r.caps = a, CapabilitiesOf(cfg.Target, cfg.Baseline, r.cfg.Profile)
 	r.caps.Soak = cfg.Soak.Duration > 0
+	r.caps.Compare = cfg.Compare != nil
 	r.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
 	r.stall = &http.Client{Transport: smallReceiveBuffer()}
 	d, err := a.Dialect()

@@ -46,6 +46,8 @@ type Capabilities struct {
 	Database bool
 	// Baseline: an earlier run's bundle was given to compare with (baseline).
 	Baseline bool
+	// Compare: a baseline deployment runs beside the target, for the A/B comparison (regression).
+	Compare bool
 	// Profile names the profile of the API judged ("" for this repository's v1 API), and Lacks is
 	// what the API does not have, from the profile: the zero value lacks nothing.
 	Profile string
@@ -113,7 +115,7 @@ var table = []Def{
 	seedCheck, smokeCheck, loadCheck,
 	a1Check, a2Check, a3Check, a4Check, a5Check, a6Check, capacityCheck,
 	soakCheck,
-	baselineCheck, f1Check, f2Check,
+	baselineCheck, regressionCheck, f1Check, f2Check,
 	suiteCheck,
 }
 

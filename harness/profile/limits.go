@@ -10,13 +10,14 @@ import (
 // Limits are the limits an API declares in its protection: the burst is sized from the rate, the
 // saturation probe from the concurrent exports, the stalled-reader probe waits past CutAfter. A
 // service the harness starts is started with them: its command, files and env may name them as
-// {rate}, {burst}, {csv_exports}, {pdf_exports} and {cut_after}, so each limit has one source,
-// the profile's protection.
+// {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after} and {pdf_max_rows}, so each limit
+// has one source, the profile's protection (and export.pdf.max_rows).
 type Limits struct {
 	Rate       float64        // requests per second per client; 0: not declared
 	Burst      int            // the client's bucket; 0: not declared
 	Concurrent map[string]int // exports in flight per format; a format absent: not declared
 	CutAfter   time.Duration  // a stalled reader is cut off after this; 0: not declared
+	PDFMaxRows int            // the most rows of one PDF export (export.pdf.max_rows); 0: not declared
 }
 
 // DefaultCutAfter is how long the stalled-reader probe waits for an API that declares no cut-off:
@@ -26,6 +27,9 @@ const DefaultCutAfter = 30 * time.Second
 // Limits are the limits p declares.
 func (p *Profile) Limits() Limits {
 	var l Limits
+	if p.Export.PDF != nil {
+		l.PDFMaxRows = p.Export.PDF.MaxRows
+	}
 	pr := p.Protection
 	if pr == nil {
 		return l
@@ -52,7 +56,7 @@ func (l Limits) StalledCut() time.Duration {
 }
 
 // limitPlaceholders are the placeholders of a service's templates that Limits fill in.
-var limitPlaceholders = []string{"rate", "burst", "csv_exports", "pdf_exports", "cut_after"}
+var limitPlaceholders = []string{"rate", "burst", "csv_exports", "pdf_exports", "cut_after", "pdf_max_rows"}
 
 // values are the placeholders l fills in: those it declares.
 func (l Limits) values() map[string]string {
@@ -71,6 +75,9 @@ func (l Limits) values() map[string]string {
 	if l.CutAfter > 0 {
 		v["cut_after"] = l.CutAfter.String()
 	}
+	if l.PDFMaxRows > 0 {
+		v["pdf_max_rows"] = strconv.Itoa(l.PDFMaxRows)
+	}
 	return v
 }
 
@@ -78,7 +85,7 @@ func (l Limits) values() map[string]string {
 var undeclared = map[string]string{
 	"rate": "protection.over_limit.rate", "burst": "protection.over_limit.burst",
 	"csv_exports": "protection.over_capacity.concurrent.csv", "pdf_exports": "protection.over_capacity.concurrent.pdf",
-	"cut_after": "protection.stalled_reader.cut_after",
+	"cut_after": "protection.stalled_reader.cut_after", "pdf_max_rows": "export.pdf.max_rows",
 }
 
 // ServiceWith is p's service with the limit placeholders of its command, files and env filled in
@@ -89,7 +96,7 @@ func (p *Profile) ServiceWith(l Limits) Service {
 	s := p.Service
 	r := strings.NewReplacer("{rate}", strconv.FormatFloat(l.Rate, 'g', -1, 64), "{burst}", strconv.Itoa(l.Burst),
 		"{csv_exports}", strconv.Itoa(l.Concurrent["csv"]), "{pdf_exports}", strconv.Itoa(l.Concurrent["pdf"]),
-		"{cut_after}", l.CutAfter.String())
+		"{cut_after}", l.CutAfter.String(), "{pdf_max_rows}", strconv.Itoa(l.PDFMaxRows))
 	s.Command = make([]string, len(p.Service.Command))
 	for i, a := range p.Service.Command {
 		s.Command[i] = r.Replace(a)

@@ -43,11 +43,11 @@ func TestLoad(t *testing.T) {
 			"testdata/bad-limits.yaml:46: service.command.2: {rate} names a limit the profile does not declare (protection.over_limit.rate)\n" +
 			"testdata/bad-limits.yaml:49: service.env.SERVER_TIMEOUT: {cut_after} names a limit the profile does not declare (protection.stalled_reader.cut_after)",
 		"bad-service-placeholders.yaml": "testdata/bad-service-placeholders.yaml:40: service.command.2: unknown placeholder " +
-			"{host} (want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after})\n" +
+			"{host} (want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after}, {pdf_max_rows})\n" +
 			"testdata/bad-service-placeholders.yaml:45: service.env.SERVER_DATA: unknown placeholder {dataset} " +
-			"(want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after})\n" +
+			"(want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after}, {pdf_max_rows})\n" +
 			"testdata/bad-service-placeholders.yaml:47: service.files.server.conf: unknown placeholder {user} " +
-			"(want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after})\n" +
+			"(want one of {dir}, {port}, {port2}, {rate}, {burst}, {csv_exports}, {pdf_exports}, {cut_after}, {pdf_max_rows})\n" +
 			"testdata/bad-service-placeholders.yaml:51: service.files.../outside.conf: want a path relative to {dir} " +
 			"that stays inside it",
 		"bad-image-files.yaml": "testdata/bad-image-files.yaml:41: service.install: not allowed here\n" +
@@ -109,7 +109,7 @@ func TestV1(t *testing.T) {
 		t.Errorf("v1 read as %+v", p)
 	}
 	l := p.Limits()
-	wantL := Limits{Rate: 100, Burst: 50, Concurrent: map[string]int{"csv": 10, "pdf": 2}, CutAfter: 4 * time.Second}
+	wantL := Limits{Rate: 100, Burst: 50, Concurrent: map[string]int{"csv": 10, "pdf": 2}, CutAfter: 4 * time.Second, PDFMaxRows: 20000}
 	if !reflect.DeepEqual(l, wantL) {
 		t.Errorf("Limits: got %+v, want %+v", l, wantL)
 	}

@@ -136,6 +136,8 @@ type PDFExport struct {
 	Request Request           `yaml:"request"`
 	Options []string          `yaml:"options"` // of columns, after, limit
 	Unset   map[string]string `yaml:"unset"`
+	// MaxRows is the most rows one PDF export may have (0: not declared); a larger one is refused.
+	MaxRows int `yaml:"max_rows"`
 }
 
 // Dialect is how a CSV export writes cells, for comparing them with the seeded values.

@@ -40,10 +40,18 @@ type Options struct {
 	// Baseline is an earlier run's evidence bundle to compare this run with: it makes the check
 	// "baseline" required, RED on a significant regression and NOT RUN when it cannot be read.
 	Baseline string
-	OutDir   string // evidence/out; the run writes OutDir/<run id>/
-	RunID    string
-	Seed     uint64
-	Timeout  time.Duration
+	// CompareImage and CompareURL name a baseline deployment judged beside the target in the same
+	// run (a local image started with the target's limits, or a running exporter with
+	// CompareToken): they make the check "regression" required. ComparePairs is the number of
+	// export pairs of its A/B run.
+	CompareImage string
+	CompareURL   string
+	CompareToken string
+	ComparePairs int
+	OutDir       string // evidence/out; the run writes OutDir/<run id>/
+	RunID        string
+	Seed         uint64
+	Timeout      time.Duration
 	// Soak is how long the soak keeps a constant open-model load (0: no soak, the soak check does
 	// not apply); SoakRate its offered exports per second (0: derived from the load test).
 	Soak     time.Duration
@@ -67,6 +75,7 @@ func Defaults() Options {
 		LoadRequests:    s.LoadRequests,
 		PDFShare:        s.PDFShare,
 		LargeRows:       s.LargeRows,
+		ComparePairs:    60,
 		OutDir:          "evidence/out",
 		Seed:            20261127,
 		Timeout:         10 * time.Minute,
@@ -104,6 +113,10 @@ func (o *Options) flags() *flag.FlagSet {
 	fs.StringVar(&o.Profile, "profile", o.Profile, "profile of the export API to judge (profiles/*.yaml); its service says how it runs; default: this repository's v1 API")
 	fs.StringVar(&o.Thresholds, "thresholds", o.Thresholds, "JSON file overriding the default thresholds (evidence/thresholds.json)")
 	fs.StringVar(&o.Baseline, "baseline", o.Baseline, "evidence bundle of an earlier run to compare with: adds the required check baseline, RED on a significant regression, NOT RUN when the bundle cannot be read")
+	fs.StringVar(&o.CompareImage, "compare-image", o.CompareImage, "a local image started beside the target with the same limits, as the baseline of an A/B comparison in the same run: adds the required check regression")
+	fs.StringVar(&o.CompareURL, "compare-url", o.CompareURL, "base URL of a running exporter (loopback) judged as the baseline of an A/B comparison in the same run: adds the required check regression")
+	fs.StringVar(&o.CompareToken, "compare-token", o.CompareToken, "bearer token of --compare-url (default: --token)")
+	fs.IntVar(&o.ComparePairs, "compare-pairs", o.ComparePairs, "export pairs of the A/B comparison (--compare-image, --compare-url)")
 	fs.StringVar(&o.OutDir, "out", o.OutDir, "evidence directory; the run writes <out>/<run-id>/")
 	fs.StringVar(&o.RunID, "run-id", o.RunID, "name of this run's evidence directory (default: UTC time)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the generated records")
@@ -112,6 +125,13 @@ func (o *Options) flags() *flag.FlagSet {
 	fs.Float64Var(&o.SoakRate, "soak-rate", o.SoakRate, "the soak's offered exports per second; 0: a quarter of what the load test sustained, within [1, 20]")
 	return fs
 }
+
+// abMinPairs is the fewest export pairs an A/B comparison may be asked for.
+const abMinPairs = 16
+
+// Comparing says whether a baseline deployment is judged beside the target (--compare-image or
+// --compare-url).
+func (o Options) Comparing() bool { return o.CompareImage != "" || o.CompareURL != "" }
 
 // runIDRE keeps a run id a plain directory name, short enough to suffix dataset names.
 var runIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
@@ -138,6 +158,15 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("--target image needs --image"))
 	case o.Target != "image" && o.Image != "":
 		errs = append(errs, errors.New("--image is for --target image"))
+	}
+	if o.CompareImage != "" && o.CompareURL != "" {
+		errs = append(errs, errors.New("give --compare-image or --compare-url, not both"))
+	}
+	if o.CompareToken != "" && o.CompareURL == "" {
+		errs = append(errs, errors.New("--compare-token is for --compare-url"))
+	}
+	if o.ComparePairs < abMinPairs || o.ComparePairs > 1000 {
+		errs = append(errs, fmt.Errorf("--compare-pairs must be within [%d, 1000]", abMinPairs))
 	}
 	if o.RequireTarget && o.Target == "" {
 		errs = append(errs, errors.New("--require-target needs --target"))

@@ -95,8 +95,8 @@ func TestEnvVarPerFlag(t *testing.T) {
 	})
 	// The docs' table has one row more: verify's own --sign-key (scenarios/cmd/verify checks the
 	// table against both).
-	if n != 22 {
-		t.Errorf("%d flags, want the 22 the suite takes", n)
+	if n != 26 {
+		t.Errorf("%d flags, want the 26 the suite takes", n)
 	}
 }
 
@@ -106,7 +106,8 @@ func TestArgsReproduce(t *testing.T) {
 	setEnv(t, nil)
 	o := Options{Target: "url", RequireTarget: true, Image: "exportatscale/exporter:dev", URL: "http://h:1", Token: "t", Replicas: 3, SmokeRows: 1, LoadRows: 2,
 		LoadConcurrency: 3, LoadRequests: 4, PDFShare: 0.125, LargeRows: 5, WriteTimeout: 1500 * time.Millisecond,
-		Thresholds: "/th.json", Baseline: "/evidence/out/base", OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
+		Thresholds: "/th.json", Baseline: "/evidence/out/base",
+		CompareURL: "http://127.0.0.1:2", CompareToken: "b", ComparePairs: 30, OutDir: "/out", RunID: "r-1", Seed: 1 << 63, Timeout: time.Hour}
 	t.Setenv("VERIFY_LOAD_ROWS", "99")
 	got := Defaults()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -119,8 +120,8 @@ func TestArgsReproduce(t *testing.T) {
 	if got != o {
 		t.Errorf("Args %q read back as\n %+v\nwant %+v", o.Args(), got, o)
 	}
-	if n := len(Defaults().Args()); n != 22 {
-		t.Errorf("Args has %d flags, want 22", n)
+	if n := len(Defaults().Args()); n != 26 {
+		t.Errorf("Args has %d flags, want 26", n)
 	}
 }
 

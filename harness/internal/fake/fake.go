@@ -64,6 +64,9 @@ type Faults struct {
 	// wait in line for a slot (no 503). With a FirstByteDelay of S the fake's capacity is Slots/S
 	// exports per second, a known value for the capacity self-test.
 	Slots int
+	// HoldBack (the slowing proxy only) holds every export's last bytes until HoldBack times its
+	// own upstream time has passed again: 0.3 makes every export 30 % slower, however long it is.
+	HoldBack float64
 
 	IgnoreColumns   bool   // export every column whatever columns= asks for
 	ContentType     string // serve exports with this Content-Type instead of the right one

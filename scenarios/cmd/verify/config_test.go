@@ -137,8 +137,8 @@ func TestFlagsMatchDocs(t *testing.T) {
 	fs := withEnv()
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
-	if n != 24 {
-		t.Errorf("%d flags with a VERIFY_* variable, want the 24 of docs/acceptance.md", n)
+	if n != 28 {
+		t.Errorf("%d flags with a VERIFY_* variable, want the 28 of docs/acceptance.md", n)
 	}
 	problems, err := envflag.CheckDoc("../../../docs/acceptance.md", "## Options", options.EnvPrefix, fs, withEnv())
 	if err != nil {

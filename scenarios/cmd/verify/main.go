@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if c.ProfileCheck != "" {
 		// Nothing runs: a valid profile exits 0 as GREEN does, a refused one 2 as NOT RUN does.
-		if err := checkProfile(c.ProfileCheck, pipeline.Capabilities{Baseline: c.Baseline != "", Soak: c.Soak > 0}, stdout); err != nil {
+		if err := checkProfile(c.ProfileCheck, pipeline.Capabilities{Baseline: c.Baseline != "", Soak: c.Soak > 0, Compare: c.Comparing()}, stdout); err != nil {
 			return evidence.NotRun, err
 		}
 		return evidence.Green, nil

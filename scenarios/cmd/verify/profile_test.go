@@ -27,6 +27,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"not applicable:\n" +
 				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
 				"limits: rate 100/s, burst 50; concurrent 10 csv, 2 pdf exports; stalled reader cut after 4s\n" +
@@ -42,6 +43,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
 				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
 				"limits: rate not declared; concurrent not declared; stalled reader cut after (not declared: the probe waits 30s)\n", ""},
@@ -53,6 +55,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"  A6: the profile maps none of the API's metrics, so the check is not required\n" +
 				"  soak: no --soak duration was given, so the check is not required\n" +
 				"  baseline: no --baseline was given, so the check is not required\n" +
+				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
 				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
 				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
 				"limits: rate not declared; concurrent not declared; stalled reader cut after (not declared: the probe waits 30s)\n", ""},
@@ -95,14 +98,15 @@ func TestNotApplicable(t *testing.T) {
 		caps profile.Capabilities
 		want []string
 	}{
-		{"everything declared", pipeline.Capabilities{}, all, []string{"soak", "baseline", "F1", "F2"}},
-		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"soak", "F1", "F2"}},
+		{"everything declared", pipeline.Capabilities{}, all, []string{"soak", "baseline", "regression", "F1", "F2"}},
+		{"everything, with a baseline", pipeline.Capabilities{Baseline: true}, all, []string{"soak", "regression", "F1", "F2"}},
+		{"everything, with a compare target", pipeline.Capabilities{Baseline: true, Compare: true}, all, []string{"soak", "F1", "F2"}},
 		{"nothing declared", pipeline.Capabilities{Baseline: true}, profile.Capabilities{},
-			[]string{"A4", "A6", "soak", "F1", "F2"}},
+			[]string{"A4", "A6", "soak", "regression", "F1", "F2"}},
 		{"a cluster that cannot resume", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
-			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"soak", "F1"}},
+			profile.Capabilities{Truncation: true, Memory: true, Metrics: true, Protection: true}, []string{"soak", "regression", "F1"}},
 		{"a cluster of a url service", pipeline.Capabilities{Replicas: true, Database: true, Baseline: true},
-			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4", "soak"}},
+			profile.Capabilities{Truncation: true, Resume: true, Metrics: true}, []string{"A4", "soak", "regression"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
