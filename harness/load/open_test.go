@@ -88,8 +88,12 @@ func TestOpenHealthy(t *testing.T) {
 	if res.OfferedRate != 20 || res.AchievedRate != res.OfferedRate {
 		t.Errorf("offered %v/s, achieved %v/s", res.OfferedRate, res.AchievedRate)
 	}
-	if res.Late > res.Arrivals/10 { // a busy machine may wake a goroutine late now and then
-		t.Errorf("%d of %d exports late against a healthy fake", res.Late, res.Arrivals)
+	// A healthy fake with free slots makes no export late: one is late only when the machine woke
+	// the scheduler late (TimerSlack), which a busy machine does now and then. So lateness beyond
+	// a tenth of the arrivals fails only when the scheduler itself was on time.
+	if res.Late > res.Arrivals/10 && res.TimerSlack.P90 < 0.010 {
+		t.Errorf("%d of %d exports late against a healthy fake, with the scheduler on time (slack p90 %.4fs)",
+			res.Late, res.Arrivals, res.TimerSlack.P90)
 	}
 	if res.CSV.Latency.Count != 30 || res.PDF.Latency.Count != 10 || res.CSV.Service.Count != 30 ||
 		res.CSV.Latency.P50 <= 0 || res.CSV.Latency.Max < res.CSV.Latency.P99 || res.TimerSlack.Count != 40 {
