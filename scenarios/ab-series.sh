@@ -27,11 +27,17 @@ go build -o bin/fakeexporter ./harness/internal/fake/cmd/fakeexporter
 go build -o bin/verify ./scenarios/cmd/verify
 work=$(mktemp -d)
 series=ab-$(date -u +%Y%m%dT%H%M%SZ)
-pids=()
+# Every process started is listed in $work/pids, so that stop_all finds it from any subshell (the
+# runs go through a pipe, and a start's URL through command substitution).
+track() { echo "$1" >>"$work/pids"; }
 stop_all() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	pids=()
+	[ -f "$work/pids" ] || return 0
+	local p
+	while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/pids"
+	while read -r p; do
+		while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+	done <"$work/pids"
+	: >"$work/pids"
 }
 trap 'stop_all; rm -rf "$work"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -54,10 +60,10 @@ exporter_behind_proxy() {
 		vars+=("${kv//\{tokens_file\}/$work/tokens}")
 	done <<<"$profile_env"
 	env "${vars[@]}" bin/exporter >"$dir/exporter.log" 2>&1 &
-	pids+=($!)
+	track $!
 	front=$(port)
 	bin/fakeexporter --listen "127.0.0.1:$front" --upstream "http://127.0.0.1:$exp" --faults-json "$1" >"$dir/proxy.log" 2>&1 &
-	pids+=($!)
+	track $!
 	for _ in $(seq 100); do
 		curl -fs "http://127.0.0.1:$exp/readyz" >/dev/null && curl -fs "http://127.0.0.1:$front/readyz" >/dev/null && break
 		sleep 0.2

@@ -56,8 +56,12 @@ type RampStep struct {
 	Broke    []string `json:"broke,omitempty"` // how the step broke the SLO; empty: it held
 	// AtCeiling is true when the step offered BoundFraction of the instrument's ceiling, AtMax
 	// when it offered RampConfig.MaxRate.
-	AtCeiling bool       `json:"at_ceiling,omitempty"`
-	AtMax     bool       `json:"at_max,omitempty"`
+	AtCeiling bool `json:"at_ceiling,omitempty"`
+	AtMax     bool `json:"at_max,omitempty"`
+	// SlotsFull is true when the step broke the SLO only by the arrivals the driver dropped
+	// because every one of its MaxInFlight slots was busy: it measured the instrument's bound on
+	// exports in flight, not the exporter, and the ramp ends there.
+	SlotsFull bool       `json:"slots_full,omitempty"`
 	Result    OpenResult `json:"result"`
 }
 
@@ -70,6 +74,7 @@ const (
 	StoppedCeiling = "ceiling"  // a step held at the instrument's ceiling
 	StoppedBudget  = "budget"   // the time budget left no room for another step
 	StoppedMaxRate = "max_rate" // a step held at RampConfig.MaxRate
+	StoppedSlots   = "slots"    // a step dropped arrivals: every slot of the driver was busy
 	StoppedContext = "context"  // the run was cancelled
 )
 
@@ -205,6 +210,8 @@ func FindKnee(ctx context.Context, cfg RampConfig) (RampResult, error) {
 // when none held), Refine times.
 func nextRate(cfg RampConfig, held, broke, limit float64, st RampStep, refined *int) (float64, string) {
 	switch {
+	case st.SlotsFull:
+		return 0, StoppedSlots
 	case st.Held() && st.AtCeiling:
 		return 0, StoppedCeiling
 	case st.Held() && st.AtMax:
@@ -237,6 +244,11 @@ func runStep(ctx context.Context, cfg RampConfig, rate float64, span time.Durati
 	st.Result, st.Elapsed, st.Offered = res, res.Elapsed, res.OfferedRate
 	st.Achieved = float64(served) / span.Seconds()
 	st.Broke = cfg.Judge(res)
+	if res.Dropped > 0 && len(st.Broke) > 0 { // broken by the drops alone: the driver's bound
+		whole := res
+		whole.Dropped = 0
+		st.SlotsFull = len(cfg.Judge(whole)) == 0
+	}
 	if res.Arrivals == 0 || served == 0 {
 		st.Broke = append(st.Broke, "no export of the step completed")
 	}

@@ -63,18 +63,17 @@ func TestRampKnownCapacity(t *testing.T) {
 		}
 		logSteps(t, res)
 		k, ok := res.KneeStep()
-		if !ok {
-			t.Fatalf("attempt %d: no step held", attempt)
-		}
-		if res.Stopped != load.StoppedSLO || res.LowerBound() {
-			t.Fatalf("attempt %d: stopped by %s, knee a lower bound %v: want the SLO to break above the knee", attempt, res.Stopped, res.LowerBound())
+		if !ok || res.Stopped != load.StoppedSLO || res.LowerBound() { // a busy machine may break the lowest step
+			t.Logf("attempt %d: knee found %v, stopped by %s, knee a lower bound %v: want the SLO to break above the knee",
+				attempt, ok, res.Stopped, res.LowerBound())
+			continue
 		}
 		knees = append(knees, k.Achieved)
 		if math.Abs(k.Achieved-want) <= 0.2*want {
 			return
 		}
 	}
-	t.Errorf("knees %.2f exports/s, none within 20%% of the true capacity %.0f/s", knees, want)
+	t.Errorf("knees %.2f exports/s (of the attempts that found one), none within 20%% of the true capacity %.0f/s", knees, want)
 }
 
 // TestRampStopsAtCeiling ramps against a fast healthy fake with an instrument ceiling given as 10

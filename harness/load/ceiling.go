@@ -162,6 +162,9 @@ func OpenCeiling(ctx context.Context, cfg OpenConfig, replay Replay) (OpenCeilin
 	if err != nil {
 		return OpenCeilingResult{}, err
 	}
+	if res.Completed == 0 { // a ceiling of 0 would read as "unknown" and leave the ramp unbounded
+		return OpenCeilingResult{}, fmt.Errorf("open ceiling: none of the %d replayed exports completed (%d failed)", res.Arrivals, res.Failed)
+	}
 	out := OpenCeilingResult{Offered: res.OfferedRate, Completed: res.Completed, Failed: res.Failed, Dropped: res.Dropped + res.Unsent,
 		Late: res.Late, Elapsed: res.Elapsed, TimerSlack: res.TimerSlack}
 	if s := res.Elapsed.Seconds(); s > 0 {

@@ -92,12 +92,14 @@ func judgeA5(th Thresholds, p Protection) evidence.Check {
 	c := p.Tally
 	b.measure("a5.rate_limited_without_retry_after", float64(c.NoRetryAfter[http.StatusTooManyRequests]), "responses")
 	saturated, noRetry := c.Status[http.StatusServiceUnavailable], c.NoRetryAfter[http.StatusServiceUnavailable]
-	if s := p.OverCapacity429; s != nil {
+	limited := c.Status[http.StatusTooManyRequests]
+	if s := p.OverCapacity429; s != nil { // the probe's 429s answer capacity, not the rate limit
 		saturated += s.Status[http.StatusTooManyRequests]
 		noRetry += s.NoRetryAfter[http.StatusTooManyRequests]
+		limited -= s.Status[http.StatusTooManyRequests]
 	}
 	b.measure("a5.saturated_without_retry_after", float64(noRetry), "responses")
-	b.measure("a5.rate_limited_responses", float64(c.Status[http.StatusTooManyRequests]), "responses")
+	b.measure("a5.rate_limited_responses", float64(limited), "responses")
 	b.measure("a5.saturated_responses", float64(saturated), "responses")
 	b.measure("a5.server_errors", float64(c.ServerErrors()), "responses")
 	for _, m := range []string{"a5.rate_limited_responses", "a5.saturated_responses"} {

@@ -73,6 +73,12 @@ func sloJudge(th Thresholds, pdf bool) func(load.OpenResult) []string {
 // rateLimitShare is the share of the deployment's rate limit per client the ramp may offer.
 const rateLimitShare = 0.9
 
+// capacitySlots bounds the exports the open driver keeps in flight, in the ceiling and the ramp
+// alike: far more than a deployment serves at once (v1: 12 a replica), so that the exporter's own
+// refusals, not the driver, end a step; a step that still finds them all busy ends the ramp as the
+// instrument's bound (load.StoppedSlots).
+const capacitySlots = 128
+
 // capacityDefaults are the ramp's bounds unless the run's Config says otherwise.
 const (
 	capacityBudget = 2 * time.Minute
@@ -110,7 +116,7 @@ func measureCapacity(ctx context.Context, r *Run) (capacityRun, error) {
 	if t := r.Topology(); t != nil {
 		c.Deployment = fmt.Sprintf("%d exporter replicas behind %s, over %s", len(t.Replicas), t.Proxy, t.Database)
 	}
-	oc := load.OpenConfig{Client: r.exports, Jobs: r.loadJobs, MaxInFlight: 64, Timeout: 30 * time.Second}
+	oc := load.OpenConfig{Client: r.exports, Jobs: r.loadJobs, MaxInFlight: capacitySlots, Timeout: 30 * time.Second}
 	r.say("capacity: the open driver's own ceiling, the load test's mix against an in-process replay of its answers")
 	if ceil, err := load.OpenCeiling(ctx, oc, r.replay); err != nil {
 		c.CeilingErr = err.Error()
@@ -195,6 +201,9 @@ func judgeCapacity(th Thresholds, c capacityRun) evidence.Check {
 	const mib = 1 << 20
 	secs := k.Span.Seconds()
 	b.info("capacity.knee_exports_per_second", k.Achieved, "exports/s") // 0 when none held
+	if _, ok := th["capacity.knee_exports_per_second"]; !ok {
+		b.note("no minimum capacity is required (no rule capacity.knee_exports_per_second in the thresholds): the knee is reported, not judged against one")
+	}
 	b.info("capacity.knee_offered_per_second", k.Offered, "exports/s")
 	if held && secs > 0 {
 		b.info("capacity.knee_rows_per_second", float64(k.Result.Rows)/secs, "rows/s")
@@ -229,6 +238,9 @@ func capacityNotes(b *builder, c capacityRun, k load.RampStep, held bool) {
 	case held && c.Ramp.Stopped == load.StoppedMaxRate:
 		b.note(fmt.Sprintf("bound by the rate limit, not the capacity: the ramp reached %s, %.0f%% of the deployment's rate limit per client, "+
 			"within the SLO, so the capacity is at least %s", human.Rate(c.RateLimit, "exports/s"), 100*rateLimitShare, human.Rate(k.Achieved, "exports/s")))
+	case c.Ramp.Stopped == load.StoppedSlots:
+		b.note(fmt.Sprintf("bound by the instrument: the last step dropped arrivals because all %d of the open driver's slots were busy, "+
+			"so the ramp stopped there; the capacity is at least %s", capacitySlots, human.Rate(k.Achieved, "exports/s")))
 	case held && c.Ramp.LowerBound():
 		b.note(fmt.Sprintf("the ramp ended (%s) before any step broke the SLO: the capacity is at least %s", c.Ramp.Stopped, human.Rate(k.Achieved, "exports/s")))
 	case held:

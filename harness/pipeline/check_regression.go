@@ -222,24 +222,29 @@ func judgeRegression(th Thresholds, g regressing) evidence.Check {
 	}
 	ab := &evidence.AB{Candidate: g.Candidate, Baseline: g.Baseline, Method: "wilcoxon-signed-rank"}
 	b.info("regression.pairs", float64(g.Pairs), "pairs")
-	tested := 0
+	tested, untested := 0, []string{}
 	for _, m := range abMeasures {
 		s := g.Samples[m.format]
 		am := evidence.ABMeasure{Name: m.key + "_seconds", Label: m.label, Unit: "s", Candidate: s[0], Baseline: s[1], Verdict: "untested"}
 		switch {
 		case m.format == export.PDF && g.NoPDF:
 			am.Note = "the API judged has no PDF"
+			b.notApplicable("regression."+m.key+"_slowdown_percent", am.Note)
 		case len(s[0]) < abMinPairs:
 			am.Note = fmt.Sprintf("%d pairs completed correctly on both sides, fewer than the %d a test needs", len(s[0]), abMinPairs)
 			b.note(m.label + ": not tested: " + am.Note)
+			untested = append(untested, m.label)
 		default:
 			tested++
 			judgeABMeasure(b, &am, m.key, slow, sig, okS && okP)
 		}
 		ab.Measures = append(ab.Measures, am)
 	}
-	if tested == 0 {
+	switch {
+	case tested == 0:
 		b.notRun = "no measure had enough pairs to test: the A/B comparison decided nothing"
+	case len(untested) > 0: // a regression there would go unseen: never a pass
+		b.notRun = strings.Join(untested, ", ") + ": too few pairs to test, so a regression there could not be judged"
 	}
 	for _, f := range g.Failures {
 		b.fail("%s", f)

@@ -234,9 +234,14 @@ func TestA5(t *testing.T) {
 	if c := judgeA5(th, only429); c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "a5.saturated_responses") {
 		t.Errorf("429 everywhere, over-capacity 429 not declared: %+v", c)
 	}
+	only429.Tally.Merge(probe) // the whole run's tally holds the probe's answers too
 	only429.OverCapacity429 = &probe
 	if c := judgeA5(th, only429); c.Status != evidence.StatusPassed {
 		t.Errorf("over-capacity 429 declared, answered with Retry-After: %+v", c)
+	}
+	noLimiter := Protection{Tally: probe, Burst: burst, RestartsObservable: true, LogsObservable: true, OverCapacity429: &probe}
+	if c := judgeA5(th, noLimiter); c.Status != evidence.StatusFailed || !strings.Contains(strings.Join(c.Failures, "\n"), "a5.rate_limited_responses") {
+		t.Errorf("only the saturation probe's 429s, no rate limit: %+v", c)
 	}
 	var bare export.Tally
 	bare.Add(export.Fetch{Format: export.CSV, Status: http.StatusTooManyRequests})

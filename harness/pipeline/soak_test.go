@@ -31,6 +31,18 @@ func soakOf(d time.Duration, perExport float64) soaked {
 		Series: evidence.Soak{End: d, WarmUp: d / 5, Rate: 4, Quantities: qs}}
 }
 
+// withBounds is s with its memory's per-export slope bounded by low and high.
+func withBounds(s soaked, low, high float64) soaked {
+	for i, q := range s.Series.Quantities {
+		if q.Name == "memory_bytes" {
+			f := *q.PerExport
+			f.Low, f.High = low, high
+			s.Series.Quantities[i].PerExport = &f
+		}
+	}
+	return s
+}
+
 func TestJudgeSoak(t *testing.T) {
 	th := testkit.Thresholds(t)
 	for _, tt := range []struct {
@@ -45,6 +57,14 @@ func TestJudgeSoak(t *testing.T) {
 		{"flat, long", soakOf(10*time.Minute, 100), evidence.StatusPassed, "soak.memory_bytes_per_hour", true},
 		{"16 KiB an export, long", soakOf(10*time.Minute, 16384), evidence.StatusFailed, "soak.memory_bytes_per_hour", false},
 		{"no memory", soakOf(2*time.Minute, -1), evidence.StatusNotRun, "", true},
+		// The bounds of the per-export slope decide: a leak is RED when even its lower bound breaks
+		// the rule (8 KiB), and a slope whose bounds straddle the rule is not judged.
+		{"leak, bounds above the rule", withBounds(soakOf(2*time.Minute, 16384), 9000, 30000), evidence.StatusFailed,
+			"soak.memory_bytes_per_hour_short_fit", true},
+		{"leak or noise, bounds straddling the rule", withBounds(soakOf(2*time.Minute, 16384), 1000, 30000), evidence.StatusNotRun,
+			"soak.memory_bytes_per_export_inconclusive", true},
+		{"flat, bounds below the rule", withBounds(soakOf(2*time.Minute, 100), -5000, 5000), evidence.StatusPassed,
+			"soak.memory_bytes_per_export", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := judgeSoak(th, tt.s)
@@ -63,7 +83,8 @@ func TestJudgeSoak(t *testing.T) {
 			if !found {
 				t.Errorf("no measure %s", tt.hourly)
 			}
-			if tt.status == evidence.StatusNotRun && !strings.Contains(strings.Join(c.Failures, " "), "no memory slope") {
+			if why := strings.Join(c.Failures, " "); tt.status == evidence.StatusNotRun &&
+				!strings.Contains(why, "no memory slope") && !strings.Contains(why, "soak longer") {
 				t.Errorf("not run without saying why: %q", c.Failures)
 			}
 		})

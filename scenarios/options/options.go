@@ -61,8 +61,18 @@ type Options struct {
 // maxSoak is the longest --soak, as the soak check's spec timeout allows (pipeline.MaxSoak).
 const maxSoak = 24 * time.Hour
 
-// RunTimeout is the whole run's limit: --timeout, and a soak's duration on top of it.
-func (o Options) RunTimeout() time.Duration { return o.Timeout + o.Soak }
+// compareTime is what an A/B comparison adds to a run at most: the regression check's spec timeout.
+const compareTime = 6 * time.Minute
+
+// RunTimeout is the whole run's limit: --timeout, and a soak's duration and an A/B comparison's
+// time on top of it.
+func (o Options) RunTimeout() time.Duration {
+	t := o.Timeout + o.Soak
+	if o.Comparing() {
+		t += compareTime
+	}
+	return t
+}
 
 // Defaults are the documented defaults.
 func Defaults() Options {
