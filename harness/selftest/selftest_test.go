@@ -80,7 +80,8 @@ func firstWith(f func(note string) bool) int64 {
 	panic("no such note")
 }
 
-var pipelineCases = []struct {
+// pipelineCase is a fake and the checks it must be judged on.
+type pipelineCase struct {
 	name    string
 	faults  fake.Faults
 	red     []string // must fail
@@ -91,7 +92,9 @@ var pipelineCases = []struct {
 	// notSecond is why the case is not run through the second shape (secondNotRun); "" runs it
 	// there too, with the same expectations.
 	notSecond string
-}{
+}
+
+var pipelineCases = []pipelineCase{
 	{name: "healthy"},
 	{name: "healthy, dataset and paths named panic", tune: func(c *pipeline.Config) { c.Suffix = "panic-x" }, notSecond: subsetHealthy},
 	{name: "dropped row", faults: fake.Faults{DropID: 7}, red: []string{"A1", "smoke", "A3"}, mayFail: []string{"load", "capacity"}},
@@ -177,7 +180,7 @@ func TestPipeline(t *testing.T) {
 			t.Run("v1", func(t *testing.T) {
 				t.Parallel()
 				checks, planned := runPipeline(t, nil, tt.faults, tt.args, tt.tune)
-				judgeCase(t, checks, planned, tt.red, tt.mayFail, tt.notRun, nil)
+				judgeCase(t, checks, planned, tt.red, tt.collateral(), tt.notRun, nil)
 			})
 			t.Run("second", func(t *testing.T) {
 				if tt.notSecond != "" {
@@ -185,10 +188,23 @@ func TestPipeline(t *testing.T) {
 				}
 				t.Parallel()
 				checks, planned := runPipeline(t, second, tt.faults, tt.args, tt.tune)
-				judgeCase(t, checks, planned, tt.red, tt.mayFail, tt.notRun, secondNotApplicable)
+				judgeCase(t, checks, planned, tt.red, tt.collateral(), tt.notRun, secondNotApplicable)
 			})
 		})
 	}
+}
+
+// collateral are the checks a broken fake may fail besides red: its mayFail, and capacity. The cases
+// run side by side on a small machine, each with its own ramp, so a fake whose fault is elsewhere
+// may see its lowest step break the SLO (503s past its 2 PDF slots when the machine is loaded:
+// measured once for a metrics fault, 9.5 % of a step at 10.5 exports/s). What capacity itself must
+// get right is proven by the healthy cases (GREEN, capacity included) and by
+// harness/load's TestRampKnownCapacity.
+func (c pipelineCase) collateral() []string {
+	if len(c.red) == 0 {
+		return c.mayFail
+	}
+	return append(slices.Clone(c.mayFail), "capacity")
 }
 
 // judgeCase requires GREEN when red is empty, else RED with every check of red failed and no
