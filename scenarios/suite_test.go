@@ -217,7 +217,7 @@ func startTarget(ctx context.Context) (target.Target, error) {
 // check it owes could not be judged, so the run is NOT RUN.
 func startCompare(ctx context.Context) target.Target {
 	o := target.Options{Kind: target.KindImage, RequireKind: true, RepoRoot: suite.root, Image: opts.CompareImage,
-		Env: judged().ServiceWith(limits()).Env, Readiness: judged().Service.Readiness, Log: GinkgoWriter}
+		Env: exporterEnvFor(string(target.KindImage)), Readiness: judged().Service.Readiness, Log: GinkgoWriter}
 	if opts.CompareURL != "" {
 		o = target.Options{Kind: target.KindURL, RequireKind: true, URL: opts.CompareURL, Token: opts.Token, Log: GinkgoWriter}
 		if opts.CompareToken != "" {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/harness/metrics"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/ctxwait"
 )
 
 // Windows is the part of a target.Sampler that keeps memory windows.
@@ -104,7 +105,7 @@ func Window(ctx context.Context, w Windows, probe Probe, p Procedure) (Result, e
 		if win, ok := w.Peak(); ok && win.Samples >= p.MinSamples {
 			break
 		}
-		if !sleep(ctx, probe.Pause) {
+		if !ctxwait.Sleep(ctx, probe.Pause) {
 			break
 		}
 	}
@@ -113,21 +114,6 @@ func Window(ctx context.Context, w Windows, probe Probe, p Procedure) (Result, e
 		return r, fmt.Errorf("memory window: %w", err)
 	}
 	return r, nil
-}
-
-// sleep waits d and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // Growth is the small export's window and then the large export's.
@@ -195,7 +181,7 @@ func Resident(ctx context.Context, hc *http.Client, baseURL, token string, inter
 					mu.Unlock()
 				}
 			}
-			if !sleep(ctx, interval) {
+			if !ctxwait.Sleep(ctx, interval) {
 				return
 			}
 		}

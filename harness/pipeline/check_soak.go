@@ -15,6 +15,7 @@ import (
 	"github.com/exportatscale/exportatscale/harness/load"
 	"github.com/exportatscale/exportatscale/harness/soak"
 	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/ctxwait"
 )
 
 // SoakConfig is a soak: an open-model load at a constant rate for Duration, the exporter's memory,
@@ -147,7 +148,7 @@ func runChunks(ctx context.Context, base load.OpenConfig, rate float64, d time.D
 	)
 	sum.Errors = map[string]int{}
 	for k := range chunks {
-		if !sleepUntil(ctx, start.Add(time.Duration(k)*span)) {
+		if !ctxwait.Sleep(ctx, time.Until(start.Add(time.Duration(k)*span))) {
 			break
 		}
 		cfg := base
@@ -183,17 +184,6 @@ func runChunks(ctx context.Context, base load.OpenConfig, rate float64, d time.D
 		return sum, chunks, fmt.Errorf("soak: %w", errs[0])
 	}
 	return sum, chunks, ctx.Err()
-}
-
-func sleepUntil(ctx context.Context, at time.Time) bool {
-	t := time.NewTimer(time.Until(at))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // soakReader reads one sample: the target's latest memory reading, when it samples one (starting

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/exportatscale/exportatscale/harness/internal/ratelimit"
+	"github.com/exportatscale/exportatscale/internal/ctxwait"
 )
 
 // Mode is how records travel: NDJSON batches or one JSON object per request.
@@ -294,8 +295,8 @@ func (c *Client) post(ctx context.Context, job Job, unit []Record) (limited int,
 			if attempt >= retries {
 				return limited, fmt.Errorf("%w: still 429 after %d retries", ErrRateLimited, retries)
 			}
-			if err := sleep(ctx, c.retryWait(resp.header)); err != nil {
-				return limited, err
+			if !ctxwait.Sleep(ctx, c.retryWait(resp.header)) {
+				return limited, context.Cause(ctx)
 			}
 			continue
 		}
@@ -318,17 +319,6 @@ func (c *Client) retryWait(h http.Header) time.Duration {
 		d = time.Second
 	}
 	return min(d, limit)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }
 
 type response struct {
