@@ -60,9 +60,8 @@ func TestCapacityJudge(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := judgeCapacity(tt.th, tt.run)
-			text := strings.Join(append(c.Failures, c.Notes...), "\n")
-			if c.Status != tt.status || !strings.Contains(text, tt.text) {
-				t.Errorf("status %s, want %s with %q in:\n%s", c.Status, tt.status, tt.text, text)
+			if said := append(c.Failures, c.Notes...); c.Status != tt.status || !mentions(said, tt.text) {
+				t.Errorf("status %s, want %s with %q in %q", c.Status, tt.status, tt.text, said)
 			}
 		})
 	}

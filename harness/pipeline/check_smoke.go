@@ -67,39 +67,35 @@ func measureSmoke(ctx context.Context, r *Run) (smoking, error) {
 	}
 	csvOpts, pdfOpts := variants(len(ds.records), r.caps.API())
 	s := smoking{Exports: len(csvOpts) + len(pdfOpts)}
-	for i, opt := range csvOpts {
-		c, err := smokeExport(ctx, r, ds, "CSV", opt, r.verifyCSV)
-		if err != nil {
-			return s, err
-		}
-		if i == 0 {
-			s.CSV = c
-		}
-		s.failed("CSV", opt, c.Failure(), c.Fetch, c.Examples)
+	var err error
+	if s.CSV, err = smokeFormat(ctx, r, &s, ds, "CSV", csvOpts, r.verifyCSV,
+		func(c export.CSVReport) (string, export.Fetch, []string) { return c.Failure(), c.Fetch, c.Examples }); err != nil {
+		return s, err
 	}
-	for i, opt := range pdfOpts {
-		p, err := smokeExport(ctx, r, ds, "PDF", opt, r.verifyPDF)
-		if err != nil {
-			return s, err
-		}
-		if i == 0 {
-			s.PDF = p
-		}
-		s.failed("PDF", opt, p.Failure(), p.Fetch, p.Examples)
-	}
-	return s, nil
+	s.PDF, err = smokeFormat(ctx, r, &s, ds, "PDF", pdfOpts, r.verifyPDF,
+		func(p export.PDFReport) (string, export.Fetch, []string) { return p.Failure(), p.Fetch, p.Examples })
+	return s, err
 }
 
-// smokeExport exports ds in one format with opt through verify, which verifies it in full.
-func smokeExport[R any](ctx context.Context, r *Run, ds *dataset, format string, opt export.Options,
-	verify func(context.Context, *export.Expected) R) (R, error) {
-	exp, err := r.expect(ds, opt)
-	if err != nil {
-		var none R
-		return none, err
+// smokeFormat exports ds in one format with each of opts through verify, which verifies it in
+// full, keeps each export's failure in s through failure, and returns the first export's report.
+func smokeFormat[R any](ctx context.Context, r *Run, s *smoking, ds *dataset, format string, opts []export.Options,
+	verify func(context.Context, *export.Expected) R, failure func(R) (string, export.Fetch, []string)) (R, error) {
+	var first R
+	for i, opt := range opts {
+		exp, err := r.expect(ds, opt)
+		if err != nil {
+			return first, err
+		}
+		r.say(fmt.Sprintf("exporting the smoke dataset as %s with %s", format, describeOptions(opt)))
+		rep := verify(ctx, exp)
+		if i == 0 {
+			first = rep
+		}
+		msg, fetch, examples := failure(rep)
+		s.failed(format, opt, msg, fetch, examples)
 	}
-	r.say(fmt.Sprintf("exporting the smoke dataset as %s with %s", format, describeOptions(opt)))
-	return verify(ctx, exp), nil
+	return first, nil
 }
 
 // failed keeps an export's failure, if any, with its first examples.

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -83,8 +82,7 @@ func TestJudgeSoak(t *testing.T) {
 			if !found {
 				t.Errorf("no measure %s", tt.hourly)
 			}
-			if why := strings.Join(c.Failures, " "); tt.status == evidence.StatusNotRun &&
-				!strings.Contains(why, "no memory slope") && !strings.Contains(why, "soak longer") {
+			if tt.status == evidence.StatusNotRun && !mentions(c.Failures, "no memory slope") && !mentions(c.Failures, "soak longer") {
 				t.Errorf("not run without saying why: %q", c.Failures)
 			}
 		})
