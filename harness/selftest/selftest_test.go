@@ -2,14 +2,11 @@ package selftest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +15,8 @@ import (
 	"github.com/exportatscale/exportatscale/harness/pipeline"
 	"github.com/exportatscale/exportatscale/harness/profile"
 	"github.com/exportatscale/exportatscale/harness/seed"
-	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
-
-// fakeArgs start the fake with faults; its limits are testkit.FakeLimits, given in its environment
-// (testkit.FakeEnv) as the suite gives its own targets theirs: small enough that the probes trip
-// them, large enough that seeding and load do not.
-func fakeArgs(f fake.Faults) []string {
-	b, err := json.Marshal(f)
-	if err != nil {
-		panic(err)
-	}
-	return []string{"--faults-json=" + string(b)}
-}
-
-func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
-
-// secondProfile is the fake's second API shape (testdata/fake-second.yaml), loaded once.
-var secondProfile = sync.OnceValues(func() (*profile.Profile, error) { return profile.Load("testdata/fake-second.yaml") })
 
 // runPipeline starts the fake exporter with faults as a process through the suite's process target
 // and runs the suite's pipeline against it, at sizes that keep a run to seconds, through the
@@ -45,13 +25,10 @@ func runPipeline(t *testing.T, p *profile.Profile, faults fake.Faults, args []st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true,
-		BinaryPath: testkit.Binary(t, testkit.FakePkg), WorkDir: t.TempDir(), Env: testkit.FakeEnv(),
-		Args: append(fakeArgs(faults), args...)})
+	tg, err := startFake(t, ctx, faults, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.StopAtCleanup(t, 30*time.Second, tg.Stop)
 	th := testkit.Thresholds(t)
 	cfg := pipeline.Config{Target: tg, Thresholds: th, Suffix: "selftest", Seed: 42,
 		Sizes: testkit.SmallRun(), Limits: testkit.FakeLimits(), Profile: p,

@@ -9,7 +9,6 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/harness/internal/fake"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
-	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
@@ -82,13 +81,11 @@ func TestSoak(t *testing.T) {
 func soakFake(t *testing.T, faults fake.Faults) map[string]evidence.Check {
 	ctx, cancel := context.WithTimeout(context.Background(), selftestSoak+3*time.Minute)
 	defer cancel()
-	tg, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true,
-		BinaryPath: testkit.Binary(t, testkit.FakePkg), WorkDir: t.TempDir(), Args: fakeArgs(faults)})
+	tg, err := startFake(t, ctx, faults)
 	if err != nil {
 		t.Error(err)
 		return nil
 	}
-	testkit.StopAtCleanup(t, 30*time.Second, tg.Stop)
 	run, err := pipeline.New(pipeline.Config{Target: tg, Thresholds: testkit.Thresholds(t), Suffix: "soak", Seed: 42,
 		Sizes: soakSizes(), Limits: testkit.FakeLimits(), Soak: pipeline.SoakConfig{Duration: selftestSoak, Rate: selftestRate}})
 	if err != nil {

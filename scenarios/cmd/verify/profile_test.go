@@ -10,6 +10,15 @@ import (
 	"github.com/exportatscale/exportatscale/harness/profile"
 )
 
+// notRequired are the checks that --profile-check says a run with no more than a profile does not
+// require, whatever the profile: the soak, the cross-run and A/B comparisons, and the faults of a
+// deployment.
+const notRequired = "  soak: no --soak duration was given, so the check is not required\n" +
+	"  baseline: no --baseline was given, so the check is not required\n" +
+	"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
+	"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
+	"  F2: the target is not a deployment with its own database, so the check is not required\n"
+
 // TestRunProfileCheck runs --profile-check in-process: a good profile prints what it declares and
 // the checks that would not apply, and exits 0; a bad one prints each problem and exits 2. No
 // suite is built and nothing is written.
@@ -25,11 +34,7 @@ func TestRunProfileCheck(t *testing.T) {
 			"profile exportatscale-v1 (../../../profiles/v1.yaml): valid\n" +
 				"declares: columns, resume, limit, bom, pdf, truncation, metrics, protection, memory, single\n" +
 				"not applicable:\n" +
-				"  soak: no --soak duration was given, so the check is not required\n" +
-				"  baseline: no --baseline was given, so the check is not required\n" +
-				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
-				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
-				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
+				notRequired +
 				"limits: rate 100/s, burst 50; concurrent 10 csv, 2 pdf exports; stalled reader cut after 4s\n" +
 				"service env:\n  EXPORTER_BURST=50\n  EXPORTER_DATA_DIR={data_dir}\n  EXPORTER_LISTEN={listen}\n" +
 				"  EXPORTER_MAX_CSV_EXPORTS=10\n  EXPORTER_MAX_PDF_EXPORTS=2\n  EXPORTER_PDF_MAX_ROWS=20000\n" +
@@ -41,11 +46,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"declares: columns, resume, limit, truncation, metrics, protection\n" +
 				"not applicable:\n" +
 				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
-				"  soak: no --soak duration was given, so the check is not required\n" +
-				"  baseline: no --baseline was given, so the check is not required\n" +
-				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
-				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
-				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
+				notRequired +
 				"limits: rate not declared; concurrent not declared; stalled reader cut after (not declared: the probe waits 30s)\n", ""},
 		{"minimal", []string{"--profile-check", testdata + "good-minimal.yaml"}, 0,
 			"profile minimal (" + testdata + "good-minimal.yaml): valid\n" +
@@ -53,11 +54,7 @@ func TestRunProfileCheck(t *testing.T) {
 				"not applicable:\n" +
 				"  A4: the profile's service is a url, whose memory cannot be watched from outside, so the check is not required\n" +
 				"  A6: the profile maps none of the API's metrics, so the check is not required\n" +
-				"  soak: no --soak duration was given, so the check is not required\n" +
-				"  baseline: no --baseline was given, so the check is not required\n" +
-				"  regression: no --compare-image or --compare-url was given, so the check is not required\n" +
-				"  F1: the target is not a deployment of replicas behind a proxy, so the check is not required\n" +
-				"  F2: the target is not a deployment with its own database, so the check is not required\n" +
+				notRequired +
 				"limits: rate not declared; concurrent not declared; stalled reader cut after (not declared: the probe waits 30s)\n", ""},
 		{"bad value", []string{"--profile-check", testdata + "bad-line-ending.yaml"}, 2, "",
 			"verify: " + testdata + `bad-line-ending.yaml:54: export.csv.dialect.line_ending: "cr" is not one of crlf, lf` + "\n"},
