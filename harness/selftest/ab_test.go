@@ -2,49 +2,15 @@ package selftest
 
 import (
 	"context"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/exportatscale/exportatscale/evidence"
-	"github.com/exportatscale/exportatscale/harness/internal/fake"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
-	"github.com/exportatscale/exportatscale/harness/profile"
-	"github.com/exportatscale/exportatscale/harness/target"
 	"github.com/exportatscale/exportatscale/internal/contract"
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
-
-// abLimits are the v1 profile's limits, which the suite starts its targets with, but with a 3 s
-// write timeout.
-func abLimits() *profile.Limits {
-	return testkit.V1Limits(func(l *profile.Limits) { l.CutAfter = 3 * time.Second })
-}
-
-// behindProxy starts the real exporter as a process with the suite's limits and puts package
-// fake's slowing proxy in front of it with faults; the url target it returns is the proxy.
-func behindProxy(t *testing.T, ctx context.Context, faults fake.Faults) target.Target {
-	t.Helper()
-	exp, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true,
-		BinaryPath: testkit.Binary(t, testkit.ExporterPkg), WorkDir: t.TempDir(), Env: testkit.V1Env(abLimits())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.StopAtCleanup(t, 30*time.Second, exp.Stop)
-	up, err := url.Parse(exp.BaseURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httptest.NewServer(fake.Proxy(up, faults))
-	t.Cleanup(proxy.Close)
-	front, err := target.Start(ctx, target.Options{Kind: target.KindURL, RequireKind: true, URL: proxy.URL, Token: exp.Token()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return front
-}
 
 // TestRegressionAB is the short A/B self-test: the exporter behind a proxy that holds every
 // export back by half its own time is RED on the regression check against the same exporter
@@ -55,6 +21,9 @@ func behindProxy(t *testing.T, ctx context.Context, faults fake.Faults) target.T
 // proxy, so the only difference between them is the fault. 36 pairs over 20k rows (27 CSV, 9 PDF
 // of the run's mix): about 40 s a case on this 2-core machine shared with other work.
 func TestRegressionAB(t *testing.T) {
+	// A small run, but the load set the suite's: the pairs are exported from it.
+	sizes := testkit.SmallRun()
+	sizes.LoadRows = contract.DefaultSizes().LoadRows
 	for _, c := range []struct {
 		name     string
 		holdBack float64
@@ -66,10 +35,8 @@ func TestRegressionAB(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			cand := behindProxy(t, ctx, fake.Faults{HoldBack: c.holdBack})
-			base := behindProxy(t, ctx, fake.Faults{})
-			sizes := testkit.SmallRun()
-			sizes.LoadRows = contract.DefaultSizes().LoadRows
+			cand := behindProxy(t, ctx, c.holdBack)
+			base := behindProxy(t, ctx, 0)
 			run, err := pipeline.New(pipeline.Config{Target: cand, Compare: base, ComparePairs: 36, CompareRows: 20000, Thresholds: testkit.Thresholds(t),
 				Suffix: "ab", Seed: 42, Sizes: sizes, Limits: abLimits()})
 			if err != nil {

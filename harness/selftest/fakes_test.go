@@ -3,6 +3,8 @@ package selftest
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -41,4 +43,34 @@ func startFake(t *testing.T, ctx context.Context, faults fake.Faults, args ...st
 		testkit.StopAtCleanup(t, 30*time.Second, tg.Stop)
 	}
 	return tg, err
+}
+
+// abLimits are the v1 profile's limits, which the suite starts its targets with, but with a 3 s
+// write timeout.
+func abLimits() *profile.Limits {
+	return testkit.V1Limits(func(l *profile.Limits) { l.CutAfter = 3 * time.Second })
+}
+
+// behindProxy starts the real exporter as a process with the suite's limits and puts package
+// fake's slowing proxy in front of it, holding back each export's last bytes for holdBack of its
+// own time (fake.Faults.HoldBack; 0: none); the url target it returns is the proxy.
+func behindProxy(t *testing.T, ctx context.Context, holdBack float64) target.Target {
+	t.Helper()
+	exp, err := target.Start(ctx, target.Options{Kind: target.KindProcess, RequireKind: true,
+		BinaryPath: testkit.Binary(t, testkit.ExporterPkg), WorkDir: t.TempDir(), Env: testkit.V1Env(abLimits())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.StopAtCleanup(t, 30*time.Second, exp.Stop)
+	up, err := url.Parse(exp.BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(fake.Proxy(up, fake.Faults{HoldBack: holdBack}))
+	t.Cleanup(proxy.Close)
+	front, err := target.Start(ctx, target.Options{Kind: target.KindURL, RequireKind: true, URL: proxy.URL, Token: exp.Token()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return front
 }
