@@ -42,15 +42,8 @@ func Interleave(ctx context.Context, cfg ABConfig) ([]ABPair, error) {
 	if err := (Config{Client: cfg.A, Jobs: cfg.Jobs}).validate(); err != nil {
 		return nil, err
 	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Minute
-	}
-	bound := cfg.Bound
-	if bound <= 0 {
-		bound = 5 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(ctx, bound)
+	timeout := orDefault(cfg.Timeout, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, orDefault(cfg.Bound, 5*time.Minute))
 	defer cancel()
 	var pairs []ABPair
 	for i, job := range cfg.Jobs {

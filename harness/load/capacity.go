@@ -122,20 +122,11 @@ func (cfg RampConfig) withDefaults() (RampConfig, error) {
 	if cfg.Factor <= 1 {
 		cfg.Factor = 1.5
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.Step, 8*time.Second)
-	def(&cfg.MinStep, 2*time.Second)
-	def(&cfg.Budget, 2*time.Minute)
-	if cfg.MaxStepArrivals <= 0 {
-		cfg.MaxStepArrivals = 300
-	}
-	if cfg.Refine <= 0 {
-		cfg.Refine = 2
-	}
+	cfg.Step = orDefault(cfg.Step, 8*time.Second)
+	cfg.MinStep = orDefault(cfg.MinStep, 2*time.Second)
+	cfg.Budget = orDefault(cfg.Budget, 2*time.Minute)
+	cfg.MaxStepArrivals = orDefault(cfg.MaxStepArrivals, 300)
+	cfg.Refine = orDefault(cfg.Refine, 2)
 	o := cfg.Open
 	o.Schedule = Constant(cfg.Start, cfg.Step) // each step sets its own
 	o, err := o.withDefaults()

@@ -63,6 +63,14 @@ type Config struct {
 	Progress func(done, planned int)
 }
 
+// orDefault is v, or def where v is not positive: a zero setting of a config asks for its default.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
 func (cfg Config) validate() error {
 	if cfg.Client == nil || len(cfg.Jobs) == 0 {
 		return fmt.Errorf("load: a Client and Jobs are required")
@@ -209,14 +217,8 @@ func retryWait(r *export.Received) (time.Duration, bool) {
 // With PDFConcurrency set, PDF jobs have their own PDFConcurrency workers and CSV jobs the rest, so
 // a CSV export never waits behind a PDF one for a slot. A job not sent (ctx ended) has a nil entry.
 func fetchAll(ctx context.Context, cfg Config) (got []*export.Received, refused [][]export.Fetch, wall time.Duration) {
-	conc := cfg.Concurrency
-	if conc <= 0 {
-		conc = 4
-	}
-	timeout := cfg.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Minute
-	}
+	conc := orDefault(cfg.Concurrency, 4)
+	timeout := orDefault(cfg.Timeout, 2*time.Minute)
 	got = make([]*export.Received, len(cfg.Jobs))
 	refused = make([][]export.Fetch, len(cfg.Jobs)) // the 429s a job was sent again after
 	lanes, workers := splitLanes(conc, cfg.PDFConcurrency)

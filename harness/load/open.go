@@ -45,21 +45,12 @@ func (cfg OpenConfig) withDefaults() (OpenConfig, error) {
 	if cfg.Schedule == nil {
 		return cfg, fmt.Errorf("load: a Schedule is required")
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 64
-	}
-	if cfg.MaxArrivals <= 0 {
-		cfg.MaxArrivals = 100000
-	}
-	def(&cfg.LateBound, time.Second)
-	def(&cfg.Tolerance, 10*time.Millisecond)
-	def(&cfg.Timeout, 2*time.Minute)
-	def(&cfg.Bound, cfg.Schedule.Span()+cfg.LateBound+cfg.Timeout)
+	cfg.MaxInFlight = orDefault(cfg.MaxInFlight, 64)
+	cfg.MaxArrivals = orDefault(cfg.MaxArrivals, 100000)
+	cfg.LateBound = orDefault(cfg.LateBound, time.Second)
+	cfg.Tolerance = orDefault(cfg.Tolerance, 10*time.Millisecond)
+	cfg.Timeout = orDefault(cfg.Timeout, 2*time.Minute)
+	cfg.Bound = orDefault(cfg.Bound, cfg.Schedule.Span()+cfg.LateBound+cfg.Timeout)
 	return cfg, nil
 }
 

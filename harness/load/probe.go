@@ -73,17 +73,8 @@ type BurstResult struct {
 // Burst fires cfg.Requests cheap exports as fast as cfg.Concurrency allows. The client's bucket is
 // empty afterwards: wait MaxRetryAfter before the next step with the same client.
 func Burst(ctx context.Context, cfg BurstConfig) BurstResult {
-	n, conc, timeout := cfg.Requests, cfg.Concurrency, cfg.Timeout
-	if n <= 0 {
-		n = 150
-	}
-	if conc <= 0 {
-		conc = 16
-	}
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	n, conc := orDefault(cfg.Requests, 150), orDefault(cfg.Concurrency, 16)
+	ctx, cancel := context.WithTimeout(ctx, orDefault(cfg.Timeout, 30*time.Second))
 	defer cancel()
 	var (
 		mu  sync.Mutex
@@ -180,14 +171,8 @@ func Saturate(ctx context.Context, cfg SaturationConfig) (SaturationResult, erro
 	if cfg.Format != export.CSV && cfg.Format != export.PDF {
 		return SaturationResult{}, fmt.Errorf("saturate: format %q", cfg.Format)
 	}
-	extra, timeout := cfg.Extra, cfg.Timeout
-	if extra <= 0 {
-		extra = 3
-	}
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	extra := orDefault(cfg.Extra, 3)
+	ctx, cancel := context.WithTimeout(ctx, orDefault(cfg.Timeout, 60*time.Second))
 	defer cancel()
 	start := time.Now()
 	res := SaturationResult{Statuses: map[int]int{}, Start: start}
@@ -294,10 +279,7 @@ const abandonAfter = 256 << 10
 // BadEndings runs the three exports that end badly, one after another.
 func BadEndings(ctx context.Context, cfg BadEndingsConfig) BadEndingsResult {
 	var res BadEndingsResult
-	grace := cfg.StallGrace
-	if grace <= 0 {
-		grace = 2 * time.Second
-	}
+	grace := orDefault(cfg.StallGrace, 2*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, cfg.WriteTimeout+grace+time.Minute)
 	defer cancel()
 

@@ -1,54 +1,27 @@
 package metrics
 
 import (
+	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
 
-const replicaA = `# HELP exporter_exports_total Exports.
-# TYPE exporter_exports_total counter
-exporter_exports_total{format="csv",outcome="ok"} 3
-exporter_exports_total{format="pdf",outcome="ok"} 1
-# HELP exporter_exports_in_flight In flight.
-# TYPE exporter_exports_in_flight gauge
-exporter_exports_in_flight{format="csv"} 1
-# HELP exporter_store_records Records stored.
-# TYPE exporter_store_records gauge
-exporter_store_records{dataset="d"} 10
-# HELP exporter_export_duration_seconds Duration.
-# TYPE exporter_export_duration_seconds histogram
-exporter_export_duration_seconds_bucket{format="csv",le="0.1"} 2
-exporter_export_duration_seconds_bucket{format="csv",le="+Inf"} 3
-exporter_export_duration_seconds_sum{format="csv"} 0.5
-exporter_export_duration_seconds_count{format="csv"} 3
-`
-
-const replicaB = `# HELP exporter_exports_total Exports.
-# TYPE exporter_exports_total counter
-exporter_exports_total{outcome="ok",format="csv"} 4
-exporter_exports_total{format="csv",outcome="aborted"} 2
-# HELP exporter_exports_in_flight In flight.
-# TYPE exporter_exports_in_flight gauge
-exporter_exports_in_flight{format="csv"} 2
-# HELP exporter_store_records Records stored.
-# TYPE exporter_store_records gauge
-exporter_store_records{dataset="d"} 10
-# HELP exporter_export_duration_seconds Duration.
-# TYPE exporter_export_duration_seconds histogram
-exporter_export_duration_seconds_bucket{format="csv",le="0.1"} 1
-exporter_export_duration_seconds_bucket{format="csv",le="+Inf"} 4
-exporter_export_duration_seconds_sum{format="csv"} 1.5
-exporter_export_duration_seconds_count{format="csv"} 4
-`
-
+// TestSum adds up the expositions of two replicas of one deployment, sharing one store:
+// testdata/replica-a.prom and replica-b.prom, the same families with other samples.
 func TestSum(t *testing.T) {
+	var raws [][]byte
 	var snaps []Snapshot
-	for _, raw := range []string{replicaA, replicaB} {
-		s, err := Parse([]byte(raw))
+	for _, f := range []string{"testdata/replica-a.prom", "testdata/replica-b.prom"} {
+		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		snaps = append(snaps, s)
+		s, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws, snaps = append(raws, raw), append(snaps, s)
 	}
 	sum, err := Sum(snaps, "exporter_store_records")
 	if err != nil {
@@ -81,7 +54,7 @@ func TestSum(t *testing.T) {
 	}
 
 	// Buckets that differ cannot be added.
-	other, _ := Parse([]byte(strings.ReplaceAll(replicaB, `le="0.1"`, `le="0.2"`)))
+	other, _ := Parse(bytes.ReplaceAll(raws[1], []byte(`le="0.1"`), []byte(`le="0.2"`)))
 	if _, err := Sum([]Snapshot{snaps[0], other}); err == nil || !strings.Contains(err.Error(), "bucket") {
 		t.Errorf("Sum over different buckets: %v", err)
 	}

@@ -98,12 +98,19 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-// TestV1 loads the profile of this repository's own API and reads what it declares.
-func TestV1(t *testing.T) {
-	p, err := Load("../../profiles/v1.yaml")
+// mustLoad loads file, a profile without problems.
+func mustLoad(t *testing.T, file string) *Profile {
+	t.Helper()
+	p, err := Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// TestV1 loads the profile of this repository's own API and reads what it declares.
+func TestV1(t *testing.T) {
+	p := mustLoad(t, "../../profiles/v1.yaml")
 	if p.Name != "exportatscale-v1" || p.Connection.Auth.Kind != "bearer" || p.Integrity.Rows != "Export-Rows" ||
 		p.Ingest.Batch.Format != "ndjson" || len(p.Metrics.Series) != 9 || p.Service.Env["EXPORTER_LISTEN"] != "{listen}" {
 		t.Errorf("v1 read as %+v", p)
@@ -119,42 +126,35 @@ func TestV1(t *testing.T) {
 		env["EXPORTER_LISTEN"] != "{listen}" || p.Service.Env["EXPORTER_RATE"] != "{rate}" {
 		t.Errorf("ServiceWith: env %v (the profile's own: %v)", env, p.Service.Env)
 	}
-	want := Capabilities{Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
-		Metrics: true, Protection: true, Memory: true, Single: true}
-	if got := p.Capabilities(); got != want {
-		t.Errorf("Capabilities:\n got %+v\nwant %+v", got, want)
-	}
 }
 
 // TestClickHouse loads the ClickHouse profile: a process service from Debian's package, with its
-// own configuration files, and the capabilities ClickHouse 18.16 has.
+// own configuration files.
 func TestClickHouse(t *testing.T) {
-	p, err := Load("../../profiles/clickhouse.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustLoad(t, "../../profiles/clickhouse.yaml")
 	s := p.Service
 	if s.Kind != "process" || s.Readiness != "/ping" || !reflect.DeepEqual(s.Install, []string{"clickhouse-server"}) ||
 		len(s.Files) != 2 || !strings.Contains(s.Files["config.xml"], "<http_port>{port}</http_port>") ||
 		p.Export.CSV.Dialect.Quoting != "strings" || p.Integrity.Kind != "count_request" {
 		t.Errorf("clickhouse read as %+v", p)
 	}
-	want := Capabilities{Columns: true, Resume: true, Limit: true, Truncation: true, Protection: true, Memory: true, Remove: true}
-	if got := p.Capabilities(); got != want {
-		t.Errorf("Capabilities:\n got %+v\nwant %+v", got, want)
-	}
 }
 
-// TestCapabilities reads the capabilities of the minimal profile, which lacks nearly all.
+// TestCapabilities reads the capabilities each profile declares: v1's, those ClickHouse 18.16 has,
+// and the minimal profile's, which lacks nearly all.
 func TestCapabilities(t *testing.T) {
-	p, err := Load("testdata/good-minimal.yaml")
-	if err != nil {
-		t.Fatal(err)
+	for file, want := range map[string]Capabilities{
+		"../../profiles/v1.yaml": {Columns: true, Resume: true, Limit: true, BOM: true, PDF: true, Truncation: true,
+			Metrics: true, Protection: true, Memory: true, Single: true},
+		"../../profiles/clickhouse.yaml": {Columns: true, Resume: true, Limit: true, Truncation: true, Protection: true,
+			Memory: true, Remove: true},
+		"testdata/good-minimal.yaml": {Remove: true},
+	} {
+		if got := mustLoad(t, file).Capabilities(); got != want {
+			t.Errorf("%s: capabilities\n got %+v\nwant %+v", file, got, want)
+		}
 	}
-	c := p.Capabilities()
-	if want := (Capabilities{Remove: true}); c != want {
-		t.Errorf("Capabilities: %+v, want %+v", c, want)
-	}
+	c := mustLoad(t, "testdata/good-minimal.yaml").Capabilities()
 	if got := c.Declared(); !reflect.DeepEqual(got, []string{"remove"}) {
 		t.Errorf("Declared: %q", got)
 	}

@@ -48,20 +48,6 @@ type Relauncher interface {
 	Restart(ctx context.Context) error
 }
 
-// The kinds that can show more than their HTTP API.
-var (
-	_ Sampler    = (*serviceTarget)(nil)
-	_ Logger     = (*serviceTarget)(nil)
-	_ Restarter  = (*serviceTarget)(nil)
-	_ Relauncher = (*serviceTarget)(nil)
-	_ Sampler    = (*processTarget)(nil)
-	_ Logger     = (*processTarget)(nil)
-	_ Restarter  = (*processTarget)(nil)
-	_ Sampler    = (*containerTarget)(nil)
-	_ Logger     = (*containerTarget)(nil)
-	_ Restarter  = (*containerTarget)(nil)
-)
-
 // Replicated is a deployment of several exporter replicas behind one front proxy.
 type Replicated interface {
 	// Replicas lists the replicas: Name and the replica's own URL (bypassing the proxy).
@@ -102,12 +88,31 @@ type MetricsSource interface {
 	ScrapeMetrics(ctx context.Context) ([]metrics.Snapshot, error)
 }
 
-// The cluster shows all of it.
+// What each kind shows beyond its HTTP API, as the comment at the top says: a process and a
+// container the three; a profile's service those and Relauncher; a cluster all but Relauncher.
 var (
-	_ Sampler       = (*clusterTarget)(nil)
-	_ Logger        = (*clusterTarget)(nil)
-	_ Restarter     = (*clusterTarget)(nil)
-	_ Replicated    = (*clusterTarget)(nil)
-	_ Database      = (*clusterTarget)(nil)
-	_ MetricsSource = (*clusterTarget)(nil)
+	_ interface {
+		Sampler
+		Logger
+		Restarter
+	} = (*processTarget)(nil)
+	_ interface {
+		Sampler
+		Logger
+		Restarter
+	} = (*containerTarget)(nil)
+	_ interface {
+		Sampler
+		Logger
+		Restarter
+		Relauncher
+	} = (*serviceTarget)(nil)
+	_ interface {
+		Sampler
+		Logger
+		Restarter
+		Replicated
+		Database
+		MetricsSource
+	} = (*clusterTarget)(nil)
 )

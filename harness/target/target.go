@@ -319,29 +319,22 @@ func choose(ctx context.Context, o Options, probe func(context.Context) (EngineI
 		return selection{kind: o.Kind, note: string(o.Kind) + " target requested"}, nil
 	}
 
+	// The kind is KindContainer or KindAuto here: a container where an engine answers.
+	asked := o.Kind == KindContainer
 	info, err := probe(ctx)
-	if err == nil {
-		why := "container target requested"
-		if o.Kind == KindAuto {
-			why = "auto: a container engine answered"
-		}
-		return selection{
-			kind:   KindContainer,
-			note:   fmt.Sprintf("%s (%s)", why, info),
-			engine: &info,
-		}, nil
-	}
-	if o.RequireKind {
+	switch {
+	case err == nil && asked:
+		return selection{kind: KindContainer, note: fmt.Sprintf("container target requested (%s)", info), engine: &info}, nil
+	case err == nil:
+		return selection{kind: KindContainer, note: fmt.Sprintf("auto: a container engine answered (%s)", info), engine: &info}, nil
+	case o.RequireKind:
 		return selection{}, fmt.Errorf("%w: container target required: %w", ErrTargetUnavailable, err)
 	}
 	why := "auto"
-	if o.Kind == KindContainer {
+	if asked {
 		why = "container target requested but not required"
 	}
-	return selection{
-		kind: KindProcess,
-		note: fmt.Sprintf("%s: no container engine (%v); running the exporter as a process", why, err),
-	}, nil
+	return selection{kind: KindProcess, note: fmt.Sprintf("%s: no container engine (%v); running the exporter as a process", why, err)}, nil
 }
 
 // newToken returns a random bearer token.

@@ -3,8 +3,9 @@
 // internal/btesting.
 //
 // It builds binaries once per test binary (Binary), starts the fake exporter (StartFake), gives a
-// small run's sizes and the fake's limits and environment (SmallRun, FakeLimits, FakeEnv, V1Env), a buffer safe to write from one
-// goroutine while another reads (Buffer), and says what the machine must have (Require).
+// small run's sizes and the fake's limits and environment (SmallRun, FakeLimits, FakeEnv, V1Env), a
+// buffer safe to write from one goroutine while another reads (Buffer), checks a table case's
+// wanted error (WantErr), and says what the machine must have (Require).
 //
 // One convention for a test that needs something the machine lacks: Require fails the test, naming
 // what is missing and how to get it, unless the environment variable named by SkipMissing is set,

@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -26,14 +25,8 @@ func RunEnvFlagCases[C any](t *testing.T, prefix string, defaults func() C, pars
 		t.Run(tc.Name, func(t *testing.T) {
 			SetEnv(t, prefix, tc.Env)
 			got, err := parse(tc.Args)
-			if tc.WantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.WantErr) {
-					t.Fatalf("error %v, want one naming %q", err, tc.WantErr)
-				}
+			if WantErr(t, err, tc.WantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			want := defaults()
 			tc.Want(&want)

@@ -32,14 +32,11 @@ func TestReadTokens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := readTokens(strings.NewReader(tt.in))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want one mentioning %q", err, tt.err)
-				}
+			if testkit.WantErr(t, err, tt.err) {
 				return
 			}
-			if err != nil || strings.Join(got, " ") != strings.Join(tt.want, " ") {
-				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Fatalf("got %q; want %q", got, tt.want)
 			}
 		})
 	}
