@@ -22,7 +22,9 @@ import (
 var (
 	colorLine    = svgchart.Blue
 	colorBars    = svgchart.DarkGrey
-	verdictColor = map[evidence.Verdict]color.Color{evidence.Green: svgchart.Green, evidence.Red: svgchart.Red, evidence.NotRun: svgchart.Grey}
+	verdictColor = map[evidence.Verdict]color.Color{
+		evidence.Green: svgchart.Green, evidence.Red: svgchart.Red, evidence.NotRun: svgchart.Grey,
+	}
 )
 
 // trendChart is one measure's figure: an inline SVG, or why there is none.
