@@ -1,13 +1,9 @@
 package evidence
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,22 +27,6 @@ var bundleFiles = []string{FileJUnit, FileJSON, FileMarkdown, FileHTML}
 // or its report contradicts itself.
 var ErrTampered = errors.New("evidence bundle does not verify")
 
-// HashFile returns the SHA-256 and size of the file at path, recorded under path (slash-separated).
-// The suite uses it for the monitoring files a run was checked against.
-func HashFile(path string) (Artifact, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Artifact{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return Artifact{}, fmt.Errorf("hash %s: %w", path, err)
-	}
-	return Artifact{Path: filepath.ToSlash(path), SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}, nil
-}
-
 // CheckExtraName accepts the name of an extra file of a bundle (a metric scrape, a log): a
 // slash-separated path inside the bundle that sha256sum can list verbatim and that does not
 // collide with the bundle's own files.
@@ -60,30 +40,6 @@ func CheckExtraName(name string) error {
 		return fmt.Errorf("extra file %q: line break in name", name)
 	}
 	return nil
-}
-
-// sumEntry is one line of SHA256SUMS.
-type sumEntry struct{ sum, path string }
-
-// parseSums reads sha256sum output ("<hex>  <path>" or "<hex> *<path>").
-func parseSums(r io.Reader) ([]sumEntry, error) {
-	var out []sumEntry
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if line == "" {
-			continue
-		}
-		sum, rest, ok := strings.Cut(line, " ")
-		if !ok || len(sum) != sha256.Size*2 || len(rest) < 2 || (rest[0] != ' ' && rest[0] != '*') {
-			return nil, fmt.Errorf("%s line %d: not a sha256sum line", FileSums, n)
-		}
-		if _, err := hex.DecodeString(sum); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", FileSums, n, err)
-		}
-		out = append(out, sumEntry{strings.ToLower(sum), rest[1:]})
-	}
-	return out, sc.Err()
 }
 
 // VerifyBundle checks the bundle in dir and returns its report. It re-hashes every file listed in

@@ -89,22 +89,22 @@ type Measure struct {
 	Waived string `json:"waived,omitempty"`
 }
 
-// measureJSON mirrors Measure field for field, with a Value that may also be a string.
+// measureJSON is Measure as JSON, with a Value that may also be a string. Its Name and Value
+// come first, as in Measure, and stand for the embedded ones; the other fields are Measure's own,
+// in its order.
 type measureJSON struct {
-	Name          string          `json:"name"`
-	Value         json.RawMessage `json:"value"`
-	Unit          string          `json:"unit,omitempty"`
-	Rule          *Rule           `json:"rule,omitempty"`
-	Pass          bool            `json:"pass"`
-	Note          string          `json:"note,omitempty"`
-	NotApplicable string          `json:"not_applicable,omitempty"`
-	Waived        string          `json:"waived,omitempty"`
+	Name  string          `json:"name"`
+	Value json.RawMessage `json:"value"`
+	plainMeasure
 }
+
+// plainMeasure is Measure without its JSON methods.
+type plainMeasure Measure
 
 // MarshalJSON encodes Value as a JSON number, or, because JSON has no NaN or infinity, as the
 // string "NaN", "+Inf" or "-Inf": a measurement that could not be taken must still be recorded.
 func (m Measure) MarshalJSON() ([]byte, error) {
-	return marshalUnescaped(measureJSON{m.Name, jsonFloat(m.Value), m.Unit, m.Rule, m.Pass, m.Note, m.NotApplicable, m.Waived})
+	return marshalUnescaped(measureJSON{m.Name, jsonFloat(m.Value), plainMeasure(m)})
 }
 
 // UnmarshalJSON accepts what MarshalJSON writes.
@@ -113,8 +113,8 @@ func (m *Measure) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	*m = Measure{Name: aux.Name, Unit: aux.Unit, Rule: aux.Rule, Pass: aux.Pass, Note: aux.Note,
-		NotApplicable: aux.NotApplicable, Waived: aux.Waived}
+	*m = Measure(aux.plainMeasure)
+	m.Name = aux.Name
 	v, err := parseJSONFloat(aux.Value)
 	if err != nil {
 		return fmt.Errorf("measure %q: %w", m.Name, err)
@@ -301,21 +301,24 @@ type Delta struct {
 	Note    string  `json:"note,omitempty"`
 }
 
-// deltaJSON mirrors Delta with values that may be strings, as measureJSON does.
+// deltaJSON is Delta as JSON, with values that may be strings, as measureJSON is: the fields up to
+// Delta's last value, in its order, stand for the embedded ones; the rest are Delta's own.
 type deltaJSON struct {
 	Measure string          `json:"measure"`
 	Unit    string          `json:"unit,omitempty"`
 	Base    json.RawMessage `json:"base"`
 	New     json.RawMessage `json:"new"`
 	Delta   json.RawMessage `json:"delta"`
-	Verdict string          `json:"verdict"`
-	Note    string          `json:"note,omitempty"`
+	plainDelta
 }
+
+// plainDelta is Delta without its JSON methods.
+type plainDelta Delta
 
 // MarshalJSON encodes a non-finite value (a relative change from 0, a baseline that lacks the
 // measure) as the string "NaN", "+Inf" or "-Inf", as Measure does.
 func (d Delta) MarshalJSON() ([]byte, error) {
-	return marshalUnescaped(deltaJSON{d.Measure, d.Unit, jsonFloat(d.Base), jsonFloat(d.New), jsonFloat(d.Delta), d.Verdict, d.Note})
+	return marshalUnescaped(deltaJSON{d.Measure, d.Unit, jsonFloat(d.Base), jsonFloat(d.New), jsonFloat(d.Delta), plainDelta(d)})
 }
 
 // UnmarshalJSON accepts what MarshalJSON writes.
@@ -324,7 +327,8 @@ func (d *Delta) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	*d = Delta{Measure: aux.Measure, Unit: aux.Unit, Verdict: aux.Verdict, Note: aux.Note}
+	*d = Delta(aux.plainDelta)
+	d.Measure, d.Unit = aux.Measure, aux.Unit
 	for _, f := range []struct {
 		name string
 		raw  json.RawMessage

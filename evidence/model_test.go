@@ -1,9 +1,12 @@
 package evidence
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -30,24 +33,61 @@ func TestMeasureJSONNonFinite(t *testing.T) {
 }
 
 func TestMeasureJSONMirrorsMeasure(t *testing.T) {
-	// measureJSON must carry every field of Measure, or a field would silently vanish from evidence.json.
-	mt, jt := reflect.TypeFor[Measure](), reflect.TypeFor[measureJSON]()
-	if mt.NumField() != jt.NumField() {
-		t.Fatalf("Measure has %d fields, measureJSON %d", mt.NumField(), jt.NumField())
+	// measureJSON must carry every field of Measure, in Measure's order, or a field would silently
+	// vanish from evidence.json.
+	m := Measure{Name: "n", Value: 1.5, Unit: "u", Rule: &Rule{"<=", 2, "u"}, Pass: true, Note: "note",
+		NotApplicable: "n/a", Waived: "waived"}
+	var got Measure
+	jsonRoundTrip(t, m, &got)
+	if !reflect.DeepEqual(got, m) {
+		t.Errorf("round trip of %+v gave %+v", m, got)
 	}
-	for i := range mt.NumField() {
-		if mt.Field(i).Name != jt.Field(i).Name || mt.Field(i).Tag != jt.Field(i).Tag {
-			t.Errorf("field %d: Measure.%s %s, measureJSON.%s %s", i, mt.Field(i).Name, mt.Field(i).Tag, jt.Field(i).Name, jt.Field(i).Tag)
-		}
+}
+
+func TestDeltaJSONMirrorsDelta(t *testing.T) {
+	// deltaJSON must carry every field of Delta, in Delta's order, as measureJSON does for Measure.
+	d := Delta{Measure: "m", Unit: "s", Base: 1, New: math.Inf(1), Delta: math.Inf(1), Verdict: "worse", Note: "note"}
+	var got Delta
+	jsonRoundTrip(t, d, &got)
+	if !reflect.DeepEqual(got, d) {
+		t.Errorf("round trip of %+v gave %+v", d, got)
 	}
-	m := Measure{Name: "n", Value: 1.5, Unit: "u", Rule: &Rule{"<=", 2, "u"}, Pass: true, Note: "note"}
-	b, err := json.Marshal(m)
+}
+
+// jsonRoundTrip marshals v, which must have every field set, checks that the JSON object has a key
+// for each field of v, named by its tag and in its order, and unmarshals the JSON into out.
+func jsonRoundTrip[T any](t *testing.T, v T, out *T) {
+	t.Helper()
+	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got Measure
-	if err := json.Unmarshal(b, &got); err != nil || !reflect.DeepEqual(got, m) {
-		t.Errorf("round trip of %+v gave %+v (%v)", m, got, err)
+	var want []string
+	for f := range reflect.TypeFor[T]().Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		want = append(want, name)
+	}
+	var keys []string
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("%s has the keys %q, want %q", b, keys, want)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("unmarshal %s: %v", b, err)
 	}
 }
 

@@ -65,6 +65,21 @@ var defaultRules = sync.OnceValues(func() (map[string]Rule, error) {
 	return rules, nil
 })
 
+// DecodeStrict decodes b, one JSON value, into v: a field v does not have and anything after the
+// value are errors, so that a typo in a rules file (thresholds, baseline rules) cannot silently
+// loosen a rule. what names the document in the error about trailing data.
+func DecodeStrict(b []byte, v any, what string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("trailing data after the %s object", what)
+	}
+	return nil
+}
+
 // parseThresholds decodes and validates one thresholds document.
 func parseThresholds(b []byte) (map[string]Rule, error) {
 	// Pointers tell a missing op or value apart from a zero one.
@@ -73,13 +88,8 @@ func parseThresholds(b []byte) (map[string]Rule, error) {
 		Value *float64 `json:"value"`
 		Unit  string   `json:"unit"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if err := DecodeStrict(b, &raw, "thresholds"); err != nil {
 		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the thresholds object")
 	}
 	if raw == nil {
 		return nil, errors.New("thresholds must be a JSON object")

@@ -3,8 +3,6 @@ package attest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -274,11 +272,6 @@ func rawThresholds(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("%s records no thresholds", evidence.FileJSON)
 	}
 	return doc.Thresholds, nil
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // writeAtomic replaces path with b, so a reader never sees half an attestation.

@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -256,6 +257,12 @@ func parseStatement(payload []byte) (*v1.Statement, *trv0.TestResult, error) {
 		return nil, nil, fmt.Errorf("predicate result %q, want PASSED, WARNED or FAILED", tr.GetResult())
 	}
 	return &st, &tr, nil
+}
+
+// sha256Hex is the digest of b as a subject records it: lowercase hex, without "sha256:".
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // parseDigest returns the hex of a "sha256:<64 hex>" digest.

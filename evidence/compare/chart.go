@@ -1,12 +1,12 @@
 package compare
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"image/color"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,24 +14,16 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/exportatscale/exportatscale/evidence"
-)
-
-// The size of every trend chart.
-const (
-	chartWidth  = 17 * vg.Centimeter
-	chartHeight = 7 * vg.Centimeter
+	"github.com/exportatscale/exportatscale/evidence/internal/svgchart"
 )
 
 var (
-	colorLine    = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
-	colorBars    = color.RGBA{R: 0x57, G: 0x60, B: 0x6a, A: 0xff}
+	colorLine    = svgchart.Blue
+	colorBars    = svgchart.DarkGrey
 	verdictColor = map[evidence.Verdict]color.Color{
-		evidence.Green:  color.RGBA{R: 0x1a, G: 0x7f, B: 0x37, A: 0xff},
-		evidence.Red:    color.RGBA{R: 0xcf, G: 0x22, B: 0x2e, A: 0xff},
-		evidence.NotRun: color.RGBA{R: 0x6e, G: 0x77, B: 0x81, A: 0xff},
+		evidence.Green: svgchart.Green, evidence.Red: svgchart.Red, evidence.NotRun: svgchart.Grey,
 	}
 )
 
@@ -97,30 +89,29 @@ Points are coloured by the run's verdict: green GREEN, red RED, grey NOT RUN.</p
 </html>
 `))
 
-// drawTrend plots one measure over the runs: the values joined by a line (broken where a run lacks
-// the measure), each point in its run's verdict colour, and for a distribution a bar from p5 to
-// p95.
-func drawTrend(runs []Run, t Trend) (c trendChart) {
-	c.Title = t.title()
-	c.Caption = fmt.Sprintf("%s, one point per run.", t.Measure)
+// drawTrend draws one measure's chart over the runs, or says why there is none.
+func drawTrend(runs []Run, t Trend) trendChart {
+	c := trendChart{Title: t.title(), Caption: fmt.Sprintf("%s, one point per run.", t.Measure)}
 	if t.Distribution {
 		c.Caption = fmt.Sprintf("%s: the median of each run's samples (OK exports), the bar from its p5 to its p95.", t.Measure)
 	}
-	var all plotter.XYs
-	for i, p := range t.Points {
-		if !math.IsNaN(p.Value) {
-			all = append(all, plotter.XY{X: float64(i), Y: p.Value})
-		}
-	}
-	if len(all) == 0 {
+	if !slices.ContainsFunc(t.Points, func(p Point) bool { return !math.IsNaN(p.Value) }) {
 		c.Missing = "No run of the series has this measure."
 		return c
 	}
-	defer func() { // gonum/plot panics on some degenerate input; the page is written regardless
-		if r := recover(); r != nil {
-			c.SVG, c.Missing = "", fmt.Sprintf("The chart could not be drawn: %v.", r)
-		}
-	}()
+	// gonum/plot panics on some degenerate input; the page is written regardless.
+	svg, err := svgchart.Draw(svgchart.Width, svgchart.Height, func(dc draw.Canvas) { trendPlot(runs, t).Draw(dc) })
+	if err != nil {
+		c.Missing = "The chart " + err.Error() + "."
+	}
+	c.SVG = svg
+	return c
+}
+
+// trendPlot plots one measure over the runs: the values joined by a line (broken where a run lacks
+// the measure), each point in its run's verdict colour, and for a distribution a bar from p5 to
+// p95.
+func trendPlot(runs []Run, t Trend) *plot.Plot {
 	p := plot.New()
 	p.X.Label.Text = "run, oldest first"
 	p.Y.Label.Text = t.title()
@@ -176,24 +167,7 @@ func drawTrend(runs []Run, t Trend) (c trendChart) {
 	// Every chart spans every run of the series, and starts at 0: a trend is read against zero.
 	p.X.Min, p.X.Max = -0.5, float64(len(runs))-0.5
 	p.Y.Min = min(p.Y.Min, 0)
-	canvas := vgsvg.New(chartWidth, chartHeight)
-	p.Draw(draw.New(canvas))
-	var b bytes.Buffer
-	if _, err := canvas.WriteTo(&b); err != nil {
-		c.Missing = "The chart could not be drawn: " + err.Error() + "."
-		return c
-	}
-	c.SVG = template.HTML(inlineSVG(b.String()))
-	return c
-}
-
-// inlineSVG drops what vgsvg writes before the <svg> element (an XML declaration and a comment),
-// which has no place inside HTML.
-func inlineSVG(s string) string {
-	if i := strings.Index(s, "<svg"); i >= 0 {
-		return s[i:]
-	}
-	return s
+	return p
 }
 
 // errorBar is one point with its distance down to p5 and up to p95.

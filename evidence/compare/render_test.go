@@ -38,6 +38,6 @@ func TestRenderTable(t *testing.T) {
 		if err := RenderTable(&b, Compare(mustLoad(t, tt.base), mustLoad(t, tt.cur), rules)); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "compare-"+tt.base+"-"+tt.cur+".txt", b.Bytes())
+		golden(t, "compare-"+tt.base+"-"+tt.cur+".txt.golden", b.Bytes())
 	}
 }

@@ -1,11 +1,8 @@
 package compare
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"os"
@@ -141,13 +138,8 @@ func ParseRules(b []byte) (Rules, error) {
 		Counts        map[string]rawRule `json:"counts"`
 		Scalars       map[string]rawRule `json:"scalars"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if err := evidence.DecodeStrict(b, &raw, "rules"); err != nil {
 		return Rules{}, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Rules{}, errors.New("trailing data after the rules object")
 	}
 	var errs []error
 	var r Rules

@@ -2,8 +2,6 @@ package render
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -53,8 +51,7 @@ func WriteBundle(dir string, r evidence.Report, extra map[string][]byte) (eviden
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		r.Artifacts = append(r.Artifacts, evidence.Artifact{Path: name, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(b))})
+		r.Artifacts = append(r.Artifacts, evidence.HashBytes(name, b))
 		return nil
 	}
 	for _, name := range names {
@@ -79,11 +76,7 @@ func WriteBundle(dir string, r evidence.Report, extra map[string][]byte) (eviden
 			return r, err
 		}
 	}
-	var sums bytes.Buffer
-	for _, a := range r.Artifacts {
-		fmt.Fprintf(&sums, "%s  %s\n", a.SHA256, a.Path)
-	}
-	if err := os.WriteFile(filepath.Join(dir, evidence.FileSums), sums.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, evidence.FileSums), evidence.FormatSums(r.Artifacts), 0o644); err != nil {
 		return r, err
 	}
 	return r, nil

@@ -1,9 +1,7 @@
 package render
 
 import (
-	"bytes"
 	"fmt"
-	"html/template"
 	"image/color"
 	"strings"
 
@@ -11,7 +9,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/human"
@@ -155,39 +152,4 @@ func capacityLatency(r evidence.Report, c *evidence.Capacity) (*plot.Plot, plot.
 	}
 	p.Y.Max = max(top*1.1, 0.001)
 	return p, lg
-}
-
-// drawStacked renders two plots one above the other, their data areas aligned on a shared time
-// axis, each with its legend in the column to the right. A panic of gonum/plot becomes the chart's
-// missing reason, as in drawChart.
-func drawStacked(id, title, caption string, plots [2]*plot.Plot, legends [2]plot.Legend) (c chart) {
-	c = chart{ID: id, Title: title, Caption: caption}
-	defer func() {
-		if p := recover(); p != nil {
-			c.SVG, c.Missing = "", fmt.Sprintf("the chart could not be drawn: %v", p)
-		}
-	}()
-	lo, hi := plots[1].X.Min, plots[1].X.Max
-	lo, hi = min(lo, plots[0].X.Min), max(hi, plots[0].X.Max)
-	for _, p := range plots {
-		p.X.Min, p.X.Max = lo, hi
-	}
-	height := 1.7 * chartHeight
-	canvas := vgsvg.New(chartWidth, height)
-	dc := draw.New(canvas)
-	area := draw.Crop(dc, 0, -legendWidth, 0, 0)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(4)}
-	for i, cv := range plot.Align([][]*plot.Plot{{plots[0]}, {plots[1]}}, tiles, area) {
-		plots[i].Draw(cv[0])
-		legendArea := draw.Crop(dc, chartWidth-legendWidth+vg.Points(6), 0, 0, 0)
-		legendArea.Min.Y, legendArea.Max.Y = cv[0].Min.Y, cv[0].Max.Y-vg.Points(6)
-		legends[i].Draw(legendArea)
-	}
-	var b bytes.Buffer
-	if _, err := canvas.WriteTo(&b); err != nil {
-		c.Missing = "the chart could not be written: " + err.Error()
-		return c
-	}
-	c.SVG = template.HTML(inlineSVG(b.String()))
-	return c
 }

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"image/color"
@@ -14,10 +13,10 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/human"
+	"github.com/exportatscale/exportatscale/evidence/internal/svgchart"
 )
 
 // chart is one figure of EVIDENCE.html: an inline SVG drawn by gonum/plot, or the reason there is
@@ -29,22 +28,18 @@ type chart struct {
 	Caption   string
 }
 
-// Every chart has the same size: the plot on the left, its legend in a column on the right, so a
-// legend never hides a point.
-const (
-	chartWidth  = 17 * vg.Centimeter
-	chartHeight = 7 * vg.Centimeter
-	legendWidth = 4.6 * vg.Centimeter
-)
+// Every chart has the width and the height of package svgchart (the capacity chart is taller):
+// the plot on the left, its legend in a column on the right, so a legend never hides a point.
+const legendWidth = 4.6 * vg.Centimeter
 
 var (
-	colorCSV    = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
-	colorPDF    = color.RGBA{R: 0xe3, G: 0x6c, B: 0x09, A: 0xff}
-	colorFailed = color.RGBA{R: 0xcf, G: 0x22, B: 0x2e, A: 0xff}
-	colorOK     = color.RGBA{R: 0x1a, G: 0x7f, B: 0x37, A: 0xff}
+	colorCSV    = svgchart.Blue
+	colorPDF    = svgchart.Orange
+	colorFailed = svgchart.Red
+	colorOK     = svgchart.Green
 	colorAnon   = color.RGBA{R: 0x82, G: 0x50, B: 0xdf, A: 0xff}
-	colorFile   = color.RGBA{R: 0x6e, G: 0x77, B: 0x81, A: 0xff}
-	colorRef    = color.RGBA{R: 0x57, G: 0x60, B: 0x6a, A: 0xff}
+	colorFile   = svgchart.Grey
+	colorRef    = svgchart.DarkGrey
 	// colorWindows shade the memory windows, in turn: translucent, so not premultiplied (NRGBA).
 	colorWindows = []color.NRGBA{
 		{R: 0x1f, G: 0x77, B: 0xb4, A: 0x2c}, {R: 0xe3, G: 0x6c, B: 0x09, A: 0x2c},
@@ -85,36 +80,48 @@ type figure struct {
 
 // drawChart renders f as inline SVG. gonum/plot panics on data it cannot scale; that becomes the
 // chart's missing reason rather than a failed bundle.
-func drawChart(id, title string, f figure) (c chart) {
-	c = chart{ID: id, Title: title, Caption: f.caption, Missing: f.missing}
+func drawChart(id, title string, f figure) chart {
+	c := chart{ID: id, Title: title, Caption: f.caption, Missing: f.missing}
 	if f.missing != "" {
 		return c
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			c.SVG, c.Missing = "", fmt.Sprintf("the chart could not be drawn: %v", p)
-		}
-	}()
-	canvas := vgsvg.New(chartWidth, chartHeight)
-	dc := draw.New(canvas)
-	f.plot.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
-	f.legend.Draw(draw.Crop(dc, chartWidth-legendWidth+vg.Points(6), 0, 0, -vg.Points(6)))
-	var b bytes.Buffer
-	if _, err := canvas.WriteTo(&b); err != nil {
-		c.Missing = "the chart could not be written: " + err.Error()
-		return c
-	}
-	c.SVG = template.HTML(inlineSVG(b.String()))
-	return c
+	return c.draw(svgchart.Height, func(dc draw.Canvas) {
+		f.plot.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+		f.legend.Draw(draw.Crop(dc, svgchart.Width-legendWidth+vg.Points(6), 0, 0, -vg.Points(6)))
+	})
 }
 
-// inlineSVG drops what vgsvg writes before the <svg> element (an XML declaration and a comment),
-// which has no place inside an HTML document, and labels the picture for assistive technology.
-func inlineSVG(s string) string {
-	if i := strings.Index(s, "<svg"); i >= 0 {
-		s = s[i:]
+// drawStacked renders two plots one above the other, their data areas aligned on a shared time
+// axis, each with its legend in the column to the right. A panic of gonum/plot becomes the chart's
+// missing reason, as in drawChart.
+func drawStacked(id, title, caption string, plots [2]*plot.Plot, legends [2]plot.Legend) chart {
+	c := chart{ID: id, Title: title, Caption: caption}
+	return c.draw(1.7*svgchart.Height, func(dc draw.Canvas) {
+		lo, hi := plots[1].X.Min, plots[1].X.Max
+		lo, hi = min(lo, plots[0].X.Min), max(hi, plots[0].X.Max)
+		for _, p := range plots {
+			p.X.Min, p.X.Max = lo, hi
+		}
+		area := draw.Crop(dc, 0, -legendWidth, 0, 0)
+		tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Points(4)}
+		for i, cv := range plot.Align([][]*plot.Plot{{plots[0]}, {plots[1]}}, tiles, area) {
+			plots[i].Draw(cv[0])
+			legendArea := draw.Crop(dc, svgchart.Width-legendWidth+vg.Points(6), 0, 0, 0)
+			legendArea.Min.Y, legendArea.Max.Y = cv[0].Min.Y, cv[0].Max.Y-vg.Points(6)
+			legends[i].Draw(legendArea)
+		}
+	})
+}
+
+// draw sets c's picture to what paint draws on a chart of the page's width and height h, or
+// its missing reason to why there is none.
+func (c chart) draw(h vg.Length, paint func(draw.Canvas)) chart {
+	svg, err := svgchart.Draw(svgchart.Width, h, paint)
+	if err != nil {
+		c.Missing = "the chart " + err.Error()
 	}
-	return strings.Replace(s, "<svg ", `<svg role="img" `, 1)
+	c.SVG = svg
+	return c
 }
 
 // newPlot is a plot in the page's style: sans-serif text, a light grid, the legend for the
