@@ -3,35 +3,19 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/exportatscale/exportatscale/internal/testkit/golden"
+
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 )
 
-var update = flag.Bool("update", false, "rewrite exporter.json from the Go code")
-
-const golden = "exporter.json"
-
-// TestGolden proves the committed exporter.json is exactly what the code generates.
+// TestGolden proves the committed exporter.json is exactly what the code generates: go test
+// ./dashboards -update (or go run ./dashboards/cmd/gendashboards) rewrites it.
 func TestGolden(t *testing.T) {
-	got := render(t)
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run `go test ./dashboards -update` to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is stale: run `go test ./dashboards -update` (or `go run ./dashboards/cmd/gendashboards`) and commit the result", golden)
-	}
+	golden.Check(t, "exporter.json", render(t))
 }
 
 // TestDeterministic guards the golden file against map-order or other nondeterminism.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/exportatscale/exportatscale/internal/testkit/golden"
 )
 
 // history is the history of the testdata runs, given in no particular order.
@@ -48,7 +50,7 @@ func TestRenderHistory(t *testing.T) {
 	if err := RenderHistory(&b, history(t)); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "history.txt.golden", b.Bytes())
+	golden.Check(t, goldenPath("history.txt.golden"), b.Bytes())
 }
 
 func TestRenderHistoryHTML(t *testing.T) {
@@ -71,7 +73,7 @@ func TestRenderHistoryHTML(t *testing.T) {
 			t.Errorf("the page refers to %s", u)
 		}
 	}
-	golden(t, "history.html.golden", b.Bytes())
+	golden.Check(t, goldenPath("history.html.golden"), b.Bytes())
 	var again bytes.Buffer
 	if err := RenderHistoryHTML(&again, history(t)); err != nil || !bytes.Equal(again.Bytes(), b.Bytes()) {
 		t.Errorf("the same history rendered different bytes (%v)", err)

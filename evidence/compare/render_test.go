@@ -2,34 +2,14 @@ package compare
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/exportatscale/exportatscale/internal/testkit/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
-
-// golden compares got with testdata/golden/name, or rewrites the file with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", name, got)
-	}
-}
+// goldenPath is where the golden file name is kept.
+func goldenPath(name string) string { return filepath.Join("testdata", "golden", name) }
 
 func TestRenderTable(t *testing.T) {
 	rules := mustRules(t)
@@ -38,6 +18,6 @@ func TestRenderTable(t *testing.T) {
 		if err := RenderTable(&b, Compare(mustLoad(t, tt.base), mustLoad(t, tt.cur), rules)); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "compare-"+tt.base+"-"+tt.cur+".txt.golden", b.Bytes())
+		golden.Check(t, goldenPath("compare-"+tt.base+"-"+tt.cur+".txt.golden"), b.Bytes())
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/testkit/golden"
 
 	"golang.org/x/net/html"
 	"gonum.org/v1/plot"
@@ -123,7 +126,7 @@ func TestRenderHTMLGolden(t *testing.T) {
 			if !bytes.Equal(first.Bytes(), second.Bytes()) {
 				t.Fatal("two renders of the same report differ")
 			}
-			golden(t, fx.name+".html.golden", first.Bytes())
+			golden.Check(t, filepath.Join("testdata", fx.name+".html.golden"), first.Bytes())
 		})
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/exportatscale/exportatscale/internal/testkit/golden"
 
 	"github.com/exportatscale/exportatscale/evidence"
 )
@@ -37,7 +40,7 @@ func TestRenderGolden(t *testing.T) {
 				if !bytes.Equal(first.Bytes(), second.Bytes()) {
 					t.Fatal("two renders of the same report differ")
 				}
-				golden(t, fx.name+"."+rd.ext+".golden", first.Bytes())
+				golden.Check(t, filepath.Join("testdata", fx.name+"."+rd.ext+".golden"), first.Bytes())
 			})
 		}
 	}
