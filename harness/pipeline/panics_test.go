@@ -7,9 +7,8 @@ import (
 
 func TestPanics(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		logs string
-		want []string
+		name, logs string
+		want       []string
 	}{
 		{"runtime panic", "listening\npanic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\nmain.main()\n",
 			[]string{"panic: runtime error: index out of range [3] with length 3", "goroutine 1 [running]:"}},
