@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +27,9 @@ import (
 
 	"github.com/exportatscale/exportatscale/exporter"
 	"github.com/exportatscale/exportatscale/exporter/stores"
+	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/loopback"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 const schema = `{"columns":[
@@ -70,70 +72,36 @@ var (
 	storeDir    = flag.String("store", "", "keep BenchmarkExportCSV's seeded store in this directory and reuse it in later runs")
 )
 
-// builtDir holds the exporter buildOnce built, removed when the benchmarks are done.
-var builtDir string
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
-	os.Exit(code)
-}
-
-var buildOnce = sync.OnceValues(func() (string, error) {
+// exporterPath is the binary the benchmarks run: --exporter, else ../cmd/exporter built once for
+// the test binary (testkit.Binary, statically as the targets build it) and removed at its end.
+func exporterPath(tb testing.TB) string {
 	if *exporterBin != "" {
-		return *exporterBin, nil
+		return *exporterBin
 	}
-	dir, err := os.MkdirTemp("", "exporter-bench")
-	if err != nil {
-		return "", err
-	}
-	builtDir = dir
-	bin := filepath.Join(dir, "exporter")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/exporter")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func freeAddr(tb testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return testkit.Binary(tb, testkit.ExporterPkg)
 }
 
 // start runs the exporter on dataDir with rate limiting off (the benchmark is one client).
 func start(tb testing.TB, dataDir string, extra ...string) *server {
 	tb.Helper()
-	bin, err := buildOnce()
+	port, err := loopback.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := freeAddr(tb)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := append([]string{"--listen", addr, "--data-dir", dataDir, "--rate", "0", "--log-level", "warn",
 		"--max-body-bytes", strconv.Itoa(256 << 20)}, extra...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(exporterPath(tb), args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	s := &server{cmd: cmd, base: "http://" + addr}
 	tb.Cleanup(s.stop)
-	gomega.NewWithT(tb).Eventually(func() (int, error) {
-		resp, err := http.Get(s.base + "/readyz")
-		if err != nil {
-			return 0, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Equal(http.StatusOK), "the exporter ready")
+	gomega.NewWithT(tb).Eventually(func() error { return target.Ready(context.Background(), s.base, "") }).
+		WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Succeed(), "the exporter ready")
 	return s
 }
 
