@@ -195,28 +195,18 @@ func (a *anonSampler) peakMiB(tb testing.TB) float64 {
 	return a.peak / (1 << 20)
 }
 
-func (s *server) do(tb testing.TB, method, path, ctype string, body []byte) []byte {
+// do sends a request and fails tb unless it succeeds (a status below 300).
+func (s *server) do(tb testing.TB, method, path, ctype, body string) {
 	tb.Helper()
-	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(body))
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
+	if code, out := testkit.Do(tb, method, s.base+path, ctype, "", body); code >= 300 {
+		tb.Fatalf("%s %s: %d %s", method, path, code, out)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		tb.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-	}
-	return out
 }
 
 // seed creates dataset t and loads n trades in NDJSON chunks; it returns the wall time of the loads.
 func (s *server) seed(tb testing.TB, n, chunk int) time.Duration {
 	tb.Helper()
-	s.do(tb, "PUT", "/v1/datasets/t", "", []byte(schema))
+	s.do(tb, "PUT", "/v1/datasets/t", "", schema)
 	r := rand.New(rand.NewPCG(1, 2))
 	var body []byte
 	var took time.Duration
@@ -226,8 +216,9 @@ func (s *server) seed(tb testing.TB, n, chunk int) time.Duration {
 			body = trade(body, r, id)
 			id++
 		}
+		batch := string(body)
 		t0 := time.Now()
-		s.do(tb, "POST", "/v1/datasets/t/records", "application/x-ndjson", body)
+		s.do(tb, "POST", "/v1/datasets/t/records", "application/x-ndjson", batch)
 		took += time.Since(t0)
 	}
 	return took
@@ -498,7 +489,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 func BenchmarkIngestSingle16(b *testing.B) {
 	const clients, perClient = 16, 1000
 	s := start(b, b.TempDir())
-	s.do(b, "PUT", "/v1/datasets/t", "", []byte(schema))
+	s.do(b, "PUT", "/v1/datasets/t", "", schema)
 	tr := &http.Transport{MaxIdleConnsPerHost: clients}
 	client := &http.Client{Transport: tr}
 	var next atomic.Int64
