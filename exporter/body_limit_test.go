@@ -76,15 +76,7 @@ func TestChunkedOversizeBodyRefused(t *testing.T) {
 	}
 	req.ContentLength = -1 // unknown: net/http sends the body chunked
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := send(t, ts.client, req)
 	e := assertAPIError(t, resp, body, http.StatusRequestEntityTooLarge, "too_large")
 	if strings.Contains(e.Error.Message, "Content-Length") {
 		t.Errorf("message %q: the request declared no length", e.Error.Message)
@@ -92,6 +84,15 @@ func TestChunkedOversizeBodyRefused(t *testing.T) {
 	if got := ts.metric(t, "exporter_store_records", "dataset", "trades"); got != 0 {
 		t.Errorf("store_records = %v, want 0", got)
 	}
+}
+
+// A schema is no record body: PUT takes one larger than MaxBodyBytes, up to its own limit
+// (maxSchemaBytes, which TestPutDatasetInvalid tests).
+func TestSchemaNotBoundByMaxBodyBytes(t *testing.T) {
+	ts := newTestServer(t, withConfig(func(c *Config) { c.MaxBodyBytes = 1 << 10 }))
+	schema := strings.Replace(testSchema, "]}", "]"+strings.Repeat(" ", 1<<10)+"}", 1)
+	resp, body := ts.do(t, http.MethodPut, "/v1/datasets/trades", []byte(schema))
+	assertStatus(t, resp, body, http.StatusCreated)
 }
 
 // rawRequestTimeout bounds a raw exchange. It is no measure of speed: it only has to be shorter than

@@ -84,14 +84,11 @@ func TestDefaultConfigMatchesDocs(t *testing.T) {
 }
 
 func TestRegisterFlags(t *testing.T) {
+	// As the exporter's main parses its command line.
 	parse := func(args []string) (Config, error) {
 		c := DefaultConfig()
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		if err := c.RegisterFlags(fs); err != nil {
-			return c, err
-		}
-		return c, fs.Parse(args)
+		err := envflag.Parse("test", "", args, io.Discard, c.RegisterFlags)
+		return c, err
 	}
 	testkit.RunEnvFlagCases(t, envPrefix, DefaultConfig, parse, []testkit.EnvFlagCase[Config]{
 		{Name: "defaults", Want: func(c *Config) {}},
@@ -138,14 +135,8 @@ func TestRegisterFlags(t *testing.T) {
 }
 
 func TestRegisterFlagsUsage(t *testing.T) {
-	setEnv(t, nil)
-	c := DefaultConfig()
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	if err := c.RegisterFlags(fs); err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	fs.VisitAll(func(f *flag.Flag) {
+	flagSet(t).VisitAll(func(f *flag.Flag) {
 		n++
 		env := "EXPORTER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if !strings.Contains(f.Usage, "(env "+env+")") {

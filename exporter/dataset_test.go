@@ -9,7 +9,7 @@ import (
 )
 
 func TestPutDataset(t *testing.T) {
-	ts := newTestServer(t, withConfig(func(c *Config) { c.MaxBodyBytes = 1 << 10 }))
+	ts := newTestServer(t)
 
 	resp, body := ts.do(t, http.MethodPut, "/v1/datasets/trades", []byte(testSchema))
 	assertStatus(t, resp, body, http.StatusCreated)

@@ -300,17 +300,24 @@ func doRequest(t testing.TB, client *http.Client, method, url string, body []byt
 	for i := 0; i < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return send(t, client, req)
+}
+
+// send sends req with client and reads the answer whole. A 5xx other than 503 and 507 is an error,
+// and so is an error status whose body is not the documented error body.
+func send(t testing.TB, client *http.Client, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	got, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
 	}
 	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusInsufficientStorage {
-		t.Errorf("%s %s: status %d: %s", method, url, resp.StatusCode, got)
+		t.Errorf("%s %s: status %d: %s", req.Method, req.URL, resp.StatusCode, got)
 	}
 	// A not-ready /readyz reports its state, {"status":"..."}; everything else failing is an error.
 	if resp.StatusCode >= 400 && resp.Request.URL.Path != "/readyz" {

@@ -86,6 +86,41 @@ func TestRateLimitByAddress(t *testing.T) {
 	assertStatus(t, resp, body, http.StatusCreated)
 }
 
+// Failed token attempts spend their address's bucket: guessing tokens is rate limited like any
+// other request, while a valid token keeps its own bucket.
+func TestAuthFailuresAreRateLimited(t *testing.T) {
+	ts := newTestServer(t, withTokens(testTokens), withConfig(func(c *Config) { c.Rate, c.Burst = 0.5, 3 }))
+	bad := []string{"Authorization", "Bearer guess-000000"}
+	for range 3 {
+		resp, body := ts.do(t, http.MethodGet, "/v1/datasets/x/export?format=csv", nil, bad...)
+		assertAPIError(t, resp, body, http.StatusUnauthorized, "unauthorized")
+	}
+	resp, body := ts.do(t, http.MethodGet, "/v1/datasets/x/export?format=csv", nil, bad...)
+	assertAPIError(t, resp, body, http.StatusTooManyRequests, "rate_limited")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	resp, body = ts.do(t, http.MethodPut, "/v1/datasets/ok", []byte(testSchema), "Authorization", "Bearer admin-token-01")
+	assertStatus(t, resp, body, http.StatusCreated)
+	if got := ts.metric(t, "exporter_requests_rejected_total", "reason", "unauthorized"); got != 3 {
+		t.Errorf("rejected{unauthorized} = %v, want 3", got)
+	}
+}
+
+// The limiter's map stays bounded however many clients appear.
+func TestClientLimiterIsBounded(t *testing.T) {
+	l := newClientLimiter(1, 1)
+	now := time.Now()
+	for i := range 3 * maxBuckets {
+		if ok, _, _ := l.take(fmt.Sprint("client-", i), now); !ok {
+			t.Fatalf("a new client was refused its first request")
+		}
+	}
+	if n := len(l.buckets); n > maxBuckets {
+		t.Fatalf("%d buckets, want at most %d", n, maxBuckets)
+	}
+}
+
 // seedLarge fills name with rows of testSchema carrying notes of noteLen bytes, in batches.
 func (ts *testServer) seedLarge(t testing.TB, name string, rows, noteLen int) {
 	t.Helper()

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,63 +36,65 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, store Store) *metrics {
 	m := &metrics{
-		exports: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_exports_total",
-			Help: "Export requests that reached the exporter, by format and outcome (ok, client_error, server_error, aborted).",
-		}, []string{"format", "outcome"}),
-		exportRows: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_export_rows_total",
-			Help: "Rows sent in completed exports, by format.",
-		}, []string{"format"}),
-		exportBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_export_bytes_total",
-			Help: "Body bytes sent in completed exports, by format.",
-		}, []string{"format"}),
-		exportDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "exporter_export_duration_seconds",
-			Help:    "Time from request to the last byte of an export, every outcome, by format.",
-			Buckets: exportBuckets,
-		}, []string{"format"}),
-		firstByte: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "exporter_export_first_byte_seconds",
-			Help:    "Time from request to the first body byte of an export, by format.",
-			Buckets: exportBuckets,
-		}, []string{"format"}),
+		exports: counterVec("exporter_exports_total",
+			"Export requests that reached the exporter, by format and outcome (ok, client_error, server_error, aborted).",
+			"format", "outcome"),
+		exportRows:  counterVec("exporter_export_rows_total", "Rows sent in completed exports, by format.", "format"),
+		exportBytes: counterVec("exporter_export_bytes_total", "Body bytes sent in completed exports, by format.", "format"),
+		exportDuration: histogramVec("exporter_export_duration_seconds",
+			"Time from request to the last byte of an export, every outcome, by format.", "format"),
+		firstByte: histogramVec("exporter_export_first_byte_seconds",
+			"Time from request to the first body byte of an export, by format.", "format"),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "exporter_exports_in_flight",
 			Help: "Exports being produced now, by format.",
 		}, []string{"format"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_requests_rejected_total",
-			Help: "Requests refused before any work, by reason (rate_limited, saturated, too_large, unauthorized).",
-		}, []string{"reason"}),
-		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "exporter_ingest_records_total",
-			Help: "Records received for ingest, by mode (single, batch) and outcome (ok, client_error, server_error, store_full).",
-		}, []string{"mode", "outcome"}),
+		rejected: counterVec("exporter_requests_rejected_total",
+			"Requests refused before any work, by reason (rate_limited, saturated, too_large, unauthorized).", "reason"),
+		ingested: counterVec("exporter_ingest_records_total",
+			"Records received for ingest, by mode (single, batch) and outcome (ok, client_error, server_error, store_full).",
+			"mode", "outcome"),
 	}
 	reg.MustRegister(m.exports, m.exportRows, m.exportBytes, m.exportDuration, m.firstByte,
 		m.inFlight, m.rejected, m.ingested, storeCollector{store},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, f := range formats {
-		for _, o := range exportOutcomes {
-			m.exports.WithLabelValues(f, o)
-		}
-		m.exportRows.WithLabelValues(f)
-		m.exportBytes.WithLabelValues(f)
-		m.exportDuration.WithLabelValues(f)
-		m.firstByte.WithLabelValues(f)
-		m.inFlight.WithLabelValues(f)
+	initSeries(m.exports.MetricVec, formats, exportOutcomes)
+	for _, v := range []*prometheus.MetricVec{m.exportRows.MetricVec, m.exportBytes.MetricVec,
+		m.exportDuration.MetricVec, m.firstByte.MetricVec, m.inFlight.MetricVec} {
+		initSeries(v, formats)
 	}
-	for _, r := range rejectReasons {
-		m.rejected.WithLabelValues(r)
-	}
-	for _, md := range ingestModes {
-		for _, o := range ingestOutcomes {
-			m.ingested.WithLabelValues(md, o)
-		}
-	}
+	initSeries(m.rejected.MetricVec, rejectReasons)
+	initSeries(m.ingested.MetricVec, ingestModes, ingestOutcomes)
 	return m
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+// histogramVec is a histogram of export times, in exportBuckets.
+func histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: exportBuckets}, labels)
+}
+
+// initSeries creates the series of v for every combination of the label values given, one list
+// per label in order, so that each is exposed, at zero, before its first event.
+func initSeries(v *prometheus.MetricVec, values ...[]string) {
+	combos := [][]string{nil}
+	for _, vs := range values {
+		var next [][]string
+		for _, c := range combos {
+			for _, x := range vs {
+				next = append(next, append(slices.Clone(c), x))
+			}
+		}
+		combos = next
+	}
+	for _, lvs := range combos {
+		if _, err := v.GetMetricWithLabelValues(lvs...); err != nil {
+			panic(err) // the label values are this file's own: a mismatch is a bug
+		}
+	}
 }
 
 var storeRecordsDesc = prometheus.NewDesc("exporter_store_records", "Records stored, by dataset.", []string{"dataset"}, nil)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +27,9 @@ import (
 
 	"github.com/exportatscale/exportatscale/exporter"
 	"github.com/exportatscale/exportatscale/exporter/stores"
+	"github.com/exportatscale/exportatscale/harness/target"
+	"github.com/exportatscale/exportatscale/internal/loopback"
+	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
 const schema = `{"columns":[
@@ -70,70 +72,36 @@ var (
 	storeDir    = flag.String("store", "", "keep BenchmarkExportCSV's seeded store in this directory and reuse it in later runs")
 )
 
-// builtDir holds the exporter buildOnce built, removed when the benchmarks are done.
-var builtDir string
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m)) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtDir != "" {
-		os.RemoveAll(builtDir)
-	}
-	os.Exit(code)
-}
-
-var buildOnce = sync.OnceValues(func() (string, error) {
+// exporterPath is the binary the benchmarks run: --exporter, else ../cmd/exporter built once for
+// the test binary (testkit.Binary, statically as the targets build it) and removed at its end.
+func exporterPath(tb testing.TB) string {
 	if *exporterBin != "" {
-		return *exporterBin, nil
+		return *exporterBin
 	}
-	dir, err := os.MkdirTemp("", "exporter-bench")
-	if err != nil {
-		return "", err
-	}
-	builtDir = dir
-	bin := filepath.Join(dir, "exporter")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/exporter")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func freeAddr(tb testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return testkit.Binary(tb, testkit.ExporterPkg)
 }
 
 // start runs the exporter on dataDir with rate limiting off (the benchmark is one client).
 func start(tb testing.TB, dataDir string, extra ...string) *server {
 	tb.Helper()
-	bin, err := buildOnce()
+	port, err := loopback.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := freeAddr(tb)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := append([]string{"--listen", addr, "--data-dir", dataDir, "--rate", "0", "--log-level", "warn",
 		"--max-body-bytes", strconv.Itoa(256 << 20)}, extra...)
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(exporterPath(tb), args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	s := &server{cmd: cmd, base: "http://" + addr}
 	tb.Cleanup(s.stop)
-	gomega.NewWithT(tb).Eventually(func() (int, error) {
-		resp, err := http.Get(s.base + "/readyz")
-		if err != nil {
-			return 0, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode, nil
-	}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Equal(http.StatusOK), "the exporter ready")
+	gomega.NewWithT(tb).Eventually(func() error { return target.Ready(context.Background(), s.base, "") }).
+		WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(gomega.Succeed(), "the exporter ready")
 	return s
 }
 
@@ -227,28 +195,18 @@ func (a *anonSampler) peakMiB(tb testing.TB) float64 {
 	return a.peak / (1 << 20)
 }
 
-func (s *server) do(tb testing.TB, method, path, ctype string, body []byte) []byte {
+// do sends a request and fails tb unless it succeeds (a status below 300).
+func (s *server) do(tb testing.TB, method, path, ctype, body string) {
 	tb.Helper()
-	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(body))
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
+	if code, out := testkit.Do(tb, method, s.base+path, ctype, "", body); code >= 300 {
+		tb.Fatalf("%s %s: %d %s", method, path, code, out)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		tb.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-	}
-	return out
 }
 
 // seed creates dataset t and loads n trades in NDJSON chunks; it returns the wall time of the loads.
 func (s *server) seed(tb testing.TB, n, chunk int) time.Duration {
 	tb.Helper()
-	s.do(tb, "PUT", "/v1/datasets/t", "", []byte(schema))
+	s.do(tb, "PUT", "/v1/datasets/t", "", schema)
 	r := rand.New(rand.NewPCG(1, 2))
 	var body []byte
 	var took time.Duration
@@ -258,8 +216,9 @@ func (s *server) seed(tb testing.TB, n, chunk int) time.Duration {
 			body = trade(body, r, id)
 			id++
 		}
+		batch := string(body)
 		t0 := time.Now()
-		s.do(tb, "POST", "/v1/datasets/t/records", "application/x-ndjson", body)
+		s.do(tb, "POST", "/v1/datasets/t/records", "application/x-ndjson", batch)
 		took += time.Since(t0)
 	}
 	return took
@@ -530,7 +489,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 func BenchmarkIngestSingle16(b *testing.B) {
 	const clients, perClient = 16, 1000
 	s := start(b, b.TempDir())
-	s.do(b, "PUT", "/v1/datasets/t", "", []byte(schema))
+	s.do(b, "PUT", "/v1/datasets/t", "", schema)
 	tr := &http.Transport{MaxIdleConnsPerHost: clients}
 	client := &http.Client{Transport: tr}
 	var next atomic.Int64

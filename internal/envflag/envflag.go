@@ -8,6 +8,7 @@ package envflag
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -23,6 +24,31 @@ func Bind(fs, own *flag.FlagSet, prefix string) error {
 	err := ff.Parse(own, nil, ff.WithEnvVarPrefix(prefix))
 	own.VisitAll(func(f *flag.Flag) { fs.Var(f.Value, f.Name, f.Usage+" (env "+Var(prefix, f.Name)+")") })
 	return err
+}
+
+// Parse parses a program's command line: register declares the flags on a flag set named name
+// (with Bind), whose help, written to stderr, is "Usage: name [flags]", about, and the flags. The
+// error is the first of: the flags' (flag.ErrHelp for --help), register's (a malformed
+// environment variable, reported only once the flags parsed, so that --help still works), and
+// arguments left over.
+func Parse(name, about string, args []string, stderr io.Writer, register func(*flag.FlagSet) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\nFlags:\n", name, about)
+		fs.PrintDefaults()
+	}
+	envErr := register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if envErr != nil {
+		return envErr
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return nil
 }
 
 // Var is the environment variable ff reads for the flag name: upper case, '-', '.' and '/' made

@@ -14,6 +14,7 @@ import (
 
 	"github.com/exportatscale/exportatscale/exporter"
 	"github.com/exportatscale/exportatscale/exporter/stores"
+	"github.com/exportatscale/exportatscale/internal/envflag"
 )
 
 func main() {
@@ -29,21 +30,9 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := exporter.DefaultConfig()
-	fs := flag.NewFlagSet("exporter", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: exporter [flags]\n\nServes the streaming CSV/PDF exporter. Each flag's default may come from its EXPORTER_* variable.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	envErr := cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	const about = "Serves the streaming CSV/PDF exporter. Each flag's default may come from its EXPORTER_* variable."
+	if err := envflag.Parse("exporter", about, args, stderr, cfg.RegisterFlags); err != nil {
 		return err
-	}
-	if envErr != nil {
-		return envErr
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	return exporter.Run(ctx, cfg, withFaults(stores.Open), logger, nil)

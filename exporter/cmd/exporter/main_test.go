@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/exporter"
 	"github.com/exportatscale/exportatscale/internal/testkit"
 )
 
@@ -70,38 +71,35 @@ func TestRunHelpShowsEnvDefaults(t *testing.T) {
 }
 
 func TestRunRefuses(t *testing.T) {
-	tests := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		wantErr string
-	}{
-		{"unknown flag", []string{"--nope"}, nil, "flag provided but not defined: -nope"},
-		{"bad value", []string{"--rate", "fast"}, nil, `invalid value "fast" for flag -rate`},
-		{"bad duration", []string{"--write-timeout", "10"}, nil, "-write-timeout"},
-		{"positional argument", []string{"serve"}, nil, "unexpected arguments"},
-		{"non-loopback without tokens", []string{"--listen", "0.0.0.0:0", "--data-dir", "DIR"}, nil,
-			"refusing to serve without auth on non-loopback address 0.0.0.0:0: give --tokens-file, or --insecure-no-auth to accept that"},
-		{"non-loopback from env", []string{"--data-dir", "DIR"}, map[string]string{"EXPORTER_LISTEN": ":0"},
-			"refusing to serve without auth"},
-		{"malformed env", []string{"--data-dir", "DIR"}, map[string]string{"EXPORTER_BURST": "many"}, `environment variable "EXPORTER_BURST"`},
-		{"invalid config", []string{"--data-dir", "DIR", "--max-pdf-exports", "0"}, nil, "--max-pdf-exports must be >= 1"},
-		{"missing tokens file", []string{"--data-dir", "DIR", "--tokens-file", "/nonexistent/tokens"}, nil, "tokens file"},
+	// Cases of refused configuration (testkit's type; Want is unused, every case wants an error).
+	tests := []testkit.EnvFlagCase[exporter.Config]{
+		{Name: "unknown flag", Args: []string{"--nope"}, WantErr: "flag provided but not defined: -nope"},
+		{Name: "bad value", Args: []string{"--rate", "fast"}, WantErr: `invalid value "fast" for flag -rate`},
+		{Name: "bad duration", Args: []string{"--write-timeout", "10"}, WantErr: "-write-timeout"},
+		{Name: "positional argument", Args: []string{"serve"}, WantErr: "unexpected arguments"},
+		{Name: "non-loopback without tokens", Args: []string{"--listen", "0.0.0.0:0", "--data-dir", "DIR"},
+			WantErr: "refusing to serve without auth on non-loopback address 0.0.0.0:0: give --tokens-file, or --insecure-no-auth to accept that"},
+		{Name: "non-loopback from env", Args: []string{"--data-dir", "DIR"}, Env: map[string]string{"EXPORTER_LISTEN": ":0"},
+			WantErr: "refusing to serve without auth"},
+		{Name: "malformed env", Args: []string{"--data-dir", "DIR"}, Env: map[string]string{"EXPORTER_BURST": "many"},
+			WantErr: `environment variable "EXPORTER_BURST"`},
+		{Name: "invalid config", Args: []string{"--data-dir", "DIR", "--max-pdf-exports", "0"}, WantErr: "--max-pdf-exports must be >= 1"},
+		{Name: "missing tokens file", Args: []string{"--data-dir", "DIR", "--tokens-file", "/nonexistent/tokens"}, WantErr: "tokens file"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.Name, func(t *testing.T) {
 			dir := t.TempDir()
-			args := make([]string, len(tt.args))
-			for i, a := range tt.args {
+			args := make([]string, len(tt.Args))
+			for i, a := range tt.Args {
 				args[i] = strings.ReplaceAll(a, "DIR", dir)
 			}
-			setEnv(t, tt.env)
+			setEnv(t, tt.Env)
 			var stdout, stderr bytes.Buffer
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := run(ctx, args, &stdout, &stderr)
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("run(%q) = %v, want an error with %q", args, err, tt.wantErr)
+			if err == nil || !strings.Contains(err.Error(), tt.WantErr) {
+				t.Fatalf("run(%q) = %v, want an error with %q", args, err, tt.WantErr)
 			}
 			if errors.Is(err, flag.ErrHelp) {
 				t.Errorf("a refusal reads as a help request")
