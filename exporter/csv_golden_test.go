@@ -2,14 +2,12 @@ package exporter
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from the current output")
+	"github.com/exportatscale/exportatscale/internal/testkit/golden"
+)
 
 // goldenQueries are the export options the golden files cover.
 var goldenQueries = []struct{ name, query string }{
@@ -43,35 +41,11 @@ func TestCSVGolden(t *testing.T) {
 		_, body := ts.exportCSV(t, "large", tt.query)
 		fmt.Fprintf(&large, "%s %d %s\n", tt.name, len(body), contentDigest(body))
 	}
-	checkGolden(t, filepath.Join("testdata", "csv", "large.txt"), large.Bytes())
+	golden.Check(t, filepath.Join("testdata", "csv", "large.txt"), large.Bytes())
 	for _, tt := range goldenQueries {
 		t.Run(tt.name, func(t *testing.T) {
 			_, body := ts.exportCSV(t, "g", tt.query)
-			checkGolden(t, filepath.Join("testdata", "csv", tt.name+".csv"), body)
+			golden.Check(t, filepath.Join("testdata", "csv", tt.name+".csv"), body)
 		})
-	}
-}
-
-// checkGolden compares body with the golden file at path (rewriting it first with -update).
-func checkGolden(t *testing.T, path string, body []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, body, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(body, want) {
-		i := 0
-		for i < min(len(body), len(want)) && body[i] == want[i] {
-			i++
-		}
-		t.Errorf("output differs from %s at byte %d of %d (want %d bytes)", path, i, len(body), len(want))
 	}
 }
