@@ -111,37 +111,25 @@ func TestRunRefuses(t *testing.T) {
 func TestRunServesUntilCancelled(t *testing.T) {
 	setEnv(t, nil)
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "debug"}, &stdout, &stderr)
-	}()
+	var stdout, stderr testkit.Buffer // written by the run in another goroutine
+	srv := testkit.Serve(t, func(ctx context.Context) error {
+		return run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "debug"}, &stdout, &stderr)
+	})
 	// The store file appears once the exporter is up.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "exporter.db")); err == nil {
 			break
 		}
-		select {
-		case err := <-done:
+		if exited, err := srv.Exited(); exited {
 			t.Fatalf("run returned early: %v; stderr %s", err, stderr.String())
-		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the exporter did not open its store")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run = %v after cancel, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	srv.Shutdown(10 * time.Second)
 	// Logs are JSON lines on stdout.
 	for _, msg := range []string{`"msg":"listening"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
 		if !strings.Contains(stdout.String(), msg) {

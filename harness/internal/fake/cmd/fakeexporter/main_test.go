@@ -127,14 +127,11 @@ func TestRun(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("tok read,write\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	out := &testkit.Buffer{} // stdout of a run in another goroutine
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", tokens,
+	srv := testkit.Serve(t, func(ctx context.Context) error {
+		return run(ctx, []string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tokens-file", tokens,
 			"--fault=buffer-exports"}, out, io.Discard)
-	}()
+	})
 	var m []string
 	gomega.NewWithT(t).Eventually(func() []string {
 		m = regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(out.String())
@@ -164,15 +161,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
+	srv.Shutdown(10 * time.Second)
 	if !strings.Contains(out.String(), "stopped") {
 		t.Errorf("output %q lacks the stop line", out.String())
 	}
