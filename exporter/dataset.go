@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"github.com/exportatscale/exportatscale/internal/contract"
 )
 
 const (
@@ -19,7 +21,7 @@ const (
 func (s *Server) datasetName(r *http.Request) (string, error) {
 	name := r.PathValue("name")
 	if !validDatasetName(name) {
-		return "", errorf(errInvalidName, "dataset name %q must match %s", truncate([]byte(name)), datasetNameRE)
+		return "", errorf(errInvalidName, "dataset name %q must match %s", truncate([]byte(name)), contract.DatasetName)
 	}
 	return name, nil
 }

@@ -15,7 +15,7 @@ import (
 // not, since no other package meets them. Most carry a message for the client through errorf; the
 // types below carry what the edge needs for the answer.
 var (
-	errInvalidName   = errors.New("invalid dataset name")       // the name in the path does not match datasetNameRE
+	errInvalidName   = errors.New("invalid dataset name")       // the name in the path does not match contract.DatasetName
 	errInvalidJSON   = errors.New("invalid JSON")               // a schema body that is not one JSON object
 	errInvalidSchema = errors.New("invalid schema")             // a schema that fails Schema.Validate
 	errInvalidRecord = errors.New("invalid record")             // see recordError

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exportatscale/exportatscale/internal/contract"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -59,7 +60,7 @@ func TestErrorResponse(t *testing.T) {
 			"the body is larger than 1024 bytes", 0, "", nil},
 		{"media type", errorf(errMediaType, "malformed Content-Type"), 415, "unsupported_media_type",
 			"malformed Content-Type", 0, "", nil},
-		{"invalid name", errorf(errInvalidName, "dataset name %q must match %s", "No.Pe", datasetNameRE), 400, "invalid_name",
+		{"invalid name", errorf(errInvalidName, "dataset name %q must match %s", "No.Pe", contract.DatasetName), 400, "invalid_name",
 			`dataset name "No.Pe" must match ^[a-z0-9][a-z0-9_-]{0,62}$`, 0, "", nil},
 		{"invalid JSON", errorf(errInvalidJSON, "schema: %w", errors.New("unexpected EOF")), 400, "invalid_json",
 			"schema: unexpected EOF", 0, "", nil},

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/exportatscale/exportatscale/internal/contract"
 )
 
 // fuzzSchema has a column of every type.
@@ -117,7 +119,7 @@ func checkFuzzRecord(t *testing.T, line []byte, rec Record) {
 				t.Fatalf("int cell %q", cell)
 			}
 		case TypeDecimal:
-			if !decimalRE.MatchString(cell) || len(cell) > 64 || cell != string(jsonText(m[c.Name])) {
+			if !contract.DecimalText.MatchString(cell) || len(cell) > 64 || cell != string(jsonText(m[c.Name])) {
 				t.Fatalf("decimal %v stored as %q", m[c.Name], cell)
 			}
 		case TypeTimestamp:

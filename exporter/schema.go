@@ -3,10 +3,11 @@ package exporter
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/exportatscale/exportatscale/internal/contract"
 )
 
 // Type is the declared type of a column. Each type has one canonical cell text, produced at ingest
@@ -33,15 +34,9 @@ type Schema struct {
 	Columns []Column `json:"columns"`
 }
 
-var (
-	datasetNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	columnNameRE  = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-	decimalRE     = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
-)
-
 const maxColumns = 256
 
-func validDatasetName(name string) bool { return datasetNameRE.MatchString(name) }
+func validDatasetName(name string) bool { return contract.DatasetName.MatchString(name) }
 
 // Validate reports the first problem with a declared schema.
 func (s Schema) Validate() error {
@@ -54,8 +49,8 @@ func (s Schema) Validate() error {
 	seen := make(map[string]bool, len(s.Columns))
 	for i, c := range s.Columns {
 		switch {
-		case !columnNameRE.MatchString(c.Name):
-			return fmt.Errorf("columns[%d]: name %q must match %s", i, c.Name, columnNameRE)
+		case !contract.ColumnName.MatchString(c.Name):
+			return fmt.Errorf("columns[%d]: name %q must match %s", i, c.Name, contract.ColumnName)
 		case c.Name == "id":
 			return fmt.Errorf("columns[%d]: id is implicit and must not be declared", i)
 		case seen[c.Name]:
@@ -117,7 +112,7 @@ func cellText(dst []byte, t Type, v jsonValue) ([]byte, error) {
 		if v.kind != kindNumber && v.kind != kindString {
 			return dst, fmt.Errorf("want a decimal number or string, got %s", v.kind)
 		}
-		if !decimalRE.Match(v.text) || len(v.text) > 64 {
+		if !contract.DecimalText.Match(v.text) || len(v.text) > 64 {
 			return dst, fmt.Errorf("want a decimal like -123.45 (no exponent, at most 64 characters), got %q", truncate(v.text))
 		}
 		return canonicalDecimal(dst, v.text), nil

@@ -1,6 +1,7 @@
 // Package contract holds the facts that the exporter, its fake and the harness must agree on, each
 // once: the exporter's protection limits and their defaults (the container contract's EXPORTER_*
-// variables set the same flags), the replicas a deployment may have, and the sizes of a run.
+// variables set the same flags), the replicas a deployment may have, the sizes of a run, and the
+// v1 API's syntax for names and decimal values.
 //
 // The exporter's DefaultConfig and the fake's flags take their defaults from Defaults. The limits
 // the harness starts its own targets with are not here: the v1 profile (profiles/v1.yaml)

@@ -13,14 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exportatscale/exportatscale/internal/contract"
 )
 
-var (
-	datasetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	columnName  = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-	decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
-	intText     = regexp.MustCompile(`^-?[0-9]+$`)
-)
+// intText is the text of an integer value.
+var intText = regexp.MustCompile(`^-?[0-9]+$`)
 
 type column struct {
 	Name string `json:"name"`
@@ -61,8 +59,8 @@ func (d *dataset) firstAfter(after int64) int {
 func (s *Server) putDataset(sh *shape) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
-		if !datasetName.MatchString(name) {
-			writeError(w, http.StatusBadRequest, "invalid_name", "dataset name must match "+datasetName.String())
+		if !contract.DatasetName.MatchString(name) {
+			writeError(w, http.StatusBadRequest, "invalid_name", "dataset name must match "+contract.DatasetName.String())
 			return
 		}
 		columns, err := sh.schema(r.Body)
@@ -73,7 +71,7 @@ func (s *Server) putDataset(sh *shape) http.HandlerFunc {
 		seen := map[string]bool{}
 		for _, c := range columns {
 			switch {
-			case !columnName.MatchString(c.Name) || c.Name == "id" || seen[c.Name]:
+			case !contract.ColumnName.MatchString(c.Name) || c.Name == "id" || seen[c.Name]:
 				writeError(w, http.StatusBadRequest, "invalid_schema", fmt.Sprintf("bad column name %q", c.Name))
 				return
 			case !slices.Contains([]string{"string", "int", "decimal", "timestamp", "bool"}, c.Type):
@@ -242,7 +240,7 @@ func cellOf(typ string, raw json.RawMessage) (string, error) {
 		if isString {
 			text = s
 		}
-		if decimalText.MatchString(text) {
+		if contract.DecimalText.MatchString(text) {
 			return text, nil
 		}
 	case "timestamp":
