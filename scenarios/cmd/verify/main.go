@@ -32,6 +32,7 @@ import (
 	"github.com/exportatscale/exportatscale/evidence"
 	"github.com/exportatscale/exportatscale/evidence/attest"
 	"github.com/exportatscale/exportatscale/harness/pipeline"
+	"github.com/exportatscale/exportatscale/internal/envflag"
 	"github.com/exportatscale/exportatscale/scenarios/options"
 	"github.com/exportatscale/exportatscale/scenarios/progress"
 )
@@ -79,21 +80,9 @@ func exit(stderr io.Writer, verdict evidence.Verdict, err error) int {
 // any failure to get evidence is NOT RUN, and so is configuration refused before the suite starts.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (evidence.Verdict, error) {
 	c := defaultConfig()
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: verify [flags]\n\nRuns the acceptance suite (seed, smoke, load, A1–A6) and writes the evidence bundle.\nIt shows the run's progress and ends with a summary of every check; the suite's own output goes\nto <out>/<run-id>.suite.log. With --sign-key it signs the bundle, whatever its verdict.\nExit code: 0 GREEN, 1 RED, 2 NOT RUN or configuration refused before the run (nothing written),\n3 GREEN but the bundle could not be signed.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	envErr := c.register(fs)
-	if err := fs.Parse(args); err != nil {
+	const about = "Runs the acceptance suite (seed, smoke, load, A1–A6) and writes the evidence bundle.\nIt shows the run's progress and ends with a summary of every check; the suite's own output goes\nto <out>/<run-id>.suite.log. With --sign-key it signs the bundle, whatever its verdict.\nExit code: 0 GREEN, 1 RED, 2 NOT RUN or configuration refused before the run (nothing written),\n3 GREEN but the bundle could not be signed."
+	if err := envflag.Parse("verify", about, args, stderr, c.register); err != nil {
 		return evidence.NotRun, err
-	}
-	if envErr != nil {
-		return evidence.NotRun, envErr
-	}
-	if fs.NArg() > 0 {
-		return evidence.NotRun, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	if err := c.Validate(); err != nil {
 		return evidence.NotRun, err
