@@ -192,7 +192,7 @@ func checkAnswers(t *testing.T, answers []load.Answer, dropped int, start time.T
 	}
 	for st, n := range want {
 		if got[st] != n {
-			t.Errorf("%d answers %d, want %d (all: %v)", got[st], st, n, got)
+			t.Errorf("status %d answered %d times, want %d (all: %v)", st, got[st], n, got)
 		}
 	}
 	if len(got) != len(want) {

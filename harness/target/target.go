@@ -322,12 +322,14 @@ func choose(ctx context.Context, o Options, probe func(context.Context) (EngineI
 	// The kind is KindContainer or KindAuto here: a container where an engine answers.
 	asked := o.Kind == KindContainer
 	info, err := probe(ctx)
-	switch {
-	case err == nil && asked:
-		return selection{kind: KindContainer, note: fmt.Sprintf("container target requested (%s)", info), engine: &info}, nil
-	case err == nil:
-		return selection{kind: KindContainer, note: fmt.Sprintf("auto: a container engine answered (%s)", info), engine: &info}, nil
-	case o.RequireKind:
+	if err == nil {
+		why := "auto: a container engine answered"
+		if asked {
+			why = "container target requested"
+		}
+		return selection{kind: KindContainer, note: fmt.Sprintf("%s (%s)", why, info), engine: &info}, nil
+	}
+	if o.RequireKind {
 		return selection{}, fmt.Errorf("%w: container target required: %w", ErrTargetUnavailable, err)
 	}
 	why := "auto"
